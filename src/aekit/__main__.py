@@ -1,0 +1,7 @@
+"""``python -m aekit`` (and ``torchrun -m aekit``) runs the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

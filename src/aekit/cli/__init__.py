@@ -1,0 +1,81 @@
+"""The ``aekit`` command line: thin sub-commands over the library.
+
+Each area has a module here with a ``register(subparsers)`` function; the
+command functions take the parsed ``argparse.Namespace`` and return an exit
+code. User errors print one line (``aekit: error: ...``) and exit with code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .._version import __version__
+from ..errors import AekitError
+
+# Modules of aekit.cli that add sub-commands, in --help order.
+COMMAND_MODULES = ("core",)
+
+USER_ERRORS = (AekitError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+GLOBAL_FLAGS = ("--debug", "-q", "--quiet")
+
+
+class UsageError(Exception):
+    """A bad command line (raised instead of argparse's print-and-exit)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line and exit code 2, never a usage dump."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="aekit", description="Autoencoders from the notes: train, evaluate, encode, "
+                    "denoise, compress and serve.")
+    parser.add_argument("--version", action="version", version=f"aekit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-epoch log lines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run ``aekit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    # the global flags work anywhere on the line: `aekit demo -q` as well as `aekit -q demo`
+    flags = [a for a in argv if a in GLOBAL_FLAGS]
+    argv = flags + [a for a in argv if a not in GLOBAL_FLAGS]
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if not args.quiet:
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        return int(args.func(args) or 0)
+    except UsageError as err:
+        print(f"aekit: error: {err}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"aekit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Helpers shared by the sub-commands: data arguments, output files, printing."""
+
+from __future__ import annotations
+
+import io as _io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import data as datasets
+from ..io import atomic_path, atomic_write_text
+
+
+def int_list(text: str) -> list[int]:
+    """``"256,64"`` -> ``[256, 64]`` (for ``--hidden``)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}")
+    return values
+
+
+def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test") -> None:
+    parser.add_argument("--data", default=default, required=default is None,
+                        help="digits (embedded, default), mnist, fashion-mnist, kmnist, a directory of IDX files, "
+                             "or a .npy/.npz/.csv/IDX file")
+    parser.add_argument("--data-root", default=None, help="directory holding the MNIST-format files "
+                        "(default: $AEKIT_DATA or ~/.cache/aekit)")
+    parser.add_argument("--download", action="store_true", help="download MNIST-family data if missing")
+    parser.add_argument("--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})")
+
+
+def load_data(args, split: str | None = None, *, flatten: bool = True):
+    """``(X, y)`` for the data named on the command line."""
+    return datasets.load_dataset(args.data, split=split or args.split, flatten=flatten, root=args.data_root,
+                                 download=getattr(args, "download", False))
+
+
+def has_split(spec: str) -> bool:
+    """Whether ``--data spec`` names a dataset with a separate test split."""
+    return spec in ("digits", "mnist", "fashion-mnist", "kmnist") or Path(spec).is_dir()
+
+
+def write_json(path, obj) -> Path:
+    path = Path(path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
+    return path
+
+
+def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
+    """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
+    path = Path(path)
+    buffer = _io.BytesIO()
+    if path.suffix == ".npz":
+        np.savez(buffer, **({"X": X} if y is None else {"X": X, "y": y}))
+    elif path.suffix == ".npy":
+        np.save(buffer, X, allow_pickle=False)
+    else:
+        raise ValueError(f"output must end in .npy or .npz, got {os.fspath(path)!r}")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return path
+
+
+def say(*parts) -> None:
+    """Print a result line on standard output (results, not logs)."""
+    print(*parts, flush=True)

@@ -1,0 +1,141 @@
+"""Datasets and input checks for aekit (numpy only; no torch import).
+
+:func:`load_dataset` is the one entry point the CLI uses; the loaders it
+dispatches to are exported too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data.arrays import load_array
+from aekit.data.digits import load_digits
+from aekit.data.download import default_data_dir, download, fetch_mnist, md5sum, verify_md5
+from aekit.data.idx import load_idx, save_idx
+from aekit.data.mnist import load_idx_dataset, load_idx_pair, load_mnist
+from aekit.data.validate import check_array, check_labels
+from aekit.errors import DataError
+
+__all__ = [
+    "check_array",
+    "check_labels",
+    "default_data_dir",
+    "download",
+    "fetch_mnist",
+    "load_array",
+    "load_dataset",
+    "load_digits",
+    "load_idx",
+    "load_idx_dataset",
+    "load_idx_pair",
+    "load_mnist",
+    "md5sum",
+    "save_idx",
+    "verify_md5",
+]
+
+SPLITS = ("train", "test", "all")
+#: Seed of the fixed permutation that splits the digits into train and test.
+DIGITS_SEED = 0
+_IDX_NAMED = ("mnist", "fashion-mnist", "kmnist")
+
+
+def _digits(split: str, flatten: bool):
+    X, y = load_digits(flatten=flatten)
+    if split == "all":
+        return X, y
+    order = np.random.default_rng(DIGITS_SEED).permutation(len(X))
+    n_train = len(X) * 4 // 5
+    idx = order[:n_train] if split == "train" else order[n_train:]
+    return X[idx], y[idx]
+
+
+def _by_split(load, split: str):
+    """Call ``load(split)``, or concatenate train and test for ``split="all"``."""
+    if split != "all":
+        return load(split)
+    (X1, y1), (X2, y2) = load("train"), load("test")
+    return np.concatenate([X1, X2]), np.concatenate([y1, y2])
+
+
+def load_dataset(
+    spec: str | os.PathLike,
+    *,
+    split: str = "train",
+    flatten: bool = True,
+    root: str | os.PathLike | None = None,
+    download: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load a dataset named by ``spec``, returning ``(X, y)``; ``y`` may be None.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        One of:
+
+        - ``"digits"``: scikit-learn's 8x8 digits in [0, 1]. ``split="train"``
+          is the first 80% (1437 images) of a fixed permutation
+          (``numpy.random.default_rng(0)``), ``"test"`` the remaining 20% (360),
+          ``"all"`` all 1797 in the original order.
+        - ``"mnist"``: :func:`load_mnist` (``root``, ``download`` passed on).
+        - ``"fashion-mnist"`` or ``"kmnist"``: MNIST-named IDX files in ``root``,
+          else in ``default_data_dir() / spec`` (``$AEKIT_DATA/<spec>``).
+        - a directory of IDX files with MNIST names (:func:`load_idx_dataset`);
+          the names above win over a directory of the same name (use ``./mnist``).
+        - a ``.npy``, ``.npz``, ``.csv`` or IDX (``.idx``, ``.gz``) file: the
+          whole file as stored (:func:`load_array`); ``split`` is ignored.
+    split : {"train", "test", "all"}
+        Which part; ``"all"`` concatenates train and test.
+    flatten : bool
+        Images as (n, features) rather than (n, 1, height, width). For files,
+        arrays of more than 2 dimensions are flattened; 3-D (n, h, w) arrays
+        get a channel axis when ``flatten`` is False.
+    root : str or os.PathLike, optional
+        Directory for the named IDX datasets.
+    download : bool
+        Let ``"mnist"`` download missing files.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Images as float32 in [0, 1] for named datasets and directories; files
+        are returned with their stored dtype and values.
+    y : numpy.ndarray or None
+        int64 labels, or None for files without labels.
+    """
+    if split not in SPLITS:
+        raise DataError(f"split must be one of {SPLITS}, got {split!r}")
+    name = spec.lower() if isinstance(spec, str) else None
+    if name == "digits":
+        return _digits(split, flatten)
+    if name == "mnist":
+        return _by_split(
+            lambda s: load_mnist(root, s, download=download, flatten=flatten), split
+        )
+    if name in _IDX_NAMED:
+        directory = Path(root) if root is not None else default_data_dir() / name
+        if not directory.is_dir():
+            raise DataError(
+                f"{name} directory {str(directory)!r} not found; put the IDX files "
+                "(MNIST file names) there, set $AEKIT_DATA, or pass root="
+            )
+        return _by_split(lambda s: load_idx_dataset(directory, s, flatten=flatten), split)
+
+    path = Path(spec)
+    if path.is_dir():
+        return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
+    if path.is_file():
+        X, y = load_array(path)
+        if flatten and X.ndim > 2:
+            X = X.reshape(len(X), -1)
+        elif not flatten and X.ndim == 3:
+            X = X[:, None]
+        return X, y
+    raise DataError(
+        f"unknown dataset {str(spec)!r}: expected 'digits', 'mnist', 'fashion-mnist', "
+        "'kmnist', a directory of MNIST-named IDX files, or an existing .npy, .npz, "
+        ".csv or IDX (.idx, .gz) file"
+    )

@@ -1,0 +1,55 @@
+"""Batched inference over arrays: codes, reconstructions, errors, class predictions.
+
+Everything runs under ``torch.inference_mode()`` in evaluation mode (no
+corruption, batch-norm statistics frozen) and returns NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["encode", "reconstruct", "reconstruction_error", "predict_proba", "predict"]
+
+
+def _map(model, X, fn, batch_size: int, name: str = "X") -> np.ndarray:
+    X = model.validate_input(X, name=name) if hasattr(model, "validate_input") else np.asarray(X, np.float32)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(X), batch_size):
+                xb = torch.from_numpy(X[i:i + batch_size]).to(device)
+                out.append(fn(xb).float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    if not out:
+        raise ValueError(f"{name} is empty")
+    return np.concatenate(out)
+
+
+def encode(model, X, *, batch_size: int = 1024) -> np.ndarray:
+    """The codes y = f(x) of every sample."""
+    return _map(model, X, model.encode, batch_size)
+
+
+def reconstruct(model, X, *, batch_size: int = 1024) -> np.ndarray:
+    """The reconstructions z = g(f(x)) of every sample (no corruption)."""
+    return _map(model, X, model, batch_size)
+
+
+def reconstruction_error(model, X, *, batch_size: int = 1024) -> np.ndarray:
+    """Per-sample reconstruction error in the model's own loss (½‖z − x‖² or L_H), shape (n,)."""
+    return _map(model, X, model.reconstruction_error, batch_size)
+
+
+def predict_proba(model, X, *, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities softmax(model(x)) of a classifier returning logits."""
+    return _map(model, X, lambda xb: torch.softmax(model(xb), dim=1), batch_size)
+
+
+def predict(model, X, *, batch_size: int = 1024) -> np.ndarray:
+    """Predicted class indices argmax model(x)."""
+    return _map(model, X, lambda xb: model(xb).argmax(1), batch_size).astype(np.int64)

@@ -1,0 +1,219 @@
+"""Checkpoints: a directory with ``config.json`` and ``model.safetensors``.
+
+``config.json`` holds the model class, its constructor arguments, the aekit
+version, the training history and the SHA-256 of every tensor file, so a
+truncated or swapped file is caught before it is read. Tensors are stored with
+safetensors: loading never unpickles anything. Every file is written atomically
+(temporary file in the same directory, fsync, then ``os.replace``), so a crash
+leaves either the old file or the new one, never half of one.
+
+Training state for ``fit(..., resume_from=dir)`` (optimizer moments, random
+number generator states, epoch, early-stopping state) lives beside it in
+``training_state.json`` and ``training_state.safetensors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ._version import __version__
+from .errors import CheckpointError
+
+__all__ = ["Savable", "register", "load", "save_tensors", "load_tensors", "atomic_path",
+           "atomic_write_text", "read_json", "CONFIG", "WEIGHTS", "FORMAT_VERSION"]
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+FORMAT = "aekit-checkpoint"
+FORMAT_VERSION = 1
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make ``cls`` loadable by :func:`load` under its name."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+# ---------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_json(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: not an aekit checkpoint directory (expected {what})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupted: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is corrupted: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> dict:
+    """Write ``tensors`` with safetensors atomically; return ``{"sha256", "bytes"}`` for the manifest."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(flat, str(tmp))
+    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+
+
+def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file after checking it against its manifest entry."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: the checkpoint is incomplete")
+    if manifest:
+        size = path.stat().st_size
+        if size != manifest.get("bytes"):
+            raise CheckpointError(f"{path} is {size} bytes but config.json recorded {manifest.get('bytes')}: "
+                                  "the file is truncated or was replaced")
+        if _sha256(path) != manifest.get("sha256"):
+            raise CheckpointError(f"{path} does not match the SHA-256 recorded in config.json: "
+                                  "the file is corrupted or belongs to another checkpoint")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from None
+
+
+# ---------------------------------------------------------------- the mixin
+class Savable:
+    """Mixin for aekit modules: remembers constructor arguments and saves itself."""
+
+    config: dict
+    history: dict | None = None
+
+    def _set_config(self, **arguments: Any) -> None:
+        self.config = arguments
+        json.dumps(arguments)  # fail early, not at save time, if an argument is not JSON-able
+
+    def checkpoint_args(self) -> dict:
+        """Constructor arguments that rebuild this module (override when state changes shape)."""
+        return self.config
+
+    def save(self, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None) -> Path:
+        """Write the checkpoint directory ``path`` (created if needed) and return it."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        entry = save_tensors(self.state_dict(), path / WEIGHTS)
+        history = history if history is not None else self.history
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "args": self.checkpoint_args(),
+            "aekit_version": __version__,
+            "torch_version": torch.__version__,
+            "history": history,
+            "extra": extra or {},
+            "files": {WEIGHTS: entry},
+        }
+        atomic_write_text(path / CONFIG, json.dumps(config, indent=2, default=_json_default))
+        return path
+
+
+def _json_default(value):
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """Read and check ``config.json`` of a checkpoint directory."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is a file; a checkpoint is a directory holding {CONFIG} and {WEIGHTS}")
+    config = read_json(path / CONFIG, f"{CONFIG} and {WEIGHTS}")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path / CONFIG} is not an aekit checkpoint (format {config.get('format')!r})")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {version!r}; this aekit "
+                              f"({__version__}) reads versions up to {FORMAT_VERSION}: upgrade aekit")
+    for key, kind in (("class", str), ("args", dict), ("files", dict)):
+        if not isinstance(config.get(key), kind):
+            raise CheckpointError(f"{path / CONFIG} is corrupted: field {key!r} missing or not a {kind.__name__}")
+    return config
+
+
+def load_state_into(module: torch.nn.Module, path: str | os.PathLike, config: dict | None = None) -> None:
+    """Load ``model.safetensors`` of ``path`` into ``module``, checking every name and shape."""
+    path = Path(path)
+    config = config or read_config(path)
+    tensors = load_tensors(path / WEIGHTS, config["files"].get(WEIGHTS))
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{path / WEIGHTS} does not match {config['class']}: "
+                              f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(f"{path / WEIGHTS}: tensor {name!r} has shape {tuple(tensor.shape)}, "
+                                  f"the model expects {tuple(expected[name].shape)}")
+    module.load_state_dict(tensors)
+
+
+def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
+    """Rebuild a saved aekit model from its checkpoint directory (no unpickling).
+
+    Raises
+    ------
+    CheckpointError
+        The directory is missing, truncated, corrupted, of a newer format, or its
+        tensors do not fit the recorded model.
+    """
+    config = read_config(path)
+    cls = _REGISTRY.get(config["class"])
+    if cls is None:
+        raise CheckpointError(f"{path} holds a {config['class']!r}, which this aekit cannot build; "
+                              f"known classes: {', '.join(sorted(_REGISTRY))}")
+    try:
+        model = cls(**config["args"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot rebuild {config['class']} from config.json arguments: {err}") from None
+    load_state_into(model, path, config)
+    model.history = config.get("history")
+    return model.to(device).eval()

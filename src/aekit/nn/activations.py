@@ -1,0 +1,46 @@
+"""The element-wise non-linearities φ of the notes, by name."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "linear": nn.Identity,
+}
+
+
+def check_activation(name: str, what: str = "activation") -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{what} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+    return name
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh module for the activation ``name``."""
+    return ACTIVATIONS[check_activation(name)]()
+
+
+def apply(name: str, a: torch.Tensor) -> torch.Tensor:
+    """φ(a) for the activation ``name`` (functional form, no module)."""
+    if name == "sigmoid":
+        return torch.sigmoid(a)
+    if name == "tanh":
+        return torch.tanh(a)
+    if name == "relu":
+        return torch.relu(a)
+    return a
+
+
+def derivative(name: str, pre: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """φ'(a) from the pre-activation ``pre`` and the output ``out`` = φ(a)."""
+    if name == "sigmoid":
+        return out * (1 - out)
+    if name == "tanh":
+        return 1 - out * out
+    if name == "relu":
+        return (pre > 0).to(pre.dtype)
+    return torch.ones_like(pre)

@@ -1,0 +1,372 @@
+"""One fit loop for every aekit model.
+
+Data that fits in memory is moved to the device once as a tensor and batched by
+slicing a seeded permutation: no per-sample ``Dataset.__getitem__`` in the hot
+loop, which for a small model costs more than its training step. A
+``torch.utils.data.DataLoader`` is accepted for data that does not fit.
+
+The loss is accumulated on the device and read once per epoch (no ``.item()``
+per batch); a NaN or infinite epoch loss stops training with
+:class:`~aekit.errors.TrainingError`. Checkpoints written every epoch hold the
+optimizer and random-number-generator states, so ``resume_from`` finishes with
+the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import io
+from .data.validate import check_labels
+from .errors import CheckpointError, DataError, TrainingError
+
+__all__ = ["fit", "fit_classifier", "default_device", "seed_everything"]
+
+log = logging.getLogger("aekit")
+
+STATE_JSON = "training_state.json"
+STATE_TENSORS = "training_state.safetensors"
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def default_device() -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python-visible RNGs used by aekit (torch and numpy); call before building a model."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+# ====================================================================== public API
+def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
+        optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0, patience: int | None = None,
+        seed: int | None = None, progress: bool = True, checkpoint_dir=None, resume_from=None,
+        device=None) -> dict:
+    """Train an autoencoder on its reconstruction objective ``model.loss(x)``.
+
+    Parameters
+    ----------
+    model : aekit model
+        Anything with ``loss(x)`` returning a scalar (every aekit autoencoder).
+    X : array-like (n_samples, ...) or DataLoader
+        Training inputs; a DataLoader may yield tensors or tuples whose first item is the input.
+    X_val : array-like, optional
+        Validation inputs: validation loss (clean inputs, no corruption) is recorded each epoch.
+    epochs, batch_size, lr : training length, mini-batch size and learning rate.
+    optimizer : {"adam", "adamw", "sgd"}
+        With ``momentum`` (SGD) and ``weight_decay``.
+    patience : int, optional
+        Stop after this many epochs without a better validation loss and restore the best
+        weights (needs ``X_val``).
+    seed : int, optional
+        Seeds shuffling and corruption noise: same seed on the CPU gives the same weights.
+    progress : bool
+        A tqdm bar on a terminal.
+    checkpoint_dir : path, optional
+        Save the model and the training state there after every epoch.
+    resume_from : path, optional
+        Continue a run from its ``checkpoint_dir``: weights, optimizer, RNG states and history.
+
+    Returns
+    -------
+    dict
+        ``epoch``, ``train_loss``, ``val_loss``, ``seconds`` (lists, one entry per epoch),
+        ``best_epoch``, ``stopped_early``.
+    """
+    def batch_loss(m, xb):
+        return m.loss(xb)
+
+    def validate(m, val):
+        return {"val_loss": _mean_over_batches(m, val, batch_size, lambda mm, xb: mm.loss(xb))}
+
+    train = X if _is_loader(X) else (_as_tensor(model, X, "X"),)
+    val = None if X_val is None else (_as_tensor(model, X_val, "X_val"),)
+    return _run(model, train, val, batch_loss, validate, monitor="val_loss", epochs=epochs, batch_size=batch_size,
+                lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
+                seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
+                device=device)
+
+
+def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: int = 10, batch_size: int = 128,
+                   lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
+                   patience: int | None = None, seed: int | None = None, progress: bool = True,
+                   checkpoint_dir=None, resume_from=None, device=None) -> dict:
+    """Supervised fine-tuning by backpropagation of the cross-entropy of ``model(x)`` (logits) and ``y``.
+
+    ``y`` holds integer class indices 0..C−1. Early stopping (``patience``) watches the
+    validation error rate. The history adds ``val_error`` (fraction misclassified).
+    """
+    def batch_loss(m, xb, yb):
+        return F.cross_entropy(m(xb), yb)
+
+    def validate(m, val):
+        xv, yv = val
+        loss = _mean_over_batches(m, (xv, yv), batch_size, lambda mm, xb, yb: F.cross_entropy(mm(xb), yb))
+        wrong = _sum_over_batches(m, (xv, yv), batch_size, lambda mm, xb, yb: (mm(xb).argmax(1) != yb).sum())
+        return {"val_loss": loss, "val_error": wrong / len(yv)}
+
+    if _is_loader(X):
+        train = X
+    else:
+        Xt = _as_tensor(model, X, "X")
+        train = (Xt, _as_labels(y, len(Xt), "y"))
+    val = None
+    if X_val is not None:
+        if y_val is None:
+            raise DataError("X_val was given without y_val: validation needs the labels too")
+        Xv = _as_tensor(model, X_val, "X_val")
+        val = (Xv, _as_labels(y_val, len(Xv), "y_val"))
+    return _run(model, train, val, batch_loss, validate, monitor="val_error", epochs=epochs, batch_size=batch_size,
+                lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
+                seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
+                device=device)
+
+
+# ====================================================================== the loop
+def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, epochs, batch_size, lr,
+         optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device) -> dict:
+    _check_settings(epochs, batch_size, lr, optimizer, patience, val)
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    if not _is_loader(train):
+        train = tuple(t.to(device) for t in train)
+        if len(train[0]) == 0:
+            raise DataError("X is empty: need at least one training sample")
+    if val is not None:
+        val = tuple(t.to(device) for t in val)
+
+    opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
+    shuffle_gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
+    if seed is not None:
+        torch.manual_seed(seed)
+    history = {"epoch": [], "train_loss": [], "seconds": []}
+    state = {"best": math.inf, "bad_epochs": 0, "best_state": None, "start": 0}
+    if resume_from is not None:
+        _restore(resume_from, model, opt, shuffle_gen, history, state, device)
+
+    n_batches = _n_batches(train, batch_size)
+    bar = tqdm(total=(epochs - state["start"]) * n_batches, disable=not (progress and sys.stderr.isatty()),
+               unit="batch", dynamic_ncols=True, leave=False)
+    stopped_early = False
+    try:
+        for epoch in range(state["start"], epochs):
+            model.train()
+            start = time.perf_counter()
+            total = torch.zeros((), device=device)
+            seen = 0
+            for batch in _batches(train, batch_size, shuffle_gen, device):
+                loss = batch_loss(model, *batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                n = len(batch[0])
+                total += loss.detach() * n
+                seen += n
+                bar.update(1)
+            train_loss = (total / max(seen, 1)).item()
+            if not math.isfinite(train_loss):
+                raise TrainingError(
+                    f"training loss became {train_loss} in epoch {epoch + 1}: training diverged. The learning "
+                    f"rate ({lr}) is the usual cause: try a smaller one (e.g. {lr / 10:g}); also check the inputs "
+                    "for extreme values")
+            history["epoch"].append(epoch + 1)
+            history["train_loss"].append(train_loss)
+            if val is not None:
+                model.eval()
+                with torch.inference_mode():
+                    for key, value in validate(model, val).items():
+                        history.setdefault(key, []).append(float(value))
+            history["seconds"].append(time.perf_counter() - start)
+            msg = {k: f"{v[-1]:.4g}" for k, v in history.items() if k in ("train_loss", "val_loss", "val_error")}
+            bar.set_postfix(epoch=epoch + 1, **msg)
+            log.info("epoch %d/%d %s (%.1fs)", epoch + 1, epochs, msg, history["seconds"][-1])
+
+            if val is not None:
+                current = history[monitor][-1]
+                if current < state["best"]:
+                    state.update(best=current, bad_epochs=0, best_epoch=epoch + 1)
+                    if patience is not None:
+                        state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    state["bad_epochs"] += 1
+            done = patience is not None and state["bad_epochs"] >= patience
+            if checkpoint_dir is not None:
+                _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False)
+            if done:
+                stopped_early = True
+                break
+    finally:
+        bar.close()
+
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    history["best_epoch"] = state.get("best_epoch", history["epoch"][-1] if history["epoch"] else 0)
+    history["stopped_early"] = stopped_early
+    model.history = history
+    model.eval()
+    if checkpoint_dir is not None:
+        _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state,
+                    history["epoch"][-1] if history["epoch"] else 0, finished=True)
+    return history
+
+
+# ====================================================================== batching
+def _is_loader(data) -> bool:
+    return isinstance(data, torch.utils.data.DataLoader)
+
+
+def _n_batches(train, batch_size: int) -> int:
+    return len(train) if _is_loader(train) else math.ceil(len(train[0]) / batch_size)
+
+
+def _batches(train, batch_size: int, gen: torch.Generator, device):
+    if _is_loader(train):
+        for batch in train:
+            batch = batch if isinstance(batch, (tuple, list)) else (batch,)
+            yield tuple(b.to(device, non_blocking=True) for b in batch)
+        return
+    n = len(train[0])
+    perm = torch.randperm(n, generator=gen).to(device)
+    for i in range(0, n, batch_size):
+        idx = perm[i:i + batch_size]
+        yield tuple(t.index_select(0, idx) for t in train)
+
+
+def _sum_over_batches(model, data: Sequence[torch.Tensor], batch_size: int, fn) -> float:
+    total = torch.zeros((), dtype=torch.float64, device=data[0].device)
+    for i in range(0, len(data[0]), max(batch_size, 1024)):
+        total += fn(model, *(t[i:i + max(batch_size, 1024)] for t in data)).double()
+    return total.item()
+
+
+def _mean_over_batches(model, data, batch_size, fn) -> float:
+    step = max(batch_size, 1024)
+    total = torch.zeros((), dtype=torch.float64, device=data[0].device)
+    for i in range(0, len(data[0]), step):
+        chunk = tuple(t[i:i + step] for t in data)
+        total += fn(model, *chunk).double() * len(chunk[0])
+    return (total / len(data[0])).item()
+
+
+def _as_tensor(model, X, name: str) -> torch.Tensor:
+    if hasattr(model, "validate_input"):
+        X = model.validate_input(X, name=name)
+    else:
+        X = np.asarray(X, dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+
+
+def _as_labels(y, n: int, name: str) -> torch.Tensor:
+    y = check_labels(y, n, name=name)
+    if y.min() < 0:
+        raise DataError(f"{name} must hold class indices 0..C-1, found {y.min()}")
+    return torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+
+
+# ====================================================================== settings
+def _check_settings(epochs, batch_size, lr, optimizer, patience, val) -> None:
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if patience is not None:
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be None or an int >= 1, got {patience!r}")
+        if val is None:
+            raise ValueError("patience (early stopping) needs validation data: pass X_val")
+
+
+def _make_optimizer(model, name, lr, momentum, weight_decay) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, weight_decay=weight_decay)
+
+
+# ====================================================================== checkpoints
+def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool) -> None:
+    directory = Path(directory)
+    if hasattr(model, "save"):
+        model.save(directory, history=history)
+    else:
+        io.save_tensors(model.state_dict(), directory / io.WEIGHTS)
+    tensors, meta = _optimizer_to_tensors(opt.state_dict())
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.shuffle"] = gen.get_state()
+    if state["best_state"] is not None:
+        tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
+    entry = io.save_tensors(tensors, directory / STATE_TENSORS)
+    doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "history": history,
+           "best": state["best"] if math.isfinite(state["best"]) else None, "bad_epochs": state["bad_epochs"],
+           "best_epoch": state.get("best_epoch"), "files": {STATE_TENSORS: entry}}
+    io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
+
+
+def _restore(directory, model, opt, gen, history, state, device) -> None:
+    directory = Path(directory)
+    io.load_state_into(model, directory)
+    doc = io.read_json(directory / STATE_JSON, f"{STATE_JSON} (written by fit(..., checkpoint_dir=...))")
+    try:
+        tensors = io.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
+        opt.load_state_dict(_optimizer_from_tensors(tensors, doc["optimizer"]))
+        torch.set_rng_state(tensors["rng.torch"])
+        gen.set_state(tensors["rng.shuffle"])
+        history.clear()
+        history.update({k: v for k, v in doc["history"].items() if isinstance(v, list)})
+        best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        state.update(best=doc["best"] if doc["best"] is not None else math.inf, bad_epochs=doc["bad_epochs"],
+                     best_state=best or None, start=int(doc["epoch"]))
+        if doc.get("best_epoch") is not None:
+            state["best_epoch"] = doc["best_epoch"]
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{directory}: training state cannot be resumed: {err}") from None
+    model.to(device)
+
+
+def _optimizer_to_tensors(sd: dict) -> tuple[dict, dict]:
+    tensors, scalars = {}, {}
+    for pid, slots in sd["state"].items():
+        for key, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_tensors(tensors: dict, meta: dict) -> dict:
+    state: dict = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    for pid, slots in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(slots)
+    return {"state": state, "param_groups": meta["param_groups"]}
