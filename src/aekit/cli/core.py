@@ -150,6 +150,10 @@ def _figures(model, X, out: Path) -> None:
         viz.reconstruction_grid(rows, out / "reconstructions.png")
     except ValueError:  # samples that are not images: no figure
         pass
+    try:
+        viz.filter_tiles(viz.first_layer_weights(model), out / "filters.png")
+    except ValueError:  # rows that are not images: no figure
+        pass
     if model.history:
         viz.training_curves(model.history, out / "curves.png")
 
