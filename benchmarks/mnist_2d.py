@@ -31,11 +31,12 @@ from aekit import evaluation, inference, viz  # noqa: E402
 from aekit.data import load_mnist  # noqa: E402
 from aekit.maps import compare_maps, map_autoencoder  # noqa: E402
 from aekit.io import atomic_write_text  # noqa: E402
+from common import mnist_root  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
+    p.add_argument("--data-root", default=None, help="MNIST IDX directory (default: ../shared/data/mnist)")
     p.add_argument("--hidden", default="1000,500,250,2")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
     p.add_argument("--corruption", default=None, help="optional q_D, e.g. masking:0.2")
@@ -43,6 +44,9 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-schedule", default=None, choices=[None, "cosine"],
+                   help="cosine: anneal lr to lr/100 over --epochs, trained in one piece "
+                        "(no --eval-every chunks, no --time-budget); default constant")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
     p.add_argument("--n-val", type=int, default=5000, help="training images held out for the validation loss")
     p.add_argument("--trust-samples", type=int, default=3000, help="test points for trustworthiness (O(n^2))")
@@ -64,8 +68,9 @@ def main(argv=None) -> int:
     command = "python benchmarks/mnist_2d.py " + " ".join(sys.argv[1:] if argv is None else argv)
     hidden = [int(h) for h in args.hidden.split(",")]
     run_dir, out = Path(args.run_dir), Path(args.out)
-    X, y = load_mnist(args.data_root, "train")
-    X_test, y_test = load_mnist(args.data_root, "test")
+    root = mnist_root(args.data_root)
+    X, y = load_mnist(root, "train")
+    X_test, y_test = load_mnist(root, "test")
     if args.n_train:
         X, y = X[:args.n_train], y[:args.n_train]
     order = np.random.default_rng(args.seed).permutation(len(X))
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
         "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
                  "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
         "model": model.config, "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                       "optimizer": "adam", "seed": args.seed, "pretraining": "none (end to end)"},
+                                       "optimizer": "adam", "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": "none (end to end)"},
         "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
                                                  "platform": platform.platform(), "torch": torch.__version__},
         "finished": False, "knn_by_epoch": [],
@@ -94,9 +99,11 @@ def main(argv=None) -> int:
                 result["stopped_by_time_budget"] = {"budget_s": args.time_budget, "epochs_run": done}
                 print(f"time budget: stopping after {done} epochs", flush=True)
                 break
-        target = min(done + args.eval_every, args.epochs)
+        # a cosine schedule anneals over the epochs of one fit call: train it in one piece
+        step = args.epochs if args.lr_schedule else args.eval_every
+        target = min(done + step, args.epochs)
         aekit.fit(model, X_tr, X_val=X_val, epochs=target, batch_size=args.batch_size, lr=args.lr,
-                  seed=args.seed, progress=False, checkpoint_dir=run_dir,
+                  seed=args.seed, progress=False, checkpoint_dir=run_dir, lr_schedule=args.lr_schedule,
                   resume_from=run_dir if done else None)
         done = target
         Z_tr, Z_te = inference.encode(model, X), inference.encode(model, X_test)
