@@ -191,8 +191,8 @@ def _load_model(run_dir: Path):
 def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring).
 
-    ``X`` (optional samples) lets the report draw reconstructions when the run directory
-    has no reconstruction figure of its own.
+    ``X`` (optional samples, flat or (n, C, H, W)) lets the report draw reconstructions when the
+    run directory has no reconstruction figure of its own.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -253,8 +253,10 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     body = "".join(_img(d, n) for n, d in figs)
     if not figs and model is not None and X is not None:
         try:
-            from .cli.viz import reconstruction_rows
-            body += _img(_draw(viz.reconstruction_grid, reconstruction_rows(model, np.asarray(X)[:10])),
+            X = np.asarray(X)[:10]
+            if len(getattr(model, "input_shape", None) or ()) == 1:    # a dense model takes flat vectors
+                X = X.reshape(len(X), -1)
+            body += _img(_draw(viz.reconstruction_grid, viz.reconstruction_rows(model, X)),
                          "reconstructions (drawn from the checkpoint)")
         except (ValueError, TypeError, RuntimeError) as err:
             body += _note(f"reconstructions could not be drawn: {err}")

@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-__all__ = ["image_shape", "reconstruction_grid", "training_curves", "first_layer_weights", "filter_tiles",
-           "code_histograms", "code_map", "rate_distortion", "save_figure"]
+__all__ = ["image_shape", "reconstruction_grid", "reconstruction_rows", "training_curves", "first_layer_weights",
+           "filter_tiles", "code_histograms", "code_map", "rate_distortion", "save_figure"]
 
 
 def image_shape(sample_shape) -> tuple[int, ...]:
@@ -82,6 +82,27 @@ def reconstruction_grid(rows: dict[str, np.ndarray], path: str | os.PathLike, *,
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def reconstruction_rows(model, X, corruption=None) -> dict:
+    """``{"clean", "corrupted", "reconstructed"}`` rows for :func:`reconstruction_grid`: ``X``, its
+    corruption by ``corruption`` (a spec such as ``"masking:0.3"``; default the model's own q_D; no row
+    when neither) and the model's reconstruction of what it was given."""
+    import torch
+
+    from . import corruption as corruption_lib
+    from .inference import reconstruct
+
+    q_d = corruption_lib.from_config(corruption) if corruption else getattr(model, "corruption", None)
+    rows = {"clean": X}
+    if q_d is not None:
+        gen_state = torch.get_rng_state()
+        torch.manual_seed(0)                       # the same noise every time the figure is drawn
+        X = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
+        torch.set_rng_state(gen_state)
+        rows["corrupted"] = X
+    rows["reconstructed"] = reconstruct(model, X)
+    return rows
 
 
 def training_curves(history: dict, path: str | os.PathLike, *, title: str | None = None) -> Path:

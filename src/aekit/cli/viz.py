@@ -6,9 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from .. import inference, viz
 from ..io import load
 from ..maps import HINTON_2D, compare_maps, map_autoencoder
@@ -132,30 +129,15 @@ def cmd_plot(args) -> int:
             viz.filter_tiles(viz.first_layer_weights(model), args.out, n=args.n or 100,
                              sample_shape=getattr(model, "input_shape", None) or None)
         else:
-            if args.data is None:
-                args.data = "digits"
-            X, _ = load_data(args, flatten=len(getattr(model, "input_shape", (0,)) or (0,)) <= 1)
+            flat = len(getattr(model, "input_shape", None) or ()) <= 1     # dense models take flat vectors
+            X, _ = load_data(args, flatten=flat)
             if args.kind == "codes":
                 viz.code_histograms(inference.encode(model, X[:5000]), args.out, n_units=args.n or 16)
             else:
-                viz.reconstruction_grid(reconstruction_rows(model, X[:args.n or 10], args.corruption), args.out,
-                                        n=args.n or 10)
+                viz.reconstruction_grid(viz.reconstruction_rows(model, X[:args.n or 10], args.corruption),
+                                        args.out, n=args.n or 10)
     say(f"wrote {args.out}")
     return 0
-
-
-def reconstruction_rows(model, X, corruption=None) -> dict:
-    """clean / corrupted / reconstructed rows (no corrupted row when there is no q_D)."""
-    from .. import corruption as corruption_lib
-
-    q_d = corruption_lib.from_config(corruption) if corruption else getattr(model, "corruption", None)
-    rows = {"clean": X}
-    if q_d is not None:
-        torch.manual_seed(0)
-        X = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
-        rows["corrupted"] = X
-    rows["reconstructed"] = inference.reconstruct(model, X)
-    return rows
 
 
 def _history(source) -> dict | None:
@@ -189,7 +171,7 @@ def cmd_report(args) -> int:
 
     data = None
     if args.data:
-        data = load_data(args)[0]
+        data = load_data(args, flatten=False)[0]        # the report shapes it for the model
     path = write_report(args.run_dir, args.out, title=args.title, X=data)
     say(f"wrote {path} (open it in a browser: file://{Path(path).resolve()})")
     return 0
