@@ -175,16 +175,19 @@ def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int 
         tiles = [w.reshape(shape) for w in W]
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)
-    size = min(0.9, 9.0 / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.4, size * rows + 0.8), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, tile in zip(axes.ravel(), tiles):
+    th, tw = tiles[0].shape[:2]
+    channels = tiles[0].shape[2:]                      # () grey, (3,) colour
+    mosaic = np.ones((rows * (th + 1) + 1, cols * (tw + 1) + 1, *channels))   # white 1-pixel grid lines
+    for i, tile in enumerate(tiles):
         lo, hi = tile.min(), tile.max()
-        ax.imshow((tile - lo) / (hi - lo) if hi > lo else np.zeros_like(tile), cmap="gray", vmin=0, vmax=1,
-                  interpolation="nearest")
-    fig.suptitle(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
-    fig.tight_layout(pad=0.3)
+        r, c = divmod(i, cols)
+        mosaic[1 + r * (th + 1):1 + r * (th + 1) + th, 1 + c * (tw + 1):1 + c * (tw + 1) + tw] = \
+            (tile - lo) / (hi - lo) if hi > lo else 0.5
+    width = min(9.0, max(3.0, 0.5 * cols + 1.0))
+    fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
     return save_figure(fig, path)
 
 
