@@ -73,6 +73,18 @@ def test_report_tolerates_foreign_and_broken_files(tmp_path):
         write_report(run, tmp_path / "report.txt")
 
 
+def test_report_of_a_checkpoint_this_aekit_cannot_build(tmp_path):
+    run = tmp_path / "other-family"
+    run.mkdir()
+    config = {"format": "aekit-checkpoint", "format_version": 1, "class": "SomeFutureModel",
+              "args": {"layers": [3, 2]}, "files": {}, "history": {"epoch": [1, 2], "train_loss": [2.0, 1.0]}}
+    (run / "config.json").write_text(json.dumps(config))
+    text = build_report(run)
+    assert "SomeFutureModel" in text and "args.layers" in text
+    assert "could not be loaded" in text
+    assert len(images(text)) == 1                                         # curves drawn from the history
+
+
 def test_report_draws_reconstructions_from_the_checkpoint_given_data(run_dir, tmp_path):
     run = tmp_path / "ckpt"
     shutil.copytree(run_dir, run)
