@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .. import corruption as corruption_lib
-from .. import inference, metrics, viz
+from .. import distributed, inference, metrics, viz
 from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
@@ -122,6 +122,8 @@ def train_dense(args) -> int:
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **fit_options(args))
     seconds = time.perf_counter() - start
+    if not distributed.is_main():   # under torchrun: rank 0 evaluates and writes the report
+        return 0
     report = {"model": "ae", "data": args.data, "epochs": len(history["epoch"]), "seconds": seconds,
               "train": reconstruction_metrics(model, X_tr)}
     if X_val is not None:
