@@ -23,6 +23,7 @@ With the same seed, N processes therefore follow the trajectory of one process
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import math
@@ -214,11 +215,11 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     if resume_from is not None:
         _restore(resume_from, model, opt, shuffle_gen, history, state, device, rank)
 
-    objective = _Objective(model, batch_loss)
+    objective = functools.partial(batch_loss, model)
     if ddp:
         # static_graph: tolerates parameters the loss never reaches (e.g. a stack's other layers)
-        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None,
-                                            static_graph=True)
+        objective = DistributedDataParallel(_Objective(model, batch_loss), static_graph=True,
+                                            device_ids=[device.index] if device.type == "cuda" else None)
         if _is_loader(train):
             train = _distributed_loader(train, batch_size, rank, world, shuffle_seed)
     n_batches = _n_batches(train, batch_size, world)
@@ -234,18 +235,20 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             start = time.perf_counter()
             if ddp and _is_loader(train) and hasattr(train.sampler, "set_epoch"):
                 train.sampler.set_epoch(epoch)
-            total = torch.zeros(2, device=device)   # (Σ loss·n, n) over this rank's batches
+            total = torch.zeros((), device=device)   # Σ loss·n over this rank's batches, read once per epoch
+            seen = 0
             for batch in _batches(train, batch_size, shuffle_gen, device, rank, world):
                 loss = objective(*batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 n = len(batch[0])
-                total[0] += loss.detach() * n
-                total[1] += n
+                total += loss.detach() * n
+                seen += n
                 bar.update(1)
-            total = dist_.all_reduce_sum(total) if ddp else total
-            train_loss = (total[0] / total[1].clamp(min=1)).item()
+            if ddp:
+                total, seen = dist_.all_reduce_sum(torch.stack([total, total.new_tensor(seen)]))
+            train_loss = (total / max(seen, 1)).item()
             if not math.isfinite(train_loss):
                 raise TrainingError(
                     f"training loss became {train_loss} in epoch {epoch + 1}: training diverged. The learning "
@@ -441,9 +444,17 @@ def _make_optimizer(model, name, lr, momentum, weight_decay) -> torch.optim.Opti
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(params, lr=lr, weight_decay=weight_decay)
+        cls, kw = torch.optim.SGD, dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    else:
+        cls, kw = (torch.optim.AdamW if name == "adamw" else torch.optim.Adam), dict(lr=lr, weight_decay=weight_decay)
+    # fused: one kernel updates every parameter (on a CPU 15-20% of a small autoencoder's step goes to the
+    # per-tensor updates of the default implementation); not every device and dtype has it
+    if all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params):
+        try:
+            return cls(params, fused=True, **kw)
+        except (RuntimeError, ValueError, TypeError):
+            pass
+    return cls(params, **kw)
 
 
 # ====================================================================== checkpoints
