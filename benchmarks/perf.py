@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import sys
 import tempfile
@@ -51,6 +52,7 @@ from common import mnist_root, write_result  # noqa: E402
 
 SMALL, DEEP = [32], [1000, 500, 250, 30]
 STACK = [1000, 500, 250]
+PARTS = ("small", "deep", "conv", "pretrain")
 
 
 # ====================================================================== the networks, shared by all systems
@@ -256,11 +258,11 @@ class Recompute(nn.Module):
 
 
 def pretrain(X, args, cached: bool):
-    """Train 784-1000-500-250 layer by layer; returns seconds and each layer's final training loss."""
-    start = time.perf_counter()
-    trained, losses, H = [], [], X
+    """Train 784-1000-500-250 layer by layer; returns seconds per layer and each layer's final training loss."""
+    seconds, trained, losses, H = [], [], [], X
     torch.manual_seed(args.seed)
     for k, h in enumerate(STACK):
+        start = time.perf_counter()
         ae = aekit.Autoencoder(([784] + STACK)[k], [h], loss="bce")
         model = ae if cached else Recompute(trained, ae)
         hist = aekit.fit(model, H if cached else X, epochs=args.pretrain_epochs, batch_size=args.batch_size,
@@ -271,7 +273,18 @@ def pretrain(X, args, cached: bool):
         losses.append(hist["train_loss"][-1])
         if cached and k + 1 < len(STACK):
             H = aekit.encode(ae, H)                    # the next layer's input, computed once
-    return time.perf_counter() - start, losses
+        seconds.append(time.perf_counter() - start)
+    return seconds, losses
+
+
+def pretrain_flop_bound(epochs: int) -> float:
+    """recompute / cached FLOPs: 6 per weight per sample to train each layer's autoencoder (W and W'),
+    2 per lower weight per sample to recompute its input (every epoch, or once when cached)."""
+    sizes = [784, *STACK]
+    w = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    train = sum(6 * 2 * wk for wk in w) * epochs
+    lower = sum(2 * sum(w[:k]) for k in range(len(w)))
+    return (train + lower * epochs) / (train + lower)
 
 
 # ====================================================================== the run
@@ -325,12 +338,13 @@ def main() -> None:
     ap.add_argument("--epochs-small", type=int, default=3)
     ap.add_argument("--epochs-deep", type=int, default=1)
     ap.add_argument("--epochs-conv", type=int, default=1)
-    ap.add_argument("--pretrain-epochs", type=int, default=1, help="epochs per layer of the greedy stack")
+    ap.add_argument("--pretrain-epochs", type=int, default=3, help="epochs per layer of the greedy stack")
+    ap.add_argument("--pretrain-size", type=int, default=20000, help="first N training images for the stack")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", default="aekit,pythae,torch", type=lambda s: s.split(","))
-    ap.add_argument("--parts", default="small,deep,conv,pretrain", type=lambda s: s.split(","))
+    ap.add_argument("--parts", default=",".join(PARTS), type=lambda s: s.split(","))
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads for every system (default 1: on a machine shared with other "
                          "jobs, spinning OpenMP threads make every op wait for a time slice)")
@@ -366,21 +380,39 @@ def main() -> None:
         result["matmul_gflops_layers_b%d" % args.batch_size] = round(layer_matmul_rate(args.batch_size, DEEP) / 1e9, 2)
         result["deep_784_1000_500_250_30"] = {"epochs": args.epochs_deep, "rows": compare(
             "deep", X, X_test, args, args.epochs_deep, dense(DEEP, "linear"), flops_per_sample=6 * weights(DEEP))}
+        row = result["deep_784_1000_500_250_30"]["rows"].get("aekit", {})
+        if "gflops" in row:
+            row["fraction_of_layer_matmul"] = round(row["gflops"] / result["matmul_gflops_layers_b%d" % args.batch_size], 3)
     if "conv" in args.parts:
         Xc, Xc_test = X.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
         result["conv_2layer"] = {"epochs": args.epochs_conv, "rows": compare(
             "conv", Xc, Xc_test, args, args.epochs_conv, conv)}
     if "pretrain" in args.parts:
-        cached_s, cached_loss = pretrain(X, args, cached=True)
-        recompute_s, recompute_loss = pretrain(X, args, cached=False)
+        Xp = X[: args.pretrain_size]
+        cached_s, cached_loss = pretrain(Xp, args, cached=True)
+        recompute_s, recompute_loss = pretrain(Xp, args, cached=False)
         result["greedy_pretraining_784_1000_500_250"] = {
-            "epochs_per_layer": args.pretrain_epochs, "cached_seconds": round(cached_s, 3),
-            "recompute_seconds": round(recompute_s, 3), "speedup": round(recompute_s / cached_s, 2),
+            "train_images": len(Xp), "epochs_per_layer": args.pretrain_epochs,
+            "cached_seconds": round(sum(cached_s), 3), "recompute_seconds": round(sum(recompute_s), 3),
+            "speedup": round(sum(recompute_s) / sum(cached_s), 2),
+            "cached_seconds_per_layer": [round(v, 3) for v in cached_s],
+            "recompute_seconds_per_layer": [round(v, 3) for v in recompute_s],
+            "speedup_per_layer": [round(r / c, 2) for r, c in zip(recompute_s, cached_s)],
+            "flop_bound_speedup": round(pretrain_flop_bound(args.pretrain_epochs), 2),
             "cached_layer_losses": [round(v, 4) for v in cached_loss],
             "recompute_layer_losses": [round(v, 4) for v in recompute_loss]}
         print("pretrain", result["greedy_pretraining_784_1000_500_250"], flush=True)
     result["seconds"] = round(time.perf_counter() - wall, 1)
-    result["command"] = ".bench-venv/bin/python " + " ".join(["benchmarks/perf.py", *sys.argv[1:]])
+    command = ".bench-venv/bin/python " + " ".join(["benchmarks/perf.py", *sys.argv[1:]])
+    previous = HERE / "results" / f"{args.name}.json"
+    if set(args.parts) != set(PARTS) and previous.is_file():   # a partial run updates its sections only
+        old = json.loads(previous.read_text())
+        runs = old.get("partial_runs", [])
+        runs.append({"command": command, "parts": args.parts, "seconds": result.pop("seconds"),
+                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+        result = {**{k: v for k, v in old.items() if k not in ("machine", "date")}, **result, "partial_runs": runs}
+        command = old["command"]
+    result["command"] = command
     print("wrote", write_result(args.name, result))
 
 
