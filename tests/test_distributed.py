@@ -48,6 +48,12 @@ def _train(ae, clf, out: Path, **kw):
     return h_ae, h_clf
 
 
+def _train_loader(ae):
+    X = torch.from_numpy(_data()[0])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X), batch_size=50, shuffle=True)
+    return fit(ae, loader, **FIT)
+
+
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
@@ -56,9 +62,12 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     ae, clf = _models()
     h_ae, h_clf = _train(ae, clf, out / f"rank{rank}")   # distributed=None: joins because RANK etc. are set
     assert distributed.world_size() == world
+    loader_ae = _models()[0]
+    h_loader = _train_loader(loader_ae)                     # a DataLoader is re-sharded (DistributedSampler)
     save_file({**{f"ae.{k}": v for k, v in ae.state_dict().items()},
-                     **{f"clf.{k}": v for k, v in clf.state_dict().items()}}, out / f"weights{rank}.safetensors")
-    (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf}))
+               **{f"clf.{k}": v for k, v in clf.state_dict().items()},
+               **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()}}, out / f"weights{rank}.safetensors")
+    (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader}))
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +85,14 @@ def test_ranks_end_with_identical_weights_and_history(two_ranks):
     for k in w0:
         assert torch.equal(w0[k], w1[k]), k
     assert h0["ae"]["train_loss"] == h1["ae"]["train_loss"]
+    assert h0["loader"]["train_loss"] == h1["loader"]["train_loss"]
     assert h0["clf"]["val_error"] == h1["clf"]["val_error"]
 
 
 def test_loss_falls(two_ranks):
     _, _, (h0, _) = two_ranks
-    for name in ("ae", "clf"):
-        assert h0[name]["train_loss"][-1] < 0.7 * h0[name]["train_loss"][0]
+    for name in ("ae", "clf", "loader"):
+        assert h0[name]["train_loss"][-1] < 0.7 * h0[name]["train_loss"][0], name
     assert h0["clf"]["val_error"][-1] < 0.2
 
 

@@ -55,9 +55,9 @@ LR_SCHEDULES = (None, "cosine")
 
 
 def default_device() -> torch.device:
-    """CUDA if present, else Apple's MPS, else the CPU."""
+    """CUDA if present (under ``torchrun``: this rank's GPU, ``cuda:LOCAL_RANK``), else Apple's MPS, else the CPU."""
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return dist_.device() if dist_.launched() else torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
@@ -189,9 +189,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     ddp = _join(distributed)
     rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
     main = rank == 0
-    if device is None:
-        device = dist_.device() if ddp else default_device()
-    device = torch.device(device)
+    device = torch.device(device) if device is not None else default_device()
+    if ddp and device.type == "cuda" and device.index is None:
+        device = dist_.device()            # "cuda" means this rank's GPU
     model.to(device)
     if not _is_loader(train):
         train = tuple(t.to(device) for t in train)
