@@ -37,7 +37,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -382,7 +381,8 @@ def main() -> None:
             "deep", X, X_test, args, args.epochs_deep, dense(DEEP, "linear"), flops_per_sample=6 * weights(DEEP))}
         row = result["deep_784_1000_500_250_30"]["rows"].get("aekit", {})
         if "gflops" in row:
-            row["fraction_of_layer_matmul"] = round(row["gflops"] / result["matmul_gflops_layers_b%d" % args.batch_size], 3)
+            layers = result["matmul_gflops_layers_b%d" % args.batch_size]
+            row["fraction_of_layer_matmul"] = round(row["gflops"] / layers, 3)
     if "conv" in args.parts:
         Xc, Xc_test = X.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
         result["conv_2layer"] = {"epochs": args.epochs_conv, "rows": compare(

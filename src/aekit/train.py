@@ -247,7 +247,8 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 seen += n
                 bar.update(1)
             if ddp:
-                total, seen = dist_.all_reduce_sum(torch.stack([total, total.new_tensor(seen)]))
+                sums = torch.stack([total.double(), total.new_tensor(seen, dtype=torch.float64)])
+                total, seen = dist_.all_reduce_sum(sums)
             train_loss = (total / max(seen, 1)).item()
             if not math.isfinite(train_loss):
                 raise TrainingError(
