@@ -82,3 +82,11 @@ def test_train_cae_rejects_flat_data(tmp_path, capsys):
     np.save(flat, np.random.default_rng(0).random((20, 64), dtype=np.float32))
     assert main(["train", "--model", "cae", "--data", str(flat), "--out", str(tmp_path / "m"), "--epochs", "1"]) == 2
     assert "needs images" in capsys.readouterr().err
+
+
+def test_evaluate_encode_reconstruct_take_images_for_a_cae(trained, tmp_path, capsys):
+    assert main(["-q", "evaluate", str(trained), "--data", "digits", "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 360
+    assert main(["-q", "encode", str(trained), "--data", "digits", "--out", str(tmp_path / "c.npy")]) == 0
+    assert np.load(tmp_path / "c.npy").shape == (360, 4, 2, 2)
+    assert main(["-q", "reconstruct", str(trained), "--data", "digits", "--out", str(tmp_path / "r.png")]) == 0
