@@ -17,14 +17,14 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digit_images():
     X, y = load_dataset("digits", split="train", flatten=False)
     return X[:300], y[:300]
 
 
 @pytest.mark.parametrize("block, unpool", [("masci", "random"), ("modern", "switches")])
-def test_to_cnn_copies_the_pretrained_filters_exactly(digits, block, unpool):
-    X, _ = digits
+def test_to_cnn_copies_the_pretrained_filters_exactly(digit_images, block, unpool):
+    X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6), block=block, unpool=unpool)
     histories = stack.pretrain(X, epochs=[2, 1], batch_size=64, seed=0, progress=False)
@@ -41,13 +41,13 @@ def test_to_cnn_copies_the_pretrained_filters_exactly(digits, block, unpool):
     assert cnn(x).shape == (7, 10)
     # the copy is a copy: training the CNN leaves the stack alone
     before = stack.layers[0].encoder_blocks[0].conv.weight.detach().clone()
-    aekit.fit_classifier(cnn, X, digits[1], epochs=1, batch_size=64, progress=False)
+    aekit.fit_classifier(cnn, X, digit_images[1], epochs=1, batch_size=64, progress=False)
     assert torch.equal(stack.layers[0].encoder_blocks[0].conv.weight, before)
     assert not torch.equal(cnn.features[0].conv.weight, before)
 
 
-def test_random_baseline_has_the_same_topology_and_other_weights(digits):
-    X, _ = digits
+def test_random_baseline_has_the_same_topology_and_other_weights(digit_images):
+    X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6))
     stack.pretrain(X, epochs=1, batch_size=64, progress=False)
@@ -57,8 +57,8 @@ def test_random_baseline_has_the_same_topology_and_other_weights(digits):
     assert not torch.equal(pre.features[0].conv.weight, rand.features[0].conv.weight)
 
 
-def test_higher_levels_train_on_the_pooled_maps_below(digits):
-    X, _ = digits
+def test_higher_levels_train_on_the_pooled_maps_below(digit_images):
+    X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6), block="masci")
     stack.pretrain(X, epochs=[1, 0], batch_size=64, progress=False)
@@ -69,8 +69,8 @@ def test_higher_levels_train_on_the_pooled_maps_below(digits):
     assert maps.shape == (300, 4, 4, 4) and np.abs(maps).max() <= 1
 
 
-def test_pretrained_cnn_classifies_digits(digits):
-    X, y = digits
+def test_pretrained_cnn_classifies_digits(digit_images):
+    X, y = digit_images
     X_test, y_test = load_dataset("digits", split="test", flatten=False)
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (8, 8))
@@ -81,8 +81,8 @@ def test_pretrained_cnn_classifies_digits(digits):
     assert error < 0.25
 
 
-def test_save_load_stack_and_cnn(tmp_path, digits):
-    X, _ = digits
+def test_save_load_stack_and_cnn(tmp_path, digit_images):
+    X, _ = digit_images
     stack = aekit.StackedConvAutoencoder(1, (4,), block="modern", unpool="upsample")
     stack.pretrain(X, epochs=1, batch_size=64, progress=False)
     stack.save(tmp_path / "stack")
