@@ -156,9 +156,14 @@ def _figures(model, X, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
+def _flat_input(model) -> bool:
+    """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
+    return len(getattr(model, "input_shape", ())) != 3
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
+    X, y = load_data(args, flatten=_flat_input(model))
     result = reconstruction_metrics(model, X)
     result.update(data=args.data, split=args.split)
     if args.out:
@@ -169,7 +174,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_encode(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
+    X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
     path = write_array(args.out, codes, y if str(args.out).endswith(".npz") else None)
     say(f"wrote codes {codes.shape} -> {path}")
@@ -178,7 +183,7 @@ def cmd_encode(args) -> int:
 
 def cmd_reconstruct(args) -> int:
     model = load(args.model_dir)
-    X, _ = load_data(args)
+    X, _ = load_data(args, flatten=_flat_input(model))
     if str(args.out).endswith(".png"):
         X = X[: max(args.n, 1)]
         viz.reconstruction_grid({"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n)

@@ -1,6 +1,10 @@
 """Torch modules of the autoencoder family."""
 
 from .base import AEModule
+from .conv import ConvAutoencoder
+from .conv_stacked import ConvClassifier, StackedConvAutoencoder
 from .dense import Autoencoder, DenoisingAutoencoder
+from .pooling import unpool
 
-__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder"]
+__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "ConvAutoencoder", "StackedConvAutoencoder",
+           "ConvClassifier", "unpool"]
