@@ -11,11 +11,12 @@ from . import corruption, errors, metrics
 from .corruption import Gaussian, Masking, SaltAndPepper
 from .inference import encode, predict, predict_proba, reconstruct, reconstruction_error
 from .io import load
-from .nn import Autoencoder, DenoisingAutoencoder
+from .nn import Autoencoder, DenoisingAutoencoder, StackedAutoencoder, StackedClassifier
 from .train import fit, fit_classifier, seed_everything
 
 __all__ = [
-    "__version__", "Autoencoder", "DenoisingAutoencoder", "Masking", "Gaussian", "SaltAndPepper",
+    "__version__", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier",
+    "Masking", "Gaussian", "SaltAndPepper",
     "fit", "fit_classifier", "seed_everything", "load", "encode", "reconstruct", "reconstruction_error",
     "predict", "predict_proba", "corruption", "errors", "metrics",
 ]

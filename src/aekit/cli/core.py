@@ -154,9 +154,32 @@ def _figures(model, X, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
+def classification_metrics(model, X, y) -> dict:
+    """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
+    if y is None:
+        raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
+    pred = inference.predict(model, X)
+    y = np.asarray(y, dtype=np.int64)
+    n_classes = max(int(model.n_classes), int(y.max()) + 1, int(pred.max()) + 1)
+    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return {"n": int(len(y)), "error_rate": float(np.mean(pred != y)), "error_pct": 100.0 * float(np.mean(pred != y)),
+            "confusion_matrix": confusion.tolist()}
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
     X, y = load_data(args)
+    if getattr(model, "n_classes", None) is not None:   # a classifier: error rate and confusion matrix
+        result = classification_metrics(model, X, y)
+        result.update(data=args.data, split=args.split)
+        if args.out:
+            write_json(args.out, result)
+        say(f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
+            f"on {args.data} {args.split}")
+        say("confusion matrix (rows: true class, columns: predicted):")
+        for row in result["confusion_matrix"]:
+            say(" ".join(f"{v:5d}" for v in row))
+        return 0
     result = reconstruction_metrics(model, X)
     result.update(data=args.data, split=args.split)
     if args.out:

@@ -2,5 +2,6 @@
 
 from .base import AEModule
 from .dense import Autoencoder, DenoisingAutoencoder
+from .stacked import StackedAutoencoder, StackedClassifier
 
-__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder"]
+__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier"]
