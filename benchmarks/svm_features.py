@@ -34,7 +34,7 @@ DEFAULTS = {"hidden": [1000, 1000, 1000], "pretrain_epochs": 15, "train_size": 5
 
 def svm(features, data, Cs, max_iter: int, label: str) -> dict:
     """Fit LinearSVC for each C, keep the best on validation, report its test error."""
-    (F_tr, y_tr), (F_val, y_val), (F_te, y_te) = (features(X), y for X, y in data)
+    (F_tr, y_tr), (F_val, y_val), (F_te, y_te) = [(features(X), y) for X, y in data]
     start = time.perf_counter()
     best = None
     for C in Cs:

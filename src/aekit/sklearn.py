@@ -340,7 +340,7 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
     dropout : float
         Dropout on the hidden layers while fine-tuning (0: none, as the paper).
     validation_fraction : float
-        Share of the training data held out (stratified by nothing, seeded) to pick the
+        Share of the training data held out (a seeded random split) to pick the
         epoch with the lowest validation error; 0 trains on everything.
     patience : int, optional
         Early stopping after this many epochs without a better validation error.

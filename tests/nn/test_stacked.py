@@ -151,6 +151,7 @@ def test_save_and_load_stack_and_classifier(tmp_path, digits):
     same = aekit.load(tmp_path / "stack")
     assert isinstance(same, StackedAutoencoder) and same.decoder_layers is None
     assert same.config["corruption"] == stack.config["corruption"]
+    assert [h["layer"] for h in same.pretrain_history] == [1, 2]
     np.testing.assert_array_equal(same.transform(X), stack.transform(X))
 
     stack.unroll()

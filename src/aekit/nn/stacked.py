@@ -125,9 +125,13 @@ class StackedAutoencoder(AEModule):
         for layer in self.encoder_layers:
             _init_linear(layer, activation)
         self.decoder_layers = None
-        self.pretrain_history: list[dict] = []
         if unrolled:
             self.unroll()
+
+    @property
+    def pretrain_history(self) -> list[dict]:
+        """One :func:`aekit.fit` history per pre-trained layer (kept in checkpoints)."""
+        return list((self.history or {}).get("pretrain") or [])
 
     @property
     def n_layers(self) -> int:
@@ -223,7 +227,6 @@ class StackedAutoencoder(AEModule):
             if k + 1 < max(todo):          # h⁽ᵏ⁾ for all the data, once
                 H = self._codes(k, H)
                 H_val = self._codes(k, H_val) if H_val is not None else None
-        self.pretrain_history = histories
         self.history = {"pretrain": histories}
         self.eval()
         return histories
