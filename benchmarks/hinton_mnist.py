@@ -13,6 +13,7 @@ next to PCA with 30 components on the same data and the paper's 3.00.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 
 import numpy as np
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--train-size", type=int, default=60000, help="use the first N training images")
     ap.add_argument("--out", default=None, help="also save the trained model here")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     root = mnist_root(args.data_root)
     X, _ = load_mnist(root, "train")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io as _io
 import json
 import os
@@ -18,9 +19,9 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
     if not values or min(values) <= 0:
-        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}")
     return values
 
 
