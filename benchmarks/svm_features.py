@@ -16,7 +16,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
@@ -29,7 +28,7 @@ from aekit.data import load_mnist
 from common import mnist_root, write_result
 
 DEFAULTS = {"hidden": [1000, 1000, 1000], "pretrain_epochs": 15, "train_size": 50000, "val_size": 10000,
-            "test_size": 10000, "stack": None}
+            "test_size": 10000, "stack": None, "C": [0.01, 0.1, 1.0]}
 
 
 def svm(features, data, Cs, max_iter: int, label: str) -> dict:
@@ -92,19 +91,26 @@ def main() -> None:
         pretrain_seconds = time.perf_counter() - start
         source = f"pre-trained here: {args.pretrain_epochs} epochs per layer, Adam lr {args.pretrain_lr}"
 
-    results = {"raw pixels": svm(lambda A: A, data, args.C, args.max_iter, "raw pixels")}
-    for k in range(1, stack.n_layers + 1):
-        results[f"SdA layer {k}"] = svm(lambda A, k=k: stack.transform(A, layer=k), data, args.C, args.max_iter,
-                                        f"SdA layer {k} codes")
-    seconds = time.perf_counter() - total
+    results = {}
+    feature_sets = [("raw pixels", lambda A: A)] + [
+        (f"SdA layer {k}", lambda A, k=k: stack.transform(A, layer=k)) for k in range(1, stack.n_layers + 1)]
+    for name, features in feature_sets:
+        results[name] = svm(features, data, args.C, args.max_iter, name)
+        report(args, root, stack, source, results, pretrain_seconds, time.perf_counter() - total,
+               finished=len(results) == len(feature_sets))
+
+
+def report(args, root, stack, source, results, pretrain_seconds, seconds, *, finished: bool) -> None:
+    """Write results/svm_features.json (after every feature set, so a cut-off run keeps what it measured)."""
     reduced = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) != DEFAULTS[k]}
     path = write_result("svm_features", {
         "data": f"MNIST from {root}: SVM trained on the first {args.train_size} training images, C chosen on the "
                 f"last {args.val_size}, tested on {args.test_size} test images",
         "stack": f"{'-'.join(map(str, stack.sizes))}, {stack.config['corruption']}, {source}",
+        "stack_pretrain_epochs_per_layer": [len(h["epoch"]) for h in stack.pretrain_history],
         "classifier": f"sklearn LinearSVC (one-vs-rest, squared hinge), C in {args.C}, max_iter {args.max_iter}",
         "test_error_pct": {k: v["test_error_pct"] for k, v in results.items()},
-        "details": results, "pretrain_seconds": pretrain_seconds, "seconds": seconds,
+        "details": results, "pretrain_seconds": pretrain_seconds, "seconds": seconds, "finished": finished,
         "paper": "Vincent et al. 2010, Table 5 reports SVMs (linear and rbf) on SdA features of each layer; "
                  "MNIST SVM-rbf on raw pixels 1.40% (Table 3)",
         "reduced_budget": reduced or None,

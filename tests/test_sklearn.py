@@ -9,7 +9,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from aekit.data import load_dataset
 from aekit.sklearn import (AutoencoderOutlierDetector, AutoencoderTransformer, StackedDenoisingClassifier,
                            StackedDenoisingTransformer)
 
@@ -35,13 +34,6 @@ def _one_thread():
 @parametrize_with_checks(CHECKED)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_dataset("digits", split="train")
-    X_test, y_test = load_dataset("digits", split="test")
-    return X, y, X_test, y_test
 
 
 def test_pipeline_with_linear_svc(digits):

@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .nn.dense import Autoencoder
-from .nn.stacked import StackedAutoencoder, StackedClassifier
+from .nn.stacked import StackedAutoencoder
 from .train import fit, fit_classifier
 
 __all__ = ["AutoencoderTransformer", "StackedDenoisingTransformer", "StackedDenoisingClassifier",

@@ -7,7 +7,6 @@ from sklearn.linear_model import LogisticRegression
 
 import aekit
 import aekit.train
-from aekit.data import load_dataset
 from aekit.errors import AekitError
 from aekit.nn import StackedAutoencoder, StackedClassifier
 
@@ -19,13 +18,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_dataset("digits", split="train")
-    X_test, y_test = load_dataset("digits", split="test")
-    return X, y, X_test, y_test
 
 
 def _count_rows(module):

@@ -162,8 +162,8 @@ def classification_metrics(model, X, y) -> dict:
     y = np.asarray(y, dtype=np.int64)
     n_classes = max(int(model.n_classes), int(y.max()) + 1, int(pred.max()) + 1)
     confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    return {"n": int(len(y)), "error_rate": float(np.mean(pred != y)), "error_pct": 100.0 * float(np.mean(pred != y)),
-            "confusion_matrix": confusion.tolist()}
+    error = float(np.mean(pred != y))
+    return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
 
 
 def cmd_evaluate(args) -> int:

@@ -32,6 +32,8 @@ def register(sub) -> None:
                 action.choices = sorted(core.TRAINERS)
                 action.help = "ae: dense (denoising) autoencoder (default); sda: stacked denoising " \
                               "autoencoder classifier (pre-training + supervised fine-tuning)"
+            elif action.dest == "corruption":
+                action.help += "; for sda one per layer, comma-separated: masking:0.1,masking:0.2,masking:0.3"
         train.add_argument("--pretrain-epochs", type=int, default=10,
                            help="sda: greedy pre-training epochs per layer (default 10; 0: no pre-training)")
         train.add_argument("--pretrain-lr", type=float, default=None, help="sda: pre-training learning rate "
