@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as datasets
+from ..distributed import is_main
 from ..io import atomic_path, atomic_write_text
 
 
@@ -68,5 +69,6 @@ def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
 
 
 def say(*parts) -> None:
-    """Print a result line on standard output (results, not logs)."""
-    print(*parts, flush=True)
+    """Print a result line on standard output (results, not logs); under torchrun only rank 0 prints."""
+    if is_main():
+        print(*parts, flush=True)

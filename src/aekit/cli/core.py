@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .. import corruption as corruption_lib
-from .. import inference, metrics, viz
+from .. import distributed, inference, metrics, viz
 from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
@@ -122,6 +122,8 @@ def train_dense(args) -> int:
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **fit_options(args))
     seconds = time.perf_counter() - start
+    if not distributed.is_main():   # under torchrun: rank 0 evaluates and writes the report
+        return 0
     report = {"model": "ae", "data": args.data, "epochs": len(history["epoch"]), "seconds": seconds,
               "train": reconstruction_metrics(model, X_tr)}
     if X_val is not None:
@@ -154,22 +156,33 @@ def _figures(model, X, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
+def _n_classes(model) -> int | None:
+    """The number of classes of a classifier checkpoint; None for an autoencoder."""
+    n = getattr(model, "n_classes", None)
+    return n if n is not None else getattr(model, "config", {}).get("n_classes")
+
+
 def classification_metrics(model, X, y) -> dict:
     """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
     if y is None:
         raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
     pred = inference.predict(model, X)
     y = np.asarray(y, dtype=np.int64)
-    n_classes = max(int(model.n_classes), int(y.max()) + 1, int(pred.max()) + 1)
+    n_classes = max(int(_n_classes(model)), int(y.max()) + 1, int(pred.max()) + 1)
     confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     error = float(np.mean(pred != y))
     return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
 
 
+def _flat_input(model) -> bool:
+    """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
+    return len(getattr(model, "input_shape", ())) != 3
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
-    if getattr(model, "n_classes", None) is not None:   # a classifier: error rate and confusion matrix
+    X, y = load_data(args, flatten=_flat_input(model))
+    if _n_classes(model) is not None:   # a classifier: error rate and confusion matrix
         result = classification_metrics(model, X, y)
         result.update(data=args.data, split=args.split)
         if args.out:
@@ -190,7 +203,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_encode(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
+    X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
     path = write_array(args.out, codes, y if str(args.out).endswith(".npz") else None)
     say(f"wrote codes {codes.shape} -> {path}")
@@ -199,7 +212,7 @@ def cmd_encode(args) -> int:
 
 def cmd_reconstruct(args) -> int:
     model = load(args.model_dir)
-    X, _ = load_data(args)
+    X, _ = load_data(args, flatten=_flat_input(model))
     if str(args.out).endswith(".png"):
         X = X[: max(args.n, 1)]
         viz.reconstruction_grid({"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n)
