@@ -66,3 +66,11 @@ def test_parse_corruptions():
     assert [c.spec() for c in parse_corruptions("masking:0.3", 2)] == ["masking:0.3", "masking:0.3"]
     layers = parse_corruptions("masking:0.1,none,gaussian:0.2", 3)
     assert layers[1] is None and layers[2].spec() == "gaussian:0.2"
+
+
+def test_evaluate_reports_the_error_of_any_classifier_checkpoint(tmp_path, capsys):
+    aekit.ConvClassifier(1, [4], n_classes=10, input_size=8).save(tmp_path / "cnn")
+    assert main(["-q", "evaluate", str(tmp_path / "cnn"), "--data", "digits", "--out", str(tmp_path / "e.json")]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert np.array(report["confusion_matrix"]).shape == (10, 10) and report["n"] == 360
+    assert "error rate" in capsys.readouterr().out
