@@ -1,4 +1,4 @@
-"""Figures (matplotlib, Agg backend): reconstructions, training curves.
+"""Figures (matplotlib, Agg backend): reconstructions, training curves, first-layer filters.
 
 Every function draws onto a new figure, saves it atomically to ``path`` as PNG
 and returns the path. Nothing here opens a window.
@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-__all__ = ["image_shape", "reconstruction_grid", "training_curves", "save_figure"]
+__all__ = ["image_shape", "reconstruction_grid", "training_curves", "save_figure", "filter_grid"]
 
 
 def image_shape(sample_shape) -> tuple[int, ...]:
@@ -102,4 +102,34 @@ def training_curves(history: dict, path: str | os.PathLike, *, title: str | None
         handles, labels = handles + h2, labels + l2
     ax.legend(handles, labels, loc="upper right")
     ax.set_title(title or "training curves")
+    return save_figure(fig, path)
+
+
+def filter_grid(weights, path: str | os.PathLike, *, n: int = 100, title: str | None = None) -> Path:
+    """The first ``n`` filters (rows of a first-layer weight matrix W, shape (hidden, d)) drawn as image
+    tiles, each scaled to its own range, as the filter figures of Vincent et al. (JMLR 2010).
+
+    ``weights`` may also be convolution kernels (C_out, 1, k, k).
+    """
+    W = np.asarray(weights, dtype=np.float32)
+    if W.ndim == 4 and W.shape[1] == 1:
+        W = W[:, 0]
+    elif W.ndim == 2:
+        W = W.reshape(len(W), *image_shape(W.shape[1:]))
+    else:
+        raise ValueError(f"cannot draw weights of shape {W.shape} as filters: expected (hidden, d) with d a "
+                         "square number, or convolution kernels (C_out, 1, k, k)")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    W = W[:n]
+    cols = math.ceil(math.sqrt(len(W)))
+    rows = math.ceil(len(W) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.6 * cols + 0.4, 0.6 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, w in zip(axes.ravel(), W):
+        lo, hi = float(w.min()), float(w.max())
+        ax.imshow((w - lo) / (hi - lo) if hi > lo else np.zeros_like(w), cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+    fig.suptitle(title or f"first-layer filters ({len(W)} of {len(weights)})")
     return save_figure(fig, path)

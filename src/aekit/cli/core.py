@@ -156,6 +156,24 @@ def _figures(model, X, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
+def _n_classes(model) -> int | None:
+    """The number of classes of a classifier checkpoint; None for an autoencoder."""
+    n = getattr(model, "n_classes", None)
+    return n if n is not None else getattr(model, "config", {}).get("n_classes")
+
+
+def classification_metrics(model, X, y) -> dict:
+    """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
+    if y is None:
+        raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
+    pred = inference.predict(model, X)
+    y = np.asarray(y, dtype=np.int64)
+    n_classes = max(int(_n_classes(model)), int(y.max()) + 1, int(pred.max()) + 1)
+    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    error = float(np.mean(pred != y))
+    return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
+
+
 def _flat_input(model) -> bool:
     """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
     return len(getattr(model, "input_shape", ())) != 3
@@ -164,6 +182,17 @@ def _flat_input(model) -> bool:
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
+    if _n_classes(model) is not None:   # a classifier: error rate and confusion matrix
+        result = classification_metrics(model, X, y)
+        result.update(data=args.data, split=args.split)
+        if args.out:
+            write_json(args.out, result)
+        say(f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
+            f"on {args.data} {args.split}")
+        say("confusion matrix (rows: true class, columns: predicted):")
+        for row in result["confusion_matrix"]:
+            say(" ".join(f"{v:5d}" for v in row))
+        return 0
     result = reconstruction_metrics(model, X)
     result.update(data=args.data, split=args.split)
     if args.out:

@@ -5,6 +5,7 @@ from .conv import ConvAutoencoder
 from .conv_stacked import ConvClassifier, StackedConvAutoencoder
 from .dense import Autoencoder, DenoisingAutoencoder
 from .pooling import unpool
+from .stacked import StackedAutoencoder, StackedClassifier
 
-__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "ConvAutoencoder", "StackedConvAutoencoder",
-           "ConvClassifier", "unpool"]
+__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier",
+           "ConvAutoencoder", "StackedConvAutoencoder", "ConvClassifier", "unpool"]
