@@ -30,7 +30,7 @@ MAX_PIXELS = 64_000_000          # refuse absurd images/arrays rather than exhau
 
 
 def register(sub) -> None:
-    _extend_train(sub.choices["train"])
+    _extend_train(sub)
     p = sub.add_parser("denoise", help="denoise PNG images or .npy arrays with a trained (conv) autoencoder",
                        description="Run the model in DIR on every INPUT (.png or .npy) and write OUTDIR/<name>.png "
                                    "or .npy, plus OUTDIR/denoise.png with rows (clean /) noisy / denoised.")
@@ -44,13 +44,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_denoise)
 
 
-def _extend_train(p) -> None:
-    """Add ``--model cae`` and its options to the ``train`` parser of :mod:`aekit.cli.core`."""
-    for action in p._actions:        # argparse has no public API to extend choices after the fact
-        if action.dest == "model" and action.choices is not None and "cae" not in action.choices:
-            action.choices = sorted({*action.choices, "cae"})
-            action.help = (action.help or "") + "; cae: convolutional (denoising) autoencoder"
-    group = p.add_argument_group("convolutional autoencoder (--model cae)")
+def _extend_train(sub) -> None:
+    """Add ``--model cae`` and its options to ``aekit train``."""
+    group = core.add_trainer(sub, "cae", train_cae, "convolutional (denoising) autoencoder")
     group.add_argument("--noise", dest="corruption", default=None, metavar="SPEC",
                        help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)")
     group.add_argument("--channels", type=int_list, default=[32, 32], help="feature maps per level (32,32)")
@@ -217,4 +213,3 @@ def cmd_denoise(args) -> int:
     return 0
 
 
-core.TRAINERS["cae"] = train_cae

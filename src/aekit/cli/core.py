@@ -16,16 +16,26 @@ from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
 from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
 
-# --model NAME -> function(args) -> exit code. Other areas add their model families here.
+# --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
+TRAINER_HELP: dict = {}
+
+
+def add_trainer(sub, name: str, run, help: str):
+    """Make ``aekit train --model NAME`` call ``run(args)``; return an argument group for its own options."""
+    train = sub.choices["train"]
+    TRAINERS[name] = run
+    TRAINER_HELP[name] = help
+    train.model_action.choices = list(TRAINERS)
+    train.model_action.help = "; ".join(f"{k}: {v}" for k, v in TRAINER_HELP.items())
+    return train.add_argument_group(f"--model {name}")
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model and write its checkpoint, metrics and figures",
                        description="Train a model on --data and write DIR/{config.json, model.safetensors, "
                                    "metrics.json, reconstructions.png, curves.png}.")
-    p.add_argument("--model", default="ae", choices=sorted(TRAINERS) or ["ae"],
-                   help="ae: dense (denoising) autoencoder (default)")
+    p.model_action = p.add_argument("--model", default="ae", choices=["ae"])
     add_data_arguments(p)
     p.add_argument("--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)")
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's: W' = Wᵀ")
@@ -39,6 +49,7 @@ def register(sub) -> None:
     add_fit_arguments(p)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.set_defaults(func=cmd_train)
+    add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
 
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
     p.add_argument("model_dir", metavar="DIR")
@@ -107,7 +118,7 @@ def reconstruction_metrics(model, X) -> dict:
 
 
 def cmd_train(args) -> int:
-    return TRAINERS.get(args.model, train_dense)(args)
+    return TRAINERS[args.model](args)
 
 
 def train_dense(args) -> int:
@@ -255,5 +266,3 @@ def cmd_demo(args) -> int:
     say(f"model:   {out}  (aekit.load('{out}'))")
     return 0
 
-
-TRAINERS["ae"] = train_dense

@@ -25,19 +25,12 @@ PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stac
 
 
 def register(sub) -> None:
-    train = sub.choices.get("train")
-    if train is not None:   # extend `aekit train` (registered by core) with the stack's own options
-        for action in train._actions:
-            if action.dest == "model":
-                action.choices = sorted(core.TRAINERS)
-                action.help = "ae: dense (denoising) autoencoder (default); sda: stacked denoising " \
-                              "autoencoder classifier (pre-training + supervised fine-tuning)"
-            elif action.dest == "corruption":
-                action.help += "; for sda one per layer, comma-separated: masking:0.1,masking:0.2,masking:0.3"
-        train.add_argument("--pretrain-epochs", type=int, default=10,
-                           help="sda: greedy pre-training epochs per layer (default 10; 0: no pre-training)")
-        train.add_argument("--pretrain-lr", type=float, default=None, help="sda: pre-training learning rate "
-                           "(default: --lr)")
+    group = core.add_trainer(sub, "sda", train_sda, "stacked denoising autoencoder classifier "
+                             "(greedy pre-training + supervised fine-tuning); --corruption takes one spec per "
+                             "layer, comma-separated: masking:0.1,masking:0.2,masking:0.3")
+    group.add_argument("--pretrain-epochs", type=int, default=10,
+                       help="greedy pre-training epochs per layer (default 10; 0: no pre-training)")
+    group.add_argument("--pretrain-lr", type=float, default=None, help="pre-training learning rate (default: --lr)")
 
     p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")
     p.add_argument("model_dir", metavar="DIR")
@@ -129,4 +122,3 @@ def cmd_filters(args) -> int:
     return 0
 
 
-core.TRAINERS["sda"] = train_sda
