@@ -6,6 +6,10 @@ import torch
 
 from aekit.data import load_dataset
 
+# The suite's models are tiny: one thread avoids OpenMP hand-off costs that dominate their steps
+# (and keeps the suite fast on shared CI cores).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def digits():
