@@ -11,11 +11,13 @@ from . import corruption, errors, metrics
 from .corruption import Gaussian, Masking, SaltAndPepper
 from .inference import encode, predict, predict_proba, reconstruct, reconstruction_error
 from .io import load
-from .nn import Autoencoder, DenoisingAutoencoder
+from .nn import (Autoencoder, ConvAutoencoder, ConvClassifier, DenoisingAutoencoder, StackedAutoencoder,
+                 StackedClassifier, StackedConvAutoencoder)
 from .train import fit, fit_classifier, seed_everything
 
 __all__ = [
-    "__version__", "Autoencoder", "DenoisingAutoencoder", "Masking", "Gaussian", "SaltAndPepper",
+    "__version__", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier",
+    "ConvAutoencoder", "StackedConvAutoencoder", "ConvClassifier", "Masking", "Gaussian", "SaltAndPepper",
     "fit", "fit_classifier", "seed_everything", "load", "encode", "reconstruct", "reconstruction_error",
     "predict", "predict_proba", "corruption", "errors", "metrics",
 ]

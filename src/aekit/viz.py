@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 __all__ = ["image_shape", "reconstruction_grid", "reconstruction_rows", "training_curves", "first_layer_weights",
-           "filter_tiles", "code_histograms", "code_map", "rate_distortion", "save_figure"]
+           "filter_tiles", "code_histograms", "code_map", "rate_distortion", "save_figure", "filter_grid"]
 
 
 def image_shape(sample_shape) -> tuple[int, ...]:
@@ -189,6 +189,14 @@ def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int 
     ax.axis("off")
     ax.set_title(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
     return save_figure(fig, path)
+
+
+def filter_grid(weights, path: str | os.PathLike, *, n: int = 100, title: str | None = None) -> Path:
+    """The first ``n`` filters (rows of W (hidden, d), or kernels (C_out, 1, k, k)) as image tiles, each
+    scaled to its own range, as the filter figures of Vincent et al. (JMLR 2010): :func:`filter_tiles`."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    return filter_tiles(weights, path, n=n, title=title)
 
 
 def code_histograms(codes, path: str | os.PathLike, *, n_units: int = 16, bins: int = 40,
