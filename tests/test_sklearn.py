@@ -22,14 +22,6 @@ CHECKED = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models train fastest on one thread (and far faster than on two busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @parametrize_with_checks(CHECKED)
 def test_sklearn_estimator_checks(estimator, check):

@@ -11,14 +11,6 @@ from aekit.cli import main
 from aekit.cli.stacked import parse_corruptions
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models train fastest on one thread (and far faster than on two busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_train_sda_evaluate_and_filters(tmp_path, capsys):
     out = tmp_path / "sda"

@@ -9,15 +9,6 @@ from aekit.data import load_dataset
 from aekit.errors import DataError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # small convolutions on a busy 2-core machine run faster without OpenMP barriers
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("block", ["modern", "masci"])
 @pytest.mark.parametrize("unpool", ["upsample", "switches", "random", "spread"])
 @pytest.mark.parametrize("shape, channels", [((1, 28, 28), (8, 8)), ((3, 32, 32), (4, 4, 4)),

@@ -11,14 +11,6 @@ from aekit.errors import AekitError
 from aekit.nn import StackedAutoencoder, StackedClassifier
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models train fastest on one thread (and far faster than on two busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _count_rows(module):
     """Attach a forward hook counting the rows that pass through ``module``."""
