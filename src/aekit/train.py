@@ -22,7 +22,6 @@ With the same seed, N processes therefore follow the trajectory of one process
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import logging

@@ -3,8 +3,6 @@
 import json
 
 import numpy as np
-import pytest
-import torch
 
 import aekit
 from aekit.cli import main
