@@ -58,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--finetune-lr", type=float, default=2e-4)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--quantizer", default="noise", choices=["noise", "ste"])
+    p.add_argument("--finetune-quantizer", default=None, choices=["noise", "ste"],
+                   help="quantizer of the per-λ fine-tuning (default: --quantizer)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-train", type=int, default=60000)
     p.add_argument("--n-test", type=int, default=10000)
@@ -72,23 +74,26 @@ def train_all(args, X_train) -> dict[float, Codec]:
     base_lmbda = lambdas[len(lambdas) // 2]
     hidden = [int(v) for v in args.hidden.split(",")]
     runs = Path(args.runs)
-    settings = {"hidden": hidden, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs, "lr": args.lr,
-                "finetune_lr": args.finetune_lr, "batch_size": args.batch_size, "quantizer": args.quantizer,
-                "n_train": len(X_train), "base_lmbda": base_lmbda}
+    base_settings = {"hidden": hidden, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                     "quantizer": args.quantizer, "n_train": len(X_train), "base_lmbda": base_lmbda}
+    settings = {**base_settings, "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr,
+                "finetune_quantizer": args.finetune_quantizer or args.quantizer}
     codecs, seconds = {}, {}
 
-    def cached(name):
+    def cached(name, want):
         meta = runs / name / "bench.json"
-        if meta.is_file() and json.loads(meta.read_text()).get("settings") == settings:
+        stored = json.loads(meta.read_text()).get("settings", {}) if meta.is_file() else {}
+        stored.setdefault("finetune_quantizer", stored.get("quantizer"))
+        if stored and all(stored.get(k) == v for k, v in want.items()):
             logging.info("reusing %s", runs / name)
             return Codec.load(runs / name), json.loads(meta.read_text())["seconds"]
         return None, None
 
-    def keep(codec, name, secs):
+    def keep(codec, name, secs, want):
         codec.save(runs / name)
-        atomic_write_text(runs / name / "bench.json", json.dumps({"settings": settings, "seconds": secs}))
+        atomic_write_text(runs / name / "bench.json", json.dumps({"settings": want, "seconds": secs}))
 
-    base, base_secs = cached("base")
+    base, base_secs = cached("base", base_settings)
     if base is None:
         aekit.seed_everything(0)
         ae = aekit.Autoencoder(784, hidden, activation="relu", code_activation="linear", loss="mse")
@@ -96,18 +101,18 @@ def train_all(args, X_train) -> dict[float, Codec]:
         base = train_codec(ae, X_train, lmbda=base_lmbda, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, quantizer=args.quantizer, seed=0, progress=False)
         base_secs = time.perf_counter() - start
-        keep(base, "base", base_secs)
+        keep(base, "base", base_secs, base_settings)
     seconds["base"] = base_secs
     for lmbda in lambdas:
         name = f"lmbda_{lmbda:g}"
-        codec, secs = cached(name)
+        codec, secs = cached(name, settings)
         if codec is None:
             codec = copy.deepcopy(base)
             start = time.perf_counter()
             train_codec(codec, X_train, lmbda=lmbda, epochs=args.finetune_epochs, batch_size=args.batch_size,
-                        lr=args.finetune_lr, seed=1, progress=False)
+                        lr=args.finetune_lr, quantizer=settings["finetune_quantizer"], seed=1, progress=False)
             secs = time.perf_counter() - start
-            keep(codec, name, secs)
+            keep(codec, name, secs, settings)
         codecs[lmbda] = codec
         seconds[name] = secs
     return codecs, seconds, settings

@@ -99,3 +99,13 @@ def test_entropy_model_likelihoods_sum_to_one_over_the_integers():
         assert torch.allclose(prior.likelihood(grid).sum(0), torch.ones(3, dtype=torch.float64), atol=1e-6)
     offsets, lengths, freqs = prior.tabulate(precision=12)
     assert (freqs.sum(1) == 4096).all() and (lengths >= 2).all()
+
+
+def test_continuing_training_replaces_the_tables_and_the_fingerprint(codec, digits, one_thread):
+    import copy
+    more = copy.deepcopy(codec)
+    train_codec(more, digits[:300], lmbda=0.05, epochs=1, batch_size=64, quantizer="ste", seed=0, progress=False)
+    assert more.quantizer == "ste" and more.lmbda == 0.05 and more.updated
+    assert more.fingerprint != codec.fingerprint
+    X = digits[1500:1510]
+    assert np.array_equal(more.decompress(more.compress(X)), more.dequantize(more.symbols(X)))

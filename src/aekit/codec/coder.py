@@ -74,6 +74,11 @@ class Tables:
         self.precision = int(precision)
         self._models = None
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_models"] = None          # constriction models are rebuilt on demand (they do not pickle)
+        return state
+
     @property
     def dim(self) -> int:
         """D, the number of latent dimensions (symbols per item)."""

@@ -107,7 +107,8 @@ class Codec(AEModule):
                          list(self.image_shape), table_width=width)
 
     def checkpoint_args(self) -> dict:
-        return {**self.config, "lmbda": self.lmbda, "table_width": int(self.table_freqs.shape[1])}
+        return {**self.config, "lmbda": self.lmbda, "quantizer": self.quantizer,
+                "table_width": int(self.table_freqs.shape[1])}
 
     # ------------------------------------------------------------------ training objective
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,6 +154,11 @@ class Codec(AEModule):
         self._tables = None
         self._fingerprint = None
         return self
+
+    def clear_tables(self) -> None:
+        """Forget the tables (before the weights change); :meth:`update` makes new ones."""
+        self.table_lengths.zero_()
+        self._tables = self._fingerprint = None
 
     @property
     def updated(self) -> bool:
