@@ -52,6 +52,7 @@ def parse_args(argv=None):
     p.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     p.add_argument("--hidden", default="512,256,32", help="encoder sizes, last is the latent")
     p.add_argument("--lambdas", default="0.015,0.03,0.06,0.12", help="λ values (the middle one trains first)")
+    p.add_argument("--base-lmbda", type=float, default=None, help="λ of the first model (default: the middle λ)")
     p.add_argument("--epochs", type=int, default=16, help="epochs of the first model")
     p.add_argument("--finetune-epochs", type=int, default=3, help="epochs of each λ from the first model")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -71,7 +72,7 @@ def parse_args(argv=None):
 # ---------------------------------------------------------------------- training
 def train_all(args, X_train) -> dict[float, Codec]:
     lambdas = [float(v) for v in args.lambdas.split(",")]
-    base_lmbda = lambdas[len(lambdas) // 2]
+    base_lmbda = args.base_lmbda if args.base_lmbda is not None else lambdas[len(lambdas) // 2]
     hidden = [int(v) for v in args.hidden.split(",")]
     runs = Path(args.runs)
     base_settings = {"hidden": hidden, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
