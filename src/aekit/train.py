@@ -40,6 +40,7 @@ log = logging.getLogger("aekit")
 STATE_JSON = "training_state.json"
 STATE_TENSORS = "training_state.safetensors"
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = (None, "cosine")
 
 
 def default_device() -> torch.device:
@@ -61,7 +62,7 @@ def seed_everything(seed: int) -> None:
 def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
         optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0, patience: int | None = None,
         seed: int | None = None, progress: bool = True, checkpoint_dir=None, resume_from=None,
-        device=None) -> dict:
+        device=None, lr_schedule: str | None = None) -> dict:
     """Train an autoencoder on its reconstruction objective ``model.loss(x)``.
 
     Parameters
@@ -82,6 +83,8 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         Seeds shuffling and corruption noise: same seed on the CPU gives the same weights.
     progress : bool
         A tqdm bar on a terminal.
+    lr_schedule : {None, "cosine"}
+        Constant learning rate, or cosine annealing from ``lr`` to ``lr / 100`` over ``epochs``.
     checkpoint_dir : path, optional
         Save the model and the training state there after every epoch.
     resume_from : path, optional
@@ -104,13 +107,13 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
     return _run(model, train, val, batch_loss, validate, monitor="val_loss", epochs=epochs, batch_size=batch_size,
                 lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
                 seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device)
+                device=device, lr_schedule=lr_schedule)
 
 
 def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: int = 10, batch_size: int = 128,
                    lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
                    patience: int | None = None, seed: int | None = None, progress: bool = True,
-                   checkpoint_dir=None, resume_from=None, device=None) -> dict:
+                   checkpoint_dir=None, resume_from=None, device=None, lr_schedule: str | None = None) -> dict:
     """Supervised fine-tuning by backpropagation of the cross-entropy of ``model(x)`` (logits) and ``y``.
 
     ``y`` holds integer class indices 0..C−1. Early stopping (``patience``) watches the
@@ -139,13 +142,14 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
     return _run(model, train, val, batch_loss, validate, monitor="val_error", epochs=epochs, batch_size=batch_size,
                 lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
                 seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device)
+                device=device, lr_schedule=lr_schedule)
 
 
 # ====================================================================== the loop
 def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, epochs, batch_size, lr,
-         optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device) -> dict:
-    _check_settings(epochs, batch_size, lr, optimizer, patience, val)
+         optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device,
+         lr_schedule=None) -> dict:
+    _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule)
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     if not _is_loader(train):
@@ -171,6 +175,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     try:
         for epoch in range(state["start"], epochs):
             model.train()
+            if lr_schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = cosine_lr(lr, epoch, epochs)
             start = time.perf_counter()
             total = torch.zeros((), device=device)
             seen = 0
@@ -284,7 +291,16 @@ def _as_labels(y, n: int, name: str) -> torch.Tensor:
 
 
 # ====================================================================== settings
-def _check_settings(epochs, batch_size, lr, optimizer, patience, val) -> None:
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """Cosine annealing from ``lr`` at epoch 0 towards ``lr / 100`` at the end (a function of the epoch alone,
+    so a resumed run follows the same schedule)."""
+    floor = lr / 100
+    return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
+
+
+def _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule=None) -> None:
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be None or 'cosine', got {lr_schedule!r}")
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     if not isinstance(batch_size, int) or batch_size < 1:

@@ -93,3 +93,20 @@ def test_check_labels():
 def test_check_labels_rejects(y, n, match):
     with pytest.raises(DataError, match=match):
         check_labels(y, n)
+
+
+def test_aekit_data_does_not_import_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import aekit.data
+
+    code = (
+        "import sys, types\n"
+        "pkg = types.ModuleType('aekit'); pkg.__path__ = [sys.argv[1]]\n"
+        "sys.modules['aekit'] = pkg; sys.modules['torch'] = None\n"  # importing torch fails
+        "import aekit.data\n"
+    )
+    src = str(Path(aekit.data.__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code, src], check=True, capture_output=True)

@@ -40,7 +40,8 @@ def find_idx_files(directory: str | os.PathLike, split: str = "train") -> tuple[
     directory = Path(directory)
     found = []
     for kind in ("images", "labels"):
-        path = next((directory / n for n in _file_names(split, kind) if (directory / n).is_file()), None)
+        candidates = (directory / name for name in _file_names(split, kind))
+        path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             return None
         found.append(path)
