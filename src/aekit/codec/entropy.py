@@ -18,11 +18,9 @@ the model into the integer tables of :class:`aekit.codec.coder.Tables`.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .coder import MAX_TABLE_LENGTH
