@@ -9,7 +9,7 @@ keep-alive clients (asyncio, raw HTTP/1.1) posting single-image bitstreams for
 a bounded time: requests per second and p50 / p99 latency. Both share the same
 two CPU cores, so the service figure includes the load generator's cost.
 
-    python benchmarks/codec_speed.py --model benchmarks/runs/codec_rd/lmbda_0.03
+    python benchmarks/codec_speed.py --model benchmarks/runs/codec_rd/long_lmbda_0.003
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ GOAL = {"encode_median_ms": 1.0, "service_rps": 500, "service_p99_ms": 50}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=str(HERE / "runs" / "codec_rd" / "lmbda_0.03"), help="codec directory")
+    p.add_argument("--model", default=str(HERE / "runs" / "codec_rd" / "long_lmbda_0.003"),
+                   help="codec directory (default: the longer run of codec_rd.py)")
     p.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     p.add_argument("--n", type=int, default=2000, help="single-image encodes timed")
     p.add_argument("--clients", type=int, default=16, help="concurrent connections (bounded: at most 64)")
