@@ -61,8 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--quantizer", default="noise", choices=["noise", "ste"])
     p.add_argument("--finetune-quantizer", default=None, choices=["noise", "ste"],
                    help="quantizer of the per-λ fine-tuning (default: --quantizer)")
-    p.add_argument("--long-lmbda", type=float, default=0.003, help="λ of the one longer run")
-    p.add_argument("--long-epochs", type=int, default=0, help="epochs of the longer run (0: none)")
+    p.add_argument("--long-lmbda", default="0.003", help="λ values of the longer runs (comma-separated)")
+    p.add_argument("--long-epochs", type=int, default=0, help="epochs of each longer run (0: none)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-train", type=int, default=60000)
     p.add_argument("--n-test", type=int, default=10000)
@@ -118,21 +118,22 @@ def train_all(args, X_train) -> dict[float, Codec]:
             keep(codec, name, secs, settings)
         codecs[lmbda] = codec
         seconds[name] = secs
-    if args.long_epochs:
-        # one longer run (cosine learning rate) at the λ that aims at the goal, from the same first model
-        want = {**base_settings, "long_lmbda": args.long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr}
-        name = f"long_lmbda_{args.long_lmbda:g}"
+    for long_lmbda in ([float(v) for v in args.long_lmbda.split(",")] if args.long_epochs else []):
+        # longer runs (cosine learning rate) at the λ values that aim at the goal, from the same first model
+        want = {**base_settings, "long_lmbda": long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr}
+        name = f"long_lmbda_{long_lmbda:g}"
         codec, secs = cached(name, want)
         if codec is None:
             codec = copy.deepcopy(base)
             start = time.perf_counter()
-            train_codec(codec, X_train, lmbda=args.long_lmbda, epochs=args.long_epochs, batch_size=args.batch_size,
+            train_codec(codec, X_train, lmbda=long_lmbda, epochs=args.long_epochs, batch_size=args.batch_size,
                         lr=args.lr, lr_schedule="cosine", seed=2, progress=False)
             secs = time.perf_counter() - start
             keep(codec, name, secs, want)
-        codecs[f"long_{args.long_lmbda:g}"] = codec
+        codecs[f"long_{long_lmbda:g}"] = codec
         seconds[name] = secs
-        settings = {**settings, "long_lmbda": args.long_lmbda, "long_epochs": args.long_epochs,
+    if args.long_epochs:
+        settings = {**settings, "long_lmbdas": args.long_lmbda, "long_epochs": args.long_epochs,
                     "long_lr": f"{args.lr} cosine"}
     return codecs, seconds, settings
 
@@ -227,7 +228,7 @@ def plot(result, path):
     for p in result["codec"]:
         if p["run"].startswith("long"):
             ax.plot([p["amortised_bytes"]], [p["psnr_db"]], "*", ms=12, color="C0", label=f"aekit codec, longer run ({p['run']}), 1000-image msg")
-            ax.plot([p["one_image_bytes"]], [p["psnr_db"]], "*", ms=12, color="C1", label="same, one-image msg")
+            ax.plot([p["one_image_bytes"]], [p["psnr_db"]], "*", ms=12, color="C1", label=f"{p['run']}, one-image msg")
     ax.plot([p["amortised_bytes"] for p in c], [p["psnr_db"] for p in c], "o-", label="aekit codec, 1000-image msg")
     ax.plot([p["one_image_bytes"] for p in c], [p["psnr_db"] for p in c], "o--", label="aekit codec, one-image msg")
     pca = result["pca"]
