@@ -19,6 +19,11 @@ from . import errors
 _LAZY = {
     "Autoencoder": (".nn", "Autoencoder"),
     "DenoisingAutoencoder": (".nn", "DenoisingAutoencoder"),
+    "StackedAutoencoder": (".nn", "StackedAutoencoder"),
+    "StackedClassifier": (".nn", "StackedClassifier"),
+    "ConvAutoencoder": (".nn", "ConvAutoencoder"),
+    "StackedConvAutoencoder": (".nn", "StackedConvAutoencoder"),
+    "ConvClassifier": (".nn", "ConvClassifier"),
     "Masking": (".corruption", "Masking"),
     "Gaussian": (".corruption", "Gaussian"),
     "SaltAndPepper": (".corruption", "SaltAndPepper"),

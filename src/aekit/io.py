@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import tempfile
@@ -206,6 +207,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
         tensors do not fit the recorded model.
     """
     config = read_config(path)
+    importlib.import_module("aekit.nn")  # registers every model class (aekit imports it lazily)
     cls = _REGISTRY.get(config["class"])
     if cls is None:
         raise CheckpointError(f"{path} holds a {config['class']!r}, which this aekit cannot build; "

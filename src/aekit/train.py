@@ -10,11 +10,20 @@ per batch); a NaN or infinite epoch loss stops training with
 :class:`~aekit.errors.TrainingError`. Checkpoints written every epoch hold the
 optimizer and random-number-generator states, so ``resume_from`` finishes with
 the same weights as an uninterrupted run.
+
+Under ``torchrun`` (or with ``distributed=True``) the same loop runs data-parallel
+(:mod:`aekit.distributed`): the loss is computed through a
+:class:`~torch.nn.parallel.DistributedDataParallel` wrapper, so backward
+all-reduces the gradients; ``batch_size`` stays the *global* batch, each rank
+taking its slice of every batch of one seeded permutation shared by all ranks.
+With the same seed, N processes therefore follow the trajectory of one process
+(up to float rounding and corruption noise, which each rank draws itself).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import math
@@ -27,8 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from . import distributed as dist_
 from . import io
 from .data.validate import check_labels
 from .errors import CheckpointError, DataError, TrainingError
@@ -44,9 +55,9 @@ LR_SCHEDULES = (None, "cosine")
 
 
 def default_device() -> torch.device:
-    """CUDA if present, else Apple's MPS, else the CPU."""
+    """CUDA if present (under ``torchrun``: this rank's GPU, ``cuda:LOCAL_RANK``), else Apple's MPS, else the CPU."""
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return dist_.device() if dist_.launched() else torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
@@ -62,7 +73,7 @@ def seed_everything(seed: int) -> None:
 def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
         optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0, patience: int | None = None,
         seed: int | None = None, progress: bool = True, checkpoint_dir=None, resume_from=None,
-        device=None, lr_schedule: str | None = None) -> dict:
+        device=None, lr_schedule: str | None = None, distributed: bool | None = None) -> dict:
     """Train an autoencoder on its reconstruction objective ``model.loss(x)``.
 
     Parameters
@@ -74,6 +85,10 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
     X_val : array-like, optional
         Validation inputs: validation loss (clean inputs, no corruption) is recorded each epoch.
     epochs, batch_size, lr : training length, mini-batch size and learning rate.
+        ``batch_size`` is the global batch: with N processes each rank takes ``ceil(batch_size / N)``
+        samples of every batch and the gradients are averaged, so ``lr`` means what it means in one
+        process. To train faster on more ranks, raise ``batch_size`` (and ``lr`` with it, e.g.
+        linearly: Goyal et al. 2017).
     optimizer : {"adam", "adamw", "sgd"}
         With ``momentum`` (SGD) and ``weight_decay``.
     patience : int, optional
@@ -89,6 +104,13 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         Save the model and the training state there after every epoch.
     resume_from : path, optional
         Continue a run from its ``checkpoint_dir``: weights, optimizer, RNG states and history.
+    device : str or torch.device, optional
+        Default: CUDA, then MPS, then the CPU; under ``torchrun`` the rank's own GPU.
+    distributed : bool, optional
+        Data-parallel training (DistributedDataParallel): None (default) turns it on when launched
+        by ``torchrun``; True requires it; False trains this process alone. Every rank must call
+        ``fit`` with the same data and settings; only rank 0 writes checkpoints, logs and progress,
+        and every rank returns the same history and ends with the same weights.
 
     Returns
     -------
@@ -107,17 +129,19 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
     return _run(model, train, val, batch_loss, validate, monitor="val_loss", epochs=epochs, batch_size=batch_size,
                 lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
                 seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device, lr_schedule=lr_schedule)
+                device=device, lr_schedule=lr_schedule, distributed=distributed)
 
 
 def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: int = 10, batch_size: int = 128,
                    lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
                    patience: int | None = None, seed: int | None = None, progress: bool = True,
-                   checkpoint_dir=None, resume_from=None, device=None, lr_schedule: str | None = None) -> dict:
+                   checkpoint_dir=None, resume_from=None, device=None, lr_schedule: str | None = None,
+                   distributed: bool | None = None) -> dict:
     """Supervised fine-tuning by backpropagation of the cross-entropy of ``model(x)`` (logits) and ``y``.
 
     ``y`` holds integer class indices 0..C−1. Early stopping (``patience``) watches the
-    validation error rate. The history adds ``val_error`` (fraction misclassified).
+    validation error rate. The history adds ``val_error`` (fraction misclassified). The other
+    arguments (``distributed`` too) are those of :func:`fit`.
     """
     def batch_loss(m, xb, yb):
         return F.cross_entropy(m(xb), yb)
@@ -142,15 +166,32 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
     return _run(model, train, val, batch_loss, validate, monitor="val_error", epochs=epochs, batch_size=batch_size,
                 lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
                 seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device, lr_schedule=lr_schedule)
+                device=device, lr_schedule=lr_schedule, distributed=distributed)
 
 
 # ====================================================================== the loop
+class _Objective(nn.Module):
+    """``forward(*batch)`` is the training loss: DDP all-reduces gradients only of what its forward computed."""
+
+    def __init__(self, model: nn.Module, batch_loss: Callable):
+        super().__init__()
+        self.model = model
+        self.batch_loss = batch_loss
+
+    def forward(self, *batch):
+        return self.batch_loss(self.model, *batch)
+
+
 def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, epochs, batch_size, lr,
          optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device,
-         lr_schedule=None) -> dict:
+         lr_schedule=None, distributed=None) -> dict:
     _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule)
+    ddp = _join(distributed)
+    rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
+    main = rank == 0
     device = torch.device(device) if device is not None else default_device()
+    if ddp and device.type == "cuda" and device.index is None:
+        device = dist_.device()            # "cuda" means this rank's GPU
     model.to(device)
     if not _is_loader(train):
         train = tuple(t.to(device) for t in train)
@@ -158,18 +199,31 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             raise DataError("X is empty: need at least one training sample")
     if val is not None:
         val = tuple(t.to(device) for t in val)
+        if ddp and len(val[0]) >= world:   # each rank validates its slice; the means are combined below
+            lo, hi = len(val[0]) * rank // world, len(val[0]) * (rank + 1) // world
+            val = tuple(t[lo:hi] for t in val)
 
     opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
-    shuffle_gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**62, ()).item()))
+    shuffle_seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
+    if ddp:
+        shuffle_seed = dist_.broadcast_int(shuffle_seed)   # one permutation for all ranks
+    shuffle_gen = torch.Generator().manual_seed(shuffle_seed)
     if seed is not None:
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + rank)   # each rank draws its own corruption noise
     history = {"epoch": [], "train_loss": [], "seconds": []}
     state = {"best": math.inf, "bad_epochs": 0, "best_state": None, "start": 0}
     if resume_from is not None:
-        _restore(resume_from, model, opt, shuffle_gen, history, state, device)
+        _restore(resume_from, model, opt, shuffle_gen, history, state, device, rank)
 
-    n_batches = _n_batches(train, batch_size)
-    bar = tqdm(total=(epochs - state["start"]) * n_batches, disable=not (progress and sys.stderr.isatty()),
+    objective = functools.partial(batch_loss, model)
+    if ddp:
+        # static_graph: tolerates parameters the loss never reaches (e.g. a stack's other layers)
+        objective = DistributedDataParallel(_Objective(model, batch_loss), static_graph=True,
+                                            device_ids=[device.index] if device.type == "cuda" else None)
+        if _is_loader(train):
+            train = _distributed_loader(train, batch_size, rank, world, shuffle_seed)
+    n_batches = _n_batches(train, batch_size, world)
+    bar = tqdm(total=(epochs - state["start"]) * n_batches, disable=not (progress and main and sys.stderr.isatty()),
                unit="batch", dynamic_ncols=True, leave=False)
     stopped_early = False
     try:
@@ -179,10 +233,12 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 for group in opt.param_groups:
                     group["lr"] = cosine_lr(lr, epoch, epochs)
             start = time.perf_counter()
-            total = torch.zeros((), device=device)
+            if ddp and _is_loader(train) and hasattr(train.sampler, "set_epoch"):
+                train.sampler.set_epoch(epoch)
+            total = torch.zeros((), device=device)   # Σ loss·n over this rank's batches, read once per epoch
             seen = 0
-            for batch in _batches(train, batch_size, shuffle_gen, device):
-                loss = batch_loss(model, *batch)
+            for batch in _batches(train, batch_size, shuffle_gen, device, rank, world):
+                loss = objective(*batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -190,6 +246,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 total += loss.detach() * n
                 seen += n
                 bar.update(1)
+            if ddp:
+                sums = torch.stack([total.double(), total.new_tensor(seen, dtype=torch.float64)])
+                total, seen = dist_.all_reduce_sum(sums)
             train_loss = (total / max(seen, 1)).item()
             if not math.isfinite(train_loss):
                 raise TrainingError(
@@ -201,12 +260,16 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             if val is not None:
                 model.eval()
                 with torch.inference_mode():
-                    for key, value in validate(model, val).items():
-                        history.setdefault(key, []).append(float(value))
+                    metrics = validate(model, val)
+                if ddp:
+                    metrics = _mean_over_ranks(metrics, len(val[0]), device)
+                for key, value in metrics.items():
+                    history.setdefault(key, []).append(float(value))
             history["seconds"].append(time.perf_counter() - start)
             msg = {k: f"{v[-1]:.4g}" for k, v in history.items() if k in ("train_loss", "val_loss", "val_error")}
             bar.set_postfix(epoch=epoch + 1, **msg)
-            log.info("epoch %d/%d %s (%.1fs)", epoch + 1, epochs, msg, history["seconds"][-1])
+            if main:
+                log.info("epoch %d/%d %s (%.1fs)", epoch + 1, epochs, msg, history["seconds"][-1])
 
             if val is not None:
                 current = history[monitor][-1]
@@ -218,7 +281,8 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                     state["bad_epochs"] += 1
             done = patience is not None and state["bad_epochs"] >= patience
             if checkpoint_dir is not None:
-                _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False)
+                _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False,
+                            write=main, ddp=ddp)
             if done:
                 stopped_early = True
                 break
@@ -233,8 +297,27 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     model.eval()
     if checkpoint_dir is not None:
         _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state,
-                    history["epoch"][-1] if history["epoch"] else 0, finished=True)
+                    history["epoch"][-1] if history["epoch"] else 0, finished=True, write=main, ddp=ddp)
+    if ddp:
+        dist_.barrier()   # the checkpoint is complete before any rank reads it
     return history
+
+
+def _join(distributed) -> bool:
+    """Whether this run is data-parallel; joins the launcher's process group when needed."""
+    if distributed is None:
+        distributed = dist_.is_distributed() or dist_.launched()
+    elif not isinstance(distributed, bool):
+        raise TypeError(f"distributed must be None, True or False, got {distributed!r}")
+    return dist_.setup() if distributed else False
+
+
+def _mean_over_ranks(metrics: dict, n_local: int, device) -> dict:
+    """Per-sample means of each rank's validation slice -> the means over the whole validation set."""
+    keys = sorted(metrics)
+    t = torch.tensor([float(metrics[k]) * n_local for k in keys] + [n_local], dtype=torch.float64, device=device)
+    t = dist_.all_reduce_sum(t)
+    return {k: (t[i] / t[-1]).item() for i, k in enumerate(keys)}
 
 
 # ====================================================================== batching
@@ -242,21 +325,62 @@ def _is_loader(data) -> bool:
     return isinstance(data, torch.utils.data.DataLoader)
 
 
-def _n_batches(train, batch_size: int) -> int:
-    return len(train) if _is_loader(train) else math.ceil(len(train[0]) / batch_size)
+def _n_batches(train, batch_size: int, world: int = 1) -> int:
+    if _is_loader(train):
+        return len(train)
+    per_rank = -(-batch_size // world)
+    return math.ceil(len(train[0]) / (per_rank * world))
 
 
-def _batches(train, batch_size: int, gen: torch.Generator, device):
+def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0, world: int = 1):
     if _is_loader(train):
         for batch in train:
             batch = batch if isinstance(batch, (tuple, list)) else (batch,)
             yield tuple(b.to(device, non_blocking=True) for b in batch)
         return
-    n = len(train[0])
-    perm = torch.randperm(n, generator=gen).to(device)
-    for i in range(0, n, batch_size):
-        idx = perm[i:i + batch_size]
+    order = torch.randperm(len(train[0]), generator=gen)
+    per_rank = -(-batch_size // world)
+    if world > 1:
+        order = _rank_order(order, per_rank, rank, world)
+    order = order.to(device)
+    for i in range(0, len(order), per_rank):
+        idx = order[i:i + per_rank]
         yield tuple(t.index_select(0, idx) for t in train)
+
+
+def _rank_order(order: torch.Tensor, per_rank: int, rank: int, world: int) -> torch.Tensor:
+    """This rank's samples of an epoch: its slice of every global batch of ``per_rank * world`` samples.
+
+    The order is first padded to a multiple of ``world`` by repeating its head (as
+    ``DistributedSampler`` does), so that every rank sees the same number of batches of the
+    same size and the DDP gradient average is the gradient of the global batch.
+    """
+    n = len(order)
+    padded = -(-n // world) * world
+    order = order.repeat(-(-padded // n))[:padded]
+    step = per_rank * world
+    parts = []
+    for start in range(0, padded, step):
+        chunk = order[start:start + step]
+        m = len(chunk) // world
+        parts.append(chunk[rank * m:(rank + 1) * m])
+    return torch.cat(parts)
+
+
+def _distributed_loader(loader, batch_size: int, rank: int, world: int, seed: int):
+    """The same DataLoader over this rank's shard (DistributedSampler); its batch size stays the global one."""
+    from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler
+
+    if isinstance(loader.dataset, IterableDataset):
+        raise DataError("distributed training cannot shard an IterableDataset: pass a map-style Dataset "
+                        "(or arrays) so that each rank can take its share")
+    if loader.batch_size is None:
+        raise DataError("distributed training needs a DataLoader with a batch_size (got a batch_sampler)")
+    sampler = DistributedSampler(loader.dataset, num_replicas=world, rank=rank,
+                                 shuffle=isinstance(loader.sampler, RandomSampler), seed=seed % 2**31)
+    return DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world), sampler=sampler,
+                      num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+                      drop_last=loader.drop_last)
 
 
 def _sum_over_batches(model, data: Sequence[torch.Tensor], batch_size: int, fn) -> float:
@@ -321,20 +445,34 @@ def _make_optimizer(model, name, lr, momentum, weight_decay) -> torch.optim.Opti
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(params, lr=lr, weight_decay=weight_decay)
+        cls, kw = torch.optim.SGD, dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    else:
+        cls, kw = (torch.optim.AdamW if name == "adamw" else torch.optim.Adam), dict(lr=lr, weight_decay=weight_decay)
+    # fused: one kernel updates every parameter (on a CPU 15-20% of a small autoencoder's step goes to the
+    # per-tensor updates of the default implementation); not every device and dtype has it
+    if all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params):
+        try:
+            return cls(params, fused=True, **kw)
+        except (RuntimeError, ValueError, TypeError):
+            pass
+    return cls(params, **kw)
 
 
 # ====================================================================== checkpoints
-def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool) -> None:
+def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool, write: bool = True,
+                ddp: bool = False) -> None:
+    rng = torch.get_rng_state()
+    ranks_rng = dist_.all_gather(rng) if ddp else [rng]   # a collective: every rank takes part
+    if not write:
+        return
     directory = Path(directory)
     if hasattr(model, "save"):
         model.save(directory, history=history)
     else:
         io.save_tensors(model.state_dict(), directory / io.WEIGHTS)
     tensors, meta = _optimizer_to_tensors(opt.state_dict())
-    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.torch"] = rng
+    tensors.update({f"rng.torch.rank{r}": t for r, t in enumerate(ranks_rng) if r > 0})
     tensors["rng.shuffle"] = gen.get_state()
     if state["best_state"] is not None:
         tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
@@ -345,14 +483,14 @@ def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finis
     io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
 
 
-def _restore(directory, model, opt, gen, history, state, device) -> None:
+def _restore(directory, model, opt, gen, history, state, device, rank: int = 0) -> None:
     directory = Path(directory)
     io.load_state_into(model, directory)
     doc = io.read_json(directory / STATE_JSON, f"{STATE_JSON} (written by fit(..., checkpoint_dir=...))")
     try:
         tensors = io.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
         opt.load_state_dict(_optimizer_from_tensors(tensors, doc["optimizer"]))
-        torch.set_rng_state(tensors["rng.torch"])
+        torch.set_rng_state(tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]))
         gen.set_state(tensors["rng.shuffle"])
         history.clear()
         history.update({k: v for k, v in doc["history"].items() if isinstance(v, list)})

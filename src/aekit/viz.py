@@ -1,4 +1,5 @@
-"""Figures (matplotlib, Agg backend): reconstructions, training curves.
+"""Figures (matplotlib, Agg backend): reconstructions, filters, curves, code histograms, 2-D maps,
+rate-distortion.
 
 Every function draws onto a new figure, saves it atomically to ``path`` as PNG
 and returns the path. Nothing here opens a window.
@@ -18,7 +19,8 @@ import numpy as np  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-__all__ = ["image_shape", "reconstruction_grid", "training_curves", "save_figure"]
+__all__ = ["image_shape", "reconstruction_grid", "reconstruction_rows", "training_curves", "first_layer_weights",
+           "filter_tiles", "code_histograms", "code_map", "rate_distortion", "save_figure", "filter_grid"]
 
 
 def image_shape(sample_shape) -> tuple[int, ...]:
@@ -82,24 +84,214 @@ def reconstruction_grid(rows: dict[str, np.ndarray], path: str | os.PathLike, *,
     return save_figure(fig, path)
 
 
+def reconstruction_rows(model, X, corruption=None) -> dict:
+    """``{"clean", "corrupted", "reconstructed"}`` rows for :func:`reconstruction_grid`: ``X``, its
+    corruption by ``corruption`` (a spec such as ``"masking:0.3"``; default the model's own q_D; no row
+    when neither) and the model's reconstruction of what it was given."""
+    import torch
+
+    from . import corruption as corruption_lib
+    from .inference import reconstruct
+
+    q_d = corruption_lib.from_config(corruption) if corruption else getattr(model, "corruption", None)
+    rows = {"clean": X}
+    if q_d is not None:
+        gen_state = torch.get_rng_state()
+        torch.manual_seed(0)                       # the same noise every time the figure is drawn
+        X = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
+        torch.set_rng_state(gen_state)
+        rows["corrupted"] = X
+    rows["reconstructed"] = reconstruct(model, X)
+    return rows
+
+
 def training_curves(history: dict, path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """Training (and validation) loss per epoch; validation error on a second axis when present."""
-    epochs = history.get("epoch") or list(range(1, len(history["train_loss"]) + 1))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, history["train_loss"], label="train loss", marker=".")
-    if history.get("val_loss"):
-        ax.plot(epochs, history["val_loss"], label="validation loss", marker=".")
+    """Training (and validation) loss per epoch, the best epoch marked; validation error (%) on a
+    second axis when the history has one (supervised fine-tuning)."""
+    train = history.get("train_loss") or []
+    if not train:
+        raise ValueError("history has no 'train_loss': nothing to draw")
+    epochs = history.get("epoch") or list(range(1, len(train) + 1))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(epochs, train, label="training loss", marker=".", color="tab:blue")
+    val = history.get("val_loss") or []
+    if val:
+        ax.plot(epochs[:len(val)], val, label="validation loss", marker=".", color="tab:orange")
+    best = history.get("best_epoch")
+    if best and (val or history.get("val_error")):
+        ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+    values = np.asarray([v for v in [*train, *val] if v is not None and np.isfinite(v)], dtype=float)
+    if values.size and values.min() > 0 and values.max() / values.min() > 30:
+        ax.set_yscale("log")   # a loss that falls by orders of magnitude
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss per sample")
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if history.get("val_error"):
         ax2 = ax.twinx()
-        ax2.plot(epochs, [100 * e for e in history["val_error"]], color="tab:red", label="validation error (%)",
+        err = history["val_error"]
+        ax2.plot(epochs[:len(err)], [100 * e for e in err], color="tab:red", label="validation error (%)",
                  marker=".")
         ax2.set_ylabel("validation error (%)")
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.legend(handles, labels, loc="upper right")
     ax.set_title(title or "training curves")
+    return save_figure(fig, path)
+
+
+def first_layer_weights(model) -> np.ndarray:
+    """The first layer's weights as (n_filters, *sample_shape): rows of W for a dense layer,
+    (in_channels, kh, kw) kernels for a convolution."""
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            return module.weight.detach().float().cpu().numpy()
+    raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer: no filters to draw")
+
+
+def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int = 100,
+                 title: str | None = None) -> Path:
+    """First-layer filters as a grid of tiles, each scaled to its own [min, max] (grey).
+
+    Parameters
+    ----------
+    weights : array (n_filters, d) or (n_filters, C, kh, kw)
+        Dense rows of W (each the size of an input sample) or convolution kernels.
+    sample_shape : tuple, optional
+        How to draw one dense row (default: a square image).
+    n : int
+        Draw at most this many filters (the first ones).
+    """
+    W = np.asarray(weights, dtype=np.float64)
+    if W.ndim < 2 or len(W) == 0:
+        raise ValueError(f"weights must be (n_filters, ...) with at least one filter, got shape {W.shape}")
+    W = W[:max(1, n)]
+    if W.ndim == 4:                       # (F, C, kh, kw): one channel grey, three channels colour
+        tiles = [w[0] if w.shape[0] != 3 else np.moveaxis(w, 0, -1) for w in W]
+    else:
+        shape = image_shape(sample_shape or W.shape[1:])
+        tiles = [w.reshape(shape) for w in W]
+    cols = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    th, tw = tiles[0].shape[:2]
+    channels = tiles[0].shape[2:]                      # () grey, (3,) colour
+    mosaic = np.ones((rows * (th + 1) + 1, cols * (tw + 1) + 1, *channels))   # white 1-pixel grid lines
+    for i, tile in enumerate(tiles):
+        lo, hi = tile.min(), tile.max()
+        r, c = divmod(i, cols)
+        mosaic[1 + r * (th + 1):1 + r * (th + 1) + th, 1 + c * (tw + 1):1 + c * (tw + 1) + tw] = \
+            (tile - lo) / (hi - lo) if hi > lo else 0.5
+    width = min(9.0, max(3.0, 0.5 * cols + 1.0))
+    fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
+    return save_figure(fig, path)
+
+
+def filter_grid(weights, path: str | os.PathLike, *, n: int = 100, title: str | None = None) -> Path:
+    """The first ``n`` filters (rows of W (hidden, d), or kernels (C_out, 1, k, k)) as image tiles, each
+    scaled to its own range, as the filter figures of Vincent et al. (JMLR 2010): :func:`filter_tiles`."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    return filter_tiles(weights, path, n=n, title=title)
+
+
+def code_histograms(codes, path: str | os.PathLike, *, n_units: int = 16, bins: int = 40,
+                    title: str | None = None) -> Path:
+    """Histograms of the code units' values: one small panel per unit (at most ``n_units``)
+    and a last panel with all units pooled."""
+    Z = np.asarray(codes, dtype=np.float64)
+    Z = Z.reshape(len(Z), -1) if Z.ndim > 1 else Z[:, None]
+    if len(Z) == 0:
+        raise ValueError("codes is empty")
+    if not np.all(np.isfinite(Z)):
+        raise ValueError("codes hold NaN or infinite values")
+    units = min(n_units, Z.shape[1])
+    panels = units + 1
+    cols = min(panels, 6)
+    rows = math.ceil(panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.4, 1.9 * rows + 0.6), squeeze=False)
+    for ax in axes.ravel()[panels:]:
+        ax.axis("off")
+    for j in range(units):
+        ax = axes.ravel()[j]
+        ax.hist(Z[:, j], bins=bins, color="tab:blue", alpha=0.85)
+        ax.set_title(f"unit {j}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    ax = axes.ravel()[units]
+    ax.hist(Z.ravel(), bins=bins, color="tab:green", alpha=0.85)
+    ax.set_title(f"all {Z.shape[1]} units", fontsize=9)
+    ax.tick_params(labelsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("count", fontsize=8)
+    fig.suptitle(title or f"code values ({len(Z)} samples)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, max_points: int = 10000,
+             seed: int = 0) -> Path:
+    """Side-by-side 2-D scatter plots, one per entry ``name: (Z, y)`` (e.g. aekit codes and PCA),
+    points coloured by label with one legend, like Hinton & Salakhutdinov (2006), Fig. 3.
+
+    At most ``max_points`` points per panel (a seeded random subset), drawn in random order so no
+    class hides the others.
+    """
+    if not maps:
+        raise ValueError("maps is empty: give at least one name: (Z, y) entry")
+    fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps) + 1.3, 5.2), squeeze=False)
+    classes = np.unique(np.concatenate([np.asarray(y).ravel() for _, y in maps.values()]))
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for ax, (name, (Z, y)) in zip(axes[0], maps.items()):
+        Z = np.asarray(Z, dtype=np.float64)
+        y = np.asarray(y).ravel()
+        if Z.ndim != 2 or Z.shape[1] != 2:
+            raise ValueError(f"map {name!r} must be (n, 2) codes, got shape {Z.shape}")
+        if len(y) != len(Z):
+            raise ValueError(f"map {name!r} has {len(Z)} codes but {len(y)} labels")
+        order = np.random.default_rng(seed).permutation(len(Z))[:max_points]
+        colours = cmap(np.searchsorted(classes, y[order]) % cmap.N)
+        ax.scatter(Z[order, 0], Z[order, 1], c=colours, s=3, alpha=0.7, linewidths=0, rasterized=True)
+        ax.set_title(name)
+        ax.set_xlabel("component 1")
+        ax.set_ylabel("component 2")
+        ax.grid(alpha=0.2)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
+               for i, c in enumerate(classes)]
+    axes[0, -1].legend(handles=handles, title="label", loc="center left", bbox_to_anchor=(1.01, 0.5),
+                       frameon=False, markerscale=1.2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def rate_distortion(points: dict, path: str | os.PathLike, *, xlabel: str = "bytes per image",
+                    ylabel: str = "PSNR (dB)", title: str | None = None, log_x: bool | None = None) -> Path:
+    """Rate-distortion curves: ``{method: [(bytes, psnr), ...]}``, one line with markers per method,
+    points sorted by rate. The x axis is logarithmic when the rates span more than a factor 20."""
+    if not points:
+        raise ValueError("points is empty: give {method: [(bytes, psnr), ...]}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    rates = []
+    for method, pairs in points.items():
+        arr = np.asarray(pairs, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
+            raise ValueError(f"rate-distortion points of {method!r} must be a non-empty list of (bytes, psnr) "
+                             f"pairs, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr[:, 0])) or np.any(arr[:, 0] <= 0):
+            raise ValueError(f"rates of {method!r} must be finite and > 0, got {arr[:, 0].tolist()}")
+        arr = arr[np.argsort(arr[:, 0])]
+        rates.extend(arr[:, 0])
+        ax.plot(arr[:, 0], arr[:, 1], marker="o", label=str(method))
+    if log_x or (log_x is None and max(rates) / min(rates) > 20):
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right")
+    ax.set_title(title or "rate-distortion")
     return save_figure(fig, path)

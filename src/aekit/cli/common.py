@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io as _io
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as datasets
+from ..distributed import is_main
 from ..io import atomic_path, atomic_write_text
 
 
@@ -18,9 +20,9 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
     if not values or min(values) <= 0:
-        raise ValueError(f"expected comma-separated positive integers like '256,64', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}")
     return values
 
 
@@ -67,5 +69,6 @@ def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
 
 
 def say(*parts) -> None:
-    """Print a result line on standard output (results, not logs)."""
-    print(*parts, flush=True)
+    """Print a result line on standard output (results, not logs); under torchrun only rank 0 prints."""
+    if is_main():
+        print(*parts, flush=True)

@@ -9,23 +9,33 @@ import numpy as np
 import torch
 
 from .. import corruption as corruption_lib
-from .. import inference, metrics, viz
+from .. import distributed, inference, metrics, viz
 from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
 from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
 
-# --model NAME -> function(args) -> exit code. Other areas add their model families here.
+# --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
+TRAINER_HELP: dict = {}
+
+
+def add_trainer(sub, name: str, run, help: str):
+    """Make ``aekit train --model NAME`` call ``run(args)``; return an argument group for its own options."""
+    train = sub.choices["train"]
+    TRAINERS[name] = run
+    TRAINER_HELP[name] = help
+    train.model_action.choices = list(TRAINERS)
+    train.model_action.help = "; ".join(f"{k}: {v}" for k, v in TRAINER_HELP.items())
+    return train.add_argument_group(f"--model {name}")
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model and write its checkpoint, metrics and figures",
                        description="Train a model on --data and write DIR/{config.json, model.safetensors, "
                                    "metrics.json, reconstructions.png, curves.png}.")
-    p.add_argument("--model", default="ae", choices=sorted(TRAINERS) or ["ae"],
-                   help="ae: dense (denoising) autoencoder (default)")
+    p.model_action = p.add_argument("--model", default="ae", choices=["ae"])
     add_data_arguments(p)
     p.add_argument("--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)")
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's: W' = Wᵀ")
@@ -39,6 +49,7 @@ def register(sub) -> None:
     add_fit_arguments(p)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.set_defaults(func=cmd_train)
+    add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
 
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
     p.add_argument("model_dir", metavar="DIR")
@@ -107,7 +118,7 @@ def reconstruction_metrics(model, X) -> dict:
 
 
 def cmd_train(args) -> int:
-    return TRAINERS.get(args.model, train_dense)(args)
+    return TRAINERS[args.model](args)
 
 
 def train_dense(args) -> int:
@@ -122,6 +133,8 @@ def train_dense(args) -> int:
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **fit_options(args))
     seconds = time.perf_counter() - start
+    if not distributed.is_main():   # under torchrun: rank 0 evaluates and writes the report
+        return 0
     report = {"model": "ae", "data": args.data, "epochs": len(history["epoch"]), "seconds": seconds,
               "train": reconstruction_metrics(model, X_tr)}
     if X_val is not None:
@@ -150,13 +163,51 @@ def _figures(model, X, out: Path) -> None:
         viz.reconstruction_grid(rows, out / "reconstructions.png")
     except ValueError:  # samples that are not images: no figure
         pass
+    try:
+        viz.filter_tiles(viz.first_layer_weights(model), out / "filters.png")
+    except ValueError:  # rows that are not images: no figure
+        pass
     if model.history:
         viz.training_curves(model.history, out / "curves.png")
 
 
+def _n_classes(model) -> int | None:
+    """The number of classes of a classifier checkpoint; None for an autoencoder."""
+    n = getattr(model, "n_classes", None)
+    return n if n is not None else getattr(model, "config", {}).get("n_classes")
+
+
+def classification_metrics(model, X, y) -> dict:
+    """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
+    if y is None:
+        raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
+    pred = inference.predict(model, X)
+    y = np.asarray(y, dtype=np.int64)
+    n_classes = max(int(_n_classes(model)), int(y.max()) + 1, int(pred.max()) + 1)
+    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    error = float(np.mean(pred != y))
+    return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
+
+
+def _flat_input(model) -> bool:
+    """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
+    return len(getattr(model, "input_shape", ())) != 3
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
+    X, y = load_data(args, flatten=_flat_input(model))
+    if _n_classes(model) is not None:   # a classifier: error rate and confusion matrix
+        result = classification_metrics(model, X, y)
+        result.update(data=args.data, split=args.split)
+        if args.out:
+            write_json(args.out, result)
+        say(f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
+            f"on {args.data} {args.split}")
+        say("confusion matrix (rows: true class, columns: predicted):")
+        for row in result["confusion_matrix"]:
+            say(" ".join(f"{v:5d}" for v in row))
+        return 0
     result = reconstruction_metrics(model, X)
     result.update(data=args.data, split=args.split)
     if args.out:
@@ -167,7 +218,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_encode(args) -> int:
     model = load(args.model_dir)
-    X, y = load_data(args)
+    X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
     path = write_array(args.out, codes, y if str(args.out).endswith(".npz") else None)
     say(f"wrote codes {codes.shape} -> {path}")
@@ -176,7 +227,7 @@ def cmd_encode(args) -> int:
 
 def cmd_reconstruct(args) -> int:
     model = load(args.model_dir)
-    X, _ = load_data(args)
+    X, _ = load_data(args, flatten=_flat_input(model))
     if str(args.out).endswith(".png"):
         X = X[: max(args.n, 1)]
         viz.reconstruction_grid({"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n)
@@ -219,5 +270,3 @@ def cmd_demo(args) -> int:
     say(f"model:   {out}  (aekit.load('{out}'))")
     return 0
 
-
-TRAINERS["ae"] = train_dense

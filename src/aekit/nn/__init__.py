@@ -1,6 +1,11 @@
 """Torch modules of the autoencoder family."""
 
 from .base import AEModule
+from .conv import ConvAutoencoder
+from .conv_stacked import ConvClassifier, StackedConvAutoencoder
 from .dense import Autoencoder, DenoisingAutoencoder
+from .pooling import unpool
+from .stacked import StackedAutoencoder, StackedClassifier
 
-__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder"]
+__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier",
+           "ConvAutoencoder", "StackedConvAutoencoder", "ConvClassifier", "unpool"]

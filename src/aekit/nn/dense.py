@@ -185,7 +185,7 @@ class Autoencoder(AEModule):
             codes = activations.apply(act, layer(codes))
         logits = self.decode_logits(codes)
         z = activations.apply(self.decoder_activations[-1], logits)
-        total = losses.reconstruction_error(self.loss_name, logits, z, target).mean()
+        total = losses.mean_reconstruction_error(self.loss_name, logits, z, target)
 
         cfg = self.config
         if cfg["sparsity"] == "l1":

@@ -38,6 +38,18 @@ def reconstruction_error(loss: str, logits: torch.Tensor, z: torch.Tensor, x: to
     return squared_error(z, x)
 
 
+def mean_reconstruction_error(loss: str, logits: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The batch mean of :func:`reconstruction_error`, as one summed kernel (Σ over samples and features, / N).
+
+    Equal to ``reconstruction_error(...).mean()`` up to float rounding, with fewer passes over the
+    batch forward and backward: the training objective of the dense models.
+    """
+    n = max(x.shape[0], 1)
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+    return F.mse_loss(z, x, reduction="sum") * (0.5 / n)
+
+
 def kl_sparsity(codes: torch.Tensor, rho: float) -> torch.Tensor:
     """Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j the mean activation of code unit j over the batch (Ng's sparse AE)."""
     rho_hat = codes.mean(0).clamp(1e-6, 1 - 1e-6)

@@ -1,0 +1,146 @@
+"""2-D maps of MNIST (Hinton & Salakhutdinov 2006, Fig. 3): a 784-1000-500-250-2 autoencoder vs PCA.
+
+Trains ``aekit.maps.map_autoencoder`` (linear 2-unit code, sigmoid output, cross-entropy) with
+``aekit.fit`` on the MNIST training set (minus a validation hold-out), in chunks of
+``--eval-every`` epochs (resumed exactly from the checkpoint), and after each chunk measures the
+k-NN accuracy (k = 5, fit on the training codes, scored on the test codes). At the end it adds
+trustworthiness, PCA's figures and the side-by-side figure. The JSON is rewritten after every
+chunk, so a run cut short by ``timeout`` still leaves its last measured figures.
+
+    python benchmarks/mnist_2d.py --epochs 60 --eval-every 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import aekit  # noqa: E402
+from aekit import evaluation, inference, viz  # noqa: E402
+from aekit.data import load_mnist  # noqa: E402
+from aekit.maps import compare_maps, map_autoencoder  # noqa: E402
+from aekit.io import atomic_write_text  # noqa: E402
+from common import mnist_root  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-root", default=None, help="MNIST IDX directory (default: ../shared/data/mnist)")
+    p.add_argument("--hidden", default="1000,500,250,2")
+    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
+    p.add_argument("--corruption", default=None, help="optional q_D, e.g. masking:0.2")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--eval-every", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-schedule", default=None, choices=[None, "cosine"],
+                   help="cosine: anneal lr to lr/100 over --epochs, trained in one piece "
+                        "(no --eval-every chunks, no --time-budget); default constant")
+    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument("--n-val", type=int, default=5000, help="training images held out for the validation loss")
+    p.add_argument("--trust-samples", type=int, default=3000, help="test points for trustworthiness (O(n^2))")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="seconds: stop training early (at a chunk boundary) so that the run ends within it")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", default=str(HERE / "runs" / "mnist_2d"),
+                   help="checkpoint + figures directory (readable by `aekit report` / `aekit map`)")
+    p.add_argument("--out", default=str(HERE / "results" / "mnist_2d.json"))
+    p.add_argument("--figure", default=str(HERE / "results" / "mnist_2d.png"))
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = "python benchmarks/mnist_2d.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    hidden = [int(h) for h in args.hidden.split(",")]
+    run_dir, out = Path(args.run_dir), Path(args.out)
+    root = mnist_root(args.data_root)
+    X, y = load_mnist(root, "train")
+    X_test, y_test = load_mnist(root, "test")
+    if args.n_train:
+        X, y = X[:args.n_train], y[:args.n_train]
+    order = np.random.default_rng(args.seed).permutation(len(X))
+    tr, va = order[:len(X) - args.n_val], order[len(X) - args.n_val:]
+    X_tr, X_val = X[tr], X[va] if args.n_val else None
+
+    aekit.seed_everything(args.seed)
+    model = map_autoencoder(X.shape[1], hidden, activation=args.activation, corruption=args.corruption)
+    result = {
+        "benchmark": "mnist_2d", "paper": "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 3",
+        "goal": {"aekit_knn_accuracy_at_least": 0.90, "pca_knn_accuracy": "well under 0.5"},
+        "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
+                 "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
+        "model": model.config, "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                                       "optimizer": "adam", "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": "none (end to end)"},
+        "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
+                                                 "platform": platform.platform(), "torch": torch.__version__},
+        "finished": False, "knn_by_epoch": [],
+    }
+    start = time.perf_counter()
+    done = 0
+    while done < args.epochs:
+        if args.time_budget and done:
+            per_chunk = (time.perf_counter() - start) / done * args.eval_every
+            if time.perf_counter() - start + per_chunk + 120 > args.time_budget:
+                result["stopped_by_time_budget"] = {"budget_s": args.time_budget, "epochs_run": done}
+                print(f"time budget: stopping after {done} epochs", flush=True)
+                break
+        # a cosine schedule anneals over the epochs of one fit call: train it in one piece
+        step = args.epochs if args.lr_schedule else args.eval_every
+        target = min(done + step, args.epochs)
+        aekit.fit(model, X_tr, X_val=X_val, epochs=target, batch_size=args.batch_size, lr=args.lr,
+                  seed=args.seed, progress=False, checkpoint_dir=run_dir, lr_schedule=args.lr_schedule,
+                  resume_from=run_dir if done else None)
+        done = target
+        Z_tr, Z_te = inference.encode(model, X), inference.encode(model, X_test)
+        acc = evaluation.knn_accuracy(Z_tr, y, Z_te, y_test, k=5)
+        elapsed = time.perf_counter() - start
+        result["knn_by_epoch"].append({"epoch": done, "knn_accuracy": acc, "seconds": elapsed,
+                                       "train_loss": model.history["train_loss"][-1],
+                                       "val_loss": (model.history.get("val_loss") or [None])[-1]})
+        result["train_seconds"] = elapsed
+        result["epochs_run"] = done
+        print(f"epoch {done}: kNN accuracy {acc:.4f}  train loss {model.history['train_loss'][-1]:.3f}  "
+              f"({elapsed:.0f}s)", flush=True)
+        atomic_write_text(out, json.dumps(result, indent=2, default=float) + "\n")
+
+    maps = compare_maps(model, X, y, X_test, y_test, k=5, trust_samples=args.trust_samples)
+    result["aekit"] = maps["aekit"]["metrics"]
+    result["pca"] = maps["pca"]["metrics"]
+    result["goal_met"] = bool(result["aekit"]["knn_accuracy"] >= 0.90)
+    result["seconds_total"] = time.perf_counter() - start
+    result["finished"] = True
+    a, p = result["aekit"], result["pca"]
+    panels = {f"aekit {X.shape[1]}-{'-'.join(map(str, hidden))}\nkNN {a['knn_accuracy']:.3f}, "
+              f"trust. {a['trustworthiness']:.3f}": (maps["aekit"]["test"], y_test),
+              f"PCA (first two components)\nkNN {p['knn_accuracy']:.3f}, "
+              f"trust. {p['trustworthiness']:.3f}": (maps["pca"]["test"], y_test)}
+    viz.code_map(panels, args.figure, title="MNIST test set in two dimensions")
+    viz.code_map(panels, run_dir / "map.png", title="MNIST test set in two dimensions")
+    np.savez(run_dir / "codes_2d.npz", aekit=maps["aekit"]["test"], pca=maps["pca"]["test"], y=y_test)
+    atomic_write_text(run_dir / "map_metrics.json", json.dumps({"aekit": a, "pca": p}, indent=2) + "\n")
+    viz.training_curves(model.history, run_dir / "curves.png")
+    viz.reconstruction_grid({"input": X_test[:10], "reconstructed": inference.reconstruct(model, X_test[:10])},
+                            run_dir / "reconstructions.png")
+    atomic_write_text(out, json.dumps(result, indent=2, default=float) + "\n")
+    print(f"aekit kNN {a['knn_accuracy']:.4f} trust {a['trustworthiness']:.4f} | PCA kNN {p['knn_accuracy']:.4f} "
+          f"trust {p['trustworthiness']:.4f} | {result['seconds_total']:.0f}s -> {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Sub-commands for stacked denoising autoencoders: ``train --model sda`` and ``filters``.
+
+``aekit train --model sda`` pre-trains the stack greedily, adds an output layer
+and fine-tunes the classifier (Vincent et al., JMLR 2010); ``aekit evaluate DIR``
+then reports its error rate and confusion matrix; ``aekit filters DIR`` draws
+the first layer's weights as image tiles.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import corruption as corruption_lib
+from .. import viz
+from ..io import load
+from ..nn import StackedAutoencoder
+from ..train import fit_classifier, seed_everything
+from . import core
+from .common import has_split, load_data, say, write_json
+
+PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
+
+
+def register(sub) -> None:
+    group = core.add_trainer(sub, "sda", train_sda, "stacked denoising autoencoder classifier "
+                             "(greedy pre-training + supervised fine-tuning); --corruption takes one spec per "
+                             "layer, comma-separated: masking:0.1,masking:0.2,masking:0.3")
+    group.add_argument("--pretrain-epochs", type=int, default=10,
+                       help="greedy pre-training epochs per layer (default 10; 0: no pre-training)")
+    group.add_argument("--pretrain-lr", type=float, default=None, help="pre-training learning rate (default: --lr)")
+
+    p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")
+    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("--n", type=int, default=100, help="number of filters to draw (default 100)")
+    p.add_argument("--out", required=True, help="filters.png")
+    p.set_defaults(func=cmd_filters)
+
+
+def parse_corruptions(text: str | None, n_layers: int) -> list | None:
+    """``"masking:0.1,masking:0.2,masking:0.3"`` -> one q_D per layer (one spec is shared by all layers)."""
+    if text is None:
+        return None
+    specs = [t.strip() for t in text.split(",") if t.strip()]
+    if len(specs) not in (1, n_layers):
+        raise ValueError(f"--corruption has {len(specs)} specs for {n_layers} layers: give one for all "
+                         "layers or one per layer, e.g. masking:0.1,masking:0.2,masking:0.3")
+    corruptions = [None if s.lower() == "none" else corruption_lib.parse(s) for s in specs]
+    return corruptions * n_layers if len(corruptions) == 1 else corruptions
+
+
+def train_sda(args) -> int:
+    """Pre-train a stacked denoising autoencoder, add a softmax layer and fine-tune it on the labels."""
+    out = Path(args.out)
+    X, y = load_data(args, "train")
+    if y is None:
+        raise ValueError(f"--model sda trains a classifier: --data {args.data} has no labels")
+    if args.pretrain_epochs < 0:
+        raise ValueError(f"--pretrain-epochs must be >= 0, got {args.pretrain_epochs}")
+    X_tr, y_tr, X_val, y_val = core.split_validation(X, y, args.val_fraction, args.seed)
+    options = core.fit_options(args)
+    seed_everything(args.seed)
+    start = time.perf_counter()
+    if args.resume and (out / PRETRAINED).is_dir():
+        stack = load(out / PRETRAINED)
+        say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
+    else:
+        stack = StackedAutoencoder(X.shape[1], args.hidden, activation=args.activation,
+                                   output_activation=args.output_activation, tied=args.tied, loss=args.loss,
+                                   corruption=parse_corruptions(args.corruption, len(args.hidden)))
+        if args.pretrain_epochs:
+            pre = dict(options, epochs=args.pretrain_epochs, lr=args.pretrain_lr or args.lr, patience=None)
+            stack.pretrain(X_tr, **pre)
+        stack.save(out / PRETRAINED)
+    pretrain_seconds = time.perf_counter() - start
+    n_classes = int(y.max()) + 1
+    model = stack.to_classifier(n_classes)
+    history = fit_classifier(model, X_tr, y_tr, X_val=X_val, y_val=y_val, checkpoint_dir=out,
+                             resume_from=out if args.resume else None, **options)
+    seconds = time.perf_counter() - start
+    report = {"model": "sda", "data": args.data, "architecture": [X.shape[1], *args.hidden, n_classes],
+              "corruption": stack.config["corruption"], "pretrain_epochs": args.pretrain_epochs,
+              "finetune_epochs": len(history["epoch"]), "best_epoch": history["best_epoch"],
+              "pretrain_seconds": pretrain_seconds, "seconds": seconds,
+              "pretrain_loss": [h["train_loss"] for h in (stack.pretrain_history or [])]}
+    if X_val is not None:
+        report["validation"] = core.classification_metrics(model, X_val, y_val)
+    if has_split(args.data):
+        X_test, y_test = load_data(args, "test")
+        report["test"] = core.classification_metrics(model, X_test, y_test)
+    write_json(out / "metrics.json", report)
+    viz.training_curves(history, out / "curves.png", title="supervised fine-tuning")
+    _draw_filters(model, out / "filters.png")
+    where = "test" if "test" in report else "validation" if "validation" in report else None
+    result = f"{where} error {report[where]['error_pct']:.2f}%" if where else "trained"
+    say(f"stacked denoising autoencoder {'-'.join(map(str, report['architecture']))}: {result} "
+        f"(pre-training {pretrain_seconds:.0f}s, total {seconds:.0f}s) -> {out}")
+    return 0
+
+
+def _draw_filters(model, path) -> None:
+    try:
+        viz.filter_grid(_first_layer_weights(model), path)
+    except ValueError:  # inputs that are not square images: no figure
+        pass
+
+
+def _first_layer_weights(model) -> np.ndarray:
+    layers = getattr(model, "encoder_layers", None)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no first encoder layer to draw")
+    return layers[0].weight.detach().cpu().numpy()
+
+
+def cmd_filters(args) -> int:
+    model = load(args.model_dir)
+    path = viz.filter_grid(_first_layer_weights(model), args.out, n=args.n,
+                           title=f"first-layer filters of {Path(args.model_dir).name}")
+    say(f"wrote {path}")
+    return 0
+
+

@@ -1,0 +1,327 @@
+"""A run report: one self-contained HTML page (figures embedded as base64 PNG) for a run directory.
+
+It reads whatever a run directory holds, whichever model family wrote it:
+``config.json`` (checkpoint: class, constructor arguments, training history),
+``metrics.json`` and any other JSON (metrics tables; rate-distortion points are
+recognised and drawn), and every PNG. Figures that are missing are drawn when
+the directory can tell how: training curves from the history, first-layer
+filters and (given data) reconstructions from the checkpoint. Nothing in the run
+directory is modified.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import viz
+from ._version import __version__
+from .io import atomic_write_text
+
+__all__ = ["write_report", "build_report", "rd_points"]
+
+MAX_PNG_BYTES = 20 * 2**20        # a bigger "figure" is not embedded
+MAX_JSON_BYTES = 5 * 2**20        # a bigger JSON file is listed, not parsed
+MAX_ROWS = 200                    # per metrics table
+SKIP_JSON = {"config.json", "training_state.json"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# figure files claimed by a section, matched on the lower-cased file name
+SECTION_FIGURES = {
+    "curves": ("curves", "loss", "history"),
+    "reconstructions": ("recon", "denois"),
+    "filters": ("filter", "weights"),
+    "map": ("map", "2d", "scatter", "embedding"),
+    "rd": ("rate", "rd", "distortion"),
+    "codes": ("code", "hist"),
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}h1{border-bottom:2px solid #444}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;
+font-size:.92em;vertical-align:top}th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
+.note{color:#777;font-style:italic}nav a{margin-right:1em}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+# ====================================================================== rate-distortion points
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _record_point(rec: dict):
+    rate = next((_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec),
+                None)
+    dist = next((_number(rec[k]) for k in ("psnr", "psnr_db") if k in rec), None)
+    return None if rate is None or dist is None else (float(rate), float(dist))
+
+
+def rd_points(doc, _name: str = "aekit", _depth: int = 0) -> dict:
+    """Rate-distortion points ``{method: [(bytes, psnr), ...]}`` found in a parsed JSON document.
+
+    Recognises ``{method: [[bytes, psnr], ...]}``, lists of ``{"method", "bytes", "psnr"}``
+    records (``bytes_per_image``/``psnr_db`` too), and either of them nested a few levels deep.
+    """
+    found: dict = {}
+    if _depth > 4:
+        return found
+    if isinstance(doc, list) and doc:
+        if all(isinstance(r, dict) for r in doc):
+            for rec in doc:
+                point = _record_point(rec)
+                if point is not None:
+                    found.setdefault(str(rec.get("method", rec.get("name", _name))), []).append(point)
+        elif all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_number(v) is not None for v in p)
+                 for p in doc):
+            found[_name] = [(float(a), float(b)) for a, b in doc]
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            for method, pts in rd_points(value, str(key) if isinstance(value, list) else _name, _depth + 1).items():
+                found.setdefault(method, []).extend(pts)
+    return found
+
+
+# ====================================================================== pieces of HTML
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        if len(value) <= 12 and all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(_fmt(v) for v in value)
+        return f"[list of {len(value)}]"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def _flatten(obj, prefix: str = "") -> list[tuple[str, object]]:
+    rows = []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            rows.extend(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    else:
+        rows.append((prefix or "value", obj))
+    return rows
+
+
+def _table(rows, header=("name", "value")) -> str:
+    rows = list(rows)
+    extra = len(rows) - MAX_ROWS
+    body = "".join(f"<tr><td>{_esc(k)}</td><td class=\"{'num' if _number(v) is not None else ''}\">"
+                   f"{_esc(_fmt(v))}</td></tr>" for k, v in rows[:MAX_ROWS])
+    more = f"<p class=\"note\">… {extra} more rows not shown</p>" if extra > 0 else ""
+    return f"<table><tr><th>{_esc(header[0])}</th><th>{_esc(header[1])}</th></tr>{body}</table>{more}"
+
+
+def _img(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f"<figure><img alt=\"{_esc(caption)}\" src=\"data:image/png;base64,{data}\">"
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
+def _note(text: str) -> str:
+    return f"<p class=\"note\">{_esc(text)}</p>"
+
+
+def _draw(fn, *args, **kwargs) -> bytes:
+    """Run a viz function into a temporary PNG and return its bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "figure.png"
+        fn(*args, path, **kwargs)
+        return path.read_bytes()
+
+
+# ====================================================================== reading the run directory
+def _read_pngs(run_dir: Path) -> dict[str, bytes]:
+    pngs = {}
+    for path in sorted(run_dir.glob("*.png")):
+        if path.is_file() and path.stat().st_size <= MAX_PNG_BYTES:
+            data = path.read_bytes()
+            if data.startswith(PNG_MAGIC):
+                pngs[path.name] = data
+    return pngs
+
+
+def _read_jsons(run_dir: Path) -> tuple[dict, list[str]]:
+    docs, problems = {}, []
+    for path in sorted(run_dir.glob("*.json")):
+        if path.name in SKIP_JSON or not path.is_file():
+            continue
+        if path.stat().st_size > MAX_JSON_BYTES:
+            problems.append(f"{path.name}: larger than {MAX_JSON_BYTES} bytes, not read")
+            continue
+        try:
+            docs[path.name] = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.append(f"{path.name}: not valid JSON ({err})")
+    return docs, problems
+
+
+def _claim(pngs: dict, used: set, section: str) -> list[tuple[str, bytes]]:
+    out = []
+    for name, data in pngs.items():
+        if name not in used and any(word in name.lower() for word in SECTION_FIGURES[section]):
+            used.add(name)
+            out.append((name, data))
+    return out
+
+
+def _load_model(run_dir: Path):
+    try:
+        from . import load
+        return load(run_dir), None
+    except Exception as err:  # any family, any failure: the report notes it and goes on
+        return None, f"{type(err).__name__}: {err}"
+
+
+# ====================================================================== the report
+def build_report(run_dir, *, title: str | None = None, X=None) -> str:
+    """The HTML text of the report for ``run_dir`` (see the module docstring).
+
+    ``X`` (optional samples, flat or (n, C, H, W)) lets the report draw reconstructions when the
+    run directory has no reconstruction figure of its own.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise NotADirectoryError(f"run directory {os.fspath(run_dir)!r} does not exist or is not a directory")
+    pngs = _read_pngs(run_dir)
+    docs, problems = _read_jsons(run_dir)
+    config = None
+    if (run_dir / "config.json").is_file():
+        try:
+            config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.append(f"config.json: not valid JSON ({err})")
+    model, load_error = _load_model(run_dir) if config is not None else (None, None)
+    used: set = set()
+    sections: list[tuple[str, str, str]] = []   # (id, heading, html)
+
+    # -- configuration
+    if isinstance(config, dict):
+        rows = [("class", config.get("class")), ("aekit version", config.get("aekit_version")),
+                ("torch version", config.get("torch_version"))]
+        rows += [(f"args.{k}", v) for k, v in _flatten(config.get("args") or {})]
+        rows += [(f"extra.{k}", v) for k, v in _flatten(config.get("extra") or {})]
+        body = _table(rows, ("setting", "value"))
+        if model is not None:
+            n_params = sum(p.numel() for p in model.parameters())
+            body += _note(f"{n_params:,} parameters; loaded with aekit.load")
+        elif load_error:
+            body += _note(f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped")
+    else:
+        body = _note("no config.json: not a checkpoint directory, showing the files found")
+    sections.append(("configuration", "Configuration", body))
+
+    # -- training curves
+    history = (config or {}).get("history") if isinstance(config, dict) else None
+    figs = _claim(pngs, used, "curves")
+    body = "".join(_img(d, n) for n, d in figs)
+    if not figs and isinstance(history, dict) and history.get("train_loss"):
+        body += _img(_draw(viz.training_curves, history), "training curves (drawn from config.json history)")
+    if isinstance(history, dict) and history.get("train_loss"):
+        last = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v and _number(v[-1]) is not None}
+        last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})
+        body += _table(last.items(), ("last epoch", "value"))
+    sections.append(("curves", "Training curves", body or _note("no training history or curves figure found")))
+
+    # -- metrics
+    rd = {}
+    body = ""
+    for name, doc in docs.items():
+        found = rd_points(doc)
+        for method, pts in found.items():
+            rd.setdefault(method, []).extend(pts)
+        body += f"<h3>{_esc(name)}</h3>" + _table(_flatten(doc))
+    body += "".join(_note(p) for p in problems)
+    sections.append(("metrics", "Metrics", body or _note("no metrics JSON found")))
+
+    # -- reconstructions
+    figs = _claim(pngs, used, "reconstructions")
+    body = "".join(_img(d, n) for n, d in figs)
+    if not figs and model is not None and X is not None:
+        try:
+            X = np.asarray(X)[:10]
+            if len(getattr(model, "input_shape", None) or ()) == 1:    # a dense model takes flat vectors
+                X = X.reshape(len(X), -1)
+            body += _img(_draw(viz.reconstruction_grid, viz.reconstruction_rows(model, X)),
+                         "reconstructions (drawn from the checkpoint)")
+        except (ValueError, TypeError, RuntimeError) as err:
+            body += _note(f"reconstructions could not be drawn: {err}")
+    sections.append(("reconstructions", "Reconstructions",
+                     body or _note("no reconstruction figure (give --data to draw one from the checkpoint)")))
+
+    # -- filters (where they apply)
+    figs = _claim(pngs, used, "filters")
+    body = "".join(_img(d, n) for n, d in figs)
+    if not figs and model is not None:
+        try:
+            W = viz.first_layer_weights(model)
+            shape = getattr(model, "input_shape", None)
+            body += _img(_draw(viz.filter_tiles, W, sample_shape=shape if shape and None not in shape else None),
+                         "first-layer filters (drawn from the checkpoint)")
+        except (ValueError, TypeError) as err:
+            body += _note(f"no filter figure: {err}")
+    if body:
+        sections.append(("filters", "Filters", body))
+
+    # -- 2-D map
+    figs = _claim(pngs, used, "map")
+    if figs:
+        sections.append(("map", "2-D map", "".join(_img(d, n) for n, d in figs)))
+
+    # -- code histograms
+    figs = _claim(pngs, used, "codes")
+    if figs:
+        sections.append(("codes", "Code histograms", "".join(_img(d, n) for n, d in figs)))
+
+    # -- rate-distortion
+    figs = _claim(pngs, used, "rd")
+    body = "".join(_img(d, n) for n, d in figs)
+    if rd:
+        try:
+            if not figs:
+                body += _img(_draw(viz.rate_distortion, rd), "rate-distortion (drawn from the JSON points)")
+        except ValueError as err:
+            body += _note(f"rate-distortion points could not be drawn: {err}")
+        rows = [(f"{method} #{i + 1}", f"{b:g} bytes, {p:.2f} dB") for method, pts in rd.items()
+                for i, (b, p) in enumerate(sorted(pts))]
+        body += _table(rows, ("point", "bytes, PSNR"))
+    if body:
+        sections.append(("rate-distortion", "Rate-distortion", body))
+
+    # -- everything else
+    rest = [(n, d) for n, d in pngs.items() if n not in used]
+    if rest:
+        sections.append(("other-figures", "Other figures", "".join(_img(d, n) for n, d in rest)))
+
+    title = title or f"aekit run report: {run_dir.resolve().name}"
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(f"<a href=\"#{sid}\">{_esc(head)}</a>" for sid, head, _ in sections)
+    parts = [f"<section id=\"{sid}\"><h2>{_esc(head)}</h2>{body}</section>" for sid, head, body in sections]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"
+            f"<p class=\"note\">run directory <code>{_esc(run_dir.resolve())}</code>; written {stamp} by aekit "
+            f"{_esc(__version__)}</p><nav>{nav}</nav>{''.join(parts)}</body></html>\n")
+
+
+def write_report(run_dir, out, *, title: str | None = None, X=None) -> Path:
+    """Write :func:`build_report` of ``run_dir`` to ``out`` (atomically) and return the path."""
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"the report is an HTML file: --out must end in .html, got {os.fspath(out)!r}")
+    atomic_write_text(out, build_report(run_dir, title=title, X=X))
+    return out

@@ -1,0 +1,501 @@
+"""scikit-learn estimators over the aekit models.
+
+- :class:`AutoencoderTransformer`: codes y = f(x) as features, reconstructions as the inverse.
+- :class:`StackedDenoisingTransformer`: features of a greedily pre-trained stacked denoising
+  autoencoder (Vincent et al., JMLR 2010), e.g. for an SVM: the notes' "top level activations
+  used as feature vectors for SVMs".
+- :class:`StackedDenoisingClassifier`: pre-training, an output layer on top of the stack, and
+  supervised fine-tuning of the whole network.
+- :class:`AutoencoderOutlierDetector`: reconstruction error as the anomaly score, with the
+  threshold set by ``contamination`` as in PyOD (Zhao et al., JMLR 2019).
+
+They follow scikit-learn's conventions: ``__init__`` only stores its arguments, ``fit``
+validates, learns attributes ending in ``_`` and returns ``self``; training is seeded by
+``random_state`` (without touching the global torch random state), so ``clone``,
+``Pipeline`` and ``GridSearchCV`` work and two fits give the same model. Inputs are scaled
+to [0, 1] per feature with the training minimum and range (``scale="minmax"``), as the
+sigmoid units and the cross-entropy expect.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .nn.dense import Autoencoder
+from .nn.stacked import StackedAutoencoder
+from .train import fit, fit_classifier
+
+__all__ = ["AutoencoderTransformer", "StackedDenoisingTransformer", "StackedDenoisingClassifier",
+           "AutoencoderOutlierDetector"]
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _sk_validate_data(estimator, X="no_validation", y="no_validation", reset=True, **kwargs):
+        return estimator._validate_data(X, y, reset=reset, **kwargs)
+
+SCALES = ("minmax", None)
+
+
+# ====================================================================== shared helpers
+def _validate(estimator, X, y=None, *, reset: bool):
+    """scikit-learn's input validation (feature count, names, finiteness), float32 or float64 out."""
+    if y is None:
+        return _sk_validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+    return _sk_validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
+
+
+def _seed(random_state) -> int:
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _hidden(value) -> list[int]:
+    sizes = [value] if isinstance(value, (int, np.integer)) else list(value)
+    if not sizes:
+        raise ValueError(f"hidden must be a positive int or a non-empty sequence of positive ints, got {value!r}")
+    for h in sizes:
+        _check_positive_int("every hidden size", h)
+    return [int(h) for h in sizes]
+
+
+class _TorchEstimator(BaseEstimator):
+    """Scaling, seeding and batched inference shared by the aekit estimators."""
+
+    _clip = True  # scaled inputs are clipped to [0, 1] (models with a sigmoid output and L_H)
+
+    def _fit_scaler(self, X: np.ndarray) -> None:
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be 'minmax' or None, got {self.scale!r}")
+        if self.scale == "minmax":
+            self.data_min_ = X.min(axis=0)
+            span = X.max(axis=0) - self.data_min_
+            self.data_range_ = np.where(span > 0, span, 1.0)
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        """x ↦ (x − min) / range (float32, C-contiguous; clipped to [0, 1] for sigmoid/L_H models)."""
+        if self.scale == "minmax":
+            X = (X - self.data_min_) / self.data_range_
+            if self._clip:
+                X = np.clip(X, 0.0, 1.0)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _map(self, X: np.ndarray, method: str, **kwargs) -> np.ndarray:
+        """``model_.method(x)`` over batches of the scaled ``X``, in float64.
+
+        A float64 copy of the network gives results that do not depend on the batch
+        composition (float32 matrix products differ in the last bits with the number of rows),
+        as scikit-learn's invariance checks demand.
+        """
+        Xs = self._scaled(X).astype(np.float64)
+        model = copy.deepcopy(self.model_).double().eval()
+        fn = getattr(model, method)
+        device = next(model.parameters()).device
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(Xs), 4096):
+                out.append(fn(torch.from_numpy(Xs[i:i + 4096]).to(device), **kwargs).cpu().numpy())
+        return np.concatenate(out)
+
+    def _unscaled(self, Z: np.ndarray) -> np.ndarray:
+        return Z * self.data_range_ + self.data_min_ if self.scale == "minmax" else Z
+
+    def _train(self, build, train_fn):
+        """Build and train a torch model under ``random_state``, leaving the global torch RNG untouched."""
+        seed = _seed(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build()
+            train_fn(model, seed)
+        return model
+
+    def _fit_kwargs(self) -> dict:
+        _check_positive_int("batch_size", self.batch_size)
+        return dict(batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
+                    progress=bool(self.verbose), device=self.device)
+
+
+# ====================================================================== AutoencoderTransformer
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _TorchEstimator):
+    """Dense (denoising) autoencoder as a transformer: ``transform`` gives the codes.
+
+    Parameters
+    ----------
+    hidden : int or tuple of int
+        Encoder sizes; the last is the number of output features.
+    activation : str
+        φ of the hidden layers ("sigmoid", "tanh", "relu", "linear").
+    tied : bool
+        Tied weights W' = Wᵀ.
+    loss : {"bce", "mse"}
+        Reconstruction loss; "bce" uses a sigmoid output, "mse" a linear one.
+    corruption : str, dict or None
+        q_D for a denoising autoencoder, e.g. "masking:0.25".
+    scale : {"minmax", None}
+        Scale each feature to [0, 1] with the training minimum and range.
+    epochs, batch_size, lr, optimizer : training settings of :func:`aekit.fit`.
+    random_state : int, RandomState or None
+        Seeds initialisation, shuffling and noise.
+    device : str, optional
+        Torch device (default: aekit's choice, CUDA if present).
+    verbose : bool
+        Progress bar.
+    """
+
+    def __init__(self, hidden=(32,), *, activation="sigmoid", tied=False, loss="bce", corruption=None,
+                 scale="minmax", epochs=20, batch_size=64, lr=1e-3, optimizer="adam", random_state=None,
+                 device=None, verbose=False):
+        self.hidden = hidden
+        self.activation = activation
+        self.tied = tied
+        self.loss = loss
+        self.corruption = corruption
+        self.scale = scale
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    @property
+    def _clip(self) -> bool:
+        return self.loss == "bce"
+
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X`` (``y`` is ignored)."""
+        X = _validate(self, X, reset=True)
+        hidden = _hidden(self.hidden)
+        _check_positive_int("epochs", self.epochs, 0)
+        self._fit_scaler(X)
+        Xs = self._scaled(X)
+        out_act = "sigmoid" if self.loss == "bce" else "linear"
+
+        def build():
+            return Autoencoder(X.shape[1], hidden, activation=self.activation, output_activation=out_act,
+                               tied=self.tied, loss=self.loss, corruption=self.corruption)
+
+        def train(model, seed):
+            self.history_ = fit(model, Xs, epochs=int(self.epochs), seed=seed, **self._fit_kwargs())
+
+        self.model_ = self._train(build, train)
+        self._n_features_out = hidden[-1]
+        return self
+
+    def transform(self, X):
+        """Codes y = f(x), shape (n_samples, hidden[-1])."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        return self._map(X, "encode").astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Reconstructions g(y) of codes ``X``, in the original feature scale."""
+        check_is_fitted(self)
+        Y = np.asarray(X, dtype=np.float32)
+        if Y.ndim != 2 or Y.shape[1] != self._n_features_out:
+            raise ValueError(f"inverse_transform expects codes of shape (n_samples, {self._n_features_out}), "
+                             f"got {Y.shape}")
+        model = self.model_
+        with torch.inference_mode():
+            Z = model.decode(torch.from_numpy(np.ascontiguousarray(Y)).to(model.device)).cpu().numpy()
+        return self._unscaled(Z.astype(np.float64))
+
+    def score_samples(self, X):
+        """Per-sample reconstruction error in the model's loss (on scaled inputs), negated."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        return -self._map(X, "reconstruction_error")
+
+    def score(self, X, y=None):
+        """Negative mean reconstruction error (higher is better, as scikit-learn's model selection wants)."""
+        return float(np.mean(self.score_samples(X)))
+
+
+# ====================================================================== stacked estimators
+def _layer_list(layers, n_layers: int) -> list[int]:
+    if layers is None:
+        return [n_layers]
+    chosen = [layers] if isinstance(layers, (int, np.integer)) else list(layers)
+    if not chosen or any(not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n_layers
+                         for k in chosen):
+        raise ValueError(f"layers must be None, an int or a sequence of ints in 1..{n_layers}, got {layers!r}")
+    return [int(k) for k in chosen]
+
+
+class _StackedParams:
+    def _build_stack(self, n_features: int) -> StackedAutoencoder:
+        return StackedAutoencoder(n_features, _hidden(self.hidden), activation=self.activation, tied=self.tied,
+                                  corruption=list(self.corruption) if isinstance(self.corruption, (list, tuple))
+                                  else self.corruption)
+
+    def _pretrain(self, stack, Xs, seed) -> None:
+        _check_positive_int("pretrain_epochs", self.pretrain_epochs, 0)
+        self.pretrain_history_ = []
+        if self.pretrain_epochs:
+            kwargs = self._fit_kwargs()
+            kwargs["lr"] = float(self.pretrain_lr if self.pretrain_lr is not None else self.lr)
+            self.pretrain_history_ = stack.pretrain(Xs, epochs=int(self.pretrain_epochs), seed=seed, **kwargs)
+
+
+class StackedDenoisingTransformer(_StackedParams, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                                  _TorchEstimator):
+    """Features from a greedily pre-trained stacked denoising autoencoder (Vincent et al. 2010).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Layer sizes, bottom first.
+    activation : str
+        φ of every layer (sigmoid, as the paper).
+    tied : bool
+        Pre-train each layer with tied weights.
+    corruption : str, dict, None, or a sequence of one per layer
+        q_D of each layer's denoising autoencoder, e.g. "masking:0.25".
+    layers : None, int or tuple of int
+        Which layers' codes ``transform`` returns (1..L, concatenated); default the top layer.
+    scale : {"minmax", None}
+        Scale features to [0, 1] (clipped) before the sigmoid stack.
+    pretrain_epochs : int
+        Epochs of each layer's pre-training.
+    finetune_epochs : int
+        Epochs of unsupervised fine-tuning of the unrolled deep autoencoder (0: none).
+    batch_size, lr, pretrain_lr, optimizer, random_state, device, verbose
+        Training settings (``pretrain_lr`` defaults to ``lr``).
+    """
+
+    def __init__(self, hidden=(100, 100), *, activation="sigmoid", tied=True, corruption="masking:0.25",
+                 layers=None, scale="minmax", pretrain_epochs=10, finetune_epochs=0, batch_size=64, lr=1e-3,
+                 pretrain_lr=None, optimizer="adam", random_state=None, device=None, verbose=False):
+        self.hidden = hidden
+        self.activation = activation
+        self.tied = tied
+        self.corruption = corruption
+        self.layers = layers
+        self.scale = scale
+        self.pretrain_epochs = pretrain_epochs
+        self.finetune_epochs = finetune_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.optimizer = optimizer
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Pre-train the stack greedily on ``X`` (``y`` is ignored)."""
+        X = _validate(self, X, reset=True)
+        hidden = _hidden(self.hidden)
+        layers = _layer_list(self.layers, len(hidden))
+        _check_positive_int("finetune_epochs", self.finetune_epochs, 0)
+        self._fit_scaler(X)
+        Xs = self._scaled(X)
+
+        def train(stack, seed):
+            self._pretrain(stack, Xs, seed)
+            if self.finetune_epochs:
+                self.finetune_history_ = stack.finetune(Xs, epochs=int(self.finetune_epochs), seed=seed,
+                                                        **self._fit_kwargs())
+
+        self.model_ = self._train(lambda: self._build_stack(X.shape[1]), train)
+        self.layers_ = layers
+        self._n_features_out = sum(hidden[k - 1] for k in layers)
+        return self
+
+    def transform(self, X):
+        """Codes of the chosen layers, concatenated: (n_samples, sum of their sizes)."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        codes = [self._map(X, "encode", layer=k) for k in self.layers_]
+        return np.concatenate(codes, axis=1).astype(X.dtype, copy=False)
+
+
+class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimator):
+    """Stacked denoising autoencoder classifier: greedy pre-training, then an output layer on top
+    and supervised fine-tuning of the whole network (Vincent et al. 2010).
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes, bottom first.
+    activation, tied, corruption, scale : as :class:`StackedDenoisingTransformer`.
+    pretrain_epochs : int
+        Pre-training epochs per layer (0: no pre-training, a plain MLP).
+    epochs : int
+        Supervised fine-tuning epochs.
+    dropout : float
+        Dropout on the hidden layers while fine-tuning (0: none, as the paper).
+    validation_fraction : float
+        Share of the training data held out (a seeded random split) to pick the
+        epoch with the lowest validation error; 0 trains on everything.
+    patience : int, optional
+        Early stopping after this many epochs without a better validation error.
+    batch_size, lr, pretrain_lr, optimizer, random_state, device, verbose
+        Training settings (``pretrain_lr`` defaults to ``lr``).
+    """
+
+    def __init__(self, hidden=(100, 100), *, activation="sigmoid", tied=True, corruption="masking:0.25",
+                 scale="minmax", pretrain_epochs=10, epochs=30, dropout=0.0, validation_fraction=0.0,
+                 patience=None, batch_size=64, lr=1e-3, pretrain_lr=None, optimizer="adam", random_state=None,
+                 device=None, verbose=False):
+        self.hidden = hidden
+        self.activation = activation
+        self.tied = tied
+        self.corruption = corruption
+        self.scale = scale
+        self.pretrain_epochs = pretrain_epochs
+        self.epochs = epochs
+        self.dropout = dropout
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.batch_size = batch_size
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.optimizer = optimizer
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Pre-train on ``X``, then fine-tune on the labels ``y`` (any label type)."""
+        X, y = _sk_validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, got 1 class "
+                             f"({self.classes_[0]!r})")
+        codes = encoder.transform(y)
+        _check_positive_int("epochs", self.epochs, 0)
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        self._fit_scaler(X)
+        Xs = self._scaled(X)
+        seed = _seed(self.random_state)
+        n_val = int(round(len(Xs) * self.validation_fraction))
+        order = np.random.default_rng(seed).permutation(len(Xs))
+        tr, va = (order[:-n_val], order[-n_val:]) if n_val else (order, None)
+        if self.patience is not None and va is None:
+            raise ValueError("patience (early stopping) needs validation data: set validation_fraction > 0")
+
+        def build():
+            return self._build_stack(X.shape[1])
+
+        def train(stack, seed):
+            self._pretrain(stack, Xs[tr], seed)
+            self.model_ = stack.to_classifier(len(self.classes_), dropout=float(self.dropout))
+            self.history_ = fit_classifier(
+                self.model_, Xs[tr], codes[tr], X_val=None if va is None else Xs[va],
+                y_val=None if va is None else codes[va], epochs=int(self.epochs), patience=self.patience,
+                seed=seed, **self._fit_kwargs())
+
+        self._train(build, train)
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities softmax(logits), columns ordered as ``classes_``."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        return torch.softmax(torch.from_numpy(self._map(X, "forward")), dim=1).numpy()
+
+    def predict(self, X):
+        """The most probable class of each sample (labels of the type given to ``fit``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+# ====================================================================== outlier detector
+class AutoencoderOutlierDetector(OutlierMixin, _TorchEstimator):
+    """Anomaly detection by reconstruction error, the threshold set by ``contamination`` (as in PyOD).
+
+    ``reconstruction_error(X)`` is the raw anomaly score (PyOD's ``decision_function``: higher =
+    more anomalous). The scikit-learn methods keep scikit-learn's sign convention, so the
+    estimator passes its checks and works with its tools: ``score_samples`` = −error (higher =
+    more normal), ``decision_function`` = ``threshold_`` − error (negative for outliers) and
+    ``predict`` gives −1 for outliers and 1 for inliers.
+
+    Parameters
+    ----------
+    hidden : int or tuple of int
+        Encoder sizes (bottleneck last).
+    contamination : float in (0, 0.5]
+        Expected share of outliers in the training data: ``threshold_`` is the training
+        errors' (1 − contamination) quantile.
+    activation, tied, corruption, scale, epochs, batch_size, lr, optimizer, random_state, device, verbose
+        As :class:`AutoencoderTransformer`; the reconstruction loss is the squared error with a linear
+        output, so inputs far outside the training range keep a large error (no clipping).
+    """
+
+    _clip = False
+
+    def __init__(self, hidden=(32,), *, contamination=0.1, activation="sigmoid", tied=False, corruption=None,
+                 scale="minmax", epochs=20, batch_size=64, lr=1e-3, optimizer="adam", random_state=None,
+                 device=None, verbose=False):
+        self.hidden = hidden
+        self.contamination = contamination
+        self.activation = activation
+        self.tied = tied
+        self.corruption = corruption
+        self.scale = scale
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Train on (mostly normal) ``X`` and set ``threshold_`` from ``contamination``."""
+        X = _validate(self, X, reset=True)
+        hidden = _hidden(self.hidden)
+        if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination <= 0.5):
+            raise ValueError(f"contamination must be a float in (0, 0.5], got {self.contamination!r}")
+        _check_positive_int("epochs", self.epochs, 0)
+        self._fit_scaler(X)
+        Xs = self._scaled(X)
+
+        def build():
+            return Autoencoder(X.shape[1], hidden, activation=self.activation, output_activation="linear",
+                               tied=self.tied, loss="mse", corruption=self.corruption)
+
+        def train(model, seed):
+            self.history_ = fit(model, Xs, epochs=int(self.epochs), seed=seed, **self._fit_kwargs())
+
+        self.model_ = self._train(build, train)
+        self.decision_scores_ = self._map(X, "reconstruction_error")
+        self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - self.contamination)))
+        self.offset_ = -self.threshold_
+        return self
+
+    def reconstruction_error(self, X):
+        """½‖z − x‖² per sample on the scaled inputs: the anomaly score (higher = more anomalous)."""
+        check_is_fitted(self)
+        X = _validate(self, X, reset=False)
+        return self._map(X, "reconstruction_error")
+
+    def score_samples(self, X):
+        """−reconstruction error (scikit-learn convention: higher = more normal)."""
+        return -self.reconstruction_error(X)
+
+    def decision_function(self, X):
+        """``threshold_`` − reconstruction error: negative for outliers, non-negative for inliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """−1 for outliers (error above ``threshold_``), 1 for inliers."""
+        return np.where(self.decision_function(X) >= 0, 1, -1)

@@ -1,0 +1,92 @@
+"""CLI: `aekit train --model cae` and `aekit denoise` on PNG files and .npy arrays."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import aekit
+from aekit.cli import main
+from aekit.data import load_dataset
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cae")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    code = main(["-q", "train", "--model", "cae", "--data", "digits", "--noise", "gaussian:0.3", "--channels", "4,4",
+                 "--epochs", "2", "--batch-size", "64", "--out", str(out)])
+    torch.set_num_threads(before)
+    assert code == 0
+    return out
+
+
+def test_train_cae_writes_checkpoint_metrics_and_figure(trained):
+    model = aekit.load(trained)
+    assert isinstance(model, aekit.ConvAutoencoder)
+    assert model.config["corruption"] == {"type": "gaussian", "sigma": 0.3, "clip": True}
+    report = json.loads((trained / "metrics.json").read_text())
+    assert report["model"] == "cae" and report["train_samples_per_second"] > 0
+    assert report["denoising"]["psnr_noisy_db"] > 0
+    assert (trained / "denoising.png").stat().st_size > 0
+
+
+def test_denoise_png_written_by_the_test(trained, tmp_path):
+    X, _ = load_dataset("digits", split="test", flatten=False)
+    png = tmp_path / "digit.png"
+    Image.fromarray((X[0, 0] * 255).astype(np.uint8)).save(png)
+    out = tmp_path / "out"
+    assert main(["-q", "denoise", str(trained), str(png), "--out", str(out), "--add-noise", "gaussian:0.3"]) == 0
+    with Image.open(out / "digit.png") as img:
+        assert img.size == (8, 8) and img.mode == "L"
+    assert (out / "denoise.png").stat().st_size > 0
+
+
+def test_denoise_npy_keeps_the_shape(trained, tmp_path):
+    X, _ = load_dataset("digits", split="test", flatten=False)
+    arr = tmp_path / "batch.npy"
+    np.save(arr, X[:5, 0])                                   # (N, H, W)
+    out = tmp_path / "out"
+    assert main(["-q", "denoise", str(trained), str(arr), "--out", str(out)]) == 0
+    denoised = np.load(out / "batch.npy")
+    assert denoised.shape == (5, 8, 8) and 0 <= denoised.min() and denoised.max() <= 1
+    expected = aekit.reconstruct(aekit.load(trained), X[:5])[:, 0]
+    np.testing.assert_allclose(denoised, expected, atol=1e-5)
+
+
+def test_denoise_errors_are_one_line(trained, tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    assert main(["denoise", str(trained), str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((2, 3, 8, 8), np.float32))
+    assert main(["denoise", str(trained), str(wrong), "--out", str(tmp_path / "o")]) == 2
+    assert "expected (H, W)" in capsys.readouterr().err
+    assert main(["denoise", str(trained), str(tmp_path / "missing.png"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_train_cae_rejects_flat_data(tmp_path, capsys):
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.random.default_rng(0).random((20, 64), dtype=np.float32))
+    assert main(["train", "--model", "cae", "--data", str(flat), "--out", str(tmp_path / "m"), "--epochs", "1"]) == 2
+    assert "needs images" in capsys.readouterr().err
+
+
+def test_evaluate_encode_reconstruct_take_images_for_a_cae(trained, tmp_path, capsys):
+    assert main(["-q", "evaluate", str(trained), "--data", "digits", "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 360
+    assert main(["-q", "encode", str(trained), "--data", "digits", "--out", str(tmp_path / "c.npy")]) == 0
+    assert np.load(tmp_path / "c.npy").shape == (360, 4, 2, 2)
+    assert main(["-q", "reconstruct", str(trained), "--data", "digits", "--out", str(tmp_path / "r.png")]) == 0

@@ -1,0 +1,75 @@
+import json
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit.cli import main
+
+
+def test_help_lists_the_sub_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "encode", "reconstruct", "demo"):
+        assert command in out
+
+
+def test_demo_writes_figure_metrics_and_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "30", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "denoising.png") in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["psnr_denoised_db"] > metrics["psnr_corrupted_db"] + 3
+    assert (out / "denoising.png").stat().st_size > 5000
+    assert aekit.load(out).corruption is not None
+
+
+def test_train_evaluate_encode_reconstruct(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "digits", "--hidden", "32,8", "--tied", "--corruption", "masking:0.2",
+                 "--epochs", "3", "--out", str(run), "-q"]) == 0
+    for name in ("config.json", "model.safetensors", "metrics.json", "reconstructions.png", "curves.png"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 360 and metrics["epochs"] == 3
+
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", "digits", "--out", str(tmp_path / "m.json")]) == 0
+    assert "psnr_db=" in capsys.readouterr().out
+    assert json.loads((tmp_path / "m.json").read_text())["n"] == 360
+
+    assert main(["encode", str(run), "--data", "digits", "--out", str(tmp_path / "codes.npz")]) == 0
+    with np.load(tmp_path / "codes.npz") as codes:
+        assert codes["X"].shape == (360, 8) and codes["y"].shape == (360,)
+    assert main(["reconstruct", str(run), "--data", "digits", "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r.png").stat().st_size > 1000
+    assert main(["reconstruct", str(run), "--data", "digits", "--out", str(tmp_path / "r.npy")]) == 0
+    assert np.load(tmp_path / "r.npy").shape == (360, 64)
+
+
+def test_train_resume_continues_the_run(tmp_path):
+    run = tmp_path / "run"
+    base = ["train", "--hidden", "16", "--out", str(run), "-q", "--val-fraction", "0"]
+    assert main(base + ["--epochs", "2"]) == 0
+    assert main(base + ["--epochs", "4", "--resume"]) == 0
+    assert json.loads((run / "config.json").read_text())["history"]["epoch"] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--hidden", "abc", "--out", "x"], "256,64"),
+    (["train", "--epochs", "many", "--out", "x"], "invalid int"),
+    (["train", "--out", "x", "--corruption", "blur:3"], "blur"),
+    (["train", "--out", "x", "--data", "no/such/file.npy"], "no/such/file.npy"),
+    (["evaluate", "no/such/dir"], "does not exist"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_user_errors_print_one_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, words):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1
+    assert words in err
+    assert "Traceback" not in err

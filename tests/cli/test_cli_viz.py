@@ -1,0 +1,70 @@
+"""`aekit map`, `aekit plot ...` through main(argv)."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from aekit.cli import main
+
+
+def is_png(path):
+    with Image.open(path) as img:
+        return img.format == "PNG" and min(img.size) > 100
+
+
+@pytest.fixture(scope="module")
+def map_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("map")
+    code = main(["-q", "map", "--data", "digits", "--hidden", "32,2", "--epochs", "3", "--trust-samples", "200",
+                 "--save", str(root / "ckpt"), "--out", str(root / "map.png"), "--metrics-out", str(root / "m.json")])
+    assert code == 0
+    return root
+
+
+def test_map_trains_measures_and_draws(map_run, capsys):
+    assert is_png(map_run / "map.png")
+    result = json.loads((map_run / "m.json").read_text())
+    for name in ("aekit", "pca"):
+        assert 0.1 < result[name]["knn_accuracy"] <= 1.0
+        assert 0.5 < result[name]["trustworthiness"] <= 1.0
+        assert result[name]["k"] == 5
+    assert result["n_train"] == 1437 and result["n_test"] == 360
+    assert (map_run / "ckpt" / "config.json").is_file() and (map_run / "ckpt" / "map_metrics.json").is_file()
+
+
+def test_map_from_a_checkpoint_gives_the_same_figures(map_run, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["-q", "map", str(map_run / "ckpt"), "--data", "digits", "--trust-samples", "200",
+                 "--out", str(tmp_path / "m.png"), "--metrics-out", str(tmp_path / "m.json")]) == 0
+    assert "k-NN accuracy (k=5)" in capsys.readouterr().out
+    again, first = json.loads((tmp_path / "m.json").read_text()), json.loads((map_run / "m.json").read_text())
+    assert again["aekit"] == first["aekit"] and again["pca"] == first["pca"]
+
+
+def test_map_refuses_a_code_that_is_not_2d(tmp_path, capsys):
+    assert main(["-q", "train", "--data", "digits", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    assert main(["-q", "map", str(tmp_path / "r"), "--data", "digits", "--out", str(tmp_path / "m.png")]) == 2
+    assert "8 units" in capsys.readouterr().err
+    assert main(["-q", "map", "--data", "digits", "--hidden", "16,3", "--out", str(tmp_path / "m.png")]) == 2
+    assert "last of hidden must be 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["recon", "filters", "curves", "codes"])
+def test_plot_from_a_checkpoint(map_run, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    assert main(["-q", "plot", kind, str(map_run / "ckpt"), "--data", "digits", "--corruption", "masking:0.3",
+                 "--out", str(out)]) == 0
+    assert is_png(out)
+
+
+def test_plot_rate_distortion_from_json(tmp_path, capsys):
+    points = tmp_path / "rd.json"
+    points.write_text(json.dumps([{"method": "aekit", "bytes": 40, "psnr": 20.0},
+                                  {"method": "aekit", "bytes": 80, "psnr": 24.0}]))
+    assert main(["-q", "plot", "rd", str(points), "--out", str(tmp_path / "rd.png")]) == 0
+    assert is_png(tmp_path / "rd.png")
+    points.write_text(json.dumps({"accuracy": 0.5}))
+    assert main(["-q", "plot", "rd", str(points), "--out", str(tmp_path / "x.png")]) == 2
+    assert "no rate-distortion points" in capsys.readouterr().err

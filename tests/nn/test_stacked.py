@@ -1,0 +1,167 @@
+"""Stacked (denoising) autoencoders: greedy pre-training, unrolling, classifier head, checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+import aekit
+import aekit.train
+from aekit.errors import AekitError
+from aekit.nn import StackedAutoencoder, StackedClassifier
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models train fastest on one thread (and far faster than on two busy cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _count_rows(module):
+    """Attach a forward hook counting the rows that pass through ``module``."""
+    seen = {"rows": 0, "calls": 0}
+
+    def hook(_mod, inputs, _out):
+        seen["rows"] += inputs[0].shape[0]
+        seen["calls"] += 1
+
+    module.register_forward_hook(hook)
+    return seen
+
+
+def test_pretraining_computes_each_layer_input_once(digits, monkeypatch):
+    X = digits[0][:200]
+    torch.manual_seed(0)
+    stack = StackedAutoencoder(64, [24, 16, 8], corruption="masking:0.2")
+    counters = [_count_rows(layer) for layer in stack.encoder_layers]
+    inputs = []
+    real_fit = aekit.train.fit
+
+    def spy(model, data, **kwargs):
+        inputs.append(np.array(data))
+        return real_fit(model, data, **kwargs)
+
+    monkeypatch.setattr(aekit.train, "fit", spy)
+    histories = stack.pretrain(X, epochs=3, batch_size=32, seed=0, progress=False, device="cpu")
+
+    # layers 1 and 2 map the whole data set exactly once (3 epochs x 7 batches would be 21 passes), layer 3 never
+    assert [c["rows"] for c in counters] == [200, 200, 0]
+    assert [h["layer"] for h in histories] == [1, 2, 3] and all(len(h["train_loss"]) == 3 for h in histories)
+    # layer k was trained on the cached codes of layers 1..k-1
+    assert [a.shape for a in inputs] == [(200, 64), (200, 24), (200, 16)]
+    np.testing.assert_allclose(inputs[1], stack.transform(X, layer=1), atol=1e-6)
+    np.testing.assert_allclose(inputs[2], stack.transform(X, layer=2), atol=1e-6)
+
+
+def test_decoders_are_discarded_after_pretraining(digits):
+    stack = StackedAutoencoder(64, [16, 8], tied=False)
+    stack.pretrain(digits[0][:100], epochs=1, progress=False, seed=0, device="cpu")
+    assert sorted(stack.state_dict()) == ["encoder_layers.0.bias", "encoder_layers.0.weight",
+                                          "encoder_layers.1.bias", "encoder_layers.1.weight"]
+    assert stack.decoder_layers is None
+    with pytest.raises(AekitError, match="finetune"):
+        aekit.reconstruct(stack, digits[0][:5])
+
+
+def test_pretraining_changes_only_the_requested_layers(digits):
+    torch.manual_seed(0)
+    stack = StackedAutoencoder(64, [16, 8])
+    before = {k: v.clone() for k, v in stack.state_dict().items()}
+    stack.pretrain(digits[0][:100], epochs=2, layers=[2], progress=False, seed=0, device="cpu")
+    after = stack.state_dict()
+    assert torch.equal(before["encoder_layers.0.weight"], after["encoder_layers.0.weight"])
+    assert not torch.equal(before["encoder_layers.1.weight"], after["encoder_layers.1.weight"])
+
+
+def test_unroll_mirrors_the_encoders_and_finetune_lowers_the_error(digits):
+    X = digits[0][:300]
+    torch.manual_seed(0)
+    stack = StackedAutoencoder(64, [32, 16])
+    stack.pretrain(X, epochs=3, batch_size=32, progress=False, seed=0, device="cpu")
+    stack.unroll()
+    for enc, dec in zip(stack.encoder_layers, reversed(stack.decoder_layers)):
+        assert torch.equal(dec.weight, enc.weight.t())                     # W'_k = W_kᵀ
+    before = float(aekit.reconstruction_error(stack, X).mean())
+    history = stack.finetune(X, epochs=5, batch_size=32, lr=3e-3, progress=False, seed=0, device="cpu")
+    after = float(aekit.reconstruction_error(stack, X).mean())
+    assert after < before
+    assert stack.history["finetune"] is history and len(stack.history["pretrain"]) == 2
+
+
+def test_corruption_per_layer_and_config():
+    stack = StackedAutoencoder(64, [16, 8, 4], corruption=["masking:0.1", None, "gaussian:0.3"])
+    assert stack.config["corruption"][1] is None
+    assert [c.spec() if c else None for c in stack.corruptions] == ["masking:0.1", None, "gaussian:0.3"]
+    shared = StackedAutoencoder(64, [16, 8], corruption="masking:0.25")
+    assert [c.spec() for c in shared.corruptions] == ["masking:0.25", "masking:0.25"]
+    with pytest.raises(ValueError, match="2 entries but the stack has 3 layers"):
+        StackedAutoencoder(64, [16, 8, 4], corruption=["masking:0.1", "masking:0.2"])
+    with pytest.raises(ValueError, match="epochs has 1 entries"):
+        shared.pretrain(np.zeros((4, 64), np.float32), epochs=[1], progress=False)
+
+
+def test_transform_layers_and_errors(digits):
+    stack = StackedAutoencoder(64, [16, 8])
+    X = digits[0][:10]
+    assert stack.transform(X, layer=1).shape == (10, 16)
+    assert stack.transform(X).shape == (10, 8)
+    np.testing.assert_array_equal(stack.transform(X, layer=-1), stack.transform(X, layer=2))
+    for bad in (0, 3, -3, 1.5, True):
+        with pytest.raises(ValueError, match="layer must be"):
+            stack.transform(X, layer=bad)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        stack.transform(X * 3)
+
+
+def test_finetuned_classifier_beats_logistic_regression(digits):
+    X, y, X_test, y_test = digits
+    aekit.seed_everything(0)
+    stack = StackedAutoencoder(64, [64, 32], corruption=["masking:0.1", "masking:0.2"])
+    stack.pretrain(X, epochs=3, batch_size=64, lr=1e-2, progress=False, seed=0, device="cpu")
+    clf = stack.to_classifier(10)
+    for mine, theirs in zip(stack.encoder_layers, clf.hidden_layers):     # starts from the pre-trained weights
+        assert torch.equal(mine.weight, theirs.weight) and mine.weight is not theirs.weight
+    history = aekit.fit_classifier(clf, X, y, X_val=X_test, y_val=y_test, epochs=12, batch_size=64, lr=1e-2,
+                                   progress=False, seed=0, device="cpu")
+    sda_error = float(np.mean(aekit.predict(clf, X_test) != y_test))
+    logreg_error = 1 - LogisticRegression(max_iter=2000).fit(X, y).score(X_test, y_test)
+    assert sda_error < logreg_error, (sda_error, logreg_error)
+    assert "val_error" in history
+    proba = aekit.predict_proba(clf, X_test[:5])
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+
+
+def test_save_and_load_stack_and_classifier(tmp_path, digits):
+    X = digits[0][:50]
+    torch.manual_seed(0)
+    stack = StackedAutoencoder(64, [16, 8], corruption=["masking:0.1", "saltpepper:0.1"], tied=True)
+    stack.pretrain(X, epochs=1, progress=False, seed=0, device="cpu")
+    stack.save(tmp_path / "stack")
+    same = aekit.load(tmp_path / "stack")
+    assert isinstance(same, StackedAutoencoder) and same.decoder_layers is None
+    assert same.config["corruption"] == stack.config["corruption"]
+    assert [h["layer"] for h in same.pretrain_history] == [1, 2]
+    np.testing.assert_array_equal(same.transform(X), stack.transform(X))
+
+    stack.unroll()
+    stack.save(tmp_path / "unrolled")
+    again = aekit.load(tmp_path / "unrolled")
+    np.testing.assert_array_equal(aekit.reconstruct(again, X), aekit.reconstruct(stack, X))
+
+    clf = stack.to_classifier(3, dropout=0.2)
+    clf.save(tmp_path / "clf")
+    loaded = aekit.load(tmp_path / "clf")
+    assert isinstance(loaded, StackedClassifier) and loaded.n_classes == 3
+    np.testing.assert_array_equal(aekit.predict_proba(loaded, X), aekit.predict_proba(clf, X))
+
+
+def test_classifier_arguments_are_checked():
+    with pytest.raises(ValueError, match="n_classes"):
+        StackedClassifier(64, [8], 0)
+    with pytest.raises(ValueError, match="dropout"):
+        StackedClassifier(64, [8], 3, dropout=1.0)
+    with pytest.raises(ValueError, match="hidden"):
+        StackedAutoencoder(64, [])

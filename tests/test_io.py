@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import Autoencoder
+from aekit.errors import CheckpointError
+
+
+@pytest.fixture
+def saved(tmp_path, digits):
+    model = Autoencoder(64, [32, 8], tied=True, corruption="saltpepper:0.1", code_activation="linear")
+    aekit.fit(model, digits[0], epochs=1, progress=False)
+    path = model.save(tmp_path / "ckpt")
+    return model, path
+
+
+def test_save_load_gives_identical_outputs(saved, digits):
+    model, path = saved
+    loaded = aekit.load(path)
+    assert type(loaded) is Autoencoder and loaded.config == model.config
+    assert np.array_equal(aekit.reconstruct(model, digits[2]), aekit.reconstruct(loaded, digits[2]))
+    assert loaded.corruption.spec() == "saltpepper:0.1"
+    assert loaded.history["epoch"] == [1]
+    config = json.loads((path / "config.json").read_text())
+    assert config["class"] == "Autoencoder" and config["aekit_version"] == aekit.__version__
+
+
+def test_no_temporary_files_are_left(saved):
+    _, path = saved
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_truncated_weights_raise_checkpoint_error(saved):
+    _, path = saved
+    data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        aekit.load(path)
+
+
+def test_corrupted_weights_raise_checkpoint_error(saved):
+    _, path = saved
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[-5] ^= 0xFF
+    (path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        aekit.load(path)
+
+
+def test_mismatched_weights_raise_checkpoint_error(saved, tmp_path):
+    _, path = saved
+    other = Autoencoder(64, [16, 8]).save(tmp_path / "other")
+    config = json.loads((path / "config.json").read_text())
+    config["files"] = json.loads((other / "config.json").read_text())["files"]
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="shape|missing"):
+        aekit.load(path)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda c: c.update({"format_version": 99}), "version"),
+    (lambda c: c.update({"class": "Nope"}), "Nope"),
+    (lambda c: c["args"].update({"hidden": "x"}), "rebuild"),
+    (lambda c: c.pop("args"), "args"),
+])
+def test_bad_config_raises_checkpoint_error(saved, mutate, match):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    mutate(config)
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=match):
+        aekit.load(path)
+
+
+def test_missing_and_non_json(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        aekit.load(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="JSON"):
+        aekit.load(tmp_path / "bad")
+
+
+def test_a_pickle_is_never_loaded(tmp_path):
+    """A checkpoint whose weights file is a torch pickle is refused, not unpickled."""
+    model = Autoencoder(4, 2)
+    path = model.save(tmp_path / "ckpt")
+    torch.save(model.state_dict(), path / "model.safetensors")        # a pickle in disguise
+    config = json.loads((path / "config.json").read_text())
+    config["files"] = {}                                               # even without the hash check
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="safetensors"):
+        aekit.load(path)
