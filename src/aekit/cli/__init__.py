@@ -17,7 +17,7 @@ from .._version import __version__
 from ..errors import AekitError
 
 # Modules of aekit.cli that add sub-commands, in --help order.
-COMMAND_MODULES = ("core", "stacked", "conv", "viz")
+COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec")
 
 USER_ERRORS = (AekitError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 

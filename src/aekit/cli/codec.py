@@ -1,0 +1,231 @@
+"""Sub-commands of the phone-to-cloud codec: ``codec train|compress|decompress|export``, ``serve``, ``send``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import _sha256, atomic_path
+from ..nn.activations import ACTIVATIONS
+from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
+from .core import add_fit_arguments, fit_options, split_validation
+
+
+def register(sub) -> None:
+    codec = sub.add_parser("codec", help="train, compress, decompress and export a learned codec",
+                           description="The phone-to-cloud codec: rate-distortion training, bitstreams, ONNX.")
+    from . import Parser
+    csub = codec.add_subparsers(dest="codec_command", metavar="ACTION", required=True, parser_class=Parser)
+
+    p = csub.add_parser("train", help="train an autoencoder for compression (L = D + λ·R) and save the codec")
+    add_data_arguments(p)
+    p.add_argument("--hidden", type=int_list, default=[256, 32], help="encoder sizes, last is the latent (256,32)")
+    p.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
+    p.add_argument("--lmbda", type=float, default=0.02, help="λ: squared error per item traded per bit (0.02)")
+    p.add_argument("--components", type=int, default=3, help="logistic components per latent density (3)")
+    p.add_argument("--quantizer", default="noise", choices=["noise", "ste"],
+                   help="decoder input in training: y+U(-½,½) (noise) or straight-through rounding (ste)")
+    add_fit_arguments(p)
+    p.add_argument("--out", required=True, help="codec directory to write")
+    p.set_defaults(func=cmd_train)
+
+    p = csub.add_parser("compress", help="compress --data into one bitstream file")
+    p.add_argument("model_dir", metavar="DIR")
+    add_data_arguments(p)
+    p.add_argument("--n", type=int, default=None, help="only the first N items")
+    p.add_argument("--out", required=True, help="bitstream file to write (e.g. codes.aek)")
+    p.set_defaults(func=cmd_compress)
+
+    p = csub.add_parser("decompress", help="decode a bitstream file to .npy or .png")
+    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("stream", metavar="FILE")
+    p.add_argument("--out", required=True, help="recon.npy or recon.png")
+    p.set_defaults(func=cmd_decompress)
+
+    p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
+    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("--out", default=None, help="ONNX file (default: DIR/encoder.onnx, with DIR/codec.json)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
+    p.add_argument("--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("send", help="compress images on this machine (ONNX, no torch) and decode them on a server")
+    p.add_argument("--server", required=True, help="service URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--model", required=True, metavar="DIR", help="codec directory with encoder.onnx")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
+    p.add_argument("--out", default=None, help="write the server's answer (.npy or .png)")
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.set_defaults(func=cmd_send)
+
+
+# ---------------------------------------------------------------------- codec
+def cmd_train(args) -> int:
+    from ..codec import train_codec
+    from ..nn import Autoencoder
+    from ..train import seed_everything
+
+    out = Path(args.out)
+    X, y = load_data(args, "train")
+    X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
+    seed_everything(args.seed)
+    model = Autoencoder(X.shape[1], args.hidden, activation=args.activation, code_activation="linear",
+                        output_activation="sigmoid", loss="mse")
+    start = time.perf_counter()
+    codec = train_codec(model, X_tr, X_val=X_val, lmbda=args.lmbda, components=args.components,
+                        quantizer=args.quantizer, **fit_options(args))
+    seconds = time.perf_counter() - start
+    codec.save(out)
+    X_test = load_data(args, "test")[0] if has_split(args.data) else X_val if X_val is not None else X_tr
+    report = {"data": args.data, "lmbda": args.lmbda, "seconds": seconds, "fingerprint": codec.fingerprint.hex(),
+              **rd_point(codec, X_test)}
+    write_json(out / "metrics.json", report)
+    say(f"trained codec {codec.fingerprint.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
+        f"PSNR {report['psnr_db']:.2f} dB -> {out}")
+    return 0
+
+
+def rd_point(codec, X) -> dict:
+    """Bytes per item (one message for all of X) and PSNR of the decoded items."""
+    from .. import metrics
+    data = codec.compress(X)
+    recon = codec.decompress(data)
+    return {"n": int(len(X)), "bytes": len(data), "bytes_per_item": len(data) / len(X),
+            "psnr_db": metrics.psnr(X.reshape(len(X), -1), np.clip(recon, 0, 1).reshape(len(X), -1))}
+
+
+def cmd_compress(args) -> int:
+    from ..codec import Codec
+    codec = Codec.load(args.model_dir)
+    X, _ = load_data(args)
+    if args.n is not None:
+        if args.n < 1:
+            raise ValueError(f"--n must be >= 1, got {args.n}")
+        X = X[:args.n]
+    X = X.reshape(len(X), *codec.input_shape)
+    data = codec.compress(X)
+    with atomic_path(args.out) as tmp:
+        tmp.write_bytes(data)
+    say(f"{len(X)} items -> {len(data)} bytes ({len(data) / len(X):.2f} bytes/item) -> {args.out}")
+    return 0
+
+
+def cmd_decompress(args) -> int:
+    from ..codec import Codec
+    codec = Codec.load(args.model_dir)
+    data = _read_limited(Path(args.stream))
+    X = codec.decompress(data)
+    _write_output(args.out, X, codec.image_shape)
+    say(f"{len(data)} bytes -> {len(X)} items -> {args.out}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ..codec import Codec
+    codec = Codec.load(args.model_dir)
+    if args.out is None:
+        codec.save(args.model_dir)          # rewrites the checkpoint with encoder.onnx and codec.json
+        out = Path(args.model_dir) / "encoder.onnx"
+    else:
+        out = codec.export_encoder(args.out)
+        write_json(Path(out).with_name("codec.json"), codec.device_config(_sha256(Path(out))))
+    say(f"ONNX encoder (checked) -> {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------- service
+def cmd_serve(args) -> int:
+    import uvicorn
+    from ..codec.service import create_app
+    if not 0 < args.max_body_mib <= 1024:
+        raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
+    for d in args.model:
+        if not Path(d).is_dir():
+            raise FileNotFoundError(f"--model {d}: no such codec directory")
+    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
+                access_log=False)
+    return 0
+
+
+def cmd_send(args) -> int:
+    import urllib.error
+    import urllib.request
+    from ..codec.device import DeviceEncoder
+    encoder = DeviceEncoder(args.model)
+    X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
+    data = encoder.compress(X)
+    png = args.out is not None and args.out.endswith(".png")
+    request = urllib.request.Request(args.server.rstrip("/") + "/v1/decode", data=data, method="POST",
+                                     headers={"Content-Type": "application/octet-stream",
+                                              "Accept": "image/png" if png else "application/x-npy"})
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            answer = response.read()
+    except urllib.error.HTTPError as err:
+        raise ValueError(f"the server answered {err.code}: {err.read().decode('utf-8', 'replace')[:500]}") from None
+    except urllib.error.URLError as err:
+        raise ValueError(f"cannot reach {args.server}: {err.reason}") from None
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_bytes(answer)
+    say(f"sent {len(X)} items in {len(data)} bytes ({len(data) / len(X):.2f} bytes/item); "
+        f"received {len(answer)} bytes" + (f" -> {args.out}" if args.out else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------- files
+MAX_STREAM_FILE = 256 << 20
+
+
+def _read_limited(path: Path) -> bytes:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such bitstream file")
+    if path.stat().st_size > MAX_STREAM_FILE:
+        raise DataError(f"{path} is {path.stat().st_size} bytes, more than {MAX_STREAM_FILE}: not a bitstream")
+    return path.read_bytes()
+
+
+def _read_images(path: Path, encoder) -> np.ndarray:
+    """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        X = np.load(path, allow_pickle=False).astype(np.float32)
+        size = int(np.prod(encoder.input_shape))
+        if X.size % size:
+            raise DataError(f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})")
+        return X.reshape(-1, *encoder.input_shape)
+    from PIL import Image, UnidentifiedImageError
+    if encoder.image_shape is None:
+        raise DataError(f"the codec's items {encoder.input_shape} are not images: pass .npy arrays")
+    h, w = encoder.image_shape[:2]
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB" if len(encoder.image_shape) == 3 else "L")
+            if image.size != (w, h):
+                image = image.resize((w, h), Image.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"{path} is not a readable image: {err}") from None
+    if len(encoder.input_shape) == 3 and encoder.input_shape[0] == 3:
+        pixels = pixels.transpose(2, 0, 1)
+    return pixels.reshape(1, *encoder.input_shape)
+
+
+def _write_output(out: str, X: np.ndarray, image_shape) -> None:
+    if out.endswith(".png"):
+        if image_shape is None:
+            raise ValueError("this codec's items are not images: write .npy")
+        from ..codec.images import png_bytes
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(png_bytes(X, image_shape))
+    else:
+        write_array(out, X)

@@ -1,0 +1,171 @@
+"""The aekit codec bitstream, format version 1 (specified in ``docs/bitstream.md``).
+
+    magic "\\xAE\\xC0" | version u8 | fingerprint 4 bytes | item count varint |
+    latent ndim u8 | latent dims varint... | payload length varint | payload | CRC-32 (big-endian u32)
+
+Every size read from a stream is bounded before anything is allocated, and
+every inconsistency (wrong magic, version, truncation, trailing bytes, CRC
+mismatch) raises :class:`aekit.errors.BitstreamError` saying which. This module
+needs only the standard library: it runs on the device and in the cloud.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+from ..errors import BitstreamError
+
+__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM", "MAX_LATENT_DIM",
+           "MAX_LATENT_SIZE", "MAX_SYMBOLS", "MAX_PAYLOAD", "Header", "pack", "unpack", "read_header"]
+
+MAGIC = b"\xae\xc0"
+VERSION = 1
+FINGERPRINT_BYTES = 4
+CRC_BYTES = 4
+
+# bounds on every size field (checked before any allocation)
+MAX_ITEMS = 1 << 16            # items (images) in one message
+MAX_LATENT_NDIM = 4
+MAX_LATENT_DIM = 1 << 16       # each latent axis
+MAX_LATENT_SIZE = 1 << 16      # symbols per item
+MAX_SYMBOLS = 1 << 24          # symbols per message (items x latent size)
+MAX_PAYLOAD = 1 << 28          # payload bytes
+_MAX_VARINT_BYTES = 5
+
+MIN_LENGTH = len(MAGIC) + 1 + FINGERPRINT_BYTES + 1 + 1 + 1 + CRC_BYTES   # count, ndim, length (no dims)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The fields of a stream around its payload."""
+
+    version: int
+    fingerprint: bytes
+    count: int
+    latent_shape: tuple[int, ...]
+    payload_length: int
+
+    @property
+    def latent_size(self) -> int:
+        return math.prod(self.latent_shape)
+
+
+# ------------------------------------------------------------------ varints (LEB128, unsigned)
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int, field: str, maximum: int) -> tuple[int, int]:
+    value = shift = 0
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= len(data):
+            raise BitstreamError(f"truncated bitstream: it ends inside the {field} field (at byte {pos + i})")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if i > 0 and byte == 0:
+                raise BitstreamError(f"corrupt bitstream: the {field} field at byte {pos} is not minimally encoded")
+            if value > maximum:
+                raise BitstreamError(f"corrupt bitstream: {field} is {value}, more than the allowed {maximum}")
+            return value, pos + i + 1
+    raise BitstreamError(f"corrupt bitstream: the {field} field at byte {pos} is longer than "
+                         f"{_MAX_VARINT_BYTES} bytes")
+
+
+# ------------------------------------------------------------------ write
+def pack(fingerprint: bytes, count: int, latent_shape, payload: bytes) -> bytes:
+    """Wrap an entropy-coded ``payload`` of ``count`` items with latent shape ``latent_shape``."""
+    fingerprint = bytes(fingerprint)
+    if len(fingerprint) != FINGERPRINT_BYTES:
+        raise ValueError(f"fingerprint must be {FINGERPRINT_BYTES} bytes, got {len(fingerprint)}")
+    latent_shape = tuple(int(s) for s in latent_shape)
+    _check_sizes(count, latent_shape, len(payload), error=ValueError)
+    parts = [MAGIC, bytes([VERSION]), fingerprint, _varint(count), bytes([len(latent_shape)]),
+             *(_varint(s) for s in latent_shape), _varint(len(payload)), bytes(payload)]
+    body = b"".join(parts)
+    return body + zlib.crc32(body).to_bytes(CRC_BYTES, "big")
+
+
+def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=BitstreamError) -> None:
+    prefix = "corrupt bitstream: " if error is BitstreamError else ""
+    if not 1 <= count <= MAX_ITEMS:
+        raise error(f"{prefix}item count {count} is outside 1..{MAX_ITEMS}")
+    if not 1 <= len(latent_shape) <= MAX_LATENT_NDIM:
+        raise error(f"{prefix}latent shape has {len(latent_shape)} axes, expected 1..{MAX_LATENT_NDIM}")
+    if not all(1 <= s <= MAX_LATENT_DIM for s in latent_shape):
+        raise error(f"{prefix}latent shape {latent_shape} has an axis outside 1..{MAX_LATENT_DIM}")
+    if math.prod(latent_shape) > MAX_LATENT_SIZE:
+        raise error(f"{prefix}latent shape {latent_shape} holds more than {MAX_LATENT_SIZE} symbols per item")
+    if count * math.prod(latent_shape) > MAX_SYMBOLS:
+        raise error(f"{prefix}{count} items of latent shape {latent_shape} exceed {MAX_SYMBOLS} symbols "
+                    "per message")
+    if not 0 <= payload_length <= MAX_PAYLOAD:
+        raise error(f"{prefix}payload length {payload_length} is outside 0..{MAX_PAYLOAD}")
+
+
+# ------------------------------------------------------------------ read
+def read_header(data: bytes) -> tuple[Header, int]:
+    """Parse and bound the header of ``data``; return it and the offset of the payload.
+
+    Checks magic, version and every size field, and that the stream holds exactly the
+    payload and CRC it announces; does not check the CRC (see :func:`unpack`).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a bitstream is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+        raise BitstreamError(f"not an aekit bitstream: it starts with {data[:len(MAGIC)].hex() or 'nothing'}, "
+                             f"expected the magic {MAGIC.hex()}")
+    if len(data) < MIN_LENGTH:
+        raise BitstreamError(f"truncated bitstream: {len(data)} bytes, a stream has at least {MIN_LENGTH}")
+    pos = len(MAGIC)
+    version = data[pos]
+    if version != VERSION:
+        raise BitstreamError(f"bitstream format version {version} is not supported: this aekit reads "
+                             f"version {VERSION}")
+    pos += 1
+    fingerprint = data[pos:pos + FINGERPRINT_BYTES]
+    pos += FINGERPRINT_BYTES
+    count, pos = _read_varint(data, pos, "item count", MAX_ITEMS)
+    if pos >= len(data):
+        raise BitstreamError("truncated bitstream: it ends before the latent shape")
+    ndim = data[pos]
+    pos += 1
+    if not 1 <= ndim <= MAX_LATENT_NDIM:
+        raise BitstreamError(f"corrupt bitstream: latent shape has {ndim} axes, expected 1..{MAX_LATENT_NDIM}")
+    shape = []
+    for axis in range(ndim):
+        dim, pos = _read_varint(data, pos, f"latent axis {axis}", MAX_LATENT_DIM)
+        shape.append(dim)
+    length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
+    _check_sizes(count, tuple(shape), length)
+    expected = pos + length + CRC_BYTES
+    if len(data) < expected:
+        raise BitstreamError(f"truncated bitstream: the header announces {expected} bytes "
+                             f"({length} of payload), but only {len(data)} arrived")
+    if len(data) > expected:
+        raise BitstreamError(f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
+                             f"{expected}-byte stream the header announces")
+    return Header(version, fingerprint, count, tuple(shape), length), pos
+
+
+def unpack(data: bytes) -> tuple[Header, bytes]:
+    """Check a whole stream (header bounds, length, CRC-32) and return ``(header, payload)``."""
+    header, pos = read_header(data)
+    data = bytes(data)
+    body, crc = data[:-CRC_BYTES], int.from_bytes(data[-CRC_BYTES:], "big")
+    actual = zlib.crc32(body)
+    if actual != crc:
+        raise BitstreamError(f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x})")
+    return header, body[pos:]

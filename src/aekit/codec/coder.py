@@ -1,0 +1,190 @@
+"""Entropy coding of integer symbols with integer frequency tables, by constriction's range coder.
+
+Each latent dimension d has a table: an ``offset`` o_d, a ``length`` L_d and integer
+frequencies f_d[0..L_d-1] >= 1 summing to 2^precision, so symbol s has probability
+P(s) = f_d[s - o_d] / 2^precision (Ballé et al. 2018, "the entropy model is tabulated
+for the decoder"). The tables are integers stored with the model; the coder turns
+them into constriction ``Categorical`` models the same way on every machine, so the
+device and the cloud always agree. Symbols of a message are coded dimension by
+dimension (all items' dimension 0, then dimension 1, ...). Coding is done by
+`constriction <https://bamler-lab.github.io/constriction/>`_ (Bamler 2022), not here.
+
+This module needs numpy and constriction only (no torch): it runs on the device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BitstreamError
+
+__all__ = ["Tables", "MAX_TABLE_LENGTH", "MAX_PRECISION"]
+
+MAX_TABLE_LENGTH = 1 << 12     # symbols per dimension
+MAX_PRECISION = 24             # constriction's default range coder precision
+_MAX_TRIM = 8                  # bytes the encoder tries to cut off the sealed stream
+
+
+class Tables:
+    """Integer CDF tables of a factorized entropy model, with their constriction models.
+
+    Parameters
+    ----------
+    offsets : (D,) int
+        o_d, the smallest symbol of dimension d.
+    lengths : (D,) int
+        L_d, the number of symbols of dimension d (2..4096).
+    freqs : (D, W) int
+        f_d, frequencies >= 1 in the first L_d columns (0 after), each row summing to 2^precision.
+    precision : int
+        Bits of the fixed-point probabilities (1..24).
+    """
+
+    def __init__(self, offsets, lengths, freqs, precision: int):
+        offsets = np.asarray(offsets)
+        lengths = np.asarray(lengths)
+        freqs = np.asarray(freqs)
+        if not isinstance(precision, (int, np.integer)) or not 1 <= precision <= MAX_PRECISION:
+            raise ValueError(f"precision must be an int in 1..{MAX_PRECISION}, got {precision!r}")
+        if offsets.ndim != 1 or lengths.shape != offsets.shape or freqs.ndim != 2 or len(freqs) != len(offsets):
+            raise ValueError(f"tables must be offsets (D,), lengths (D,), freqs (D, W); got "
+                             f"{offsets.shape}, {lengths.shape}, {freqs.shape}")
+        for name, a in (("offsets", offsets), ("lengths", lengths), ("freqs", freqs)):
+            if not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"{name} must be integers, got dtype {a.dtype}")
+        if freqs.shape[1] > MAX_TABLE_LENGTH or len(offsets) == 0:
+            raise ValueError(f"tables must have 1.. dimensions and at most {MAX_TABLE_LENGTH} symbols each, "
+                             f"got freqs of shape {freqs.shape}")
+        if freqs.shape[1] < 2 or lengths.min() < 2 or lengths.max() > freqs.shape[1]:
+            raise ValueError(f"lengths must lie in 2..{freqs.shape[1]} (the coder needs two symbols at least), "
+                             f"got {lengths.min()}..{lengths.max()}")
+        if np.abs(offsets).max() > 1 << 30:
+            raise ValueError("offsets must lie within ±2^30")
+        total = 1 << int(precision)
+        used = np.arange(freqs.shape[1])[None, :] < lengths[:, None]
+        if (freqs[used] < 1).any() or (freqs[~used] != 0).any():
+            raise ValueError("frequencies must be >= 1 within each table's length and 0 after it")
+        sums = freqs.astype(np.int64).sum(1)
+        if (sums != total).any():
+            d = int(np.argmax(sums != total))
+            raise ValueError(f"the frequencies of dimension {d} sum to {sums[d]}, expected 2^{precision} = {total}")
+        self.offsets = offsets.astype(np.int64)
+        self.lengths = lengths.astype(np.int64)
+        self.freqs = freqs.astype(np.int64)
+        self.precision = int(precision)
+        self._models = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_models"] = None          # constriction models are rebuilt on demand (they do not pickle)
+        return state
+
+    @property
+    def dim(self) -> int:
+        """D, the number of latent dimensions (symbols per item)."""
+        return len(self.offsets)
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.offsets
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.offsets + self.lengths - 1
+
+    def models(self) -> list:
+        """One constriction ``Categorical`` per dimension (built once, deterministically from the integers)."""
+        if self._models is None:
+            import constriction
+            scale = float(1 << self.precision)
+            self._models = [constriction.stream.model.Categorical(self.freqs[d, :self.lengths[d]] / scale,
+                                                                  perfect=False)
+                            for d in range(self.dim)]
+        return self._models
+
+    def clip(self, symbols: np.ndarray) -> np.ndarray:
+        """Clamp integer symbols (N, D) into each dimension's table range [o_d, o_d + L_d - 1]."""
+        return np.clip(symbols, self.low, self.high)
+
+    def bits(self, symbols: np.ndarray) -> np.ndarray:
+        """Ideal code length −Σ_d log2 P(s_d) of each item (N,), from the integer tables."""
+        idx = np.asarray(symbols, dtype=np.int64) - self.offsets
+        f = self.freqs[np.arange(self.dim)[None, :], idx]
+        return (self.precision - np.log2(f)).sum(1)
+
+    # -------------------------------------------------------------- coding
+    def encode(self, symbols) -> bytes:
+        """Range-code integer symbols of shape (N, D) (each within its table range) into bytes."""
+        import constriction
+        symbols = np.asarray(symbols)
+        if symbols.ndim != 2 or symbols.shape[1] != self.dim or len(symbols) == 0:
+            raise ValueError(f"symbols must have shape (N >= 1, {self.dim}), got {symbols.shape}")
+        idx = symbols.astype(np.int64) - self.offsets
+        if (idx < 0).any() or (idx >= self.lengths).any():
+            raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
+        idx = np.ascontiguousarray(idx.T, dtype=np.int32)                         # (D, N), dimension-major
+        encoder = constriction.stream.queue.RangeEncoder()
+        for d, model in enumerate(self.models()):
+            encoder.encode(idx[d], model)
+        data = encoder.get_compressed().astype(">u4").tobytes()
+        return self._trim(data, idx)
+
+    def decode(self, payload: bytes, count: int) -> np.ndarray:
+        """Inverse of :meth:`encode`: ``count`` items of D symbols, (count, D) int64.
+
+        Raises
+        ------
+        BitstreamError
+            The payload cannot be decoded with these tables.
+        """
+        import constriction
+        idx = np.empty((self.dim, count), dtype=np.int64)
+        try:
+            decoder = constriction.stream.queue.RangeDecoder(_words(payload))
+            for d, model in enumerate(self.models()):
+                idx[d] = decoder.decode(model, count)
+        except BitstreamError:
+            raise
+        except Exception as err:   # constriction reports invalid data with its own exception types
+            raise BitstreamError(f"corrupt bitstream: the entropy-coded payload does not decode ({err})") from None
+        if (idx < 0).any() or (idx >= self.lengths[:, None]).any():
+            raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
+        return idx.T + self.offsets
+
+    def _trim(self, data: bytes, idx: np.ndarray) -> bytes:
+        """Cut the sealed stream to whole bytes: the shortest prefix (zero-padded) that decodes the same.
+
+        The range coder seals with whole 32-bit words; any point of its final interval decodes
+        identically, so the encoder tries the two neighbours of the sealed value with fewer bytes
+        and keeps one only if decoding it gives exactly the encoded symbols.
+        """
+        best = data.rstrip(b"\0")
+        count = idx.shape[1]
+        for k in range(1, min(_MAX_TRIM, len(best)) + 1):
+            prefix = best[:-k]
+            candidates = [prefix]
+            if prefix:
+                up = int.from_bytes(prefix, "big") + 1
+                if up < 1 << (8 * len(prefix)):
+                    candidates.append(up.to_bytes(len(prefix), "big"))
+            found = None
+            for cand in candidates:
+                cand = cand.rstrip(b"\0")
+                try:
+                    same = np.array_equal(self.decode(cand, count).T - self.offsets[:, None], idx)
+                except BitstreamError:
+                    same = False
+                if same:
+                    found = cand
+                    break
+            if found is None:
+                break
+            best = found
+        return best
+
+
+def _words(payload: bytes) -> np.ndarray:
+    """Bytes -> the coder's uint32 words (big-endian, zero-padded to a multiple of 4 bytes)."""
+    payload = bytes(payload)
+    payload += b"\0" * (-len(payload) % 4)
+    return np.frombuffer(payload, dtype=">u4").astype(np.uint32)

@@ -1,0 +1,161 @@
+"""The cloud side: a FastAPI decode service (``aekit serve``).
+
+Models are loaded once, in the app's lifespan, and chosen per request by the
+fingerprint in the stream. ``POST /v1/decode`` takes an ``application/octet-stream``
+bitstream and answers the reconstruction as ``.npy`` (``application/x-npy``) or,
+with ``Accept: image/png``, as a PNG (a grid for several items). Errors are JSON
+(``{"detail": ...}``): 400 corrupt stream, 404 unknown model, 413 body too large,
+415 wrong content type; the service keeps serving. Schema at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import io as _io
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ..errors import BitstreamError
+from . import bitstream
+from .images import png_bytes
+from .model import Codec
+
+__all__ = ["create_app", "Registry", "DEFAULT_MAX_BODY"]
+
+DEFAULT_MAX_BODY = 16 << 20
+INLINE_SYMBOLS = 1 << 14     # messages up to this many symbols are decoded on the event loop
+NPY = "application/x-npy"
+PNG = "image/png"
+
+
+class Registry:
+    """Loaded codecs by fingerprint."""
+
+    def __init__(self, codecs=()):
+        self.codecs: dict[bytes, Codec] = {}
+        self.paths: dict[bytes, str] = {}
+        for codec in codecs:
+            self.add(codec)
+
+    def add(self, codec: Codec, path: str | None = None) -> None:
+        fp = codec.fingerprint
+        if fp in self.codecs:
+            raise ValueError(f"two models share the fingerprint {fp.hex()}: {self.paths.get(fp)} and {path}")
+        self.codecs[fp] = codec.eval()
+        self.paths[fp] = path
+
+    @classmethod
+    def from_dirs(cls, dirs) -> "Registry":
+        registry = cls()
+        for d in dirs:
+            registry.add(Codec.load(d), str(d))
+        return registry
+
+
+class ModelInfo(BaseModel):
+    fingerprint: str
+    input_shape: list[int]
+    latent_shape: list[int]
+    image_shape: list[int] | None
+    path: str | None
+
+
+class Health(BaseModel):
+    status: str
+    models: int
+
+
+def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | None = 1) -> FastAPI:
+    """The decode service for ``models`` (codec directories or loaded :class:`Codec` objects).
+
+    Parameters
+    ----------
+    models : sequence of path or Codec
+        Loaded once when the app starts (its lifespan), not per request.
+    max_body : int
+        Largest accepted request body in bytes (413 beyond).
+    threads : int, optional
+        torch intra-op threads for decoding (1 suits many small concurrent requests).
+    """
+    if not isinstance(max_body, int) or max_body < 1:
+        raise ValueError(f"max_body must be a positive int, got {max_body!r}")
+    models = list(models)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if threads is not None:
+            import torch
+            torch.set_num_threads(threads)
+        registry = Registry()
+        for m in models:
+            if isinstance(m, Codec):
+                registry.add(m)
+            else:
+                registry.add(Codec.load(m), str(Path(m)))
+        app.state.registry = registry
+        yield
+
+    app = FastAPI(title="aekit decode service", version="1",
+                  description="Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.",
+                  lifespan=lifespan)
+
+    def get_registry(request: Request) -> Registry:
+        return request.app.state.registry
+
+    @app.get("/healthz", response_model=Health, summary="Liveness")
+    async def healthz(registry: Registry = Depends(get_registry)) -> Health:
+        return Health(status="ok", models=len(registry.codecs))
+
+    @app.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
+    async def list_models(registry: Registry = Depends(get_registry)) -> list[ModelInfo]:
+        return [ModelInfo(fingerprint=fp.hex(), input_shape=list(c.input_shape), latent_shape=list(c.latent_shape),
+                          image_shape=None if c.image_shape is None else list(c.image_shape),
+                          path=registry.paths.get(fp)) for fp, c in registry.codecs.items()]
+
+    @app.post("/v1/decode", summary="Decode a bitstream",
+              responses={200: {"content": {NPY: {}, PNG: {}},
+                               "description": "The reconstructions, (N, *input_shape) float32 .npy, or a PNG"},
+                         400: {"description": "Corrupt, truncated or wrong-version bitstream"},
+                         404: {"description": "No loaded model has the stream's fingerprint"},
+                         413: {"description": "Body too large"},
+                         415: {"description": "Content type is not application/octet-stream"}},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def decode(request: Request, registry: Registry = Depends(get_registry)) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/octet-stream":
+            raise HTTPException(415, f"expected Content-Type application/octet-stream, got {content_type or 'none'!r}")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise HTTPException(413, f"body of {declared} bytes exceeds the limit of {max_body} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                raise HTTPException(413, f"body exceeds the limit of {max_body} bytes")
+        try:
+            header, _ = bitstream.read_header(bytes(body))
+            codec = registry.codecs.get(header.fingerprint)
+            if codec is None:
+                raise HTTPException(404, f"no loaded model has fingerprint {header.fingerprint.hex()}; "
+                                         f"loaded: {', '.join(fp.hex() for fp in registry.codecs) or 'none'}")
+            if header.count * header.latent_size <= INLINE_SYMBOLS:
+                X = codec.decompress(bytes(body))          # sub-millisecond: no thread hop
+            else:                                          # a big message must not stall the event loop
+                X = await run_in_threadpool(codec.decompress, bytes(body))
+        except BitstreamError as err:
+            raise HTTPException(400, str(err)) from None
+        if PNG in request.headers.get("accept", ""):
+            if codec.image_shape is None:
+                raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
+            return Response(png_bytes(X, codec.image_shape), media_type=PNG)
+        buffer = _io.BytesIO()
+        np.save(buffer, X, allow_pickle=False)
+        return Response(buffer.getvalue(), media_type=NPY)
+
+    return app

@@ -1,0 +1,72 @@
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aekit.cli import main
+
+
+def test_codec_train_compress_decompress_export(tmp_path, one_thread):
+    out = tmp_path / "codec"
+    assert main(["-q", "codec", "train", "--data", "digits", "--hidden", "16,6", "--epochs", "2",
+                 "--batch-size", "64", "--lmbda", "0.05", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["bytes_per_item"] > 0 and np.isfinite(metrics["psnr_db"])
+    assert (out / "encoder.onnx").is_file() and (out / "codec.json").is_file()
+    stream = tmp_path / "x.aek"
+    assert main(["-q", "codec", "compress", str(out), "--data", "digits", "--n", "7", "--out", str(stream)]) == 0
+    assert main(["-q", "codec", "decompress", str(out), str(stream), "--out", str(tmp_path / "r.npy")]) == 0
+    assert np.load(tmp_path / "r.npy").shape == (7, 64)
+    assert main(["-q", "codec", "decompress", str(out), str(stream), "--out", str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size == (24, 24)
+    assert main(["-q", "codec", "export", str(out), "--out", str(tmp_path / "dev" / "enc.onnx")]) == 0
+    assert (tmp_path / "dev" / "enc.onnx").is_file() and (tmp_path / "dev" / "codec.json").is_file()
+
+
+def test_corrupt_stream_file_is_a_one_line_error(codec_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.aek"
+    bad.write_bytes(b"\xae\xc0\x01garbage")
+    assert main(["codec", "decompress", str(codec_dir), str(bad), "--out", str(tmp_path / "r.npy")]) == 2
+    assert "bitstream" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(codec_dir):
+    import uvicorn
+    from aekit.codec import create_app
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_send_images_to_a_running_server(live_server, codec_dir, digits, tmp_path, capsys):
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"d{i}.png"
+        Image.fromarray((digits[i].reshape(8, 8) * 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    np.save(tmp_path / "more.npy", digits[3:5])
+    out = tmp_path / "answer.npy"
+    assert main(["-q", "send", "--server", live_server, "--model", str(codec_dir), *paths,
+                 str(tmp_path / "more.npy"), "--out", str(out)]) == 0
+    assert np.load(out).shape == (5, 64)
+    assert "sent 5 items" in capsys.readouterr().out
+    assert main(["send", "--server", "http://127.0.0.1:9", "--model", str(codec_dir), paths[0]]) == 2

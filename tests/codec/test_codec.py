@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.codec import Codec, train_codec
+from aekit.errors import BitstreamError, CheckpointError
+
+
+def test_round_trip_equals_the_dequantised_codes_exactly(codec, test_items):
+    data = codec.compress(test_items)
+    symbols = codec.symbols(test_items)
+    assert np.array_equal(codec.decompress_symbols(data), symbols)
+    assert np.array_equal(codec.decompress(data), codec.dequantize(symbols))
+    assert codec.decompress(data).shape == test_items.shape
+
+
+def test_reconstructions_are_useful_and_the_rate_matches_the_tables(codec, test_items):
+    data = codec.compress(test_items)
+    recon = codec.decompress(data)
+    assert aekit.metrics.mse(test_items, recon) < 0.6 * test_items.var()
+    ideal = codec.tables.bits(codec.symbols(test_items)).sum() / 8
+    overhead = 15 + 4
+    assert ideal <= len(data) <= ideal * 1.02 + overhead
+
+
+def test_symbols_are_the_rounded_codes_within_the_tables(codec, test_items):
+    with torch.no_grad():
+        y = codec.encode(torch.from_numpy(test_items)).numpy()
+    s = codec.symbols(test_items)
+    inside = (np.rint(y) >= codec.tables.low) & (np.rint(y) <= codec.tables.high)
+    assert inside.mean() > 0.99
+    assert np.array_equal(s[inside], np.rint(y)[inside].astype(np.int64))
+
+
+def test_save_load_keeps_the_fingerprint_and_decodes_the_same(codec, codec_dir, test_items):
+    loaded = Codec.load(codec_dir)
+    assert loaded.fingerprint == codec.fingerprint
+    data = codec.compress(test_items)
+    assert np.array_equal(loaded.decompress(data), codec.decompress(data))
+    assert loaded.compress(test_items) == data
+    assert isinstance(aekit.load(codec_dir), Codec)
+
+
+def test_load_refuses_a_plain_autoencoder(tmp_path):
+    aekit.Autoencoder(8, [4]).save(tmp_path / "ae")
+    with pytest.raises(CheckpointError, match="not a Codec"):
+        Codec.load(tmp_path / "ae")
+
+
+def test_every_corruption_of_a_codec_stream_raises_bitstream_error(codec, test_items):
+    data = codec.compress(test_items[:3])
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0xFF
+        with pytest.raises(BitstreamError):
+            codec.decompress(bytes(bad))
+    for n in range(len(data)):
+        with pytest.raises(BitstreamError):
+            codec.decompress(data[:n])
+
+
+def test_a_stream_of_another_model_is_refused(codec, digits):
+    aekit.seed_everything(1)
+    other = Codec(aekit.Autoencoder(64, [32, 8], activation="relu", code_activation="linear", loss="mse")).update()
+    with pytest.raises(BitstreamError, match="wrong model"):
+        codec.decompress(other.compress(digits[:2]))
+
+
+def test_compress_before_update_is_an_error():
+    fresh = Codec(aekit.Autoencoder(16, [4], code_activation="linear", loss="mse"))
+    with pytest.raises(BitstreamError, match="update"):
+        fresh.compress(np.zeros((1, 16), np.float32))
+
+
+def test_larger_lambda_gives_fewer_bytes(digits, one_thread):
+    sizes = {}
+    for lmbda in (0.001, 0.5):
+        aekit.seed_everything(0)
+        ae = aekit.Autoencoder(64, [16, 6], activation="relu", code_activation="linear", loss="mse")
+        c = train_codec(ae, digits[:600], lmbda=lmbda, epochs=6, batch_size=32, lr=3e-3, seed=0, progress=False)
+        sizes[lmbda] = len(c.compress(digits[1500:1700]))
+    assert sizes[0.5] < 0.8 * sizes[0.001]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lmbda=-1.0), "lmbda"), (dict(quantizer="round"), "quantizer"), (dict(precision=40), "precision")])
+def test_bad_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Codec(aekit.Autoencoder(16, [4], loss="mse"), **kwargs)
+
+
+def test_entropy_model_likelihoods_sum_to_one_over_the_integers():
+    from aekit.codec import FactorizedPrior
+    prior = FactorizedPrior(3, 2)
+    with torch.no_grad():
+        prior.loc.normal_()
+        grid = torch.arange(-60, 61, dtype=torch.float64)[:, None].expand(-1, 3)
+        assert torch.allclose(prior.likelihood(grid).sum(0), torch.ones(3, dtype=torch.float64), atol=1e-6)
+    offsets, lengths, freqs = prior.tabulate(precision=12)
+    assert (freqs.sum(1) == 4096).all() and (lengths >= 2).all()
+
+
+def test_continuing_training_replaces_the_tables_and_the_fingerprint(codec, digits, one_thread):
+    import copy
+    more = copy.deepcopy(codec)
+    train_codec(more, digits[:300], lmbda=0.05, epochs=1, batch_size=64, quantizer="ste", seed=0, progress=False)
+    assert more.quantizer == "ste" and more.lmbda == 0.05 and more.updated
+    assert more.fingerprint != codec.fingerprint
+    X = digits[1500:1510]
+    assert np.array_equal(more.decompress(more.compress(X)), more.dequantize(more.symbols(X)))

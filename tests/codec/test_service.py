@@ -1,0 +1,72 @@
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from aekit.codec import create_app
+
+OCTET = {"Content-Type": "application/octet-stream"}
+
+
+@pytest.fixture(scope="module")
+def client(codec_dir):
+    with TestClient(create_app([codec_dir], max_body=4096)) as c:
+        yield c
+
+
+def test_healthz_and_models(client, codec):
+    assert client.get("/healthz").json() == {"status": "ok", "models": 1}
+    (model,) = client.get("/v1/models").json()
+    assert model["fingerprint"] == codec.fingerprint.hex()
+    assert model["input_shape"] == [64] and model["image_shape"] == [8, 8]
+
+
+def test_200_npy(client, codec, test_items):
+    r = client.post("/v1/decode", content=codec.compress(test_items[:4]), headers=OCTET)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npy"
+    X = np.load(io.BytesIO(r.content), allow_pickle=False)
+    assert np.array_equal(X, codec.decompress(codec.compress(test_items[:4])))
+
+
+@pytest.mark.parametrize("n, size", [(1, (8, 8)), (5, (24, 16))])
+def test_200_png_one_image_or_grid(client, codec, test_items, n, size):
+    r = client.post("/v1/decode", content=codec.compress(test_items[:n]), headers={**OCTET, "Accept": "image/png"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(r.content)).size == size
+
+
+def test_400_corrupt_stream_then_keeps_serving(client, codec, test_items):
+    data = bytearray(codec.compress(test_items[:2]))
+    data[-6] ^= 0x10
+    r = client.post("/v1/decode", content=bytes(data), headers=OCTET)
+    assert r.status_code == 400 and "CRC" in r.json()["detail"]
+    assert client.post("/v1/decode", content=b"garbage", headers=OCTET).status_code == 400
+    assert client.post("/v1/decode", content=codec.compress(test_items[:1]), headers=OCTET).status_code == 200
+
+
+def test_404_unknown_model(client, codec, test_items):
+    from aekit.codec import bitstream
+    header, payload = bitstream.unpack(codec.compress(test_items[:1]))
+    other = bitstream.pack(b"\x00\x11\x22\x33", header.count, header.latent_shape, payload)
+    r = client.post("/v1/decode", content=other, headers=OCTET)
+    assert r.status_code == 404 and "00112233" in r.json()["detail"]
+
+
+def test_413_body_too_large(client):
+    r = client.post("/v1/decode", content=b"\xae\xc0" + b"\0" * 5000, headers=OCTET)
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_415_wrong_content_type(client, codec, test_items):
+    r = client.post("/v1/decode", content=codec.compress(test_items[:1]), headers={"Content-Type": "image/png"})
+    assert r.status_code == 415 and "octet-stream" in r.json()["detail"]
+
+
+def test_openapi_documents_the_endpoints(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/decode", "/v1/models", "/healthz"} <= set(spec["paths"])
+    decode = spec["paths"]["/v1/decode"]["post"]
+    assert "application/octet-stream" in decode["requestBody"]["content"]
+    assert {"400", "404", "413", "415"} <= set(decode["responses"])
