@@ -95,3 +95,13 @@ def test_a_pickle_is_never_loaded(tmp_path):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="safetensors"):
         aekit.load(path)
+
+
+def test_written_files_are_readable_like_open_would_make_them(saved):
+    import os
+    import stat
+    _, path = saved
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", "model.safetensors"):
+        assert stat.S_IMODE((path / name).stat().st_mode) == 0o666 & ~mask
