@@ -1,0 +1,29 @@
+"""The README's Python examples (quick start, stacked autoencoders, scikit-learn) run, with fewer epochs."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks(heading: str) -> list[str]:
+    section = README.read_text(encoding="utf-8").split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    return [re.sub(r"epochs=\d+", "epochs=2", b) for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)]
+
+
+@pytest.mark.parametrize("heading, n_blocks", [("Quick start (Python)", 1), ("Stacked denoising autoencoders", 2)])
+def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    blocks = _blocks(heading)
+    assert len(blocks) == n_blocks
+    namespace: dict = {}
+    for code in blocks:
+        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+    if heading.startswith("Quick"):
+        assert namespace["codes"].shape == (1797, 16)
+        assert (tmp_path / "runs" / "dae" / "model.safetensors").is_file()
+    else:
+        assert 0.0 <= namespace["pipe"].score(namespace["X_test"], namespace["y_test"]) <= 1.0
+        assert namespace["recon"].shape == namespace["X"].shape
