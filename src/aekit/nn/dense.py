@@ -31,6 +31,20 @@ __all__ = ["Autoencoder", "DenoisingAutoencoder"]
 SPARSITY = (None, "l1", "kl")
 
 
+def check_dense_args(input_dim, hidden, activation: str, output_activation: str, loss: str) -> list[int]:
+    """Validate the arguments every dense model shares; return ``hidden`` as a list of sizes."""
+    if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
+        raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+    hidden = _sizes(hidden)
+    activations.check_activation(activation)
+    activations.check_activation(output_activation, "output_activation")
+    losses.check_loss(loss)
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
+                         f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'")
+    return hidden
+
+
 def _sizes(hidden) -> list[int]:
     sizes = [hidden] if isinstance(hidden, int) else list(hidden)
     if not sizes or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in sizes):
@@ -75,16 +89,8 @@ class Autoencoder(AEModule):
                  loss: str = "bce", corruption=None, sparsity: str | None = None, sparsity_weight: float = 1e-3,
                  sparsity_target: float = 0.05, contractive: float = 0.0):
         super().__init__()
-        if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
-        hidden = _sizes(hidden)
-        activations.check_activation(activation)
-        activations.check_activation(output_activation, "output_activation")
+        hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         code_activation = activations.check_activation(code_activation or activation, "code_activation")
-        losses.check_loss(loss)
-        if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError(f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
-                             f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'")
         if sparsity not in SPARSITY:
             raise ValueError(f"sparsity must be None, 'l1' or 'kl', got {sparsity!r}")
         if sparsity == "kl" and code_activation != "sigmoid":

@@ -35,7 +35,7 @@ from ..errors import AekitError
 from ..io import register
 from . import activations, losses
 from .base import AEModule
-from .dense import Autoencoder, _init_linear, _sizes
+from .dense import Autoencoder, _init_linear, _sizes, check_dense_args
 
 __all__ = ["StackedAutoencoder", "StackedClassifier"]
 
@@ -103,15 +103,7 @@ class StackedAutoencoder(AEModule):
                  output_activation: str = "sigmoid", tied: bool = True, loss: str = "bce", corruption=None,
                  unrolled: bool = False):
         super().__init__()
-        if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
-        hidden = _sizes(hidden)
-        activations.check_activation(activation)
-        activations.check_activation(output_activation, "output_activation")
-        losses.check_loss(loss)
-        if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError(f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
-                             f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'")
+        hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         corruptions = _layer_corruptions(corruption, len(hidden))
         self._set_config(input_dim=input_dim, hidden=hidden, activation=activation,
                          output_activation=output_activation, tied=bool(tied), loss=loss,
