@@ -267,7 +267,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             history["seconds"].append(time.perf_counter() - start)
             msg = {k: f"{v[-1]:.4g}" for k, v in history.items() if k in ("train_loss", "val_loss", "val_error")}
             bar.set_postfix(epoch=epoch + 1, **msg)
-            if main:
+            if main and ((epoch + 1) % max(1, epochs // 20) == 0 or epoch + 1 == epochs):  # at most ~20 lines
                 log.info("epoch %d/%d %s (%.1fs)", epoch + 1, epochs, msg, history["seconds"][-1])
 
             if val is not None:
