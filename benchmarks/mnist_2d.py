@@ -40,6 +40,9 @@ def parse_args(argv=None):
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
     p.add_argument("--corruption", default=None, help="optional q_D, e.g. masking:0.2")
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--pretrain-epochs", type=int, default=0,
+                   help="greedy layer-wise pre-training epochs per layer before fine-tuning (as in "
+                        "hinton_mnist.py; needs --activation sigmoid); 0: none")
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -84,12 +87,17 @@ def main(argv=None) -> int:
         "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
                  "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
         "model": model.config, "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                       "optimizer": "adam", "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": "none (end to end)"},
+                                       "optimizer": "adam", "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer "
+                                       "(hinton_mnist.pretrain)" if args.pretrain_epochs else "none (end to end)")},
         "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
                                                  "platform": platform.platform(), "torch": torch.__version__},
         "finished": False, "knn_by_epoch": [],
     }
     start = time.perf_counter()
+    if args.pretrain_epochs:
+        from hinton_mnist import pretrain
+
+        pretrain(model, X_tr, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     done = 0
     while done < args.epochs:
         if args.time_budget and done:
