@@ -121,7 +121,8 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         return m.loss(xb)
 
     def validate(m, val):
-        return {"val_loss": _mean_over_batches(m, val, batch_size, lambda mm, xb: mm.loss(xb))}
+        (total,) = _sums_over_batches(val, batch_size, lambda xb: (m.loss(xb) * len(xb),))
+        return {"val_loss": total / len(val[0])}
 
     train = X if _is_loader(X) else (_as_tensor(model, X, "X"),)
     val = None if X_val is None else (_as_tensor(model, X_val, "X_val"),)
@@ -145,11 +146,13 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
     def batch_loss(m, xb, yb):
         return F.cross_entropy(m(xb), yb)
 
+    def sums(m, xb, yb):                      # one forward pass gives both the loss and the errors
+        logits = m(xb)
+        return F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(1) != yb).sum()
+
     def validate(m, val):
-        xv, yv = val
-        loss = _mean_over_batches(m, (xv, yv), batch_size, lambda mm, xb, yb: F.cross_entropy(mm(xb), yb))
-        wrong = _sum_over_batches(m, (xv, yv), batch_size, lambda mm, xb, yb: (mm(xb).argmax(1) != yb).sum())
-        return {"val_loss": loss, "val_error": wrong / len(yv)}
+        loss, wrong = _sums_over_batches(val, batch_size, lambda xb, yb: sums(m, xb, yb))
+        return {"val_loss": loss / len(val[0]), "val_error": wrong / len(val[0])}
 
     if _is_loader(X):
         train = X
@@ -382,20 +385,14 @@ def _distributed_loader(loader, batch_size: int, rank: int, world: int, seed: in
                       drop_last=loader.drop_last)
 
 
-def _sum_over_batches(model, data: Sequence[torch.Tensor], batch_size: int, fn) -> float:
-    total = torch.zeros((), dtype=torch.float64, device=data[0].device)
-    for i in range(0, len(data[0]), max(batch_size, 1024)):
-        total += fn(model, *(t[i:i + max(batch_size, 1024)] for t in data)).double()
-    return total.item()
-
-
-def _mean_over_batches(model, data, batch_size, fn) -> float:
+def _sums_over_batches(data: Sequence[torch.Tensor], batch_size: int, fn) -> list[float]:
+    """Σ over chunks of the validation data of ``fn(*chunk)`` (a tuple of tensors), in float64."""
     step = max(batch_size, 1024)
-    total = torch.zeros((), dtype=torch.float64, device=data[0].device)
+    totals = None
     for i in range(0, len(data[0]), step):
-        chunk = tuple(t[i:i + step] for t in data)
-        total += fn(model, *chunk).double() * len(chunk[0])
-    return (total / len(data[0])).item()
+        parts = [p.double() for p in fn(*(t[i:i + step] for t in data))]
+        totals = parts if totals is None else [a + b for a, b in zip(totals, parts)]
+    return [t.item() for t in totals]
 
 
 def _as_tensor(model, X, name: str) -> torch.Tensor:
