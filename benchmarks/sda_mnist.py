@@ -66,6 +66,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="supervised fine-tuning epochs (max)")
     ap.add_argument("--patience", type=int, default=10, help="early stopping on the validation error")
     ap.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine schedule)")
+    ap.add_argument("--dropout", type=float, default=0.0,
+                    help="dropout on the hidden layers while fine-tuning, both networks (0: none, as in the paper)")
+    ap.add_argument("--input-dropout", type=float, default=0.0,
+                    help="dropout on the input while fine-tuning, both networks (0: none)")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--train-size", type=int, default=DEFAULTS["train_size"],
                     help="first N training images for training (50000)")
@@ -102,12 +106,14 @@ def main() -> None:
           flush=True)
     if args.save:
         stack.save(args.save)
-    sda = finetune(stack.to_classifier(n_classes), data, args, "SdA (pre-trained)")
+    classifier = stack.to_classifier(n_classes, dropout=args.dropout, input_dropout=args.input_dropout)
+    sda = finetune(classifier, data, args, "SdA (pre-trained)")
 
     report(args, root, stack, sda, None, pretrain_seconds, time.perf_counter() - total, finished=args.no_baseline)
     if not args.no_baseline:
         aekit.seed_everything(args.seed)
-        scratch = aekit.StackedClassifier(784, args.hidden, n_classes)
+        scratch = aekit.StackedClassifier(784, args.hidden, n_classes, dropout=args.dropout,
+                                          input_dropout=args.input_dropout)
         baseline = finetune(scratch, data, args, "same network, no pre-training")
         report(args, root, stack, sda, baseline, pretrain_seconds, time.perf_counter() - total, finished=True)
 
@@ -123,7 +129,8 @@ def report(args, root, stack, sda, baseline, pretrain_seconds, seconds, *, finis
         "architecture": f"{arch}, logistic units; pre-training: tied weights, cross-entropy, {args.corruption}",
         "training": f"pre-training Adam lr {args.pretrain_lr}, {args.pretrain_epochs} epochs per layer, batch "
                     f"{args.batch_size}; fine-tuning Adam lr {args.lr} cosine, up to {args.epochs} epochs, "
-                    f"patience {args.patience}, cross-entropy",
+                    f"patience {args.patience}, cross-entropy, dropout {args.dropout} on the hidden layers and "
+                    f"{args.input_dropout} on the input",
         "test_error_pct": sda["test_error_pct"],
         "test_error_no_pretraining_pct": baseline["test_error_pct"] if baseline else None,
         "val_error_pct": sda["val_error_pct"],

@@ -29,7 +29,7 @@ def test_codec_train_compress_decompress_export(tmp_path, one_thread):
 
 def test_corrupt_stream_file_is_a_one_line_error(codec_dir, tmp_path, capsys):
     bad = tmp_path / "bad.aek"
-    bad.write_bytes(b"\xae\xc0\x01garbage")
+    bad.write_bytes(b"\xae\x02garbage")
     assert main(["codec", "decompress", str(codec_dir), str(bad), "--out", str(tmp_path / "r.npy")]) == 2
     assert "bitstream" in capsys.readouterr().err
 

@@ -19,7 +19,7 @@ def client(codec_dir):
 def test_healthz_and_models(client, codec):
     assert client.get("/healthz").json() == {"status": "ok", "models": 1}
     (model,) = client.get("/v1/models").json()
-    assert model["fingerprint"] == codec.fingerprint.hex()
+    assert model["fingerprint"] == codec.fingerprint.hex() and model["model_id"] == codec.model_id.hex()
     assert model["input_shape"] == [64] and model["image_shape"] == [8, 8]
 
 
@@ -48,14 +48,15 @@ def test_400_corrupt_stream_then_keeps_serving(client, codec, test_items):
 
 def test_404_unknown_model(client, codec, test_items):
     from aekit.codec import bitstream
-    header, payload = bitstream.unpack(codec.compress(test_items[:1]))
-    other = bitstream.pack(b"\x00\x11\x22\x33", header.count, header.latent_shape, payload)
+    header, payload = bitstream.unpack(codec.compress(test_items[:1]), codec.fingerprint)
+    other_model = bytes([codec.fingerprint[0] ^ 0xFF]) + codec.fingerprint[1:]
+    other = bitstream.pack(other_model, header.count, header.latent_shape, payload)
     r = client.post("/v1/decode", content=other, headers=OCTET)
-    assert r.status_code == 404 and "00112233" in r.json()["detail"]
+    assert r.status_code == 404 and other_model[:2].hex() in r.json()["detail"]
 
 
 def test_413_body_too_large(client):
-    r = client.post("/v1/decode", content=b"\xae\xc0" + b"\0" * 5000, headers=OCTET)
+    r = client.post("/v1/decode", content=b"\xae\x02" + b"\0" * 5000, headers=OCTET)
     assert r.status_code == 413 and "limit" in r.json()["detail"]
 
 

@@ -143,10 +143,11 @@ def test_save_and_load_stack_and_classifier(tmp_path, digits):
     again = aekit.load(tmp_path / "unrolled")
     np.testing.assert_array_equal(aekit.reconstruct(again, X), aekit.reconstruct(stack, X))
 
-    clf = stack.to_classifier(3, dropout=0.2)
+    clf = stack.to_classifier(3, dropout=0.2, input_dropout=0.1)
     clf.save(tmp_path / "clf")
     loaded = aekit.load(tmp_path / "clf")
     assert isinstance(loaded, StackedClassifier) and loaded.n_classes == 3
+    assert (loaded.config["dropout"], loaded.config["input_dropout"]) == (0.2, 0.1)
     np.testing.assert_array_equal(aekit.predict_proba(loaded, X), aekit.predict_proba(clf, X))
 
 
@@ -155,5 +156,20 @@ def test_classifier_arguments_are_checked():
         StackedClassifier(64, [8], 0)
     with pytest.raises(ValueError, match="dropout"):
         StackedClassifier(64, [8], 3, dropout=1.0)
+    with pytest.raises(ValueError, match="input_dropout must be in"):
+        StackedClassifier(64, [8], 3, input_dropout=-0.1)
     with pytest.raises(ValueError, match="hidden"):
         StackedAutoencoder(64, [])
+
+
+def test_input_dropout_zeroes_inputs_in_training_only():
+    torch.manual_seed(0)
+    clf = StackedClassifier(64, [8], 3, input_dropout=0.5)
+    x = torch.ones(4, 64)
+    seen = []
+    clf.hidden_layers[0].register_forward_hook(lambda mod, args, out: seen.append(args[0].clone()))
+    clf.train()(x)
+    clf.eval()(x)
+    zero_fraction = float((seen[0] == 0).float().mean())
+    assert 0.3 < zero_fraction < 0.7 and torch.equal(seen[0][seen[0] != 0], torch.full_like(seen[0][seen[0] != 0], 2.0))
+    assert torch.equal(seen[1], x)

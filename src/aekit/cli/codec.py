@@ -87,7 +87,7 @@ def cmd_train(args) -> int:
     report = {"data": args.data, "lmbda": args.lmbda, "seconds": seconds, "fingerprint": codec.fingerprint.hex(),
               **rd_point(codec, X_test)}
     write_json(out / "metrics.json", report)
-    say(f"trained codec {codec.fingerprint.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
+    say(f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
         f"PSNR {report['psnr_db']:.2f} dB -> {out}")
     return 0
 

@@ -1,12 +1,17 @@
-"""The aekit codec bitstream, format version 1 (specified in ``docs/bitstream.md``).
+"""The aekit codec bitstream, format version 2 (specified in ``docs/bitstream.md``).
 
-    magic "\\xAE\\xC0" | version u8 | fingerprint 4 bytes | item count varint |
-    latent ndim u8 | latent dims varint... | payload length varint | payload | CRC-32 (big-endian u32)
+    magic 0xAE | version u8 | model id 2 bytes | item count varint | latent ndim u8 |
+    latent dims varint... | payload length varint | payload | CRC-32 (big-endian u32)
+
+The model id is the first two bytes of the model's fingerprint (a SHA-256 of its
+weights and tables); the CRC-32 covers the whole 32-byte fingerprint followed by
+every byte before it. So a frame costs 12 bytes for one MNIST image, yet a stream
+decoded by any other model fails the CRC unless the 32-bit check collides too.
 
 Every size read from a stream is bounded before anything is allocated, and
-every inconsistency (wrong magic, version, truncation, trailing bytes, CRC
-mismatch) raises :class:`aekit.errors.BitstreamError` saying which. This module
-needs only the standard library: it runs on the device and in the cloud.
+every inconsistency (wrong magic, version, truncation, trailing bytes, wrong
+model, CRC mismatch) raises :class:`aekit.errors.BitstreamError` saying which.
+This module needs only the standard library: it runs on the device and in the cloud.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from dataclasses import dataclass
 
 from ..errors import BitstreamError
 
-__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM", "MAX_LATENT_DIM",
+__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MODEL_ID_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM", "MAX_LATENT_DIM",
            "MAX_LATENT_SIZE", "MAX_SYMBOLS", "MAX_PAYLOAD", "Header", "pack", "unpack", "read_header"]
 
-MAGIC = b"\xae\xc0"
-VERSION = 1
-FINGERPRINT_BYTES = 4
+MAGIC = b"\xae"
+VERSION = 2
+FINGERPRINT_BYTES = 32         # SHA-256 of the model: bound into the CRC, never sent
+MODEL_ID_BYTES = 2             # what is sent: the fingerprint's first bytes, to pick the model
 CRC_BYTES = 4
+_V1_PREFIX = b"\xae\xc0"      # format version 1 (2-byte magic, 4-byte fingerprint, 15-byte frame)
 
 # bounds on every size field (checked before any allocation)
 MAX_ITEMS = 1 << 16            # items (images) in one message
@@ -34,7 +41,7 @@ MAX_SYMBOLS = 1 << 24          # symbols per message (items x latent size)
 MAX_PAYLOAD = 1 << 28          # payload bytes
 _MAX_VARINT_BYTES = 5
 
-MIN_LENGTH = len(MAGIC) + 1 + FINGERPRINT_BYTES + 1 + 1 + 1 + CRC_BYTES   # count, ndim, length (no dims)
+MIN_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + CRC_BYTES   # count, ndim, length (no dims)
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class Header:
     """The fields of a stream around its payload."""
 
     version: int
-    fingerprint: bytes
+    model_id: bytes
     count: int
     latent_shape: tuple[int, ...]
     payload_length: int
@@ -85,16 +92,30 @@ def _read_varint(data: bytes, pos: int, field: str, maximum: int) -> tuple[int, 
 
 # ------------------------------------------------------------------ write
 def pack(fingerprint: bytes, count: int, latent_shape, payload: bytes) -> bytes:
-    """Wrap an entropy-coded ``payload`` of ``count`` items with latent shape ``latent_shape``."""
-    fingerprint = bytes(fingerprint)
-    if len(fingerprint) != FINGERPRINT_BYTES:
-        raise ValueError(f"fingerprint must be {FINGERPRINT_BYTES} bytes, got {len(fingerprint)}")
+    """Wrap an entropy-coded ``payload`` of ``count`` items with latent shape ``latent_shape``.
+
+    ``fingerprint`` is the model's 32-byte SHA-256: its first bytes go into the stream
+    as the model id, all of it into the CRC-32.
+    """
+    fingerprint = _check_fingerprint(fingerprint, ValueError)
     latent_shape = tuple(int(s) for s in latent_shape)
     _check_sizes(count, latent_shape, len(payload), error=ValueError)
-    parts = [MAGIC, bytes([VERSION]), fingerprint, _varint(count), bytes([len(latent_shape)]),
+    parts = [MAGIC, bytes([VERSION]), fingerprint[:MODEL_ID_BYTES], _varint(count), bytes([len(latent_shape)]),
              *(_varint(s) for s in latent_shape), _varint(len(payload)), bytes(payload)]
     body = b"".join(parts)
-    return body + zlib.crc32(body).to_bytes(CRC_BYTES, "big")
+    return body + _crc(fingerprint, body).to_bytes(CRC_BYTES, "big")
+
+
+def _crc(fingerprint: bytes, body: bytes) -> int:
+    """CRC-32 (zlib, IEEE 802.3) of the model's fingerprint followed by the stream's bytes."""
+    return zlib.crc32(body, zlib.crc32(fingerprint))
+
+
+def _check_fingerprint(fingerprint, error) -> bytes:
+    if not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != FINGERPRINT_BYTES:
+        got = f"{len(fingerprint)} bytes" if isinstance(fingerprint, (bytes, bytearray)) else type(fingerprint).__name__
+        raise error(f"fingerprint must be the model's {FINGERPRINT_BYTES}-byte SHA-256, got {got}")
+    return bytes(fingerprint)
 
 
 def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=BitstreamError) -> None:
@@ -127,16 +148,17 @@ def read_header(data: bytes) -> tuple[Header, int]:
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise BitstreamError(f"not an aekit bitstream: it starts with {data[:len(MAGIC)].hex() or 'nothing'}, "
                              f"expected the magic {MAGIC.hex()}")
+    if data[:len(_V1_PREFIX)] == _V1_PREFIX:
+        raise BitstreamError(f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
+                             "(re-encode the images with this aekit)")
+    if len(data) > len(MAGIC) and data[len(MAGIC)] != VERSION:
+        raise BitstreamError(f"bitstream format version {data[len(MAGIC)]} is not supported: this aekit reads "
+                             f"version {VERSION}")
     if len(data) < MIN_LENGTH:
         raise BitstreamError(f"truncated bitstream: {len(data)} bytes, a stream has at least {MIN_LENGTH}")
-    pos = len(MAGIC)
-    version = data[pos]
-    if version != VERSION:
-        raise BitstreamError(f"bitstream format version {version} is not supported: this aekit reads "
-                             f"version {VERSION}")
-    pos += 1
-    fingerprint = data[pos:pos + FINGERPRINT_BYTES]
-    pos += FINGERPRINT_BYTES
+    pos = len(MAGIC) + 1
+    model_id = data[pos:pos + MODEL_ID_BYTES]
+    pos += MODEL_ID_BYTES
     count, pos = _read_varint(data, pos, "item count", MAX_ITEMS)
     if pos >= len(data):
         raise BitstreamError("truncated bitstream: it ends before the latent shape")
@@ -157,15 +179,25 @@ def read_header(data: bytes) -> tuple[Header, int]:
     if len(data) > expected:
         raise BitstreamError(f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
                              f"{expected}-byte stream the header announces")
-    return Header(version, fingerprint, count, tuple(shape), length), pos
+    return Header(VERSION, model_id, count, tuple(shape), length), pos
 
 
-def unpack(data: bytes) -> tuple[Header, bytes]:
-    """Check a whole stream (header bounds, length, CRC-32) and return ``(header, payload)``."""
+def unpack(data: bytes, fingerprint: bytes) -> tuple[Header, bytes]:
+    """Check a whole stream against the model with ``fingerprint`` and return ``(header, payload)``.
+
+    Checks the header bounds and length, then that the model id is this model's
+    (``wrong model`` otherwise), then the CRC-32 over the fingerprint and the stream.
+    """
+    fingerprint = _check_fingerprint(fingerprint, TypeError)
     header, pos = read_header(data)
+    if header.model_id != fingerprint[:MODEL_ID_BYTES]:
+        raise BitstreamError(f"wrong model: the bitstream was made by model {header.model_id.hex()}, "
+                             f"this codec is {fingerprint[:MODEL_ID_BYTES].hex()}")
     data = bytes(data)
     body, crc = data[:-CRC_BYTES], int.from_bytes(data[-CRC_BYTES:], "big")
-    actual = zlib.crc32(body)
+    actual = _crc(fingerprint, body)
     if actual != crc:
-        raise BitstreamError(f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x})")
+        raise BitstreamError(f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x}); "
+                             f"the stream is damaged, or was made by another model whose id is also "
+                             f"{header.model_id.hex()}")
     return header, body[pos:]

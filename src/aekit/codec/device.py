@@ -25,6 +25,7 @@ from .coder import MAX_PRECISION, MAX_TABLE_LENGTH, Tables
 __all__ = ["DeviceEncoder", "read_device_config"]
 
 TABLES_FILE = "codec.json"
+TABLES_FORMAT_VERSION = 2        # 2: "fingerprint" is the whole 32-byte SHA-256 (bitstream v2 needs it)
 MAX_CONFIG_BYTES = 64 << 20
 
 
@@ -43,9 +44,9 @@ def read_device_config(path) -> dict:
         raise CheckpointError(f"{file} is corrupted: not valid JSON ({err})") from None
     if not isinstance(config, dict) or config.get("format") != "aekit-codec":
         raise CheckpointError(f"{file} is not an aekit codec file")
-    if config.get("format_version") != 1:
-        raise CheckpointError(f"{file} has codec format version {config.get('format_version')!r}; "
-                              "this aekit reads version 1")
+    if config.get("format_version") != TABLES_FORMAT_VERSION:
+        raise CheckpointError(f"{file} has codec format version {config.get('format_version')!r}; this aekit "
+                              f"reads version {TABLES_FORMAT_VERSION} (re-save the codec with Codec.save)")
     try:
         fingerprint = bytes.fromhex(config["fingerprint"])
         input_shape = tuple(int(s) for s in config["input_shape"])

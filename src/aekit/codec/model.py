@@ -27,7 +27,7 @@ from ..errors import BitstreamError, CheckpointError
 from ..nn.base import AEModule
 from . import bitstream
 from .coder import Tables
-from .device import TABLES_FILE
+from .device import TABLES_FILE, TABLES_FORMAT_VERSION
 from .entropy import FactorizedPrior
 
 __all__ = ["Codec", "QUANTIZERS", "TABLES_FILE", "ENCODER_FILE"]
@@ -176,10 +176,19 @@ class Codec(AEModule):
 
     @property
     def fingerprint(self) -> bytes:
-        """First 4 bytes of the SHA-256 of every weight (decoder included) and the CDF tables."""
+        """SHA-256 (32 bytes) of every weight (decoder included) and the CDF tables.
+
+        A bitstream carries its first :data:`~aekit.codec.bitstream.MODEL_ID_BYTES` bytes
+        (:attr:`model_id`) and binds all of it into its CRC-32.
+        """
         if self._fingerprint is None:
-            self._fingerprint = _state_digest(self.state_dict())[:bitstream.FINGERPRINT_BYTES]
+            self._fingerprint = _state_digest(self.state_dict())
         return self._fingerprint
+
+    @property
+    def model_id(self) -> bytes:
+        """The fingerprint's first bytes, as written in each bitstream (picks the model in the service)."""
+        return self.fingerprint[:bitstream.MODEL_ID_BYTES]
 
     def train(self, mode: bool = True):
         if mode:
@@ -216,8 +225,10 @@ class Codec(AEModule):
 
     def decompress_symbols(self, data: bytes) -> np.ndarray:
         """The integer symbols (N, D) of a bitstream made by this codec."""
-        header, payload = bitstream.unpack(data)
-        check_header(header, self.fingerprint, self.latent_shape)
+        header, payload = bitstream.unpack(data, self.fingerprint)
+        if tuple(header.latent_shape) != tuple(self.latent_shape):
+            raise BitstreamError(f"corrupt bitstream: latent shape {header.latent_shape}, the model's is "
+                                 f"{tuple(self.latent_shape)}")
         return self.tables.decode(payload, header.count)
 
     def decompress(self, data: bytes) -> np.ndarray:
@@ -246,7 +257,7 @@ class Codec(AEModule):
     def device_config(self, encoder_sha256: str | None = None) -> dict:
         """What the device needs besides the ONNX encoder: shapes, fingerprint and integer tables."""
         t = self.tables
-        return {"format": TABLES_FORMAT, "format_version": 1, "fingerprint": self.fingerprint.hex(),
+        return {"format": TABLES_FORMAT, "format_version": TABLES_FORMAT_VERSION, "fingerprint": self.fingerprint.hex(),
                 "input_shape": list(self.input_shape), "latent_shape": list(self.latent_shape),
                 "image_shape": None if self.image_shape is None else list(self.image_shape),
                 "unit_interval": self.unit_interval, "precision": t.precision,
@@ -290,16 +301,6 @@ class _EncoderGraph(nn.Module):
 
     def forward(self, x):
         return self.autoencoder.encode(x).flatten(1)
-
-
-def check_header(header: bitstream.Header, fingerprint: bytes, latent_shape) -> None:
-    """Raise :class:`BitstreamError` unless the stream was made by the model with ``fingerprint``."""
-    if header.fingerprint != fingerprint:
-        raise BitstreamError(f"wrong model: the bitstream was made by model {header.fingerprint.hex()}, "
-                             f"this codec is {fingerprint.hex()}")
-    if tuple(header.latent_shape) != tuple(latent_shape):
-        raise BitstreamError(f"corrupt bitstream: latent shape {header.latent_shape}, the model's is "
-                             f"{tuple(latent_shape)}")
 
 
 def _state_digest(state: dict) -> bytes:

@@ -1,7 +1,7 @@
 """The cloud side: a FastAPI decode service (``aekit serve``).
 
 Models are loaded once, in the app's lifespan, and chosen per request by the
-fingerprint in the stream. ``POST /v1/decode`` takes an ``application/octet-stream``
+model id in the stream (the first bytes of the model's fingerprint). ``POST /v1/decode`` takes an ``application/octet-stream``
 bitstream and answers the reconstruction as ``.npy`` (``application/x-npy``) or,
 with ``Accept: image/png``, as a PNG (a grid for several items). Errors are JSON
 (``{"detail": ...}``): 400 corrupt stream, 404 unknown model, 413 body too large,
@@ -34,7 +34,7 @@ PNG = "image/png"
 
 
 class Registry:
-    """Loaded codecs by fingerprint."""
+    """Loaded codecs by model id (the first bytes of the fingerprint, as written in each stream)."""
 
     def __init__(self, codecs=()):
         self.codecs: dict[bytes, Codec] = {}
@@ -43,11 +43,13 @@ class Registry:
             self.add(codec)
 
     def add(self, codec: Codec, path: str | None = None) -> None:
-        fp = codec.fingerprint
-        if fp in self.codecs:
-            raise ValueError(f"two models share the fingerprint {fp.hex()}: {self.paths.get(fp)} and {path}")
-        self.codecs[fp] = codec.eval()
-        self.paths[fp] = path
+        key = codec.model_id
+        if key in self.codecs:
+            same = "the same model" if self.codecs[key].fingerprint == codec.fingerprint else "two models"
+            raise ValueError(f"{same} with model id {key.hex()}: {self.paths.get(key)} and {path}; "
+                             "serve one of them (retrain or fine-tune the other to change its fingerprint)")
+        self.codecs[key] = codec.eval()
+        self.paths[key] = path
 
     @classmethod
     def from_dirs(cls, dirs) -> "Registry":
@@ -58,6 +60,7 @@ class Registry:
 
 
 class ModelInfo(BaseModel):
+    model_id: str
     fingerprint: str
     input_shape: list[int]
     latent_shape: list[int]
@@ -113,15 +116,16 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
 
     @app.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
     async def list_models(registry: Registry = Depends(get_registry)) -> list[ModelInfo]:
-        return [ModelInfo(fingerprint=fp.hex(), input_shape=list(c.input_shape), latent_shape=list(c.latent_shape),
+        return [ModelInfo(model_id=key.hex(), fingerprint=c.fingerprint.hex(), input_shape=list(c.input_shape),
+                          latent_shape=list(c.latent_shape),
                           image_shape=None if c.image_shape is None else list(c.image_shape),
-                          path=registry.paths.get(fp)) for fp, c in registry.codecs.items()]
+                          path=registry.paths.get(key)) for key, c in registry.codecs.items()]
 
     @app.post("/v1/decode", summary="Decode a bitstream",
               responses={200: {"content": {NPY: {}, PNG: {}},
                                "description": "The reconstructions, (N, *input_shape) float32 .npy, or a PNG"},
                          400: {"description": "Corrupt, truncated or wrong-version bitstream"},
-                         404: {"description": "No loaded model has the stream's fingerprint"},
+                         404: {"description": "No loaded model has the stream's model id"},
                          413: {"description": "Body too large"},
                          415: {"description": "Content type is not application/octet-stream"}},
               openapi_extra={"requestBody": {"required": True, "content": {
@@ -140,10 +144,10 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
                 raise HTTPException(413, f"body exceeds the limit of {max_body} bytes")
         try:
             header, _ = bitstream.read_header(bytes(body))
-            codec = registry.codecs.get(header.fingerprint)
+            codec = registry.codecs.get(header.model_id)
             if codec is None:
-                raise HTTPException(404, f"no loaded model has fingerprint {header.fingerprint.hex()}; "
-                                         f"loaded: {', '.join(fp.hex() for fp in registry.codecs) or 'none'}")
+                raise HTTPException(404, f"no loaded model has id {header.model_id.hex()}; "
+                                         f"loaded: {', '.join(key.hex() for key in registry.codecs) or 'none'}")
             if header.count * header.latent_size <= INLINE_SYMBOLS:
                 X = codec.decompress(bytes(body))          # sub-millisecond: no thread hop
             else:                                          # a big message must not stall the event loop
