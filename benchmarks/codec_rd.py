@@ -63,6 +63,9 @@ def parse_args(argv=None):
                    help="quantizer of the per-λ fine-tuning (default: --quantizer)")
     p.add_argument("--long-lmbda", default="0.003", help="λ values of the longer runs (comma-separated)")
     p.add_argument("--long-epochs", type=int, default=0, help="epochs of each longer run (0: none)")
+    p.add_argument("--long-quantizer", default="noise", choices=["noise", "ste"],
+                   help="what the decoder sees in the longer runs: y + u (noise) or round(y) (ste; the rate "
+                        "still uses the noise proxy: 'mixed' quantisation, Minnen & Singh 2020)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-train", type=int, default=60000)
     p.add_argument("--n-test", type=int, default=10000)
@@ -87,6 +90,8 @@ def train_all(args, X_train) -> dict[float, Codec]:
         meta = runs / name / "bench.json"
         stored = json.loads(meta.read_text()).get("settings", {}) if meta.is_file() else {}
         stored.setdefault("finetune_quantizer", stored.get("quantizer"))
+        if "long_lmbda" in stored:
+            stored.setdefault("long_quantizer", "noise")
         if stored and all(stored.get(k) == v for k, v in want.items()):
             logging.info("reusing %s", runs / name)
             return Codec.load(runs / name), json.loads(meta.read_text())["seconds"]
@@ -120,21 +125,22 @@ def train_all(args, X_train) -> dict[float, Codec]:
         seconds[name] = secs
     for long_lmbda in ([float(v) for v in args.long_lmbda.split(",")] if args.long_epochs else []):
         # longer runs (cosine learning rate) at the λ values that aim at the goal, from the same first model
-        want = {**base_settings, "long_lmbda": long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr}
+        want = {**base_settings, "long_lmbda": long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr,
+                "long_quantizer": args.long_quantizer}
         name = f"long_lmbda_{long_lmbda:g}"
         codec, secs = cached(name, want)
         if codec is None:
             codec = copy.deepcopy(base)
             start = time.perf_counter()
             train_codec(codec, X_train, lmbda=long_lmbda, epochs=args.long_epochs, batch_size=args.batch_size,
-                        lr=args.lr, lr_schedule="cosine", seed=2, progress=False)
+                        lr=args.lr, lr_schedule="cosine", quantizer=args.long_quantizer, seed=2, progress=False)
             secs = time.perf_counter() - start
             keep(codec, name, secs, want)
         codecs[f"long_{long_lmbda:g}"] = codec
         seconds[name] = secs
     if args.long_epochs:
         settings = {**settings, "long_lmbdas": args.long_lmbda, "long_epochs": args.long_epochs,
-                    "long_lr": f"{args.lr} cosine"}
+                    "long_lr": f"{args.lr} cosine", "long_quantizer": args.long_quantizer}
     return codecs, seconds, settings
 
 
@@ -168,7 +174,7 @@ def pca_points(X_train, X, ks=(4, 6, 8, 12, 16, 24, 32, 48, 64), steps=(0.25, 0.
                 freqs[d, :len(counts)] = _quantise(counts / counts.sum(), 16)
             tables = Tables(lo, hi - lo + 1, freqs, 16)
             s_test = tables.clip(np.rint(C_test[:, :k] / q).astype(np.int64))
-            fp = b"\0\0\0\0"
+            fp = bytes(bitstream.FINGERPRINT_BYTES)
             amortised = sum(len(bitstream.pack(fp, len(s_test[i:i + CHUNK]), (k,), tables.encode(s_test[i:i + CHUNK])))
                             for i in range(0, len(X), CHUNK)) / len(X)
             one = np.mean([len(bitstream.pack(fp, 1, (k,), tables.encode(s_test[i:i + 1]))) for i in range(min(1000, len(X)))])
