@@ -61,6 +61,9 @@ def parse_args(argv=None):
                    help="CNN epochs, one value or one per --labels entry (same for both initialisations)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--inits", default="cae,random", help="CNN initialisations to train (cae, random or both)")
+    p.add_argument("--lr-schedule", default=None, choices=[None, "cosine"],
+                   help="learning-rate schedule of the CNN training (default constant)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     p.add_argument("--out", default=str(HERE / "results" / "cae_mnist.json"))
     return p.parse_args(argv)
@@ -72,6 +75,9 @@ def main(argv=None) -> int:
     epochs = args.epochs * len(args.labels) if len(args.epochs) == 1 else args.epochs
     if len(epochs) != len(args.labels):
         raise SystemExit(f"--epochs needs one value or one per --labels entry, got {args.epochs}")
+    inits = [v.strip() for v in args.inits.split(",")]
+    if not inits or any(v not in ("cae", "random") for v in inits):
+        raise SystemExit(f"--inits takes cae, random or cae,random, got {args.inits!r}")
     t0 = time.perf_counter()
     X_tr, y_tr = load_mnist(args.data_root, "train", flatten=False)
     X_te, y_te = load_mnist(args.data_root, "test", flatten=False)
@@ -110,12 +116,12 @@ def main(argv=None) -> int:
         for seed in seeds:
             idx = np.random.default_rng(seed).permutation(len(X_tr))[:n_labels]
             X, y = X_tr[idx], y_tr[idx]
-            for init in ("cae", "random"):
+            for init in inits:
                 aekit.seed_everything(seed)
                 cnn = stack.to_cnn(10, hidden=args.hidden, dropout=args.dropout, pretrained=init == "cae")
                 start = time.perf_counter()
                 aekit.fit_classifier(cnn, X, y, epochs=n_epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                                     progress=False)
+                                     lr_schedule=args.lr_schedule, progress=False)
                 seconds = time.perf_counter() - start
                 error = float(np.mean(aekit.predict(cnn, X_te) != y_te))
                 run = {"labels": int(n_labels), "seed": seed, "init": init, "epochs": n_epochs,
