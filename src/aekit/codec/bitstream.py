@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from ..errors import BitstreamError
 
-__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MODEL_ID_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM", "MAX_LATENT_DIM",
-           "MAX_LATENT_SIZE", "MAX_SYMBOLS", "MAX_PAYLOAD", "Header", "pack", "unpack", "read_header"]
+__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MODEL_ID_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM",
+           "MAX_LATENT_DIM", "MAX_LATENT_SIZE", "MAX_SYMBOLS", "MAX_PAYLOAD", "Header", "pack", "unpack", "read_header"]
 
 MAGIC = b"\xae"
 VERSION = 2
@@ -97,7 +97,7 @@ def pack(fingerprint: bytes, count: int, latent_shape, payload: bytes) -> bytes:
     ``fingerprint`` is the model's 32-byte SHA-256: its first bytes go into the stream
     as the model id, all of it into the CRC-32.
     """
-    fingerprint = _check_fingerprint(fingerprint, ValueError)
+    fingerprint = _check_fingerprint(fingerprint)
     latent_shape = tuple(int(s) for s in latent_shape)
     _check_sizes(count, latent_shape, len(payload), error=ValueError)
     parts = [MAGIC, bytes([VERSION]), fingerprint[:MODEL_ID_BYTES], _varint(count), bytes([len(latent_shape)]),
@@ -111,10 +111,12 @@ def _crc(fingerprint: bytes, body: bytes) -> int:
     return zlib.crc32(body, zlib.crc32(fingerprint))
 
 
-def _check_fingerprint(fingerprint, error) -> bytes:
-    if not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != FINGERPRINT_BYTES:
-        got = f"{len(fingerprint)} bytes" if isinstance(fingerprint, (bytes, bytearray)) else type(fingerprint).__name__
-        raise error(f"fingerprint must be the model's {FINGERPRINT_BYTES}-byte SHA-256, got {got}")
+def _check_fingerprint(fingerprint) -> bytes:
+    if not isinstance(fingerprint, (bytes, bytearray)):
+        raise TypeError(f"fingerprint must be bytes (the model's SHA-256), got {type(fingerprint).__name__}")
+    if len(fingerprint) != FINGERPRINT_BYTES:
+        raise ValueError(f"fingerprint must be the model's {FINGERPRINT_BYTES}-byte SHA-256, "
+                         f"got {len(fingerprint)} bytes")
     return bytes(fingerprint)
 
 
@@ -188,7 +190,7 @@ def unpack(data: bytes, fingerprint: bytes) -> tuple[Header, bytes]:
     Checks the header bounds and length, then that the model id is this model's
     (``wrong model`` otherwise), then the CRC-32 over the fingerprint and the stream.
     """
-    fingerprint = _check_fingerprint(fingerprint, TypeError)
+    fingerprint = _check_fingerprint(fingerprint)
     header, pos = read_header(data)
     if header.model_id != fingerprint[:MODEL_ID_BYTES]:
         raise BitstreamError(f"wrong model: the bitstream was made by model {header.model_id.hex()}, "

@@ -257,7 +257,8 @@ class Codec(AEModule):
     def device_config(self, encoder_sha256: str | None = None) -> dict:
         """What the device needs besides the ONNX encoder: shapes, fingerprint and integer tables."""
         t = self.tables
-        return {"format": TABLES_FORMAT, "format_version": TABLES_FORMAT_VERSION, "fingerprint": self.fingerprint.hex(),
+        return {"format": TABLES_FORMAT, "format_version": TABLES_FORMAT_VERSION,
+                "fingerprint": self.fingerprint.hex(),
                 "input_shape": list(self.input_shape), "latent_shape": list(self.latent_shape),
                 "image_shape": None if self.image_shape is None else list(self.image_shape),
                 "unit_interval": self.unit_interval, "precision": t.precision,

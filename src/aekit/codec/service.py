@@ -1,9 +1,10 @@
 """The cloud side: a FastAPI decode service (``aekit serve``).
 
 Models are loaded once, in the app's lifespan, and chosen per request by the
-model id in the stream (the first bytes of the model's fingerprint). ``POST /v1/decode`` takes an ``application/octet-stream``
-bitstream and answers the reconstruction as ``.npy`` (``application/x-npy``) or,
-with ``Accept: image/png``, as a PNG (a grid for several items). Errors are JSON
+model id in the stream (the first bytes of the model's fingerprint).
+``POST /v1/decode`` takes an ``application/octet-stream`` bitstream and answers
+the reconstruction as ``.npy`` (``application/x-npy``) or, with
+``Accept: image/png``, as a PNG (a grid for several items). Errors are JSON
 (``{"detail": ...}``): 400 corrupt stream, 404 unknown model, 413 body too large,
 415 wrong content type; the service keeps serving. Schema at ``/openapi.json``.
 """
