@@ -24,6 +24,7 @@ reconstruction (:meth:`StackedAutoencoder.finetune`).
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Sequence
 
 import numpy as np
@@ -335,7 +336,7 @@ class StackedClassifier(AEModule):
             raise ValueError(f"n_classes must be an int >= 1, got {n_classes!r}")
         activations.check_activation(activation)
         for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
-            if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            if not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
         self._set_config(input_dim=input_dim, hidden=hidden, n_classes=int(n_classes), activation=activation,
                          dropout=float(dropout), input_dropout=float(input_dropout))
