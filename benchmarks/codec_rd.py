@@ -67,6 +67,8 @@ def parse_args(argv=None):
                    help="what the decoder sees in the longer runs: y + u (noise) or round(y) (ste; the rate "
                         "still uses the noise proxy: 'mixed' quantisation, Minnen & Singh 2020)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--train-only", action="store_true",
+                   help="train (or reuse) the models in --runs and stop before measuring (e.g. on a GPU machine)")
     p.add_argument("--n-train", type=int, default=60000)
     p.add_argument("--n-test", type=int, default=10000)
     p.add_argument("--runs", default=str(HERE / "runs" / "codec_rd"))
@@ -75,8 +77,15 @@ def parse_args(argv=None):
 
 
 # ---------------------------------------------------------------------- training
+def trained_on(threads: int) -> str:
+    """Where train_codec runs (its default device), for the record beside each model's seconds."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"CPU, {threads} thread(s)"
+
+
 def train_all(args, X_train) -> dict[float, Codec]:
-    lambdas = [float(v) for v in args.lambdas.split(",")]
+    lambdas = [float(v) for v in args.lambdas.split(",") if v]
     base_lmbda = args.base_lmbda if args.base_lmbda is not None else lambdas[len(lambdas) // 2]
     hidden = [int(v) for v in args.hidden.split(",")]
     runs = Path(args.runs)
@@ -84,7 +93,7 @@ def train_all(args, X_train) -> dict[float, Codec]:
                      "quantizer": args.quantizer, "n_train": len(X_train), "base_lmbda": base_lmbda}
     settings = {**base_settings, "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr,
                 "finetune_quantizer": args.finetune_quantizer or args.quantizer}
-    codecs, seconds = {}, {}
+    codecs, seconds, devices = {}, {}, {}
 
     def cached(name, want):
         meta = runs / name / "bench.json"
@@ -94,12 +103,16 @@ def train_all(args, X_train) -> dict[float, Codec]:
             stored.setdefault("long_quantizer", "noise")
         if stored and all(stored.get(k) == v for k, v in want.items()):
             logging.info("reusing %s", runs / name)
-            return Codec.load(runs / name), json.loads(meta.read_text())["seconds"]
+            record = json.loads(meta.read_text())
+            devices[name] = record.get("trained_on", "CPU")
+            return Codec.load(runs / name), record["seconds"]
         return None, None
 
     def keep(codec, name, secs, want):
         codec.save(runs / name)
-        atomic_write_text(runs / name / "bench.json", json.dumps({"settings": want, "seconds": secs}))
+        devices[name] = trained_on(args.threads)
+        atomic_write_text(runs / name / "bench.json",
+                          json.dumps({"settings": want, "seconds": secs, "trained_on": devices[name]}))
 
     base, base_secs = cached("base", base_settings)
     if base is None:
@@ -141,7 +154,7 @@ def train_all(args, X_train) -> dict[float, Codec]:
     if args.long_epochs:
         settings = {**settings, "long_lmbdas": args.long_lmbda, "long_epochs": args.long_epochs,
                     "long_lr": f"{args.lr} cosine", "long_quantizer": args.long_quantizer}
-    return codecs, seconds, settings
+    return codecs, seconds, {**settings, "trained_on": devices}
 
 
 # ---------------------------------------------------------------------- measuring
@@ -267,6 +280,9 @@ def main(argv=None):
     X_test, _ = load_mnist(args.data_root, "test")
     X_train, X_test = X_train[:args.n_train], X_test[:args.n_test]
     codecs, train_seconds, settings = train_all(args, X_train)
+    if args.train_only:
+        logging.info("trained: %s", json.dumps({"seconds": train_seconds, "trained_on": settings["trained_on"]}))
+        return
     logging.info("measuring codecs")
     codec_pts = [{"run": str(key), **codec_point(c, X_test)} for key, c in codecs.items()]
     logging.info("measuring PCA")
@@ -303,7 +319,7 @@ def main(argv=None):
         "benchmark": "codec_rd", "data": "MNIST test set (first %d images), real bitstream bytes" % len(X_test),
         "psnr": "mean over images of 10 log10(1 / MSE), pixels in [0, 1]",
         "goal": GOAL, "goals": goals, "codec": codec_pts, "pca": pca_pts, "pillow": pillow,
-        "training": {**settings, "lambdas": [float(v) for v in args.lambdas.split(",")],
+        "training": {**settings, "lambdas": [float(v) for v in args.lambdas.split(",") if v],
                      "seconds": train_seconds, "threads": args.threads,
                      "architecture": f"dense 784-{args.hidden}-mirror, ReLU, linear latent, sigmoid output; "
                                      "factorized mixture-of-3-logistics prior per latent"},

@@ -1,4 +1,4 @@
-"""Data-parallel training: 2 CPU processes (gloo on 127.0.0.1) against one process."""
+"""Data-parallel training: 2 CPU processes (gloo on 127.0.0.1) against one process; NCCL where GPUs are."""
 
 import json
 import os
@@ -20,7 +20,7 @@ from aekit.nn import Autoencoder
 from aekit.train import _rank_order, fit, fit_classifier, seed_everything
 
 SRC = Path(aekit.__file__).resolve().parents[1]
-FIT = dict(epochs=4, batch_size=50, lr=3e-3, seed=0, progress=False)
+FIT = dict(epochs=4, batch_size=50, lr=3e-3, seed=0, progress=False, device="cpu")   # CPU ranks even beside a GPU
 
 
 def _free_port() -> int:
@@ -144,16 +144,39 @@ def test_distributed_true_without_launcher_is_a_clear_error(monkeypatch):
         fit(Autoencoder(64, [8]), X, epochs=1, distributed="yes", progress=False)
 
 
-def test_torchrun_cli(tmp_path):
+def _torchrun_train(tmp_path, nproc: int, **env):
     np.save(tmp_path / "x.npy", load_digits()[0][:300])
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", **env)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
            "-m", "aekit", "-q", "train", "--data", str(tmp_path / "x.npy"), "--hidden", "16", "--epochs", "2",
            "--out", str(tmp_path / "run")]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def _check_run(done, run: Path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("trained") == 1          # rank 0 alone reports
-    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    report = json.loads((run / "metrics.json").read_text())
     assert report["epochs"] == 2
-    assert aekit.load(tmp_path / "run").history["epoch"] == [1, 2]
+    assert aekit.load(run).history["epoch"] == [1, 2]
+
+
+def test_torchrun_cli(tmp_path):
+    _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")   # gloo, CPU ranks
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs CUDA GPUs")
+def test_torchrun_cli_nccl(tmp_path):
+    # one process per GPU (at most 2): the default device is cuda:LOCAL_RANK and the backend NCCL
+    _check_run(_torchrun_train(tmp_path, min(2, torch.cuda.device_count())), tmp_path / "run")
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(RuntimeError, match=r"LOCAL_RANK is 1 but this machine has 1 CUDA device.*--nproc-per-node 1"):
+        distributed.device()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert distributed.device() == torch.device("cuda", 0)

@@ -59,17 +59,27 @@ def is_main() -> bool:
 
 
 def device() -> torch.device:
-    """This rank's device: ``cuda:LOCAL_RANK`` when GPUs are present, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank() % torch.cuda.device_count())
-    return torch.device("cpu")
+    """This rank's device: ``cuda:LOCAL_RANK`` when GPUs are present, else the CPU.
+
+    NCCL needs a GPU of its own per process, so a machine with fewer GPUs than processes is an error
+    (two ranks sharing one GPU would fail later, inside NCCL, with a far less helpful message).
+    """
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    count = torch.cuda.device_count()
+    if local_rank() >= count:
+        raise RuntimeError(f"LOCAL_RANK is {local_rank()} but this machine has {count} CUDA device(s): start at most "
+                           f"one process per GPU (torchrun --nproc-per-node {count}), or train on the CPU "
+                           "(device='cpu', or CUDA_VISIBLE_DEVICES= in the environment)")
+    return torch.device("cuda", local_rank())
 
 
 def setup(backend: str | None = None) -> bool:
     """Join the process group described by the launcher's environment; True if now distributed.
 
     Already initialised (by the caller or an earlier ``fit``): nothing to do. The backend is
-    NCCL when CUDA is available, else gloo; the group is destroyed when the process exits.
+    NCCL when CUDA is available, else gloo (:func:`aekit.fit` asks for the one that suits its
+    training device: NCCL for CUDA, gloo for the CPU); the group is destroyed when the process exits.
     """
     if not dist.is_available():
         raise RuntimeError("distributed training needs torch.distributed, which this PyTorch build lacks")

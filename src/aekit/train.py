@@ -188,10 +188,10 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
          optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device,
          lr_schedule=None, distributed=None) -> dict:
     _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule)
-    ddp = _join(distributed)
+    device = torch.device(device) if device is not None else default_device()
+    ddp = _join(distributed, device)
     rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
     main = rank == 0
-    device = torch.device(device) if device is not None else default_device()
     if ddp and device.type == "cuda" and device.index is None:
         device = dist_.device()            # "cuda" means this rank's GPU
     model.to(device)
@@ -305,13 +305,14 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     return history
 
 
-def _join(distributed) -> bool:
-    """Whether this run is data-parallel; joins the launcher's process group when needed."""
+def _join(distributed, device: torch.device) -> bool:
+    """Whether this run is data-parallel; joins the launcher's process group when needed
+    (NCCL when training on CUDA, gloo on the CPU)."""
     if distributed is None:
         distributed = dist_.is_distributed() or dist_.launched()
     elif not isinstance(distributed, bool):
         raise TypeError(f"distributed must be None, True or False, got {distributed!r}")
-    return dist_.setup() if distributed else False
+    return dist_.setup("nccl" if device.type == "cuda" else "gloo") if distributed else False
 
 
 def _mean_over_ranks(metrics: dict, n_local: int, device) -> dict:

@@ -87,9 +87,9 @@ class FactorizedPrior(nn.Module):
         The probabilities are scaled to integer frequencies >= 1 summing to 2^precision.
         """
         limit = max_length // 2
-        grid = torch.arange(-limit, limit + 1, dtype=torch.float64)                      # candidate symbols
+        grid = torch.arange(-limit, limit + 1, dtype=torch.float64, device=self.loc.device)  # candidate symbols
         edges = self.cdf((grid + 0.5).unsqueeze(-1).expand(-1, self.dim))               # F(k + ½), (G, D)
-        edges = edges.T.numpy()                                                           # (D, G)
+        edges = edges.T.cpu().numpy()                                                     # (D, G)
         half = tail_mass / 2
         offsets, lengths, rows = [], [], []
         for d in range(self.dim):
