@@ -13,6 +13,7 @@ from aekit.errors import CheckpointError
 def saved(tmp_path, digits):
     model = Autoencoder(64, [32, 8], tied=True, corruption="saltpepper:0.1", code_activation="linear")
     aekit.fit(model, digits[0], epochs=1, progress=False)
+    model.cpu()                                 # trained on a GPU if there is one; aekit.load gives a CPU model
     path = model.save(tmp_path / "ckpt")
     return model, path
 

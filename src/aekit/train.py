@@ -284,7 +284,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             done = patience is not None and state["bad_epochs"] >= patience
             if checkpoint_dir is not None:
                 _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False,
-                            write=main, ddp=ddp)
+                            write=main, ddp=ddp, device=device)
             if done:
                 stopped_early = True
                 break
@@ -299,7 +299,8 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     model.eval()
     if checkpoint_dir is not None:
         _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state,
-                    history["epoch"][-1] if history["epoch"] else 0, finished=True, write=main, ddp=ddp)
+                    history["epoch"][-1] if history["epoch"] else 0, finished=True, write=main, ddp=ddp,
+                    device=device)
     if ddp:
         dist_.barrier()   # the checkpoint is complete before any rank reads it
     return history
@@ -456,10 +457,16 @@ def _make_optimizer(model, name, lr, momentum, weight_decay) -> torch.optim.Opti
 
 
 # ====================================================================== checkpoints
+def _device_rng(device: torch.device) -> torch.Tensor | None:
+    """State of the GPU's own generator (corruption noise and dropout masks drawn on the GPU); None on the CPU."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
 def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool, write: bool = True,
-                ddp: bool = False) -> None:
-    rng = torch.get_rng_state()
+                ddp: bool = False, device: torch.device = torch.device("cpu")) -> None:
+    rng, device_rng = torch.get_rng_state(), _device_rng(device)
     ranks_rng = dist_.all_gather(rng) if ddp else [rng]   # a collective: every rank takes part
+    ranks_device_rng = dist_.all_gather(device_rng) if ddp and device_rng is not None else [device_rng]
     if not write:
         return
     directory = Path(directory)
@@ -470,6 +477,9 @@ def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finis
     tensors, meta = _optimizer_to_tensors(opt.state_dict())
     tensors["rng.torch"] = rng
     tensors.update({f"rng.torch.rank{r}": t for r, t in enumerate(ranks_rng) if r > 0})
+    if device_rng is not None:
+        tensors["rng.cuda"] = device_rng
+        tensors.update({f"rng.cuda.rank{r}": t for r, t in enumerate(ranks_device_rng) if r > 0})
     tensors["rng.shuffle"] = gen.get_state()
     if state["best_state"] is not None:
         tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
@@ -488,6 +498,8 @@ def _restore(directory, model, opt, gen, history, state, device, rank: int = 0) 
         tensors = io.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
         opt.load_state_dict(_optimizer_from_tensors(tensors, doc["optimizer"]))
         torch.set_rng_state(tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]))
+        if device.type == "cuda" and "rng.cuda" in tensors:   # resumed on a GPU after training on one
+            torch.cuda.set_rng_state(tensors.get(f"rng.cuda.rank{rank}", tensors["rng.cuda"]), device)
         gen.set_state(tensors["rng.shuffle"])
         history.clear()
         history.update({k: v for k, v in doc["history"].items() if isinstance(v, list)})

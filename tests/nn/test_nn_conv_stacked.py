@@ -29,14 +29,14 @@ def test_to_cnn_copies_the_pretrained_filters_exactly(digit_images, block, unpoo
             assert torch.equal(blk.state_dict()[name], tensor), name
     # the CNN's features are the stack's codes
     x = torch.from_numpy(X[:7])
-    cnn.eval(), stack.eval()
+    cnn.cpu().eval(), stack.cpu().eval()        # compare on one device (pre-training ran on a GPU if there is one)
     assert torch.allclose(cnn.encode(x), stack.encode(x).flatten(1), atol=1e-6)
     assert cnn(x).shape == (7, 10)
     # the copy is a copy: training the CNN leaves the stack alone
     before = stack.layers[0].encoder_blocks[0].conv.weight.detach().clone()
     aekit.fit_classifier(cnn, X, digit_images[1], epochs=1, batch_size=64, progress=False)
     assert torch.equal(stack.layers[0].encoder_blocks[0].conv.weight, before)
-    assert not torch.equal(cnn.features[0].conv.weight, before)
+    assert not torch.equal(cnn.features[0].conv.weight.cpu(), before)
 
 
 def test_random_baseline_has_the_same_topology_and_other_weights(digit_images):

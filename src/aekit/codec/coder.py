@@ -149,7 +149,7 @@ class Tables:
             raise BitstreamError(f"corrupt bitstream: the entropy-coded payload does not decode ({err})") from None
         if (idx < 0).any() or (idx >= self.lengths[:, None]).any():
             raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
-        return idx.T + self.offsets
+        return np.ascontiguousarray(idx.T) + self.offsets
 
     def _trim(self, data: bytes, idx: np.ndarray) -> bytes:
         """Cut the sealed stream to whole bytes: the shortest prefix (zero-padded) that decodes the same.

@@ -214,7 +214,9 @@ class Codec(AEModule):
     def dequantize(self, symbols) -> np.ndarray:
         """x̂ = g_s(ŷ) for integer symbols (N, D), as float32 (N, *input_shape)."""
         self.eval()
-        y = torch.as_tensor(np.asarray(symbols), dtype=torch.float32, device=self.device)
+        # C order whatever the caller's layout: a transposed input would pick another GEMM kernel on a GPU
+        # and change the last bits, so decompress(compress(X)) would no longer equal dequantize(symbols(X))
+        y = torch.as_tensor(np.ascontiguousarray(symbols), dtype=torch.float32, device=self.device)
         return self.decode(y).cpu().numpy().astype(np.float32, copy=False)
 
     def compress(self, X) -> bytes:
