@@ -55,6 +55,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
+    p.add_argument("--no-batching", action="store_true",
+                   help="decode every request alone (default: concurrent small requests share one decoder pass)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("send", help="compress images on this machine (ONNX, no torch) and decode them on a server")
@@ -149,7 +151,7 @@ def cmd_serve(args) -> int:
     for d in args.model:
         if not Path(d).is_dir():
             raise FileNotFoundError(f"--model {d}: no such codec directory")
-    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)))
+    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)), batching=not args.no_batching)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 access_log=False)
     return 0
