@@ -6,8 +6,10 @@ next to peers measured in the same run (Pillow WebP at quality 0 on the same
 image; the torch encoder path ``Codec.compress``). Cloud side: ``aekit serve``
 in a subprocess on 127.0.0.1, loaded by a bounded number of concurrent
 keep-alive clients (asyncio, raw HTTP/1.1) posting single-image bitstreams for
-a bounded time: requests per second and p50 / p99 latency. Both share the same
-two CPU cores, so the service figure includes the load generator's cost.
+a bounded time: requests per second and p50 / p99 latency, with the service's
+batching of concurrent requests (the default) and, in the same run, without it
+(``--no-batching``) as the reference. Both share the same two CPU cores, so the
+service figure includes the load generator's cost.
 
     python benchmarks/codec_speed.py --model benchmarks/runs/codec_rd/long_lmbda_0.003
 """
@@ -47,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=2000, help="single-image encodes timed")
     p.add_argument("--clients", type=int, default=16, help="concurrent connections (bounded: at most 64)")
     p.add_argument("--seconds", type=float, default=10.0, help="load duration (bounded: at most 60)")
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the second load run of the service without batching")
     p.add_argument("--out", default=str(HERE / "results" / "codec_speed.json"))
     return p.parse_args(argv)
 
@@ -138,7 +142,7 @@ async def _load(port, bodies, clients, seconds):
     return latencies, statuses, time.perf_counter() - start
 
 
-def service_side(args, bodies) -> dict:
+def service_side(args, bodies, batching: bool = True) -> dict:
     clients = max(1, min(args.clients, 64))
     seconds = max(1.0, min(args.seconds, 60.0))
     with socket.socket() as s:
@@ -146,7 +150,8 @@ def service_side(args, bodies) -> dict:
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     server = subprocess.Popen([sys.executable, "-m", "aekit", "-q", "serve", "--model", args.model,
-                               "--host", "127.0.0.1", "--port", str(port)], env=env,
+                               "--host", "127.0.0.1", "--port", str(port)] + ([] if batching else ["--no-batching"]),
+                              env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
@@ -162,7 +167,7 @@ def service_side(args, bodies) -> dict:
     finally:
         server.terminate()
         server.wait(10)
-    return {"clients": clients, "seconds": elapsed, "requests": len(latencies), "statuses": statuses,
+    return {"batching": batching, "clients": clients, "seconds": elapsed, "requests": len(latencies), "statuses": statuses,
             "requests_per_s": len(latencies) / elapsed, "latency": stats_ms(latencies),
             "request_bytes_mean": float(np.mean([len(b) for b in bodies]))}
 
@@ -174,11 +179,14 @@ def main(argv=None):
     X, _ = load_mnist(args.data_root, "test")
     device, bodies = device_side(args, X)
     service = service_side(args, bodies)
+    reference = None if args.no_reference else service_side(args, bodies, batching=False)
     goals = {"encode_median_under_1_ms": device["encode_one_image"]["median_ms"] < GOAL["encode_median_ms"],
              "service_at_least_500_rps": service["requests_per_s"] >= GOAL["service_rps"],
              "service_p99_under_50_ms": service["latency"]["p99_ms"] < GOAL["service_p99_ms"]}
     result = {"benchmark": "codec_speed", "model": args.model, "data": "MNIST test images, one per request/encode",
               "goal": GOAL, "goals": goals, "device": device, "service": service,
+              "service_without_batching": reference,
+              "batching_speedup": None if reference is None else service["requests_per_s"] / reference["requests_per_s"],
               "load_average_at_start": load_average, "seconds": time.perf_counter() - start,
               "command": "python " + " ".join([str(Path(sys.argv[0]))] + sys.argv[1:]),
               "machine": "2 CPU cores shared with other jobs; server and load generator on the same cores"}
