@@ -68,3 +68,13 @@ def test_plot_rate_distortion_from_json(tmp_path, capsys):
     points.write_text(json.dumps({"accuracy": 0.5}))
     assert main(["-q", "plot", "rd", str(points), "--out", str(tmp_path / "x.png")]) == 2
     assert "no rate-distortion points" in capsys.readouterr().err
+
+
+def test_map_trains_a_denoising_map_with_corruption(tmp_path, capsys):
+    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--epochs", "1", "--corruption", "masking:0.2",
+                 "--trust-samples", "100", "--save", str(tmp_path / "ckpt"), "--out", str(tmp_path / "m.png")]) == 0
+    import aekit
+    assert aekit.load(tmp_path / "ckpt").corruption.spec() == "masking:0.2"
+    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--corruption", "blur:3",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "blur" in capsys.readouterr().err

@@ -29,6 +29,8 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int_list, default=list(HINTON_2D),
                    help="encoder sizes when training, last must be 2 (default 1000,500,250,2)")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
+    p.add_argument("--corruption", default=None, metavar="SPEC",
+                   help="train a denoising map: q_D such as masking:0.2 (benchmarks/mnist_2d.py's best setting)")
     add_fit_arguments(p)
     p.set_defaults(epochs=30)
     p.add_argument("--save", default=None, metavar="DIR", help="keep the trained model (checkpoint directory)")
@@ -91,7 +93,7 @@ def cmd_map(args) -> int:
     else:
         X_fit, _, X_val, _ = split_validation(X_tr, None, args.val_fraction, args.seed)
         seed_everything(args.seed)
-        model = map_autoencoder(X_tr.shape[1], args.hidden, activation=args.activation)
+        model = map_autoencoder(X_tr.shape[1], args.hidden, activation=args.activation, corruption=args.corruption)
         start = time.perf_counter()
         fit(model, X_fit, X_val=X_val, checkpoint_dir=args.save, **fit_options(args))
         seconds = time.perf_counter() - start
