@@ -7,7 +7,11 @@ k-NN accuracy (k = 5, fit on the training codes, scored on the test codes). At t
 trustworthiness, PCA's figures and the side-by-side figure. The JSON is rewritten after every
 chunk, so a run cut short by ``timeout`` still leaves its last measured figures.
 
-    python benchmarks/mnist_2d.py --epochs 60 --eval-every 5
+The defaults are the recorded run (k-NN 0.9015): a denoising map (masking noise, 20% of the
+pixels), 100 epochs with a cosine learning rate, trained in one piece (about 32 min on one thread):
+
+    python benchmarks/mnist_2d.py --threads 1
+    python benchmarks/mnist_2d.py --corruption none --lr-schedule constant --epochs 60 --eval-every 5   # plain
 """
 
 from __future__ import annotations
@@ -38,17 +42,18 @@ def parse_args(argv=None):
     p.add_argument("--data-root", default=None, help="MNIST IDX directory (default: ../shared/data/mnist)")
     p.add_argument("--hidden", default="1000,500,250,2")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
-    p.add_argument("--corruption", default=None, help="optional q_D, e.g. masking:0.2")
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--corruption", default="masking:0.2",
+                   help="q_D of a denoising map (default masking:0.2; 'none' for a plain autoencoder)")
+    p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--pretrain-epochs", type=int, default=0,
                    help="greedy layer-wise pre-training epochs per layer before fine-tuning (as in "
                         "hinton_mnist.py; needs --activation sigmoid); 0: none")
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--lr-schedule", default=None, choices=[None, "cosine"],
-                   help="cosine: anneal lr to lr/100 over --epochs, trained in one piece "
-                        "(no --eval-every chunks, no --time-budget); default constant")
+    p.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
+                   help="cosine (default): anneal lr to lr/100 over --epochs, trained in one piece "
+                        "(no --eval-every chunks, no --time-budget); constant: chunks of --eval-every epochs")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
     p.add_argument("--n-val", type=int, default=5000, help="training images held out for the validation loss")
     p.add_argument("--trust-samples", type=int, default=3000, help="test points for trustworthiness (O(n^2))")
@@ -60,7 +65,10 @@ def parse_args(argv=None):
                    help="checkpoint + figures directory (readable by `aekit report` / `aekit map`)")
     p.add_argument("--out", default=str(HERE / "results" / "mnist_2d.json"))
     p.add_argument("--figure", default=str(HERE / "results" / "mnist_2d.png"))
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.corruption = None if args.corruption.lower() == "none" else args.corruption
+    args.lr_schedule = None if args.lr_schedule == "constant" else args.lr_schedule
+    return args
 
 
 def main(argv=None) -> int:
