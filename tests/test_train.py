@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,34 @@ def test_fit_classifier_learns_digits(digits):
 def test_bad_settings_raise(digits, kwargs, match):
     with pytest.raises(ValueError, match=match):
         aekit.fit(Autoencoder(64, 4), digits[0], progress=False, **kwargs)
+
+
+def test_a_checkpoint_keeps_the_gpus_random_state(tmp_path, monkeypatch):
+    # corruption noise drawn on a GPU comes from the GPU's own generator: resuming there must restore it.
+    # The bookkeeping is checked here with torch.cuda's two calls replaced (no GPU needed).
+    from aekit import train as train_mod
+    from aekit.io import load_tensors
+    gpu_state = torch.arange(16, dtype=torch.uint8)
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: gpu_state.clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device=None: restored.update(state=state))
+    model = Autoencoder(8, 2)
+    model.to = lambda *args, **kwargs: model           # stays on the CPU when _restore moves it "to the GPU"
+    opt = torch.optim.Adam(model.parameters())
+    gen = torch.Generator().manual_seed(0)
+    state = {"best": float("inf"), "bad_epochs": 0, "best_state": None, "start": 0}
+    history = {"epoch": [1], "train_loss": [1.0], "seconds": [0.1]}
+    cuda = torch.device("cuda")
+    train_mod._checkpoint(tmp_path, model, opt, gen, history, state, 1, finished=False, device=cuda)
+    doc = json.loads((tmp_path / train_mod.STATE_JSON).read_text())
+    tensors = load_tensors(tmp_path / train_mod.STATE_TENSORS, doc["files"][train_mod.STATE_TENSORS])
+    assert torch.equal(tensors["rng.cuda"], gpu_state)
+    train_mod._restore(tmp_path, model, opt, gen, {}, dict(state), cuda)
+    assert torch.equal(restored["state"], gpu_state)
+    # on the CPU there is no GPU state to keep, and resuming on the CPU leaves the GPU's alone
+    restored.clear()
+    train_mod._checkpoint(tmp_path / "cpu", model, opt, gen, history, state, 1, finished=False)
+    doc = json.loads((tmp_path / "cpu" / train_mod.STATE_JSON).read_text())
+    assert "rng.cuda" not in load_tensors(tmp_path / "cpu" / train_mod.STATE_TENSORS, doc["files"][train_mod.STATE_TENSORS])
+    train_mod._restore(tmp_path, model, opt, gen, {}, dict(state), torch.device("cpu"))
+    assert restored == {}
