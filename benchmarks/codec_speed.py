@@ -149,10 +149,9 @@ def service_side(args, bodies, batching: bool = True) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    server = subprocess.Popen([sys.executable, "-m", "aekit", "-q", "serve", "--model", args.model,
-                               "--host", "127.0.0.1", "--port", str(port)] + ([] if batching else ["--no-batching"]),
-                              env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "aekit", "-q", "serve", "--model", args.model, "--host", "127.0.0.1",
+               "--port", str(port)] + ([] if batching else ["--no-batching"])
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             try:
@@ -167,8 +166,8 @@ def service_side(args, bodies, batching: bool = True) -> dict:
     finally:
         server.terminate()
         server.wait(10)
-    return {"batching": batching, "clients": clients, "seconds": elapsed, "requests": len(latencies), "statuses": statuses,
-            "requests_per_s": len(latencies) / elapsed, "latency": stats_ms(latencies),
+    return {"batching": batching, "clients": clients, "seconds": elapsed, "requests": len(latencies),
+            "statuses": statuses, "requests_per_s": len(latencies) / elapsed, "latency": stats_ms(latencies),
             "request_bytes_mean": float(np.mean([len(b) for b in bodies]))}
 
 
