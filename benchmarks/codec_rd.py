@@ -63,6 +63,7 @@ def parse_args(argv=None):
                    help="quantizer of the per-λ fine-tuning (default: --quantizer)")
     p.add_argument("--long-lmbda", default="0.003", help="λ values of the longer runs (comma-separated)")
     p.add_argument("--long-epochs", type=int, default=0, help="epochs of each longer run (0: none)")
+    p.add_argument("--long-seed", type=int, default=2, help="seed of the longer runs (batch order, noise)")
     p.add_argument("--long-weight-decay", type=float, default=0.0,
                    help="decoupled weight decay of the longer runs (AdamW; 0: Adam, no decay)")
     p.add_argument("--long-quantizer", default="noise", choices=["noise", "ste"],
@@ -104,6 +105,7 @@ def train_all(args, X_train) -> dict[float, Codec]:
         if "long_lmbda" in stored:
             stored.setdefault("long_quantizer", "noise")
             stored.setdefault("long_weight_decay", 0.0)
+            stored.setdefault("long_seed", 2)
         if stored and all(stored.get(k) == v for k, v in want.items()):
             logging.info("reusing %s", runs / name)
             record = json.loads(meta.read_text())
@@ -142,14 +144,15 @@ def train_all(args, X_train) -> dict[float, Codec]:
     for long_lmbda in ([float(v) for v in args.long_lmbda.split(",")] if args.long_epochs else []):
         # longer runs (cosine learning rate) at the λ values that aim at the goal, from the same first model
         want = {**base_settings, "long_lmbda": long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr,
-                "long_quantizer": args.long_quantizer, "long_weight_decay": args.long_weight_decay}
+                "long_quantizer": args.long_quantizer, "long_weight_decay": args.long_weight_decay,
+                "long_seed": args.long_seed}
         name = f"long_lmbda_{long_lmbda:g}"
         codec, secs = cached(name, want)
         if codec is None:
             codec = copy.deepcopy(base)
             start = time.perf_counter()
             train_codec(codec, X_train, lmbda=long_lmbda, epochs=args.long_epochs, batch_size=args.batch_size,
-                        lr=args.lr, lr_schedule="cosine", quantizer=args.long_quantizer, seed=2, progress=False,
+                        lr=args.lr, lr_schedule="cosine", quantizer=args.long_quantizer, seed=args.long_seed, progress=False,
                         optimizer="adamw" if args.long_weight_decay else "adam", weight_decay=args.long_weight_decay)
             secs = time.perf_counter() - start
             keep(codec, name, secs, want)
@@ -158,7 +161,7 @@ def train_all(args, X_train) -> dict[float, Codec]:
     if args.long_epochs:
         settings = {**settings, "long_lmbdas": args.long_lmbda, "long_epochs": args.long_epochs,
                     "long_lr": f"{args.lr} cosine", "long_quantizer": args.long_quantizer,
-                    "long_weight_decay": args.long_weight_decay}
+                    "long_weight_decay": args.long_weight_decay, "long_seed": args.long_seed}
     return codecs, seconds, {**settings, "trained_on": devices}
 
 
