@@ -141,27 +141,27 @@ def train_all(args, X_train) -> dict[float, Codec]:
             keep(codec, name, secs, settings)
         codecs[lmbda] = codec
         seconds[name] = secs
+    # the longer runs' settings, once: the cache key of each run and the record of all of them
+    long_settings = {"long_epochs": args.long_epochs, "long_lr": args.lr, "long_quantizer": args.long_quantizer,
+                     "long_weight_decay": args.long_weight_decay, "long_seed": args.long_seed}
     for long_lmbda in ([float(v) for v in args.long_lmbda.split(",")] if args.long_epochs else []):
         # longer runs (cosine learning rate) at the λ values that aim at the goal, from the same first model
-        want = {**base_settings, "long_lmbda": long_lmbda, "long_epochs": args.long_epochs, "long_lr": args.lr,
-                "long_quantizer": args.long_quantizer, "long_weight_decay": args.long_weight_decay,
-                "long_seed": args.long_seed}
+        want = {**base_settings, "long_lmbda": long_lmbda, **long_settings}
         name = f"long_lmbda_{long_lmbda:g}"
         codec, secs = cached(name, want)
         if codec is None:
             codec = copy.deepcopy(base)
             start = time.perf_counter()
             train_codec(codec, X_train, lmbda=long_lmbda, epochs=args.long_epochs, batch_size=args.batch_size,
-                        lr=args.lr, lr_schedule="cosine", quantizer=args.long_quantizer, seed=args.long_seed, progress=False,
-                        optimizer="adamw" if args.long_weight_decay else "adam", weight_decay=args.long_weight_decay)
+                        lr=args.lr, lr_schedule="cosine", quantizer=args.long_quantizer, seed=args.long_seed,
+                        optimizer="adamw" if args.long_weight_decay else "adam", weight_decay=args.long_weight_decay,
+                        progress=False)
             secs = time.perf_counter() - start
             keep(codec, name, secs, want)
         codecs[f"long_{long_lmbda:g}"] = codec
         seconds[name] = secs
     if args.long_epochs:
-        settings = {**settings, "long_lmbdas": args.long_lmbda, "long_epochs": args.long_epochs,
-                    "long_lr": f"{args.lr} cosine", "long_quantizer": args.long_quantizer,
-                    "long_weight_decay": args.long_weight_decay, "long_seed": args.long_seed}
+        settings = {**settings, "long_lmbdas": args.long_lmbda, **long_settings, "long_lr": f"{args.lr} cosine"}
     return codecs, seconds, {**settings, "trained_on": devices}
 
 

@@ -85,9 +85,10 @@ class Batcher:
         self.batches = self.items = 0           # counters, for tests and curious operators
 
     async def decode(self, symbols: np.ndarray) -> np.ndarray:
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         if not self.pending:
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop.call_soon(self.flush)
         self.pending.append((symbols, future))
         self.size += symbols.size
         if self.size >= self.max_symbols:       # bound the batch: decode now, the scheduled flush finds it empty
