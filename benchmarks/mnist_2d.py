@@ -52,6 +52,8 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay (AdamW, Loshchilov & Hutter 2019); 0: plain Adam")
     p.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
                    help="cosine (default): anneal lr to lr/100 over --epochs, trained in one piece "
                         "(no --eval-every chunks, no --time-budget); constant: chunks of --eval-every epochs")
@@ -96,7 +98,8 @@ def main(argv=None) -> int:
         "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
                  "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
         "model": model.config, "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                       "optimizer": "adam", "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer "
+                                       "optimizer": "adamw" if args.weight_decay else "adam",
+                                       "weight_decay": args.weight_decay, "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer "
                                        "(hinton_mnist.pretrain)" if args.pretrain_epochs else "none (end to end)")},
         "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
                                                  "platform": platform.platform(), "torch": torch.__version__},
@@ -119,6 +122,7 @@ def main(argv=None) -> int:
         step = args.epochs if args.lr_schedule else args.eval_every
         target = min(done + step, args.epochs)
         aekit.fit(model, X_tr, X_val=X_val, epochs=target, batch_size=args.batch_size, lr=args.lr,
+                  optimizer="adamw" if args.weight_decay else "adam", weight_decay=args.weight_decay,
                   seed=args.seed, progress=False, checkpoint_dir=run_dir, lr_schedule=args.lr_schedule,
                   resume_from=run_dir if done else None)
         done = target

@@ -48,6 +48,11 @@ def _train(ae, clf, out: Path, **kw):
     return h_ae, h_clf
 
 
+def _denoiser():
+    seed_everything(2)
+    return Autoencoder(64, [32], loss="mse", corruption="masking:0.3")   # each rank draws its own noise
+
+
 def _train_loader(ae):
     X = torch.from_numpy(_data()[0])
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X), batch_size=50, shuffle=True)
@@ -64,9 +69,16 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     assert distributed.world_size() == world
     loader_ae = _models()[0]
     h_loader = _train_loader(loader_ae)                     # a DataLoader is re-sharded (DistributedSampler)
+    straight, resumed = _denoiser(), _denoiser()            # 4 epochs in one go / 2 + 2 resumed
+    X = _data()[0]
+    fit(straight, X, **FIT)
+    fit(resumed, X, **{**FIT, "epochs": 2}, checkpoint_dir=out / "resume")   # rank 0 writes, all ranks read
+    fit(resumed, X, **FIT, checkpoint_dir=out / "resume", resume_from=out / "resume")
     save_file({**{f"ae.{k}": v for k, v in ae.state_dict().items()},
                **{f"clf.{k}": v for k, v in clf.state_dict().items()},
-               **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()}}, out / f"weights{rank}.safetensors")
+               **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()},
+               **{f"straight.{k}": v for k, v in straight.state_dict().items()},
+               **{f"resumed.{k}": v for k, v in resumed.state_dict().items()}}, out / f"weights{rank}.safetensors")
     (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader}))
 
 
@@ -119,6 +131,17 @@ def test_only_rank_zero_writes_checkpoints(two_ranks):
     assert len(loaded.history["epoch"]) == FIT["epochs"]
 
 
+def test_resume_is_exact_with_two_ranks(two_ranks):
+    # 2 epochs, then 2 more resumed from rank 0's checkpoint (which holds both ranks' noise generators)
+    # = 4 epochs in one go, bit for bit, on each rank
+    _, weights, _ = two_ranks
+    for w in weights:
+        straight = {k[len("straight."):]: v for k, v in w.items() if k.startswith("straight.")}
+        assert straight
+        for k, v in straight.items():
+            assert torch.equal(w[f"resumed.{k}"], v), k
+
+
 @pytest.mark.parametrize("n,per_rank,world", [(10, 2, 2), (11, 3, 2), (7, 4, 3), (2, 1, 3), (100, 13, 4)])
 def test_rank_order_splits_every_global_batch(n, per_rank, world):
     order = torch.randperm(n)
@@ -164,6 +187,26 @@ def _check_run(done, run: Path):
 
 def test_torchrun_cli(tmp_path):
     _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")   # gloo, CPU ranks
+
+
+def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
+    # two "nodes" (two torchrun launchers, one process each) on this machine, joined by a c10d
+    # rendezvous as in the README's multi-machine command; the second node's process is global rank 1
+    np.save(tmp_path / "x.npy", load_digits()[0][:300])
+    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", CUDA_VISIBLE_DEVICES="")
+    endpoint = f"127.0.0.1:{_free_port()}"
+    nodes = []
+    for node in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+               "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "aekit-test",
+               "-m", "aekit", "-q", "train", "--data", str(tmp_path / "x.npy"), "--hidden", "16", "--epochs", "2",
+               "--out", str(tmp_path / "run")]
+        nodes.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=240) for p in nodes]
+    for p, (_, err) in zip(nodes, outs):
+        assert p.returncode == 0, err[-2000:]
+    done = subprocess.CompletedProcess(cmd, 0, "".join(o for o, _ in outs), "".join(e for _, e in outs))
+    _check_run(done, tmp_path / "run")                # one report, from the node that holds rank 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs CUDA GPUs")
