@@ -78,3 +78,16 @@ def test_map_trains_a_denoising_map_with_corruption(tmp_path, capsys):
     assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--corruption", "blur:3",
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "blur" in capsys.readouterr().err
+
+
+def test_map_takes_the_benchmark_recipe(tmp_path):
+    # the recorded mnist_2d recipe from the command line: AdamW with weight decay, cosine learning rate
+    from aekit.train import cosine_lr
+
+    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--epochs", "4", "--lr", "0.01",
+                 "--lr-schedule", "cosine", "--optimizer", "adamw", "--weight-decay", "0.05", "--trust-samples", "100",
+                 "--save", str(tmp_path / "ckpt"), "--out", str(tmp_path / "m.png")]) == 0
+    group = json.loads((tmp_path / "ckpt" / "training_state.json").read_text())["optimizer"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(cosine_lr(0.01, 3, 4))      # the last epoch's rate, well below 0.01
+    assert group["weight_decay"] == 0.05
+    assert main(["-q", "map", "--data", "digits", "--lr-schedule", "linear", "--out", str(tmp_path / "x.png")]) == 2

@@ -83,7 +83,10 @@ def add_fit_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 penalty (adam, sgd) or decoupled weight decay (adamw)")
+    p.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
+                   help="constant (default) or cosine annealing from --lr to --lr/100 over --epochs")
     p.add_argument("--patience", type=int, default=None, help="early stopping on a validation split")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of the training data held out for validation (default 0.1; 0 for none)")
@@ -94,7 +97,7 @@ def add_fit_arguments(p) -> None:
 def fit_options(args) -> dict:
     return dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                 momentum=args.momentum, weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-                progress=not args.quiet)
+                lr_schedule=None if args.lr_schedule == "constant" else args.lr_schedule, progress=not args.quiet)
 
 
 def split_validation(X, y, fraction: float, seed: int):
