@@ -167,13 +167,19 @@ def test_distributed_true_without_launcher_is_a_clear_error(monkeypatch):
         fit(Autoencoder(64, [8]), X, epochs=1, distributed="yes", progress=False)
 
 
-def _torchrun_train(tmp_path, nproc: int, **env):
+def _torchrun(tmp_path, *launcher: str, **env):
+    """(command, environment) of `torchrun LAUNCHER... -m aekit train` on 300 digits, output in tmp_path/run."""
     np.save(tmp_path / "x.npy", load_digits()[0][:300])
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", **env)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher,
            "-m", "aekit", "-q", "train", "--data", str(tmp_path / "x.npy"), "--hidden", "16", "--epochs", "2",
            "--out", str(tmp_path / "run")]
+    return cmd, env
+
+
+def _torchrun_train(tmp_path, nproc: int, **env):
+    cmd, env = _torchrun(tmp_path, "--nnodes", "1", "--nproc-per-node", str(nproc), "--master-addr", "127.0.0.1",
+                         "--master-port", str(_free_port()), **env)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -192,16 +198,11 @@ def test_torchrun_cli(tmp_path):
 def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
     # two "nodes" (two torchrun launchers, one process each) on this machine, joined by a c10d
     # rendezvous as in the README's multi-machine command; the second node's process is global rank 1
-    np.save(tmp_path / "x.npy", load_digits()[0][:300])
-    env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", CUDA_VISIBLE_DEVICES="")
-    endpoint = f"127.0.0.1:{_free_port()}"
-    nodes = []
-    for node in range(2):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-               "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "aekit-test",
-               "-m", "aekit", "-q", "train", "--data", str(tmp_path / "x.npy"), "--hidden", "16", "--epochs", "2",
-               "--out", str(tmp_path / "run")]
-        nodes.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    rendezvous = ("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
+                  "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--rdzv-id", "aekit-test")
+    cmd, env = _torchrun(tmp_path, *rendezvous, CUDA_VISIBLE_DEVICES="")
+    nodes = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
     outs = [p.communicate(timeout=240) for p in nodes]
     for p, (_, err) in zip(nodes, outs):
         assert p.returncode == 0, err[-2000:]
