@@ -52,8 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05,
-                   help="decoupled weight decay (AdamW, Loshchilov & Hutter 2019; default 0.05); 0: plain Adam")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay (AdamW, Loshchilov & Hutter 2019); 0 (default): plain Adam. "
+                        "0.05 over 5 seeds: k-NN 0.892 ± 0.016, no better than without")
     p.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
                    help="cosine (default): anneal lr to lr/100 over --epochs, trained in one piece "
                         "(no --eval-every chunks, no --time-budget); constant: chunks of --eval-every epochs")
