@@ -93,15 +93,17 @@ def main(argv=None) -> int:
 
     aekit.seed_everything(args.seed)
     model = map_autoencoder(X.shape[1], hidden, activation=args.activation, corruption=args.corruption)
+    optimizer = "adamw" if args.weight_decay else "adam"
     result = {
         "benchmark": "mnist_2d", "paper": "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 3",
         "goal": {"aekit_knn_accuracy_at_least": 0.90, "pca_knn_accuracy": "well under 0.5"},
         "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
                  "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
-        "model": model.config, "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                       "optimizer": "adamw" if args.weight_decay else "adam",
-                                       "weight_decay": args.weight_decay, "lr_schedule": args.lr_schedule, "seed": args.seed, "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer "
-                                       "(hinton_mnist.pretrain)" if args.pretrain_epochs else "none (end to end)")},
+        "model": model.config,
+        "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": optimizer,
+                "weight_decay": args.weight_decay, "lr_schedule": args.lr_schedule, "seed": args.seed,
+                "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer (hinton_mnist.pretrain)"
+                                if args.pretrain_epochs else "none (end to end)")},
         "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
                                                  "platform": platform.platform(), "torch": torch.__version__},
         "finished": False, "knn_by_epoch": [],
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
         step = args.epochs if args.lr_schedule else args.eval_every
         target = min(done + step, args.epochs)
         aekit.fit(model, X_tr, X_val=X_val, epochs=target, batch_size=args.batch_size, lr=args.lr,
-                  optimizer="adamw" if args.weight_decay else "adam", weight_decay=args.weight_decay,
+                  optimizer=optimizer, weight_decay=args.weight_decay,
                   seed=args.seed, progress=False, checkpoint_dir=run_dir, lr_schedule=args.lr_schedule,
                   resume_from=run_dir if done else None)
         done = target

@@ -203,7 +203,11 @@ def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
     cmd, env = _torchrun(tmp_path, *rendezvous, CUDA_VISIBLE_DEVICES="")
     nodes = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
-    outs = [p.communicate(timeout=240) for p in nodes]
+    try:
+        outs = [p.communicate(timeout=240) for p in nodes]
+    finally:                                          # a node left waiting at the rendezvous must not outlive the test
+        for p in nodes:
+            p.kill()
     for p, (_, err) in zip(nodes, outs):
         assert p.returncode == 0, err[-2000:]
     done = subprocess.CompletedProcess(cmd, 0, "".join(o for o, _ in outs), "".join(e for _, e in outs))

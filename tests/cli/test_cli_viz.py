@@ -81,7 +81,7 @@ def test_map_trains_a_denoising_map_with_corruption(tmp_path, capsys):
 
 
 def test_map_takes_the_benchmark_recipe(tmp_path):
-    # the recorded mnist_2d recipe from the command line: AdamW with weight decay, cosine learning rate
+    # training options beyond the defaults reach fit from the command line: cosine schedule, AdamW's decay
     from aekit.train import cosine_lr
 
     assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--epochs", "4", "--lr", "0.01",
