@@ -3,12 +3,16 @@
 import asyncio
 import io
 
-import httpx
 import numpy as np
 import pytest
 
 from aekit.codec import Codec, create_app
 from aekit.codec.service import Batcher
+
+try:                       # starlette's preferred client (Python >= 3.11); httpx before it
+    import httpx2 as httpx
+except ImportError:
+    import httpx
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
