@@ -42,7 +42,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", default=None, help="MNIST IDX directory (default: ../shared/data/mnist)")
     p.add_argument("--hidden", default="1000,500,250,2")
-    p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh"])
+    p.add_argument("--activation", default="relu", choices=["relu", "gelu", "sigmoid", "tanh"])
     p.add_argument("--corruption", default="masking:0.2",
                    help="q_D of a denoising map (default masking:0.2; 'none' for a plain autoencoder)")
     p.add_argument("--epochs", type=int, default=100)

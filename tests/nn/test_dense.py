@@ -71,7 +71,7 @@ def test_losses_are_the_formulas_of_the_notes():
 
 def test_shapes_and_activations():
     x = torch.rand(3, 10)
-    for act in ("sigmoid", "tanh", "relu", "linear"):
+    for act in ("sigmoid", "tanh", "relu", "gelu", "linear"):
         model = Autoencoder(10, [6, 2], activation=act, output_activation="sigmoid", loss="mse")
         assert model.encode(x).shape == (3, 2)
         assert model.decode(model.encode(x)).shape == (3, 10)
@@ -114,11 +114,13 @@ def test_sparsity_and_contractive_penalties_add_to_the_loss():
         assert torch.allclose(model.reconstruction_error(x), base.reconstruction_error(x))
 
 
-def test_contractive_penalty_equals_jacobian_norm():
-    model = Autoencoder(5, 3, contractive=1.0, activation="tanh", output_activation="sigmoid", loss="mse")
-    plain = Autoencoder(5, 3, activation="tanh", output_activation="sigmoid", loss="mse")
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "gelu"])
+def test_contractive_penalty_equals_jacobian_norm(activation):
+    # the penalty is built from activations.derivative(φ): autograd's Jacobian checks it for each φ
+    model = Autoencoder(5, 3, contractive=1.0, activation=activation, output_activation="sigmoid", loss="mse")
+    plain = Autoencoder(5, 3, activation=activation, output_activation="sigmoid", loss="mse")
     plain.load_state_dict(model.state_dict())
-    x = torch.rand(1, 5)
+    x = torch.rand(1, 5) * 4 - 2
     jac = torch.autograd.functional.jacobian(lambda v: model.encode(v), x).reshape(3, 5)
     assert torch.allclose(model.loss(x) - plain.loss(x), jac.pow(2).sum(), atol=1e-5)
 

@@ -1,14 +1,23 @@
-"""The element-wise non-linearities φ of the notes, by name."""
+"""The element-wise non-linearities φ of the notes, by name.
+
+Besides the notes' sigmoid, tanh and ReLU: the Gaussian error linear unit
+(Hendrycks & Gimpel 2016), φ(a) = a·Φ(a) with Φ the standard normal CDF, a
+smooth ReLU (its 2-D MNIST maps: benchmarks/README.md).
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
+    "gelu": nn.GELU,
     "linear": nn.Identity,
 }
 
@@ -32,6 +41,8 @@ def apply(name: str, a: torch.Tensor) -> torch.Tensor:
         return torch.tanh(a)
     if name == "relu":
         return torch.relu(a)
+    if name == "gelu":
+        return F.gelu(a)                                      # a·Φ(a)
     return a
 
 
@@ -43,4 +54,6 @@ def derivative(name: str, pre: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         return 1 - out * out
     if name == "relu":
         return (pre > 0).to(pre.dtype)
+    if name == "gelu":                                        # Φ(a) + a·N(a; 0, 1)
+        return 0.5 * (1 + torch.erf(pre / math.sqrt(2))) + pre * torch.exp(-0.5 * pre * pre) / math.sqrt(2 * math.pi)
     return torch.ones_like(pre)

@@ -62,9 +62,9 @@ class Autoencoder(AEModule):
         Number of input features d.
     hidden : int or sequence of int
         Encoder layer sizes; the last is the code (the bottleneck).
-    activation : {"sigmoid", "tanh", "relu", "linear"}
+    activation : {"sigmoid", "tanh", "relu", "gelu", "linear"}
         φ of the hidden layers.
-    output_activation : {"sigmoid", "tanh", "relu", "linear"}
+    output_activation : {"sigmoid", "tanh", "relu", "gelu", "linear"}
         φ of the reconstruction z. ``loss="bce"`` needs ``"sigmoid"``.
     code_activation : str, optional
         φ of the code layer; defaults to ``activation`` (Hinton & Salakhutdinov 2006 use "linear").
@@ -218,7 +218,7 @@ class DenoisingAutoencoder(Autoencoder):
 
 
 def _init_linear(layer: nn.Linear, act: str) -> None:
-    if act == "relu":
+    if act in ("relu", "gelu"):
         nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
     else:
         nn.init.xavier_uniform_(layer.weight)
