@@ -137,7 +137,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     hidden : int or tuple of int
         Encoder sizes; the last is the number of output features.
     activation : str
-        φ of the hidden layers ("sigmoid", "tanh", "relu", "linear").
+        φ of the hidden layers ("sigmoid", "tanh", "relu", "gelu", "linear").
     tied : bool
         Tied weights W' = Wᵀ.
     loss : {"bce", "mse"}

@@ -158,7 +158,7 @@ class ConvAutoencoder(AEModule):
         Masci decoder filters are the encoder's, flipped (one shared Parameter); ``block="masci"`` only.
     loss : {"bce", "mse"}
         Cross-entropy L_H (inputs in [0, 1], sigmoid output) or ½‖z − x‖², summed per image.
-    output_activation : {"sigmoid", "tanh", "relu", "linear"}
+    output_activation : {"sigmoid", "tanh", "relu", "gelu", "linear"}
         φ of the reconstruction.
     corruption : Corruption, str or dict, optional
         q_D for a denoising CAE, e.g. ``"gaussian:0.5"``; used only in training mode.

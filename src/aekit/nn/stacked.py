@@ -82,9 +82,9 @@ class StackedAutoencoder(AEModule):
         Number of input features d.
     hidden : sequence of int
         Sizes of the stacked hidden layers, bottom first (Vincent et al.: 1000, 1000, 1000).
-    activation : {"sigmoid", "tanh", "relu", "linear"}
+    activation : {"sigmoid", "tanh", "relu", "gelu", "linear"}
         φ of every hidden layer.
-    output_activation : {"sigmoid", "tanh", "relu", "linear"}
+    output_activation : {"sigmoid", "tanh", "relu", "gelu", "linear"}
         φ of the reconstruction of the input (first layer's decoder, and the unrolled network's output).
     tied : bool
         Pre-train each layer with tied weights W'_k = W_kᵀ (as Vincent et al. 2010).
