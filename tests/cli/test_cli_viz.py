@@ -81,12 +81,17 @@ def test_map_trains_a_denoising_map_with_corruption(tmp_path, capsys):
 
 
 def test_map_takes_the_benchmark_recipe(tmp_path):
-    # training options beyond the defaults reach fit from the command line: cosine schedule, AdamW's decay
+    # the model and training options reach the map from the command line: GELU units, masking noise,
+    # cosine schedule, AdamW's decay
+    import aekit
     from aekit.train import cosine_lr
 
-    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--epochs", "4", "--lr", "0.01",
-                 "--lr-schedule", "cosine", "--optimizer", "adamw", "--weight-decay", "0.05", "--trust-samples", "100",
+    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--activation", "gelu", "--corruption",
+                 "masking:0.2", "--epochs", "4", "--lr", "0.01", "--lr-schedule", "cosine", "--optimizer", "adamw",
+                 "--weight-decay", "0.05", "--trust-samples", "100",
                  "--save", str(tmp_path / "ckpt"), "--out", str(tmp_path / "m.png")]) == 0
+    model = aekit.load(tmp_path / "ckpt")
+    assert model.config["activation"] == "gelu" and model.corruption.spec() == "masking:0.2"
     group = json.loads((tmp_path / "ckpt" / "training_state.json").read_text())["optimizer"]["param_groups"][0]
     assert group["lr"] == pytest.approx(cosine_lr(0.01, 3, 4))      # the last epoch's rate, well below 0.01
     assert group["weight_decay"] == 0.05
