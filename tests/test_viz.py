@@ -87,6 +87,17 @@ def test_code_map_beside_pca(tiny, tmp_path):
         viz.code_map({"bad": (np.zeros((5, 3)), np.zeros(5))}, tmp_path / "bad.png")
 
 
+def test_view_limits_keep_far_out_codes_from_squeezing_the_map():
+    Z = np.random.default_rng(0).uniform(-1, 1, size=(1000, 2))
+    Z[0] = (1000.0, -500.0)                                              # one code far out
+    (x0, x1), (y0, y1) = viz.view_limits(Z, keep=0.99)
+    assert -1.2 < x0 < -0.9 and 0.9 < x1 < 1.2 and -1.2 < y0 < -0.9 and 0.9 < y1 < 1.2
+    (x0, x1), (y0, y1) = viz.view_limits(Z, keep=1.0)                   # every point
+    assert x1 >= 1000 and y0 <= -500
+    with pytest.raises(ValueError, match="keep"):
+        viz.view_limits(Z, keep=0)
+
+
 def test_rate_distortion(tmp_path):
     points = {"aekit": [(120, 24.0), (60, 20.5), (240, 27.0)], "jpeg": [(300, 22.0), (600, 26.0)]}
     w, h = png_size(viz.rate_distortion(points, tmp_path / "rd.png"))

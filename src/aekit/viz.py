@@ -232,13 +232,25 @@ def code_histograms(codes, path: str | os.PathLike, *, n_units: int = 16, bins: 
     return save_figure(fig, path)
 
 
+def view_limits(Z, keep: float = 0.99) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits showing the central ``keep`` of the points on each axis (plus a 5% margin), so a
+    few far-out codes do not squeeze the rest of a map into its centre; ``keep=1``: every point."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep!r}")
+    Z = np.asarray(Z, dtype=np.float64)
+    lo, hi = np.quantile(Z, [(1 - keep) / 2, 1 - (1 - keep) / 2], axis=0)
+    pad = 0.05 * np.maximum(hi - lo, 1e-12)
+    return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+
+
 def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, max_points: int = 10000,
-             seed: int = 0) -> Path:
+             seed: int = 0, keep: float = 0.99) -> Path:
     """Side-by-side 2-D scatter plots, one per entry ``name: (Z, y)`` (e.g. aekit codes and PCA),
     points coloured by label with one legend, like Hinton & Salakhutdinov (2006), Fig. 3.
 
     At most ``max_points`` points per panel (a seeded random subset), drawn in random order so no
-    class hides the others.
+    class hides the others. The axes show the central ``keep`` of the points on each axis
+    (:func:`view_limits`); the x label says so when that leaves points outside.
     """
     if not maps:
         raise ValueError("maps is empty: give at least one name: (Z, y) entry")
@@ -255,8 +267,12 @@ def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, m
         order = np.random.default_rng(seed).permutation(len(Z))[:max_points]
         colours = cmap(np.searchsorted(classes, y[order]) % cmap.N)
         ax.scatter(Z[order, 0], Z[order, 1], c=colours, s=3, alpha=0.7, linewidths=0, rasterized=True)
+        (x0, x1), (y0, y1) = view_limits(Z, keep)
+        outside = int(np.sum((Z[:, 0] < x0) | (Z[:, 0] > x1) | (Z[:, 1] < y0) | (Z[:, 1] > y1)))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         ax.set_title(name)
-        ax.set_xlabel("component 1")
+        ax.set_xlabel("component 1" + (f"  ({outside} of {len(Z)} points beyond the axes)" if outside else ""))
         ax.set_ylabel("component 2")
         ax.grid(alpha=0.2)
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
