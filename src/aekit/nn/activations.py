@@ -55,5 +55,5 @@ def derivative(name: str, pre: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     if name == "relu":
         return (pre > 0).to(pre.dtype)
     if name == "gelu":                                        # Φ(a) + a·N(a; 0, 1)
-        return 0.5 * (1 + torch.erf(pre / math.sqrt(2))) + pre * torch.exp(-0.5 * pre * pre) / math.sqrt(2 * math.pi)
+        return torch.special.ndtr(pre) + pre * torch.exp(-0.5 * pre * pre) / math.sqrt(2 * math.pi)
     return torch.ones_like(pre)
