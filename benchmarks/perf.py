@@ -14,9 +14,13 @@ summed over pixels, averaged over the test images, the same formula for all).
   its ``AE`` with our encoder/decoder, trained by its ``BaseTrainer``;
 * "torch loop": ``DataLoader(TensorDataset(X), shuffle=True)`` and
   ``loss.item()`` per batch, as in the common tutorials;
-* the machine's float32 matmul rate (2·m·n·k FLOPs / s) measured in the same
-  run, next to the rate aekit's dense training reaches (6 FLOPs per weight per
-  sample for forward + backward: 2 forward, 4 backward);
+* the machine's float32 matmul rate (2·m·n·k FLOPs / s, 2048×2048 products)
+  measured in the same run, next to the rate aekit's dense training reaches
+  (6 FLOPs per weight per sample for forward + backward: 2 forward, 4
+  backward): around each aekit epoch of the deep model, and in 15 alternating
+  slices of about a second each (products, 20 training batches, products, ...);
+* every model is trained ``--repeats`` times (default 3) by every system, in
+  rotated order; times and speed-ups are medians over the rounds;
 * greedy layer-wise pre-training of a 3-layer stack 784-1000-500-250 with each
   layer's input computed once for the data set (cached, as aekit's stacks do)
   against recomputing the frozen lower layers for every batch; same fit loop,
@@ -32,6 +36,7 @@ import argparse
 import copy
 import json
 import logging
+import statistics
 import sys
 import tempfile
 import time
@@ -235,6 +240,35 @@ def layer_matmul_rate(batch, hidden) -> float:
     return sum(flops) / sum(times)
 
 
+def paired_fraction(make, X, args, flops_per_sample, rounds: int, size: int) -> dict:
+    """aekit's dense training rate over the 2048² matmul rate, measured in alternating slices of about a
+    second each (a fixed number of 2048² products, one aekit epoch on ``size`` images, ...): this machine's
+    speed drifts by ±15% from one second to the next, so each training slice is compared with the products
+    run just before and just after it."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    out = torch.empty(2048, 2048)
+
+    def products(reps=4):
+        start = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(a, b, out=out)
+        return 2 * 2048 ** 3 * reps, time.perf_counter() - start
+
+    probes, trained = [products()], []
+    for _ in range(rounds):
+        seconds, _ = run_aekit(make()[0], X[:size], args, 1)
+        trained.append((flops_per_sample * size, seconds))
+        probes.append(products())
+    rate = [f / t for f, t in probes]
+    ratios = [f / t / ((rate[i] + rate[i + 1]) / 2) for i, (f, t) in enumerate(trained)]
+    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    overall = (sum(f for f, _ in trained) / sum(t for _, t in trained)) / (
+        sum(f for f, _ in probes) / sum(t for _, t in probes))
+    return {"median": round(median, 3), "quartiles": [round(q1, 3), round(q3, 3)],
+            "ratio_of_totals": round(overall, 3), "rounds": [round(r, 3) for r in ratios],
+            "matmul_gflops": [round(r / 1e9, 1) for r in rate], "images_per_round": size}
+
+
 def weights(hidden) -> int:
     sizes = [784, *hidden]
     return 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -288,38 +322,59 @@ def pretrain_flop_bound(epochs: int) -> float:
 
 # ====================================================================== the run
 def compare(name, X, X_test, args, epochs, make, flops_per_sample=None):
-    """Train one architecture with each system; returns the rows of the table."""
-    rows = {}
+    """Train one architecture with each system, ``args.repeats`` rounds in rotated order; returns the rows.
+
+    Every round starts each system from the same initial weights. Seconds and the speed-ups are medians
+    over the rounds, a speed-up being the ratio of two systems' times in the same round: on shared cores
+    the speed of the machine drifts between runs, and one run per system left a 1-epoch row to chance."""
     status = pythae_status() if "pythae" in args.systems else "not requested (--systems)"
+    systems = [s for s in args.systems if s != "pythae" or status is None]
+    _, enc, dec, _, _ = make()     # untimed: the first calls of a model's kernels (e.g. ~2 s for the conv
+    run_torch_loop(enc, dec, X[: 8 * args.batch_size], args, 1)   # shapes) would be paid by the first system
+    seconds = {s: [] for s in systems}
+    losses = {s: [] for s in systems}
+    fractions = []
+    for r in range(args.repeats):
+        for system in systems[r % len(systems):] + systems[:r % len(systems)]:
+            aek, enc, dec, input_dim, latent_dim = make()
+            if system == "aekit":
+                before = matmul_rate(2048, 2048, 2048) if flops_per_sample else None
+                sec, net = run_aekit(aek, X, args, epochs)
+                if flops_per_sample:
+                    peak = (before + matmul_rate(2048, 2048, 2048)) / 2
+                    fractions.append((flops_per_sample * len(X) * epochs / sec, peak))
+                net = aekit_reconstruct(net)
+            elif system == "pythae":
+                sec, net = run_pythae(enc, dec, X, args, epochs, input_dim, latent_dim)
+            else:
+                sec, net = run_torch_loop(enc, dec, X, args, epochs)
+            seconds[system].append(sec)
+            losses[system].append(test_loss(net, X_test))
+            print(f"{name:8s} round {r + 1} {system:8s} {sec:8.3f} s  test loss {losses[system][-1]:.4f}", flush=True)
+    rows = {}
     for system in args.systems:
-        aek, enc, dec, input_dim, latent_dim = make()
-        if system == "aekit":
-            before = matmul_rate(2048, 2048, 2048) if flops_per_sample else None
-            seconds, net = run_aekit(aek, X, args, epochs)
-            after = matmul_rate(2048, 2048, 2048) if flops_per_sample else None
-            recon = aekit_reconstruct(net)
-        elif system == "pythae":
-            if status is not None:
-                rows[system] = {"skipped": status}
-                continue
-            seconds, net = run_pythae(enc, dec, X, args, epochs, input_dim, latent_dim)
-            recon = net
-        else:
-            seconds, net = run_torch_loop(enc, dec, X, args, epochs)
-            recon = net
-        row = {"seconds": round(seconds, 3), "samples_per_s": round(len(X) * epochs / seconds, 1),
-               "test_loss": round(test_loss(recon, X_test), 4)}
-        if system == "aekit" and flops_per_sample:
-            peak = (before + after) / 2
-            achieved = flops_per_sample * row["samples_per_s"]
-            row.update(gflops=round(achieved / 1e9, 2), matmul_gflops_2048=round(peak / 1e9, 2),
-                       fraction_of_matmul=round(achieved / peak, 3))
-        rows[system] = row
-        print(f"{name:8s} {system:10s} {row}", flush=True)
-    base = rows.get("aekit", {}).get("samples_per_s")
+        if system not in systems:
+            rows[system] = {"skipped": status}
+            continue
+        median = statistics.median(seconds[system])
+        row = rows[system] = {"seconds": round(median, 3), "samples_per_s": round(len(X) * epochs / median, 1),
+                              "test_loss": round(statistics.median(losses[system]), 4),
+                              "seconds_per_round": [round(v, 3) for v in seconds[system]]}
+        if len({round(v, 4) for v in losses[system]}) > 1:
+            row["test_loss_per_round"] = [round(v, 4) for v in losses[system]]
+        if system != "aekit" and "aekit" in seconds:
+            ratios = [t / a for t, a in zip(seconds[system], seconds["aekit"])]
+            row["aekit_speedup"] = round(statistics.median(ratios), 2)
+            row["aekit_speedup_per_round"] = [round(v, 2) for v in ratios]
+    if fractions:
+        row = rows["aekit"]
+        achieved = statistics.median(a for a, _ in fractions)
+        row.update(gflops=round(achieved / 1e9, 2),
+                   matmul_gflops_2048=round(statistics.median(p for _, p in fractions) / 1e9, 2),
+                   fraction_of_matmul=round(statistics.median(a / p for a, p in fractions), 3),
+                   fraction_of_matmul_per_round=[round(a / p, 3) for a, p in fractions])
     for system, row in rows.items():
-        if base and "samples_per_s" in row and system != "aekit":
-            row["aekit_speedup"] = round(base / row["samples_per_s"], 2)
+        print(f"{name:8s} {system:10s} {row}", flush=True)
     return rows
 
 
@@ -339,6 +394,11 @@ def main() -> None:
     ap.add_argument("--epochs-conv", type=int, default=1)
     ap.add_argument("--pretrain-epochs", type=int, default=3, help="epochs per layer of the greedy stack")
     ap.add_argument("--pretrain-size", type=int, default=20000, help="first N training images for the stack")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="rounds per model, every system once per round in rotated order; medians reported")
+    ap.add_argument("--paired-rounds", type=int, default=15,
+                    help="rounds of the paired matmul-fraction measurement (matmul, one aekit epoch, matmul)")
+    ap.add_argument("--paired-size", type=int, default=2560, help="images per paired round")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
@@ -349,6 +409,8 @@ def main() -> None:
                          "jobs, spinning OpenMP threads make every op wait for a time slice)")
     ap.add_argument("--name", default="perf", help="results/NAME.json")
     args = ap.parse_args()
+    if min(args.repeats, args.paired_rounds, args.paired_size) < 1:
+        ap.error("--repeats, --paired-rounds and --paired-size must be at least 1")
     torch.set_num_threads(args.threads)
     _warm_up()
 
@@ -376,31 +438,41 @@ def main() -> None:
         result["small_784_32"] = {"epochs": args.epochs_small, "rows": compare(
             "small", X, X_test, args, args.epochs_small, dense(SMALL, "sigmoid"))}
     if "deep" in args.parts:
-        result["matmul_gflops_layers_b%d" % args.batch_size] = round(layer_matmul_rate(args.batch_size, DEEP) / 1e9, 2)
+        pairs = [(layer_matmul_rate(args.batch_size, DEEP), matmul_rate(2048, 2048, 2048)) for _ in range(3)]
+        result["matmul_layer_shapes_b%d_vs_2048" % args.batch_size] = round(
+            statistics.median(layer / square for layer, square in pairs), 3)
         result["deep_784_1000_500_250_30"] = {"epochs": args.epochs_deep, "rows": compare(
             "deep", X, X_test, args, args.epochs_deep, dense(DEEP, "linear"), flops_per_sample=6 * weights(DEEP))}
         row = result["deep_784_1000_500_250_30"]["rows"].get("aekit", {})
         if "gflops" in row:
-            layers = result["matmul_gflops_layers_b%d" % args.batch_size]
-            row["fraction_of_layer_matmul"] = round(row["gflops"] / layers, 3)
+            row["fraction_of_matmul_paired"] = paired_fraction(
+                dense(DEEP, "linear"), X, args, 6 * weights(DEEP), args.paired_rounds, min(args.paired_size, len(X)))
+            print("deep     paired fraction of the 2048² rate", row["fraction_of_matmul_paired"], flush=True)
     if "conv" in args.parts:
         Xc, Xc_test = X.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
         result["conv_2layer"] = {"epochs": args.epochs_conv, "rows": compare(
             "conv", Xc, Xc_test, args, args.epochs_conv, conv)}
     if "pretrain" in args.parts:
         Xp = X[: args.pretrain_size]
-        cached_s, cached_loss = pretrain(Xp, args, cached=True)
-        recompute_s, recompute_loss = pretrain(Xp, args, cached=False)
+        runs = {True: [], False: []}          # cached? -> [(seconds per layer, final loss per layer)] per round
+        for r in range(args.repeats):         # alternating which goes first
+            for cached in (True, False) if r % 2 == 0 else (False, True):
+                runs[cached].append(pretrain(Xp, args, cached=cached))
+        cached_s, recompute_s = ([s for s, _ in runs[c]] for c in (True, False))
+        med = statistics.median
         result["greedy_pretraining_784_1000_500_250"] = {
-            "train_images": len(Xp), "epochs_per_layer": args.pretrain_epochs,
-            "cached_seconds": round(sum(cached_s), 3), "recompute_seconds": round(sum(recompute_s), 3),
-            "speedup": round(sum(recompute_s) / sum(cached_s), 2),
-            "cached_seconds_per_layer": [round(v, 3) for v in cached_s],
-            "recompute_seconds_per_layer": [round(v, 3) for v in recompute_s],
-            "speedup_per_layer": [round(r / c, 2) for r, c in zip(recompute_s, cached_s)],
+            "train_images": len(Xp), "epochs_per_layer": args.pretrain_epochs, "rounds": args.repeats,
+            "cached_seconds": round(med(map(sum, cached_s)), 3),
+            "recompute_seconds": round(med(map(sum, recompute_s)), 3),
+            "speedup": round(med(sum(r) / sum(c) for r, c in zip(recompute_s, cached_s)), 2),
+            "speedup_per_round": [round(sum(r) / sum(c), 2) for r, c in zip(recompute_s, cached_s)],
+            "cached_seconds_per_layer": [round(med(v), 3) for v in zip(*cached_s)],
+            "recompute_seconds_per_layer": [round(med(v), 3) for v in zip(*recompute_s)],
+            "speedup_per_layer": [round(med(r / c for r, c in zip(rs, cs)), 2)
+                                  for rs, cs in zip(zip(*recompute_s), zip(*cached_s))],
             "flop_bound_speedup": round(pretrain_flop_bound(args.pretrain_epochs), 2),
-            "cached_layer_losses": [round(v, 4) for v in cached_loss],
-            "recompute_layer_losses": [round(v, 4) for v in recompute_loss]}
+            "cached_layer_losses": [round(v, 4) for v in runs[True][0][1]],
+            "recompute_layer_losses": [round(v, 4) for v in runs[False][0][1]]}
         print("pretrain", result["greedy_pretraining_784_1000_500_250"], flush=True)
     result["seconds"] = round(time.perf_counter() - wall, 1)
     command = ".bench-venv/bin/python " + " ".join(["benchmarks/perf.py", *sys.argv[1:]])
