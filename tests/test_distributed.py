@@ -48,6 +48,27 @@ def _train(ae, clf, out: Path, **kw):
     return h_ae, h_clf
 
 
+class _ConvNet(torch.nn.Module):
+    """A user's conv autoencoder: fit trains it channels-last on the CPU, under DDP too."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, stride=2, padding=1), torch.nn.ReLU(),
+                                       torch.nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1))
+
+    def loss(self, x):
+        return 0.5 * (self.net(x) - x).pow(2).flatten(1).sum(1).mean()
+
+
+def _conv_net():
+    seed_everything(3)
+    return _ConvNet()
+
+
+def _train_conv(model):
+    return fit(model, _data()[0].reshape(-1, 1, 8, 8), **FIT)
+
+
 def _denoiser():
     seed_everything(2)
     return Autoencoder(64, [32], loss="mse", corruption="masking:0.3")   # each rank draws its own noise
@@ -69,6 +90,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     assert distributed.world_size() == world
     loader_ae = _models()[0]
     h_loader = _train_loader(loader_ae)                     # a DataLoader is re-sharded (DistributedSampler)
+    conv = _conv_net()
+    h_conv = _train_conv(conv)
+    assert all(p.is_contiguous() for p in conv.parameters())
     straight, resumed = _denoiser(), _denoiser()            # 4 epochs in one go / 2 + 2 resumed
     X = _data()[0]
     fit(straight, X, **FIT)
@@ -77,9 +101,11 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     save_file({**{f"ae.{k}": v for k, v in ae.state_dict().items()},
                **{f"clf.{k}": v for k, v in clf.state_dict().items()},
                **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()},
+               **{f"conv.{k}": v for k, v in conv.state_dict().items()},
                **{f"straight.{k}": v for k, v in straight.state_dict().items()},
                **{f"resumed.{k}": v for k, v in resumed.state_dict().items()}}, out / f"weights{rank}.safetensors")
-    (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader}))
+    (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader,
+                                                          "conv": h_conv}))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +129,7 @@ def test_ranks_end_with_identical_weights_and_history(two_ranks):
 
 def test_loss_falls(two_ranks):
     _, _, (h0, _) = two_ranks
-    for name in ("ae", "clf", "loader"):
+    for name in ("ae", "clf", "loader", "conv"):
         assert h0[name]["train_loss"][-1] < 0.7 * h0[name]["train_loss"][0], name
     assert h0["clf"]["val_error"][-1] < 0.2
 
@@ -119,6 +145,11 @@ def test_gradients_are_averaged_like_one_process(two_ranks, tmp_path):
         torch.testing.assert_close(w0[f"ae.{k}"], v, atol=2e-5, rtol=1e-4)
     for k, v in clf.state_dict().items():
         torch.testing.assert_close(w0[f"clf.{k}"], v, atol=2e-5, rtol=1e-4)
+    conv = _conv_net()                                    # channels-last weights: the same averaging
+    h_conv = _train_conv(conv)
+    for k, v in conv.state_dict().items():
+        torch.testing.assert_close(w0[f"conv.{k}"], v, atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(h0["conv"]["train_loss"], h_conv["train_loss"], rtol=1e-4)
     np.testing.assert_allclose(h0["ae"]["val_loss"], h_ae["val_loss"], rtol=1e-4)
     np.testing.assert_allclose(h0["clf"]["val_error"], h_clf["val_error"], atol=1e-9)
 
