@@ -40,10 +40,17 @@ _LAZY = {
     "metrics": (".metrics", None),
 }
 
+# subpackages and modules reachable as attributes (``aekit.nn.Autoencoder``) without their own import,
+# as in torch; kept out of ``__all__`` so that ``from aekit import *`` does not import matplotlib & co.
+_SUBMODULES = ("nn", "data", "train", "io", "inference", "distributed", "codec", "viz", "maps", "evaluation",
+               "sklearn", "report")
+
 __all__ = ["__version__", "errors", *_LAZY]
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return _import_module(f".{name}", __name__)
     if name not in _LAZY:
         raise AttributeError(f"module 'aekit' has no attribute {name!r}")
     module_name, attribute = _LAZY[name]
@@ -54,4 +61,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
