@@ -18,6 +18,10 @@ all-reduces the gradients; ``batch_size`` stays the *global* batch, each rank
 taking its slice of every batch of one seeded permutation shared by all ranks.
 With the same seed, N processes therefore follow the trajectory of one process
 (up to float rounding and corruption noise, which each rank draws itself).
+
+On the CPU a 2-D convolutional model trains with channels-last (NHWC) weights,
+oneDNN's fast layout, and is handed back contiguous; a resumed run lays the
+optimizer states out like the weights they belong to.
 """
 
 from __future__ import annotations
