@@ -97,3 +97,35 @@ def test_a_users_model_resumes_only_from_its_own_intact_weights(tmp_path):
         aekit.fit(_init(TinyConvAE), X, **FIT, resume_from=tmp_path / "run")
     with pytest.raises(CheckpointError, match="config.json not found"):   # not an aekit model's checkpoint
         aekit.fit(aekit.Autoencoder(64, 8), X.reshape(-1, 64), **FIT, resume_from=tmp_path / "run")
+
+
+class FlattensWithView(TinyConvAE):
+    """``h.view(n, -1)`` of a conv map, as in many tutorials: fails on channels-last maps."""
+
+    def loss(self, x):
+        h = self.enc(x)
+        flat = h.view(len(h), -1)              # would raise on channels-last maps
+        if self.training:
+            self.layouts.append(self.enc[2].weight.is_contiguous(memory_format=torch.channels_last))
+        return 0.5 * (self.dec(flat.view_as(h)) - x).pow(2).flatten(1).sum(1).mean()
+
+
+def test_a_model_that_needs_the_contiguous_layout_trains_in_it():
+    model = _init(FlattensWithView)
+    history = aekit.fit(model, _images(), **FIT)
+    assert model.layouts and not any(model.layouts)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    reference = _init(KeepsItsLayout)
+    aekit.fit(reference, _images(), **FIT)
+    for k, v in _weights(reference).items():       # the same model, trained exactly as if never probed
+        assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_the_probe_leaves_no_trace_in_batch_norm_statistics():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Conv2d(4, 1, 3, padding=1))
+    model = TinyConvAE()
+    model.enc, model.dec = net, nn.Identity()
+    aekit.fit(model, _images(), **{**FIT, "epochs": 1})
+    batches = -(-96 // 16)
+    assert int(net[1].num_batches_tracked) == batches     # the training batches, not one more

@@ -199,13 +199,13 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     if ddp and device.type == "cuda" and device.index is None:
         device = dist_.device()            # "cuda" means this rank's GPU
     model.to(device)
-    channels_last = _to_channels_last(model, device)
-    bar = None
+    channels_last, bar = False, None
     try:
         if not _is_loader(train):
             train = tuple(t.to(device) for t in train)
             if len(train[0]) == 0:
                 raise DataError("X is empty: need at least one training sample")
+            channels_last = _to_channels_last(model, device, lambda: batch_loss(model, *(t[:2] for t in train)))
         if val is not None:
             val = tuple(t.to(device) for t in val)
             if ddp and len(val[0]) >= world:   # each rank validates its slice; the means are combined below
@@ -315,11 +315,13 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     return history
 
 
-def _to_channels_last(model: nn.Module, device: torch.device) -> bool:
+def _to_channels_last(model: nn.Module, device: torch.device, probe: Callable) -> bool:
     """On the CPU, train 2-D convolutional networks with channels-last (NHWC) weights, whose convolutions
     run faster there (oneDNN's native layout: 1.48x for perf.py's conv autoencoder); the maps follow the
     weights' layout. Models that choose their own layout (a ``channels_last`` attribute, as aekit's conv
-    models have) are left as they are. Returns whether the model was converted."""
+    models have) are left as they are, and so is a model whose loss fails on channels-last maps (``probe``,
+    the loss of two samples, e.g. ``h.view(n, -1)`` of a conv map needs ``reshape``): it trains as it came.
+    Returns whether the model was converted."""
     if device.type != "cpu" or getattr(model, "channels_last", None) is not None:
         return False
     if not any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules()):
@@ -329,6 +331,18 @@ def _to_channels_last(model: nn.Module, device: torch.device) -> bool:
     if all(t.is_contiguous(memory_format=torch.channels_last) for t in model.parameters() if t.dim() == 4):
         return False                                                      # already channels-last
     model.to(memory_format=torch.channels_last)
+    training = model.training
+    try:
+        model.eval()                          # no batch-norm statistics updated, no corruption drawn
+        with torch.no_grad():
+            probe()
+    except Exception as err:                  # any failure: train in the model's own layout
+        log.debug("training %s in its own memory layout: its loss failed on channels-last maps (%s)",
+                  type(model).__name__, err)
+        model.to(memory_format=torch.contiguous_format)
+        return False
+    finally:
+        model.train(training)
     return True
 
 
