@@ -199,19 +199,20 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     if ddp and device.type == "cuda" and device.index is None:
         device = dist_.device()            # "cuda" means this rank's GPU
     model.to(device)
-    channels_last, bar = False, None
-    try:
-        if not _is_loader(train):
-            train = tuple(t.to(device) for t in train)
-            if len(train[0]) == 0:
-                raise DataError("X is empty: need at least one training sample")
-            channels_last = _to_channels_last(model, device, lambda: batch_loss(model, *(t[:2] for t in train)))
-        if val is not None:
-            val = tuple(t.to(device) for t in val)
-            if ddp and len(val[0]) >= world:   # each rank validates its slice; the means are combined below
-                lo, hi = len(val[0]) * rank // world, len(val[0]) * (rank + 1) // world
-                val = tuple(t[lo:hi] for t in val)
+    if not _is_loader(train):
+        train = tuple(t.to(device) for t in train)
+        if len(train[0]) == 0:
+            raise DataError("X is empty: need at least one training sample")
+    if val is not None:
+        val = tuple(t.to(device) for t in val)
+        if ddp and len(val[0]) >= world:   # each rank validates its slice; the means are combined below
+            lo, hi = len(val[0]) * rank // world, len(val[0]) * (rank + 1) // world
+            val = tuple(t[lo:hi] for t in val)
 
+    channels_last = not _is_loader(train) and _to_channels_last(
+        model, device, lambda: batch_loss(model, *(t[:2] for t in train)))
+    bar = None
+    try:                                   # from here on, a failure hands the model back in its own layout
         opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
         shuffle_seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
         if ddp:
