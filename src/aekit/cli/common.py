@@ -28,8 +28,8 @@ def int_list(text: str) -> list[int]:
 
 def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test") -> None:
     parser.add_argument("--data", default=default, required=default is None,
-                        help="digits (embedded, default), mnist, fashion-mnist, kmnist, a directory of IDX files, "
-                             "or a .npy/.npz/.csv/IDX file")
+                        help="digits (embedded, default), mnist, fashion-mnist, kmnist, a directory of IDX files "
+                             "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file")
     parser.add_argument("--data-root", default=None, help="directory holding the MNIST-format files "
                         "(default: $AEKIT_DATA or ~/.cache/aekit)")
     parser.add_argument("--download", action="store_true", help="download MNIST-family data if missing")

@@ -15,7 +15,8 @@ from aekit.data.arrays import load_array
 from aekit.data.digits import load_digits
 from aekit.data.download import default_data_dir, download, fetch_mnist, md5sum, verify_md5
 from aekit.data.idx import load_idx, save_idx
-from aekit.data.mnist import load_idx_dataset, load_idx_pair, load_mnist
+from aekit.data.images import auto_mode, find_images, load_image_folder
+from aekit.data.mnist import find_idx_files, load_idx_dataset, load_idx_pair, load_mnist
 from aekit.data.validate import check_array, check_labels
 from aekit.errors import DataError
 
@@ -24,13 +25,16 @@ __all__ = [
     "check_labels",
     "default_data_dir",
     "download",
+    "auto_mode",
     "fetch_mnist",
+    "find_images",
     "load_array",
     "load_dataset",
     "load_digits",
     "load_idx",
     "load_idx_dataset",
     "load_idx_pair",
+    "load_image_folder",
     "load_mnist",
     "md5sum",
     "save_idx",
@@ -44,13 +48,35 @@ _IDX_NAMED = ("mnist", "fashion-mnist", "kmnist")
 
 
 def _digits(split: str, flatten: bool):
-    X, y = load_digits(flatten=flatten)
+    return _fixed_split(*load_digits(flatten=flatten), split)
+
+
+def _fixed_split(X, y, split: str):
+    """The digits' split for data without one: the first 80% of a fixed permutation is "train"."""
     if split == "all":
         return X, y
     order = np.random.default_rng(DIGITS_SEED).permutation(len(X))
     n_train = len(X) * 4 // 5
     idx = order[:n_train] if split == "train" else order[n_train:]
-    return X[idx], y[idx]
+    return X[idx], (None if y is None else y[idx])
+
+
+def _directory(path: Path, split: str, flatten: bool):
+    """MNIST-named IDX files; else images in train/ and test/ sub-folders, or in one folder (fixed 80/20 split)."""
+    if find_idx_files(path, "train") or find_idx_files(path, "test"):
+        return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
+    parts = {s: path / s for s in ("train", "test")}
+    try:
+        if all(p.is_dir() for p in parts.values()):
+            (train, _, train_classes), (test, _, test_classes) = (find_images(p) for p in parts.values())
+            if train_classes != test_classes:  # else the same label would name different classes
+                raise DataError(f"train/ has classes {train_classes} but test/ has {test_classes}")
+            mode = auto_mode(train + test)  # one channel count, so a model trained on one split takes the other
+            return _by_split(lambda s: load_image_folder(parts[s], mode=mode, flatten=flatten), split)
+        return _fixed_split(*load_image_folder(path, flatten=flatten), split)
+    except DataError as e:
+        raise DataError(f"{e} (a data directory holds MNIST-named IDX files, e.g. train-images-idx3-ubyte[.gz], "
+                        "or images: directly, in one sub-folder per class, or in train/ and test/)") from None
 
 
 def _by_split(load, split: str):
@@ -58,7 +84,9 @@ def _by_split(load, split: str):
     if split != "all":
         return load(split)
     (X1, y1), (X2, y2) = load("train"), load("test")
-    return np.concatenate([X1, X2]), np.concatenate([y1, y2])
+    if X1.shape[1:] != X2.shape[1:]:
+        raise DataError(f"train items have shape {X1.shape[1:]} but test items {X2.shape[1:]}: cannot join them")
+    return np.concatenate([X1, X2]), (None if y1 is None else np.concatenate([y1, y2]))
 
 
 def load_dataset(
@@ -85,6 +113,10 @@ def load_dataset(
           else in ``default_data_dir() / spec`` (``$AEKIT_DATA/<spec>``).
         - a directory of IDX files with MNIST names (:func:`load_idx_dataset`);
           the names above win over a directory of the same name (use ``./mnist``).
+        - a directory of images (:func:`load_image_folder`): ``train/`` and
+          ``test/`` sub-folders are the splits (one channel count for both);
+          otherwise the folder is split like the digits (first 80% of a
+          fixed permutation is ``"train"``). Labels come from class sub-folders.
         - a ``.npy``, ``.npz``, ``.csv`` or IDX (``.idx``, ``.gz``) file: the
           whole file as stored (:func:`load_array`); ``split`` is ignored.
     split : {"train", "test", "all"}
@@ -126,7 +158,7 @@ def load_dataset(
 
     path = Path(spec)
     if path.is_dir():
-        return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
+        return _directory(path, split, flatten)
     if path.is_file():
         X, y = load_array(path)
         if flatten and X.ndim > 2:
@@ -136,6 +168,6 @@ def load_dataset(
         return X, y
     raise DataError(
         f"unknown dataset {str(spec)!r}: expected 'digits', 'mnist', 'fashion-mnist', "
-        "'kmnist', a directory of MNIST-named IDX files, or an existing .npy, .npz, "
+        "'kmnist', a directory of MNIST-named IDX files or of images, or an existing .npy, .npz, "
         ".csv or IDX (.idx, .gz) file"
     )

@@ -1,0 +1,187 @@
+"""Folders of image files (PNG, JPEG, ...) as arrays, decoded by Pillow.
+
+Two layouts, as in torchvision's ``ImageFolder``:
+
+- ``folder/*.png``: images directly in the folder, no labels;
+- ``folder/<class>/**/*.png``: one sub-folder per class; label ``i`` is the
+  ``i``-th class name in sorted order (:func:`find_images` returns the names).
+
+Every image is checked before it is decoded: at most ``max_pixels`` pixels
+(a small file can declare a huge image), a format Pillow can read, and the
+same size as the others unless ``size=`` resizes them all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aekit.errors import DataError
+
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "auto_mode", "find_images", "load_image_folder"]
+
+#: File suffixes read as images (case-insensitive); other files are ignored.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
+#: Default bound on one image's pixels: 4096 x 4096.
+MAX_PIXELS = 1 << 24
+MODES = ("auto", "L", "RGB")
+_GRAY = {"1", "L", "LA", "I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def find_images(directory: str | os.PathLike) -> tuple[list[Path], np.ndarray | None, list[str]]:
+    """The image files of ``directory`` in a fixed (sorted) order, their labels and the class names.
+
+    Returns ``(paths, labels, classes)``: ``labels`` is None and ``classes``
+    empty when the images lie directly in ``directory``; otherwise ``labels[i]``
+    indexes ``classes`` (sorted sub-folder names). Hidden files and files of
+    other types are skipped.
+
+    Raises
+    ------
+    DataError
+        If the folder does not exist, holds no images, mixes images with class
+        folders, or has a class folder without images.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise DataError(f"image folder {str(root)!r} not found")
+    entries = sorted(root.iterdir())
+    top = [p for p in entries if _is_image(p)]
+    class_dirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    if top and class_dirs:
+        raise DataError(
+            f"{str(root)!r} holds both images ({top[0].name!r}, ...) and sub-folders ({class_dirs[0].name!r}, ...): "
+            "expected either images only (no labels) or one sub-folder of images per class"
+        )
+    if top:
+        return top, None, []
+    paths, labels = [], []
+    for label, class_dir in enumerate(class_dirs):
+        files = sorted(p for p in class_dir.rglob("*") if _is_image(p))
+        if not files:
+            raise DataError(f"class folder {str(class_dir)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        paths += files
+        labels += [label] * len(files)
+    if not paths:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {str(root)!r} or its sub-folders")
+    return paths, np.asarray(labels, dtype=np.int64), [p.name for p in class_dirs]
+
+
+def _open(path: Path, max_pixels: int):
+    """Open ``path`` lazily and check its declared size before anything is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise DataError(f"{str(path)!r} is not an image Pillow can read: {e}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise DataError(f"{str(path)!r} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+    if image.mode in ("I", "F"):
+        image.close()
+        raise DataError(f"{str(path)!r} has pixel mode {image.mode!r} (32-bit), whose range is unknown; "
+                        "expected 8- or 16-bit grayscale or colour")
+    return image
+
+
+def auto_mode(paths, *, max_pixels: int = MAX_PIXELS) -> str:
+    """``"L"`` when every image of ``paths`` is grayscale (8- or 16-bit), else ``"RGB"`` (headers only)."""
+    for path in paths:
+        with _open(Path(path), max_pixels) as image:
+            if image.mode not in _GRAY:
+                return "RGB"
+    return "L"
+
+
+def _pixels(image, path: Path, channels: int) -> np.ndarray:
+    """(H, W, channels) float32 in [0, 1]: 16-bit grayscale scaled by 65535, everything else by 255."""
+    try:
+        if image.mode.startswith("I;16"):
+            gray = np.asarray(image, dtype=np.uint16).astype(np.float32) / np.float32(65535)
+            return np.repeat(gray[:, :, None], channels, axis=2)
+        converted = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt data shows up on decoding
+        raise DataError(f"{str(path)!r} could not be decoded: {e}") from None
+    converted = converted.reshape(*converted.shape[:2], channels)
+    return converted.astype(np.float32) / np.float32(255)
+
+
+def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of (H, W, C) floats to ``size`` = (height, width), channel by channel."""
+    from PIL import Image
+
+    height, width = size
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(pixels[:, :, c]))
+                           .resize((width, height), Image.Resampling.BILINEAR)) for c in range(pixels.shape[2])]
+    return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
+
+
+def load_image_folder(
+    directory: str | os.PathLike,
+    *,
+    mode: str = "auto",
+    size: tuple[int, int] | None = None,
+    flatten: bool = False,
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load every image of ``directory`` (see :func:`find_images` for the layouts).
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The folder.
+    mode : {"auto", "L", "RGB"}
+        ``"L"``: one grayscale channel; ``"RGB"``: three channels (grayscale
+        images repeated); ``"auto"``: ``"L"`` when every image is grayscale,
+        else ``"RGB"``. Alpha channels are dropped.
+    size : (height, width), optional
+        Resize every image to this size (bilinear). Without it all images must
+        have the same size.
+    flatten : bool
+        Return X as (n, channels * height * width) instead of (n, channels, height, width).
+    max_pixels : int
+        Refuse any image with more pixels than this (checked before decoding).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        float32 in [0, 1]: 8-bit values / 255, 16-bit grayscale / 65535.
+    y : numpy.ndarray or None
+        int64 class indices, or None when the images lie directly in the folder.
+    """
+    if mode not in MODES:
+        raise DataError(f"mode must be one of {MODES}, got {mode!r}")
+    if size is not None:
+        size = tuple(size)
+        if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+            raise DataError(f"size must be (height, width) of positive integers, got {size!r}")
+    paths, labels, _ = find_images(directory)
+    if mode == "auto":
+        mode = auto_mode(paths, max_pixels=max_pixels)
+    channels = 1 if mode == "L" else 3
+
+    X = None
+    for i, path in enumerate(paths):
+        with _open(path, max_pixels) as image:
+            if size is None and X is not None and image.size != (X.shape[3], X.shape[2]):
+                raise DataError(
+                    f"{str(path)!r} is {image.size[0]}x{image.size[1]} but {str(paths[0])!r} is "
+                    f"{X.shape[3]}x{X.shape[2]} (width x height): give size=(height, width) to resize them all"
+                )
+            pixels = _pixels(image, path, channels)
+        if size is not None and pixels.shape[:2] != size:
+            pixels = _resize(pixels, size)
+        if X is None:
+            X = np.empty((len(paths), channels, *pixels.shape[:2]), dtype=np.float32)
+        X[i] = pixels.transpose(2, 0, 1)
+    if flatten:
+        X = X.reshape(len(X), -1)
+    return X, labels
