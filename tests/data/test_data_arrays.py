@@ -66,6 +66,58 @@ def test_csv_bad_content(tmp_path):
         load_array(tmp_path / "a.csv")
 
 
+def _huge_npy_bytes() -> bytes:
+    """A valid .npy header declaring 10^12 float64 values, followed by 64 bytes."""
+    import io
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    return buffer.getvalue() + bytes(64)
+
+
+def test_declared_sizes_checked_before_allocating(tmp_path):
+    (tmp_path / "huge.npy").write_bytes(_huge_npy_bytes())
+    with pytest.raises(DataError, match=r"declares shape \(1000000000000,\) .* but holds 64 bytes"):
+        load_array(tmp_path / "huge.npy")
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf:
+        zf.writestr("X.npy", _huge_npy_bytes())
+    with pytest.raises(DataError, match="array 'X' .* declares shape"):
+        load_array(tmp_path / "huge.npz")
+    (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
+    with pytest.raises(DataError, match="not a readable .npy"):
+        load_array(tmp_path / "junk.npy")
+
+
+def test_broken_npz(tmp_path):
+    np.savez(tmp_path / "a.npz", X=np.arange(1000.0), y=np.arange(1000))
+    data = (tmp_path / "a.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="cut.npz"):
+        load_array(tmp_path / "cut.npz")
+    np.savez(tmp_path / "b.npz", X=np.zeros(1000))
+    flipped = bytearray((tmp_path / "b.npz").read_bytes())
+    flipped[500] ^= 0xFF  # inside X's data: the zip CRC catches it
+    (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+    with pytest.raises(DataError, match="flip.npz.*CRC"):
+        load_array(tmp_path / "flip.npz")
+
+
+def test_csv_byte_order_mark_and_empty(tmp_path):
+    (tmp_path / "bom.csv").write_text("\ufeff0.1,0.2\n0.3,0.4\n0.5,0.6\n", encoding="utf-8")
+    np.testing.assert_allclose(load_array(tmp_path / "bom.csv")[0], [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
+    (tmp_path / "head.csv").write_text("a,b,c\n")
+    with pytest.raises(DataError, match="no data rows .only a header line"):
+        load_array(tmp_path / "head.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"holds no data rows$"):
+        load_array(tmp_path / "empty.csv")
+
+
+def test_suffixes_case_insensitive(tmp_path):
+    save_idx(tmp_path / "UP.IDX.GZ", np.zeros((2, 3), np.uint8))
+    assert load_array(tmp_path / "UP.IDX.GZ")[0].shape == (2, 3)
+
+
 def test_idx_file(tmp_path):
     save_idx(tmp_path / "imgs-idx3-ubyte", np.zeros((2, 3, 3), np.uint8))
     assert load_array(tmp_path / "imgs-idx3-ubyte")[0].shape == (2, 3, 3)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,7 @@ _IDX_NAME = re.compile(r"idx[1-4]-ubyte$")
 
 
 def _is_idx(path: Path) -> bool:
-    return path.suffix in (".idx", ".gz") or bool(_IDX_NAME.search(path.name))
+    return path.suffix.lower() in (".idx", ".gz") or bool(_IDX_NAME.search(path.name.lower()))
 
 
 def load_array(
@@ -66,37 +70,68 @@ def load_array(
     )
 
 
+def _check_npy_header(fp, available: int, what: str) -> None:
+    """Read the .npy header at ``fp`` and refuse what cannot be loaded safely, before anything is allocated.
+
+    ``available``: the bytes of the stream (file or .npz member) including the header.
+    """
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read_header(fp)
+    except (ValueError, SyntaxError, EOFError, OSError) as exc:
+        raise DataError(f"{what} is not a readable .npy array: {exc}") from None
+    if dtype.hasobject:
+        raise DataError(f"{what} holds Python objects ({dtype}), which would need unpickling "
+                        "(allow_pickle=False); save plain numeric arrays instead")
+    declared, present = math.prod(shape) * dtype.itemsize, available - fp.tell()
+    if declared > present:
+        raise DataError(f"{what} declares shape {shape} of {dtype} ({declared} bytes) but holds {present} bytes")
+
+
 def _np_load(path: Path):
     try:
+        if path.suffix.lower() == ".npy":
+            with open(path, "rb") as f:
+                _check_npy_header(f, os.fstat(f.fileno()).st_size, repr(str(path)))
         return np.load(path, allow_pickle=False)
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise DataError(
-            f"cannot load {str(path)!r} without unpickling (allow_pickle=False): {exc}; "
-            "save plain numeric arrays instead"
-        ) from exc
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read {str(path)!r}: {exc}") from exc
+    except DataError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc}") from None
 
 
 def _load_npz(path: Path, key: str | None):
-    with _np_load(path) as archive:
-        names = archive.files
-        if key is None:
-            key = next((k for k in _X_KEYS if k in names), None)
-        if key is None:
-            others = [k for k in names if k != "y"]
-            if len(others) != 1:
-                raise DataError(
-                    f"cannot tell which array of {str(path)!r} is the data: it holds {names}; "
-                    f"name it one of {list(_X_KEYS)} or pass key="
-                )
-            key = others[0]
-        if key not in names:
-            raise DataError(f"no array {key!r} in {str(path)!r}; it holds {names}")
-        try:
-            return archive[key], (archive["y"] if "y" in names and key != "y" else None)
-        except ValueError as exc:
-            raise DataError(f"cannot load {str(path)!r} without unpickling: {exc}") from exc
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n[: -len(".npy")] for n in zf.namelist() if n.endswith(".npy")]
+            if key is None:
+                key = next((k for k in _X_KEYS if k in names), None)
+            if key is None:
+                others = [k for k in names if k != "y"]
+                if len(others) != 1:
+                    raise DataError(
+                        f"cannot tell which array of {str(path)!r} is the data: it holds {names}; "
+                        f"name it one of {list(_X_KEYS)} or pass key="
+                    )
+                key = others[0]
+            if key not in names:
+                raise DataError(f"no array {key!r} in {str(path)!r}; it holds {names}")
+            wanted = [key] + (["y"] if "y" in names and key != "y" else [])
+            for name in wanted:
+                info = zf.getinfo(name + ".npy")
+                with zf.open(info) as member:
+                    _check_npy_header(member, info.file_size, f"array {name!r} of {str(path)!r}")
+            arrays = []
+            for name in wanted:
+                with zf.open(name + ".npy") as member:
+                    arrays.append(np.lib.format.read_array(member, allow_pickle=False))
+    except DataError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"cannot read {str(path)!r} as .npz: {exc}") from None
+    return arrays[0], (arrays[1] if len(arrays) > 1 else None)
 
 
 def _is_number(field: str) -> bool:
@@ -108,10 +143,15 @@ def _is_number(field: str) -> bool:
 
 
 def _load_csv(path: Path) -> np.ndarray:
-    try:
-        with open(path, encoding="utf-8") as f:
+    try:  # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first number
+        with open(path, encoding="utf-8-sig") as f:
             first = f.readline()
-        header = not all(_is_number(field) for field in first.split(","))
-        return np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2, encoding="utf-8")
-    except ValueError as exc:
+        header = bool(first.strip()) and not all(_is_number(field) for field in first.split(","))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data": an error below
+            X = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot parse {str(path)!r} as numeric CSV: {exc}") from exc
+    if X.size == 0:
+        raise DataError(f"{str(path)!r} holds no data rows" + (" (only a header line)" if header else ""))
+    return X
