@@ -49,6 +49,19 @@ def test_download_file_url(tmp_path):
     assert leftovers(dest.parent) == ["copy.bin"]
 
 
+def test_download_gets_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"abc")
+    old = os.umask(0o022)
+    try:
+        dest = download(source.as_uri(), tmp_path / "shared" / "copy.bin")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644  # readable by others, like any file open() makes
+
+
 def test_download_without_md5_overwrites(tmp_path):
     source = tmp_path / "source.bin"
     source.write_bytes(b"new")

@@ -106,10 +106,15 @@ def download(
             while chunk := resp.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
         if md5 is not None and digest.hexdigest() != md5.lower():
             raise DataError(
                 f"md5 mismatch for {url}: expected {md5.lower()}, got {digest.hexdigest()}"
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: a shared $AEKIT_DATA must stay readable
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
