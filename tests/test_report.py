@@ -73,6 +73,39 @@ def test_report_tolerates_foreign_and_broken_files(tmp_path):
         write_report(run, tmp_path / "report.txt")
 
 
+def test_report_notes_hostile_json_and_goes_on(tmp_path):
+    run = tmp_path / "hostile"
+    run.mkdir()
+    (run / "deep.json").write_text("[" * 100_000 + "]" * 100_000)            # RecursionError in json.loads
+    (run / "bigint.json").write_text('{"n": ' + "9" * 5000 + "}")         # ValueError: int digits limit
+    (run / "ok.json").write_text('{"accuracy": 0.5}')
+    (run / "config.json").write_text(json.dumps({"class": "X", "history": {"train_loss": "abc"}}))
+    text = build_report(run)
+    assert "deep.json: nested too deeply" in text and "bigint.json: not valid JSON" in text
+    assert "accuracy" in text                                              # the readable file is still shown
+    assert "history in config.json could not be drawn" in text
+    (run / "config.json").write_text(json.dumps({"class": "X", "history": {"train_loss": [1.0, 0.5], "epoch": [1]}}))
+    assert "could not be drawn" in build_report(run)
+
+
+def test_report_sections_claim_figures_by_whole_words(tmp_path):
+    run = tmp_path / "names"
+    run.mkdir()
+    png = io.BytesIO()
+    Image.new("L", (120, 120)).save(png, format="PNG")
+    for name in ("ordered_samples", "decoder_outputs", "bitmap_examples", "codec_rd", "mnist_2d", "code_histograms"):
+        (run / f"{name}.png").write_bytes(png.getvalue())
+    text = build_report(run)
+
+    def section(sid):
+        return re.search(f'<section id="{sid}">(.*?)</section>', text).group(1)
+    other = section("other-figures")
+    for name in ("ordered_samples", "decoder_outputs", "bitmap_examples"):  # "rd", "code", "map" inside a word
+        assert f"{name}.png" in other, name
+    assert "codec_rd.png" in section("rate-distortion")
+    assert "mnist_2d.png" in section("map") and "code_histograms.png" in section("codes")
+
+
 def test_report_of_a_checkpoint_this_aekit_cannot_build(tmp_path):
     run = tmp_path / "other-family"
     run.mkdir()

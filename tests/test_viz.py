@@ -106,3 +106,16 @@ def test_rate_distortion(tmp_path):
         viz.rate_distortion({"x": [1, 2, 3]}, tmp_path / "bad.png")
     with pytest.raises(ValueError, match="> 0"):
         viz.rate_distortion({"x": [(0, 3.0)]}, tmp_path / "bad.png")
+
+
+def test_failed_drawing_leaves_no_figure_open(tmp_path):
+    import matplotlib.pyplot as plt
+    before = set(plt.get_fignums())
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            viz.rate_distortion({"a": [(0, 1)]}, tmp_path / "rd.png")           # rejected after the figure exists
+        with pytest.raises(ValueError):
+            viz.code_map({"a": (np.random.rand(10, 3), np.arange(10))}, tmp_path / "m.png")
+        with pytest.raises(OSError):
+            viz.training_curves({"train_loss": [1.0, 0.5]}, tmp_path)           # saving onto a directory fails
+    assert set(plt.get_fignums()) == before

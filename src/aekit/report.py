@@ -16,6 +16,7 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -33,14 +34,15 @@ MAX_ROWS = 200                    # per metrics table
 SKIP_JSON = {"config.json", "training_state.json"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# figure files claimed by a section, matched on the lower-cased file name
+# figure files claimed by a section: a word of the lower-cased file name (split at anything not a letter or
+# digit) matching the section's pattern, so "codec_rd.png" is rate-distortion but "ordered.png" is not
 SECTION_FIGURES = {
-    "curves": ("curves", "loss", "history"),
-    "reconstructions": ("recon", "denois"),
-    "filters": ("filter", "weights"),
-    "map": ("map", "2d", "scatter", "embedding"),
-    "rd": ("rate", "rd", "distortion"),
-    "codes": ("code", "hist"),
+    "curves": re.compile(r"curves?|loss(es)?|history"),
+    "reconstructions": re.compile(r"recon\w*|denois\w*"),
+    "filters": re.compile(r"filters?|weights?"),
+    "map": re.compile(r"maps?|2d|scatter|embeddings?"),
+    "rd": re.compile(r"rate|rd|distortion"),
+    "codes": re.compile(r"codes?|hist(ogram)?s?"),
 }
 
 CSS = """
@@ -160,20 +162,31 @@ def _read_jsons(run_dir: Path) -> tuple[dict, list[str]]:
     for path in sorted(run_dir.glob("*.json")):
         if path.name in SKIP_JSON or not path.is_file():
             continue
-        if path.stat().st_size > MAX_JSON_BYTES:
-            problems.append(f"{path.name}: larger than {MAX_JSON_BYTES} bytes, not read")
-            continue
-        try:
-            docs[path.name] = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            problems.append(f"{path.name}: not valid JSON ({err})")
+        doc = _parse_json(path, problems)
+        if doc is not None:
+            docs[path.name] = doc
     return docs, problems
+
+
+def _parse_json(path: Path, problems: list[str]):
+    """The JSON document in ``path``, or None with a line added to ``problems``."""
+    if path.stat().st_size > MAX_JSON_BYTES:
+        problems.append(f"{path.name}: larger than {MAX_JSON_BYTES} bytes, not read")
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:  # ValueError: bad JSON, or an integer of > 4300 digits
+        problems.append(f"{path.name}: not valid JSON ({err})")
+    except RecursionError:
+        problems.append(f"{path.name}: nested too deeply to read")
+    return None
 
 
 def _claim(pngs: dict, used: set, section: str) -> list[tuple[str, bytes]]:
     out = []
     for name, data in pngs.items():
-        if name not in used and any(word in name.lower() for word in SECTION_FIGURES[section]):
+        words = re.split(r"[^a-z0-9]+", Path(name).stem.lower())
+        if name not in used and any(SECTION_FIGURES[section].fullmatch(word) for word in words):
             used.add(name)
             out.append((name, data))
     return out
@@ -201,10 +214,7 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     docs, problems = _read_jsons(run_dir)
     config = None
     if (run_dir / "config.json").is_file():
-        try:
-            config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            problems.append(f"config.json: not valid JSON ({err})")
+        config = _parse_json(run_dir / "config.json", problems)
     model, load_error = _load_model(run_dir) if config is not None else (None, None)
     used: set = set()
     sections: list[tuple[str, str, str]] = []   # (id, heading, html)
@@ -230,7 +240,10 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     figs = _claim(pngs, used, "curves")
     body = "".join(_img(d, n) for n, d in figs)
     if not figs and isinstance(history, dict) and history.get("train_loss"):
-        body += _img(_draw(viz.training_curves, history), "training curves (drawn from config.json history)")
+        try:
+            body += _img(_draw(viz.training_curves, history), "training curves (drawn from config.json history)")
+        except (ValueError, TypeError) as err:
+            body += _note(f"the history in config.json could not be drawn: {err}")
     if isinstance(history, dict) and history.get("train_loss"):
         last = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v and _number(v[-1]) is not None}
         last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})

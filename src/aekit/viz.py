@@ -7,6 +7,7 @@ and returns the path. Nothing here opens a window.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -54,12 +55,24 @@ def _as_image(sample: np.ndarray) -> np.ndarray:
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
-    """Save ``fig`` as PNG atomically and close it."""
+    """Save ``fig`` as PNG atomically and close it (also when saving fails)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
+
+
+@contextlib.contextmanager
+def _subplots(*args, **kwargs):
+    """``plt.subplots``, its figure closed however the drawing ends (failed calls left figures open)."""
+    fig, axes = plt.subplots(*args, **kwargs)
+    try:
+        yield fig, axes
+    finally:
+        plt.close(fig)
 
 
 def reconstruction_grid(rows: dict[str, np.ndarray], path: str | os.PathLike, *, n: int = 10,
@@ -69,19 +82,19 @@ def reconstruction_grid(rows: dict[str, np.ndarray], path: str | os.PathLike, *,
     if not rows:
         raise ValueError("rows is empty: give at least one named array of samples")
     n = min(n, *(len(v) for v in rows.values()))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.4), squeeze=False)
-    for r, (label, samples) in enumerate(rows.items()):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(_as_image(samples[c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
-    if title:
-        fig.suptitle(title)
-    return save_figure(fig, path)
+    with _subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.4), squeeze=False) as (fig, axes):
+        for r, (label, samples) in enumerate(rows.items()):
+            for c in range(n):
+                ax = axes[r, c]
+                ax.imshow(_as_image(samples[c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
+        if title:
+            fig.suptitle(title)
+        return save_figure(fig, path)
 
 
 def reconstruction_rows(model, X, corruption=None) -> dict:
@@ -112,32 +125,32 @@ def training_curves(history: dict, path: str | os.PathLike, *, title: str | None
     if not train:
         raise ValueError("history has no 'train_loss': nothing to draw")
     epochs = history.get("epoch") or list(range(1, len(train) + 1))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(epochs, train, label="training loss", marker=".", color="tab:blue")
-    val = history.get("val_loss") or []
-    if val:
-        ax.plot(epochs[:len(val)], val, label="validation loss", marker=".", color="tab:orange")
-    best = history.get("best_epoch")
-    if best and (val or history.get("val_error")):
-        ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
-    values = np.asarray([v for v in [*train, *val] if v is not None and np.isfinite(v)], dtype=float)
-    if values.size and values.min() > 0 and values.max() / values.min() > 30:
-        ax.set_yscale("log")   # a loss that falls by orders of magnitude
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per sample")
-    ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    if history.get("val_error"):
-        ax2 = ax.twinx()
-        err = history["val_error"]
-        ax2.plot(epochs[:len(err)], [100 * e for e in err], color="tab:red", label="validation error (%)",
-                 marker=".")
-        ax2.set_ylabel("validation error (%)")
-        h2, l2 = ax2.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, loc="upper right")
-    ax.set_title(title or "training curves")
-    return save_figure(fig, path)
+    with _subplots(figsize=(6.4, 4.2)) as (fig, ax):
+        ax.plot(epochs, train, label="training loss", marker=".", color="tab:blue")
+        val = history.get("val_loss") or []
+        if val:
+            ax.plot(epochs[:len(val)], val, label="validation loss", marker=".", color="tab:orange")
+        best = history.get("best_epoch")
+        if best and (val or history.get("val_error")):
+            ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+        values = np.asarray([v for v in [*train, *val] if v is not None and np.isfinite(v)], dtype=float)
+        if values.size and values.min() > 0 and values.max() / values.min() > 30:
+            ax.set_yscale("log")   # a loss that falls by orders of magnitude
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss per sample")
+        ax.grid(alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        if history.get("val_error"):
+            ax2 = ax.twinx()
+            err = history["val_error"]
+            ax2.plot(epochs[:len(err)], [100 * e for e in err], color="tab:red", label="validation error (%)",
+                     marker=".")
+            ax2.set_ylabel("validation error (%)")
+            h2, l2 = ax2.get_legend_handles_labels()
+            handles, labels = handles + h2, labels + l2
+        ax.legend(handles, labels, loc="upper right")
+        ax.set_title(title or "training curves")
+        return save_figure(fig, path)
 
 
 def first_layer_weights(model) -> np.ndarray:
@@ -184,11 +197,11 @@ def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int 
         mosaic[1 + r * (th + 1):1 + r * (th + 1) + th, 1 + c * (tw + 1):1 + c * (tw + 1) + tw] = \
             (tile - lo) / (hi - lo) if hi > lo else 0.5
     width = min(9.0, max(3.0, 0.5 * cols + 1.0))
-    fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5))
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.axis("off")
-    ax.set_title(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
-    return save_figure(fig, path)
+    with _subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5)) as (fig, ax):
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.axis("off")
+        ax.set_title(title or f"first-layer filters ({len(tiles)} of {len(weights)})")
+        return save_figure(fig, path)
 
 
 def filter_grid(weights, path: str | os.PathLike, *, n: int = 100, title: str | None = None) -> Path:
@@ -213,23 +226,23 @@ def code_histograms(codes, path: str | os.PathLike, *, n_units: int = 16, bins: 
     panels = units + 1
     cols = min(panels, 6)
     rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols + 0.4, 1.9 * rows + 0.6), squeeze=False)
-    for ax in axes.ravel()[panels:]:
-        ax.axis("off")
-    for j in range(units):
-        ax = axes.ravel()[j]
-        ax.hist(Z[:, j], bins=bins, color="tab:blue", alpha=0.85)
-        ax.set_title(f"unit {j}", fontsize=9)
+    with _subplots(rows, cols, figsize=(2.2 * cols + 0.4, 1.9 * rows + 0.6), squeeze=False) as (fig, axes):
+        for ax in axes.ravel()[panels:]:
+            ax.axis("off")
+        for j in range(units):
+            ax = axes.ravel()[j]
+            ax.hist(Z[:, j], bins=bins, color="tab:blue", alpha=0.85)
+            ax.set_title(f"unit {j}", fontsize=9)
+            ax.tick_params(labelsize=7)
+        ax = axes.ravel()[units]
+        ax.hist(Z.ravel(), bins=bins, color="tab:green", alpha=0.85)
+        ax.set_title(f"all {Z.shape[1]} units", fontsize=9)
         ax.tick_params(labelsize=7)
-    ax = axes.ravel()[units]
-    ax.hist(Z.ravel(), bins=bins, color="tab:green", alpha=0.85)
-    ax.set_title(f"all {Z.shape[1]} units", fontsize=9)
-    ax.tick_params(labelsize=7)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("count", fontsize=8)
-    fig.suptitle(title or f"code values ({len(Z)} samples)")
-    fig.tight_layout()
-    return save_figure(fig, path)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("count", fontsize=8)
+        fig.suptitle(title or f"code values ({len(Z)} samples)")
+        fig.tight_layout()
+        return save_figure(fig, path)
 
 
 def view_limits(Z, keep: float = 0.99) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -254,35 +267,35 @@ def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, m
     """
     if not maps:
         raise ValueError("maps is empty: give at least one name: (Z, y) entry")
-    fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps) + 1.3, 5.2), squeeze=False)
-    classes = np.unique(np.concatenate([np.asarray(y).ravel() for _, y in maps.values()]))
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    for ax, (name, (Z, y)) in zip(axes[0], maps.items()):
-        Z = np.asarray(Z, dtype=np.float64)
-        y = np.asarray(y).ravel()
-        if Z.ndim != 2 or Z.shape[1] != 2:
-            raise ValueError(f"map {name!r} must be (n, 2) codes, got shape {Z.shape}")
-        if len(y) != len(Z):
-            raise ValueError(f"map {name!r} has {len(Z)} codes but {len(y)} labels")
-        order = np.random.default_rng(seed).permutation(len(Z))[:max_points]
-        colours = cmap(np.searchsorted(classes, y[order]) % cmap.N)
-        ax.scatter(Z[order, 0], Z[order, 1], c=colours, s=3, alpha=0.7, linewidths=0, rasterized=True)
-        (x0, x1), (y0, y1) = view_limits(Z, keep)
-        outside = int(np.sum((Z[:, 0] < x0) | (Z[:, 0] > x1) | (Z[:, 1] < y0) | (Z[:, 1] > y1)))
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_title(name)
-        ax.set_xlabel("component 1" + (f"  ({outside} of {len(Z)} points beyond the axes)" if outside else ""))
-        ax.set_ylabel("component 2")
-        ax.grid(alpha=0.2)
-    handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
-               for i, c in enumerate(classes)]
-    axes[0, -1].legend(handles=handles, title="label", loc="center left", bbox_to_anchor=(1.01, 0.5),
-                       frameon=False, markerscale=1.2)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    with _subplots(1, len(maps), figsize=(5.2 * len(maps) + 1.3, 5.2), squeeze=False) as (fig, axes):
+        classes = np.unique(np.concatenate([np.asarray(y).ravel() for _, y in maps.values()]))
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for ax, (name, (Z, y)) in zip(axes[0], maps.items()):
+            Z = np.asarray(Z, dtype=np.float64)
+            y = np.asarray(y).ravel()
+            if Z.ndim != 2 or Z.shape[1] != 2:
+                raise ValueError(f"map {name!r} must be (n, 2) codes, got shape {Z.shape}")
+            if len(y) != len(Z):
+                raise ValueError(f"map {name!r} has {len(Z)} codes but {len(y)} labels")
+            order = np.random.default_rng(seed).permutation(len(Z))[:max_points]
+            colours = cmap(np.searchsorted(classes, y[order]) % cmap.N)
+            ax.scatter(Z[order, 0], Z[order, 1], c=colours, s=3, alpha=0.7, linewidths=0, rasterized=True)
+            (x0, x1), (y0, y1) = view_limits(Z, keep)
+            outside = int(np.sum((Z[:, 0] < x0) | (Z[:, 0] > x1) | (Z[:, 1] < y0) | (Z[:, 1] > y1)))
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+            ax.set_title(name)
+            ax.set_xlabel("component 1" + (f"  ({outside} of {len(Z)} points beyond the axes)" if outside else ""))
+            ax.set_ylabel("component 2")
+            ax.grid(alpha=0.2)
+        handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
+                   for i, c in enumerate(classes)]
+        axes[0, -1].legend(handles=handles, title="label", loc="center left", bbox_to_anchor=(1.01, 0.5),
+                           frameon=False, markerscale=1.2)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return save_figure(fig, path)
 
 
 def rate_distortion(points: dict, path: str | os.PathLike, *, xlabel: str = "bytes per image",
@@ -291,23 +304,23 @@ def rate_distortion(points: dict, path: str | os.PathLike, *, xlabel: str = "byt
     points sorted by rate. The x axis is logarithmic when the rates span more than a factor 20."""
     if not points:
         raise ValueError("points is empty: give {method: [(bytes, psnr), ...]}")
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    rates = []
-    for method, pairs in points.items():
-        arr = np.asarray(pairs, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
-            raise ValueError(f"rate-distortion points of {method!r} must be a non-empty list of (bytes, psnr) "
-                             f"pairs, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr[:, 0])) or np.any(arr[:, 0] <= 0):
-            raise ValueError(f"rates of {method!r} must be finite and > 0, got {arr[:, 0].tolist()}")
-        arr = arr[np.argsort(arr[:, 0])]
-        rates.extend(arr[:, 0])
-        ax.plot(arr[:, 0], arr[:, 1], marker="o", label=str(method))
-    if log_x or (log_x is None and max(rates) / min(rates) > 20):
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
-    ax.set_title(title or "rate-distortion")
-    return save_figure(fig, path)
+    with _subplots(figsize=(6.4, 4.4)) as (fig, ax):
+        rates = []
+        for method, pairs in points.items():
+            arr = np.asarray(pairs, dtype=np.float64)
+            if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
+                raise ValueError(f"rate-distortion points of {method!r} must be a non-empty list of (bytes, psnr) "
+                                 f"pairs, got shape {arr.shape}")
+            if not np.all(np.isfinite(arr[:, 0])) or np.any(arr[:, 0] <= 0):
+                raise ValueError(f"rates of {method!r} must be finite and > 0, got {arr[:, 0].tolist()}")
+            arr = arr[np.argsort(arr[:, 0])]
+            rates.extend(arr[:, 0])
+            ax.plot(arr[:, 0], arr[:, 1], marker="o", label=str(method))
+        if log_x or (log_x is None and max(rates) / min(rates) > 20):
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="lower right")
+        ax.set_title(title or "rate-distortion")
+        return save_figure(fig, path)
