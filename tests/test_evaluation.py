@@ -86,6 +86,7 @@ def test_knn_errors_name_the_problem():
         knn_accuracy(Z, np.zeros(4), Z, np.zeros(5))
     with pytest.raises(ValueError, match="components"):
         knn_accuracy(Z, np.zeros(5), np.zeros((5, 3)), np.zeros(5))
+    assert knn_accuracy(Z, np.zeros(5), Z, np.zeros(5), k=np.int64(3)) == 1.0  # numpy integers are ints
 
 
 def test_pca_codes_and_map_metrics_on_two_clusters():

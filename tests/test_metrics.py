@@ -23,3 +23,10 @@ def test_bce_by_hand():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shapes differ"):
         metrics.mse(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("fn", [metrics.mse, metrics.bce, metrics.psnr, metrics.squared_error_per_sample])
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (3, 0)])
+def test_empty_input_is_an_error_not_nan(fn, shape):
+    with pytest.raises(ValueError, match="nothing to compare"):
+        fn(np.zeros(shape), np.zeros(shape))

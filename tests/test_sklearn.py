@@ -98,3 +98,15 @@ def test_outlier_detector_ranks_corrupted_digits_above_clean(digits):
     np.testing.assert_allclose(det.decision_function(X_test), det.threshold_ - clean_err)
     with pytest.raises(ValueError, match="contamination"):
         AutoencoderOutlierDetector(contamination=0.7).fit(X)
+
+
+def test_refit_resets_history_and_numpy_scalars_are_accepted(digits):
+    X, y = digits[0][:120], digits[1][:120]
+    sdt = StackedDenoisingTransformer(hidden=(6,), pretrain_epochs=1, finetune_epochs=1, random_state=0).fit(X)
+    assert sdt.finetune_history_ is not None
+    sdt.set_params(finetune_epochs=0).fit(X)
+    assert sdt.finetune_history_ is None                    # not the previous fit's history
+    det = AutoencoderOutlierDetector(hidden=(4,), epochs=1, contamination=np.float32(0.1), random_state=0).fit(X)
+    assert np.isclose(np.mean(det.predict(X) == -1), 0.1, atol=0.02)
+    with pytest.raises(ValueError, match="validation_fraction=0.9 of 2 samples leaves none to train on"):
+        StackedDenoisingClassifier(hidden=(4,), pretrain_epochs=1, epochs=1, validation_fraction=0.9).fit(X[:2], [0, 1])

@@ -59,7 +59,7 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, *, k: int = 5) -> float:
     y_train, y_test = _labels(y_train, len(Z_train), "y_train"), _labels(y_test, len(Z_test), "y_test")
     if Z_train.shape[1] != Z_test.shape[1]:
         raise ValueError(f"Z_train has {Z_train.shape[1]} components but Z_test has {Z_test.shape[1]}")
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(Z_train):
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= len(Z_train):
         raise ValueError(f"k must be an int in [1, {len(Z_train)}] (the training size), got {k!r}")
     clf = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
     return float(np.mean(clf.predict(Z_test) == y_test))
@@ -75,7 +75,7 @@ def trustworthiness(X, Z, *, k: int = 5, max_samples: int | None = 3000, seed: i
     Z = _codes(Z, "Z")
     if len(X) != len(Z):
         raise ValueError(f"X has {len(X)} samples but Z has {len(Z)}")
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k < len(X) / 2:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k < len(X) / 2:
         raise ValueError(f"k must be an int in [1, n_samples / 2) = [1, {len(X) / 2:g}), got {k!r}")
     if max_samples is not None and len(X) > max_samples:
         keep = np.sort(np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False))

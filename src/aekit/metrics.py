@@ -18,6 +18,8 @@ def _pair(x, z):
         raise ValueError(f"shapes differ: x {x.shape} vs z {z.shape}")
     if x.ndim == 1:
         x, z = x[None], z[None]
+    if x.size == 0:
+        raise ValueError(f"nothing to compare: x and z have shape {x.shape}, expected at least one value per sample")
     return x.reshape(len(x), -1), z.reshape(len(z), -1)
 
 

@@ -305,6 +305,8 @@ class StackedDenoisingTransformer(_StackedParams, ClassNamePrefixFeaturesOutMixi
         self._fit_scaler(X)
         Xs = self._scaled(X)
 
+        self.finetune_history_ = None  # a refit without fine-tuning must not show the last fit's history
+
         def train(stack, seed):
             self._pretrain(stack, Xs, seed)
             if self.finetune_epochs:
@@ -389,6 +391,9 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
         n_val = int(round(len(Xs) * self.validation_fraction))
         order = np.random.default_rng(seed).permutation(len(Xs))
         tr, va = (order[:-n_val], order[-n_val:]) if n_val else (order, None)
+        if len(tr) == 0:
+            raise ValueError(f"validation_fraction={self.validation_fraction!r} of {len(Xs)} samples leaves none "
+                             "to train on: lower it or give more samples")
         if self.patience is not None and va is None:
             raise ValueError("patience (early stopping) needs validation data: set validation_fraction > 0")
 
@@ -463,7 +468,8 @@ class AutoencoderOutlierDetector(OutlierMixin, _TorchEstimator):
         """Train on (mostly normal) ``X`` and set ``threshold_`` from ``contamination``."""
         X = _validate(self, X, reset=True)
         hidden = _hidden(self.hidden)
-        if not (isinstance(self.contamination, (int, float)) and 0 < self.contamination <= 0.5):
+        if not (isinstance(self.contamination, (int, float, np.integer, np.floating))
+                and not isinstance(self.contamination, bool) and 0 < self.contamination <= 0.5):
             raise ValueError(f"contamination must be a float in (0, 0.5], got {self.contamination!r}")
         _check_positive_int("epochs", self.epochs, 0)
         self._fit_scaler(X)
