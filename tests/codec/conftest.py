@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import aekit
-from aekit.codec import train_codec
+from aekit.codec import Codec, train_codec
 from aekit.data import load_digits
 
 
@@ -46,3 +46,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def identity_codec():
+    """Make a codec whose latents are y = scale · x[:3] of 4 inputs: as large as the inputs."""
+    def make(scale: float = 1.0) -> Codec:
+        ae = aekit.Autoencoder(4, [3], activation="relu", code_activation="linear", output_activation="linear",
+                               loss="mse")
+        with torch.no_grad():
+            ae.encoder_layers[0].weight.copy_(scale * torch.eye(3, 4))
+            ae.encoder_layers[0].bias.zero_()
+        return Codec(ae).update()
+    return make

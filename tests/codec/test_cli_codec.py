@@ -70,3 +70,13 @@ def test_send_images_to_a_running_server(live_server, codec_dir, digits, tmp_pat
     assert np.load(out).shape == (5, 64)
     assert "sent 5 items" in capsys.readouterr().out
     assert main(["send", "--server", "http://127.0.0.1:9", "--model", str(codec_dir), paths[0]]) == 2
+
+
+def test_export_out_writes_a_codec_json_that_names_the_onnx_file(codec_dir, tmp_path, test_items):
+    from aekit.codec import Codec, DeviceEncoder
+    out = tmp_path / "phone" / "phone.onnx"
+    assert main(["-q", "codec", "export", str(codec_dir), "--out", str(out)]) == 0
+    assert json.loads((out.parent / "codec.json").read_text())["encoder"] == "phone.onnx"
+    device = DeviceEncoder(out.parent)                 # used to look for phone/encoder.onnx
+    data = device.compress(test_items[:2])
+    assert np.array_equal(Codec.load(codec_dir).decompress_symbols(data), device.symbols(test_items[:2]))

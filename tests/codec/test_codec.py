@@ -1,10 +1,14 @@
+import hashlib
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
 import aekit
 from aekit.codec import Codec, train_codec
-from aekit.errors import BitstreamError, CheckpointError
+from aekit.errors import BitstreamError, CheckpointError, DataError
 
 
 def test_round_trip_equals_the_dequantised_codes_exactly(codec, test_items):
@@ -109,3 +113,75 @@ def test_continuing_training_replaces_the_tables_and_the_fingerprint(codec, digi
     assert more.fingerprint != codec.fingerprint
     X = digits[1500:1510]
     assert np.array_equal(more.decompress(more.compress(X)), more.dequantize(more.symbols(X)))
+
+
+def test_latents_beyond_int64_clamp_to_their_end_of_the_table(identity_codec):
+    codec = identity_codec()
+    low, high = codec.tables.low, codec.tables.high
+    X = np.array([[5, -5, 0, 0], [1e19, -1e19, 1e30, 0], [3e38, 3e38, 3e38, 3e38]], np.float32)
+    assert codec.symbols(X).tolist() == [[5, -5, 0], [high[0], low[1], high[2]], [high[0], high[1], high[2]]]
+    assert codec.decompress_symbols(codec.compress(X))[1].tolist() == [high[0], low[1], high[2]]
+
+
+def test_latents_that_overflow_to_infinity_are_a_data_error(identity_codec):
+    codec = identity_codec(scale=10.0)                      # 3e38 · 10 = inf in float32
+    with pytest.raises(DataError, match="infinite"):
+        codec.compress(np.array([[1.0, 0, 0, 0], [3e38, 0, 0, 0]], np.float32))
+
+
+def _edit_config(path, edit):
+    config = json.loads((path / "config.json").read_text())
+    edit(config["args"])
+    (path / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda a: a.update(table_width=-1), r"table_width must be an int in 0\.\.4096.*-1"),
+    (lambda a: a.update(table_width=1 << 40), r"table_width must be an int in 0\.\.4096.*1099511627776"),
+    (lambda a: a.update(table_width=200_000_000), r"table_width .*200000000"),
+    (lambda a: a["autoencoder"]["args"].update(hidden=[1 << 40, 8]), r"weights and buffers, more than the allowed"),
+])
+def test_config_sizes_are_bounded_before_anything_is_allocated(codec_dir, tmp_path, edit, match):
+    path = tmp_path / "edited"
+    shutil.copytree(codec_dir, path)
+    _edit_config(path, edit)
+    with pytest.raises(CheckpointError, match=match):
+        Codec.load(path)
+
+
+def test_load_refuses_tables_that_do_not_sum(codec_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+    path = tmp_path / "bad_tables"
+    shutil.copytree(codec_dir, path)
+    weights = path / "model.safetensors"
+    tensors = load_file(str(weights))
+    tensors["table_freqs"][0, 0] += 7
+    save_file(tensors, str(weights))
+    config = json.loads((path / "config.json").read_text())
+    config["files"]["model.safetensors"] = {"sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+                                            "bytes": weights.stat().st_size}       # a consistent manifest
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="tables .* corrupted: the frequencies of dimension 0 sum to"):
+        Codec.load(path)
+
+
+def test_a_codec_saved_before_update_still_loads(tmp_path):
+    fresh = Codec(aekit.Autoencoder(16, [4], code_activation="linear", loss="mse"))
+    assert not Codec.load(fresh.save(tmp_path / "fresh")).updated
+
+
+def test_save_removes_device_files_that_no_longer_fit(codec, tmp_path):
+    import copy
+    path = codec.save(tmp_path / "c")
+    assert (path / "encoder.onnx").is_file()
+    changed = copy.deepcopy(codec)
+    with torch.no_grad():
+        changed.autoencoder.encoder_layers[0].bias.add_(0.5)
+    changed.update()
+    changed.save(path, export=False)
+    assert not (path / "encoder.onnx").exists()              # the old weights' encoder
+    config = json.loads((path / "codec.json").read_text())
+    assert config["fingerprint"] == changed.fingerprint.hex() and config["encoder"] is None
+    changed.clear_tables()
+    changed.save(path)
+    assert not (path / "codec.json").exists()                # no tables: nothing for the device

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from aekit.codec.coder import Tables
-from aekit.errors import BitstreamError
+from aekit.errors import BitstreamError, DataError
 
 
 def make_tables(dim=5, width=12, precision=12, seed=0):
@@ -76,3 +76,72 @@ def test_garbage_payload_decodes_to_in_range_symbols_or_raises():
         except BitstreamError:
             continue
         assert ((out >= tables.low) & (out <= tables.high)).all()
+
+
+# ---------------------------------------------------------------------- a payload bounds its item count
+def test_an_empty_payload_cannot_claim_many_items():
+    tables = make_tables()
+    with pytest.raises(BitstreamError, match="at least"):
+        tables.decode(b"", 65536)                       # used to decode 65536 items of lowest symbols
+
+
+def test_min_payload_is_the_most_probable_items_bits_less_the_flush():
+    tables = make_tables()
+    p_max = tables.freqs.max(1) / (1 << tables.precision)
+    bits = int(np.floor(-np.log2(p_max)).sum())        # b = Σ_d ⌊−log2 max_s P_d(s)⌋
+    assert tables.min_item_bits == bits
+    assert tables.min_payload(1000) == 1000 * bits // 8 - 4
+    assert tables.min_payload(1) == 0
+
+
+@pytest.mark.parametrize("n", [1, 3, 50, 2000])
+def test_every_encoded_message_meets_the_bound_even_one_the_coder_makes_empty(n):
+    tables = make_tables()
+    lowest = np.tile(tables.low, (n, 1))                # the coder's interval stays at 0: it writes nothing
+    for symbols in (sample(tables, n), lowest):
+        payload = tables.encode(symbols)
+        assert len(payload) >= tables.min_payload(n)    # zero-padded when needed
+        assert np.array_equal(tables.decode(payload, n), symbols)
+
+
+# ---------------------------------------------------------------------- quantisation in float
+def test_quantize_clamps_before_the_integer_cast():
+    tables = make_tables(dim=3)
+    y = np.array([[0.4, -0.6, 2.5], [1e19, -1e19, 3e38], [1e300, -1e300, 0.0]])
+    got = tables.quantize(y)
+    assert got[0].tolist() == tables.clip(np.rint(y[:1]).astype(np.int64))[0].tolist()
+    assert got[1].tolist() == [tables.high[0], tables.low[1], tables.high[2]]   # not INT64_MIN -> lowest
+    assert got[2].tolist() == [tables.high[0], tables.low[1], 0]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_quantize_refuses_non_finite_latents(bad):
+    tables = make_tables(dim=3)
+    with pytest.raises(DataError, match=r"item\(s\) \[1\]"):
+        tables.quantize(np.array([[0.0, 0.0, 0.0], [0.0, bad, 0.0]]))
+
+
+# ---------------------------------------------------------------------- the tables' SHA-256
+def test_tables_sha256_covers_the_fingerprint_and_every_frequency():
+    tables = make_tables()
+    fp = bytes(32)
+    mirrored = tables.freqs.copy()
+    for d, n in enumerate(tables.lengths):
+        mirrored[d, :n] = mirrored[d, :n][::-1]                            # same sums, other densities
+    other = Tables(tables.offsets, tables.lengths, mirrored, tables.precision)
+    assert tables.sha256(fp) == make_tables().sha256(fp)
+    assert tables.sha256(fp) != other.sha256(fp)
+    assert tables.sha256(fp) != tables.sha256(b"\1" + fp[1:])
+
+
+# ---------------------------------------------------------------------- trimming stays cheap
+def test_only_short_payloads_are_re_decoded_to_trim_them(monkeypatch):
+    tables = make_tables()
+    calls = []
+    original = Tables._indices
+    monkeypatch.setattr(Tables, "_indices", lambda self, *a: (calls.append(1), original(self, *a))[1])
+    long = sample(tables, 3000)
+    assert len(tables.encode(long)) > 1024
+    assert calls == []                                  # saving <= 8 bytes of kilobytes is not worth full decodes
+    tables.encode(sample(tables, 3))
+    assert calls                                        # a short message still loses its spare bytes

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..io import _sha256, atomic_path
+from ..io import atomic_path
 from ..nn.activations import ACTIVATIONS
 from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
 from .core import add_fit_arguments, fit_options, split_validation
@@ -47,7 +47,8 @@ def register(sub) -> None:
 
     p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
     p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("--out", default=None, help="ONNX file (default: DIR/encoder.onnx, with DIR/codec.json)")
+    p.add_argument("--out", default=None,
+                   help="ONNX file, with codec.json beside it naming it (default: DIR/encoder.onnx)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
@@ -55,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
+    p.add_argument("--max-output-mib", type=float, default=64.0,
+                   help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond")
     p.add_argument("--no-batching", action="store_true",
                    help="decode every request alone (default: concurrent small requests share one decoder pass)")
     p.set_defaults(func=cmd_serve)
@@ -136,9 +139,8 @@ def cmd_export(args) -> int:
         codec.save(args.model_dir)          # rewrites the checkpoint with encoder.onnx and codec.json
         out = Path(args.model_dir) / "encoder.onnx"
     else:
-        out = codec.export_encoder(args.out)
-        write_json(Path(out).with_name("codec.json"), codec.device_config(_sha256(Path(out))))
-    say(f"ONNX encoder (checked) -> {out}")
+        out = codec.export(args.out)        # codec.json beside it names this file
+    say(f"ONNX encoder (checked) -> {out}, tables -> {out.with_name('codec.json')}")
     return 0
 
 
@@ -148,10 +150,13 @@ def cmd_serve(args) -> int:
     from ..codec.service import create_app
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
+    if not 0 < args.max_output_mib <= 4096:
+        raise ValueError(f"--max-output-mib must be in (0, 4096], got {args.max_output_mib}")
     for d in args.model:
         if not Path(d).is_dir():
             raise FileNotFoundError(f"--model {d}: no such codec directory")
-    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)), batching=not args.no_batching)
+    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)),
+                     max_output=int(args.max_output_mib * (1 << 20)), batching=not args.no_batching)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
                 access_log=False)
     return 0

@@ -26,15 +26,16 @@ from .. import io
 from ..errors import BitstreamError, CheckpointError
 from ..nn.base import AEModule
 from . import bitstream
-from .coder import Tables
+from .coder import MAX_TABLE_LENGTH, Tables
 from .device import TABLES_FILE, TABLES_FORMAT_VERSION
 from .entropy import FactorizedPrior
 
-__all__ = ["Codec", "QUANTIZERS", "TABLES_FILE", "ENCODER_FILE"]
+__all__ = ["Codec", "QUANTIZERS", "TABLES_FILE", "ENCODER_FILE", "MAX_PARAMETERS"]
 
 QUANTIZERS = ("noise", "ste")
 ENCODER_FILE = "encoder.onnx"
 TABLES_FORMAT = "aekit-codec"
+MAX_PARAMETERS = 1 << 28       # weights and buffers of an autoencoder built from a config (1 GiB of float32)
 
 
 @io.register
@@ -64,18 +65,11 @@ class Codec(AEModule):
     def __init__(self, autoencoder, *, lmbda: float = 0.01, components: int = 3, quantizer: str = "noise",
                  precision: int = 16, tail_mass: float = 1e-6, image_shape=None, table_width: int = 0):
         super().__init__()
+        _check_settings(lmbda, quantizer, precision, tail_mass, table_width)
         if isinstance(autoencoder, dict):
             autoencoder = _build(autoencoder)
         if not (hasattr(autoencoder, "encode") and hasattr(autoencoder, "decode") and isinstance(autoencoder, nn.Module)):
             raise TypeError(f"autoencoder must be an aekit model with encode/decode, got {type(autoencoder).__name__}")
-        if not (isinstance(lmbda, (int, float)) and lmbda >= 0 and math.isfinite(lmbda)):
-            raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
-        if quantizer not in QUANTIZERS:
-            raise ValueError(f"quantizer must be one of {', '.join(QUANTIZERS)}, got {quantizer!r}")
-        if not isinstance(precision, int) or not 8 <= precision <= 20:
-            raise ValueError(f"precision must be an int in 8..20, got {precision!r}")
-        if not 0 < tail_mass < 0.1:
-            raise ValueError(f"tail_mass must be in (0, 0.1), got {tail_mass!r}")
         self.autoencoder = autoencoder
         self.input_shape = tuple(getattr(autoencoder, "input_shape", ()) or ())
         if not self.input_shape or None in self.input_shape:
@@ -87,6 +81,9 @@ class Codec(AEModule):
             autoencoder.train(was_training)
         self.latent_shape = tuple(probe.shape[1:])
         self.latent_size = math.prod(self.latent_shape)
+        if not 1 <= self.latent_size <= bitstream.MAX_LATENT_SIZE:
+            raise ValueError(f"the code has {self.latent_size} values per item, a bitstream carries "
+                             f"1..{bitstream.MAX_LATENT_SIZE}")
         if image_shape is None:
             image_shape = _guess_image_shape(self.input_shape)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
@@ -95,16 +92,15 @@ class Codec(AEModule):
         self.precision = precision
         self.tail_mass = float(tail_mass)
         self.prior = FactorizedPrior(self.latent_size, components)
-        width = int(table_width)
         self.register_buffer("table_offsets", torch.zeros(self.latent_size, dtype=torch.int32))
         self.register_buffer("table_lengths", torch.zeros(self.latent_size, dtype=torch.int32))
-        self.register_buffer("table_freqs", torch.zeros(self.latent_size, width, dtype=torch.int32))
+        self.register_buffer("table_freqs", torch.zeros(self.latent_size, table_width, dtype=torch.int32))
         self._tables = None
         self._fingerprint = None
         self._set_config(autoencoder={"class": type(autoencoder).__name__, "args": _args(autoencoder)},
                          lmbda=self.lmbda, components=components, quantizer=quantizer, precision=precision,
                          tail_mass=self.tail_mass, image_shape=None if self.image_shape is None else
-                         list(self.image_shape), table_width=width)
+                         list(self.image_shape), table_width=table_width)
 
     def checkpoint_args(self) -> dict:
         return {**self.config, "lmbda": self.lmbda, "quantizer": self.quantizer,
@@ -170,9 +166,13 @@ class Codec(AEModule):
         if not self.updated:
             raise BitstreamError("the codec has no entropy tables yet: call codec.update() after training")
         if self._tables is None:
-            self._tables = Tables(self.table_offsets.cpu().numpy(), self.table_lengths.cpu().numpy(),
-                                  self.table_freqs.cpu().numpy(), self.precision)
+            self._tables = self._read_tables()
         return self._tables
+
+    def _read_tables(self) -> Tables:
+        """The table buffers as :class:`Tables` (ValueError if they are not valid tables)."""
+        return Tables(self.table_offsets.cpu().numpy(), self.table_lengths.cpu().numpy(),
+                      self.table_freqs.cpu().numpy(), self.precision)
 
     @property
     def fingerprint(self) -> bytes:
@@ -208,7 +208,7 @@ class Codec(AEModule):
             raise ValueError("X is empty: nothing to compress")
         self.eval()
         y = self.encode(torch.from_numpy(X).to(self.device)).cpu().numpy()
-        return self.tables.clip(np.rint(y).astype(np.int64))
+        return self.tables.quantize(y)
 
     @torch.no_grad()
     def dequantize(self, symbols) -> np.ndarray:
@@ -246,19 +246,34 @@ class Codec(AEModule):
     # ------------------------------------------------------------------ files
     def save(self, path, *, history=None, extra=None, export: bool = True) -> Path:
         """Checkpoint (config.json + model.safetensors), the tables for the device (codec.json) and,
-        with ``export``, the ONNX encoder (encoder.onnx)."""
+        with ``export``, the ONNX encoder (encoder.onnx).
+
+        Device files of an earlier save that no longer fit are removed: without ``export``
+        encoder.onnx, before :meth:`update` codec.json as well.
+        """
         path = super().save(path, history=history, extra=extra)
+        if self.updated and export:
+            self.export(path / ENCODER_FILE)
+            return path
+        (path / ENCODER_FILE).unlink(missing_ok=True)        # an earlier export: other weights, other tables
         if self.updated:
-            onnx_sha = None
-            if export:
-                self.export_encoder(path / ENCODER_FILE)
-                onnx_sha = io._sha256(path / ENCODER_FILE)
-            io.atomic_write_text(path / TABLES_FILE, json.dumps(self.device_config(onnx_sha)))
+            io.atomic_write_text(path / TABLES_FILE, json.dumps(self.device_config()))
+        else:
+            (path / TABLES_FILE).unlink(missing_ok=True)
         return path
 
-    def device_config(self, encoder_sha256: str | None = None) -> dict:
-        """What the device needs besides the ONNX encoder: shapes, fingerprint and integer tables."""
+    def export(self, onnx_path) -> Path:
+        """Write the ONNX encoder to ``onnx_path`` and, beside it, codec.json naming it (with its SHA-256)."""
+        onnx_path = self.export_encoder(onnx_path)
+        io.atomic_write_text(onnx_path.with_name(TABLES_FILE), json.dumps(self.device_config(onnx_path)))
+        return onnx_path
+
+    def device_config(self, encoder=None) -> dict:
+        """What the device needs besides the ONNX encoder: shapes, fingerprint and integer tables
+        (with their SHA-256 bound to the fingerprint), and the file name and SHA-256 of the ``encoder``
+        (a path beside codec.json; None: not exported, the device refuses to run)."""
         t = self.tables
+        encoder = None if encoder is None else Path(encoder)
         return {"format": TABLES_FORMAT, "format_version": TABLES_FORMAT_VERSION,
                 "fingerprint": self.fingerprint.hex(),
                 "input_shape": list(self.input_shape), "latent_shape": list(self.latent_shape),
@@ -266,14 +281,21 @@ class Codec(AEModule):
                 "unit_interval": self.unit_interval, "precision": t.precision,
                 "offsets": t.offsets.tolist(), "lengths": t.lengths.tolist(),
                 "freqs": [t.freqs[d, :t.lengths[d]].tolist() for d in range(t.dim)],
-                "encoder": ENCODER_FILE if encoder_sha256 else None, "encoder_sha256": encoder_sha256}
+                "tables_sha256": t.sha256(self.fingerprint),
+                "encoder": None if encoder is None else encoder.name,
+                "encoder_sha256": None if encoder is None else io._sha256(encoder)}
 
     @classmethod
     def load(cls, path, *, device="cpu") -> "Codec":
-        """Load a codec saved by :meth:`save` (no unpickling)."""
+        """Load a codec saved by :meth:`save` (no unpickling); its tables, if any, are checked."""
         model = io.load(path, device=device)
         if not isinstance(model, cls):
             raise CheckpointError(f"{path} holds a {type(model).__name__}, not a Codec")
+        if model.table_lengths.any():            # all zero: saved before update(), no tables to check
+            try:
+                model._read_tables()
+            except ValueError as err:
+                raise CheckpointError(f"{path}: the entropy tables in {io.WEIGHTS} are corrupted: {err}") from None
         return model
 
     def export_encoder(self, path) -> Path:
@@ -315,17 +337,47 @@ def _state_digest(state: dict) -> bytes:
     return digest.digest()
 
 
+def _check_settings(lmbda, quantizer, precision, tail_mass, table_width) -> None:
+    """The codec's own arguments, checked before anything is built (they may come from a config.json)."""
+    if not (isinstance(lmbda, (int, float)) and lmbda >= 0 and math.isfinite(lmbda)):
+        raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
+    if quantizer not in QUANTIZERS:
+        raise ValueError(f"quantizer must be one of {', '.join(QUANTIZERS)}, got {quantizer!r}")
+    if not isinstance(precision, int) or not 8 <= precision <= 20:
+        raise ValueError(f"precision must be an int in 8..20, got {precision!r}")
+    if not (isinstance(tail_mass, (int, float)) and 0 < tail_mass < 0.1):
+        raise ValueError(f"tail_mass must be in (0, 0.1), got {tail_mass!r}")
+    if not isinstance(table_width, int) or isinstance(table_width, bool) or not 0 <= table_width <= MAX_TABLE_LENGTH:
+        raise ValueError(f"table_width must be an int in 0..{MAX_TABLE_LENGTH} (symbols per table), "
+                         f"got {table_width!r}")
+
+
 def _args(module) -> dict:
     return module.checkpoint_args() if hasattr(module, "checkpoint_args") else {}
 
 
 def _build(spec: dict):
+    """The autoencoder of ``{"class": name, "args": {...}}``, its size counted before anything is allocated."""
     if not isinstance(spec.get("class"), str) or not isinstance(spec.get("args"), dict):
         raise ValueError(f"autoencoder must be a module or {{'class': name, 'args': {{...}}}}, got {spec!r}")
     cls = io._REGISTRY.get(spec["class"])
     if cls is None:
         raise ValueError(f"unknown autoencoder class {spec['class']!r}; known: {', '.join(sorted(io._REGISTRY))}")
+    size = _size_on_meta(cls, spec["args"])
+    if size > MAX_PARAMETERS:
+        raise ValueError(f"autoencoder {spec['class']} with {spec['args']} has {size:,} weights and buffers, "
+                         f"more than the allowed {MAX_PARAMETERS:,}")
     return cls(**spec["args"])
+
+
+def _size_on_meta(cls, args: dict) -> int:
+    """Parameters and buffers of ``cls(**args)``, built on the meta device (shapes only, no memory)."""
+    try:
+        with torch.device("meta"):
+            module = cls(**args)
+    except (RuntimeError, OverflowError) as err:      # torch's word for an impossible size
+        raise ValueError(f"cannot build {cls.__name__} from {args}: {err}") from None
+    return sum(t.numel() for t in (*module.parameters(), *module.buffers()))
 
 
 def _guess_image_shape(input_shape) -> tuple | None:

@@ -5,8 +5,9 @@ model id in the stream (the first bytes of the model's fingerprint).
 ``POST /v1/decode`` takes an ``application/octet-stream`` bitstream and answers
 the reconstruction as ``.npy`` (``application/x-npy``) or, with
 ``Accept: image/png``, as a PNG (a grid for several items). Errors are JSON
-(``{"detail": ...}``): 400 corrupt stream, 404 unknown model, 413 body too large,
-415 wrong content type; the service keeps serving. Schema at ``/openapi.json``.
+(``{"detail": ...}``): 400 corrupt stream, 404 unknown model, 413 body or decoded
+answer too large, 415 wrong content type; the service keeps serving. Schema at ``/openapi.json``.
+A model is served only if it decodes a stream of its own at start-up (tables present and valid).
 
 Small messages that reach the decoder in the same turn of the event loop are
 decoded together (:class:`Batcher`): one request decodes alone, a burst of
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io as _io
+import math
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,15 +28,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ..errors import BitstreamError
+from ..errors import BitstreamError, CheckpointError
 from . import bitstream
 from .images import png_bytes
 from .model import Codec
 
-__all__ = ["create_app", "Registry", "Batcher", "DEFAULT_MAX_BODY"]
+__all__ = ["create_app", "Registry", "Batcher", "DEFAULT_MAX_BODY", "DEFAULT_MAX_OUTPUT"]
 
 DEFAULT_MAX_BODY = 16 << 20
+DEFAULT_MAX_OUTPUT = 64 << 20  # bytes of float32 reconstructions per request
 INLINE_SYMBOLS = 1 << 14     # messages up to this many symbols are decoded on the event loop
+INLINE_BYTES = 1 << 20       # answers up to this many bytes are written (.npy, PNG) on the event loop
 NPY = "application/x-npy"
 PNG = "image/png"
 
@@ -49,6 +53,7 @@ class Registry:
             self.add(codec)
 
     def add(self, codec: Codec, path: str | None = None) -> None:
+        _self_test(codec, path)
         key = codec.model_id
         if key in self.codecs:
             same = "the same model" if self.codecs[key].fingerprint == codec.fingerprint else "two models"
@@ -63,6 +68,19 @@ class Registry:
         for d in dirs:
             registry.add(Codec.load(d), str(d))
         return registry
+
+
+def _self_test(codec: Codec, path: str | None) -> None:
+    """Refuse a codec that cannot decode a stream of its own: a fault of the server, not of its clients."""
+    where = path or f"model {codec.model_id.hex()}"
+    if not codec.updated:
+        raise CheckpointError(f"{where}: the codec has no entropy tables (saved before update()): "
+                              "call codec.update() and save it again")
+    probe = np.zeros((1, *codec.input_shape), dtype=np.float32)
+    try:
+        codec.eval().decompress(codec.compress(probe))
+    except Exception as err:
+        raise CheckpointError(f"{where}: the codec fails to decode a stream of its own ({err})") from err
 
 
 class Batcher:
@@ -120,7 +138,6 @@ class ModelInfo(BaseModel):
     input_shape: list[int]
     latent_shape: list[int]
     image_shape: list[int] | None
-    path: str | None
 
 
 class Health(BaseModel):
@@ -128,8 +145,8 @@ class Health(BaseModel):
     models: int
 
 
-def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | None = 1,
-               batching: bool = True) -> FastAPI:
+def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int = DEFAULT_MAX_OUTPUT,
+               threads: int | None = 1, batching: bool = True) -> FastAPI:
     """The decode service for ``models`` (codec directories or loaded :class:`Codec` objects).
 
     Parameters
@@ -138,13 +155,17 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
         Loaded once when the app starts (its lifespan), not per request.
     max_body : int
         Largest accepted request body in bytes (413 beyond).
+    max_output : int
+        Largest answer in bytes of float32 reconstructions, items × item size × 4 (413 beyond,
+        before decoding).
     threads : int, optional
         torch intra-op threads for decoding (1 suits many small concurrent requests).
     batching : bool
         Decode small concurrent requests together (:class:`Batcher`); False decodes each alone.
     """
-    if not isinstance(max_body, int) or max_body < 1:
-        raise ValueError(f"max_body must be a positive int, got {max_body!r}")
+    for name, value in (("max_body", max_body), ("max_output", max_output)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     models = list(models)
 
     @asynccontextmanager
@@ -177,15 +198,15 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
     async def list_models(registry: Registry = Depends(get_registry)) -> list[ModelInfo]:
         return [ModelInfo(model_id=key.hex(), fingerprint=c.fingerprint.hex(), input_shape=list(c.input_shape),
                           latent_shape=list(c.latent_shape),
-                          image_shape=None if c.image_shape is None else list(c.image_shape),
-                          path=registry.paths.get(key)) for key, c in registry.codecs.items()]
+                          image_shape=None if c.image_shape is None else list(c.image_shape))
+                for key, c in registry.codecs.items()]
 
     @app.post("/v1/decode", summary="Decode a bitstream",
               responses={200: {"content": {NPY: {}, PNG: {}},
                                "description": "The reconstructions, (N, *input_shape) float32 .npy, or a PNG"},
                          400: {"description": "Corrupt, truncated or wrong-version bitstream"},
                          404: {"description": "No loaded model has the stream's model id"},
-                         413: {"description": "Body too large"},
+                         413: {"description": "Body, or the decoded answer, too large"},
                          415: {"description": "Content type is not application/octet-stream"}},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
@@ -207,6 +228,11 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
             if codec is None:
                 raise HTTPException(404, f"no loaded model has id {header.model_id.hex()}; "
                                          f"loaded: {', '.join(key.hex() for key in registry.codecs) or 'none'}")
+            item = math.prod(codec.input_shape) * 4                           # bytes of one float32 item
+            if header.count * item > max_output:
+                raise HTTPException(413, f"the stream holds {header.count} items, {header.count * item} bytes "
+                                         f"decoded; the limit is {max_output} bytes ({max_output // item} items "
+                                         "of this model): send fewer items per request")
             batcher = request.app.state.batchers.get(header.model_id)
             if header.count * header.latent_size > INLINE_SYMBOLS:   # a big message must not stall the event loop
                 X = await run_in_threadpool(codec.decompress, bytes(body))
@@ -216,12 +242,48 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, threads: int | No
                 X = codec.decompress(bytes(body))
         except BitstreamError as err:
             raise HTTPException(400, str(err)) from None
-        if PNG in request.headers.get("accept", ""):
-            if codec.image_shape is None:
-                raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
-            return Response(png_bytes(X, codec.image_shape), media_type=PNG)
-        buffer = _io.BytesIO()
-        np.save(buffer, X, allow_pickle=False)
-        return Response(buffer.getvalue(), media_type=NPY)
+        png = _wants_png(request.headers.get("accept", ""))
+        if png and codec.image_shape is None:
+            raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
+        if X.nbytes > INLINE_BYTES:                    # a big answer is written off the event loop too
+            content = await run_in_threadpool(_render, X, codec.image_shape if png else None)
+        else:
+            content = _render(X, codec.image_shape if png else None)
+        return Response(content, media_type=PNG if png else NPY)
 
     return app
+
+
+def _render(X: np.ndarray, image_shape) -> bytes:
+    """The answer's bytes: a PNG of ``image_shape`` images, or ``.npy`` when ``image_shape`` is None."""
+    if image_shape is not None:
+        return png_bytes(X, image_shape)
+    buffer = _io.BytesIO()
+    np.save(buffer, X, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _wants_png(accept: str) -> bool:
+    """PNG if the Accept header rates image/png above 0 and no lower than .npy; else .npy.
+
+    Each media range may carry ``;q=`` (0..1, default 1; anything else counts as 0);
+    ``application/*`` and ``*/*`` rate .npy too.
+    """
+    quality: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *params = (part.strip().lower() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                q = _float(value)
+        quality[media] = max(q if 0 <= q <= 1 else 0.0, quality.get(media, 0.0))
+    npy = max(quality.get(NPY, 0.0), quality.get("application/*", 0.0), quality.get("*/*", 0.0))
+    return quality.get(PNG, 0.0) > 0 and quality.get(PNG, 0.0) >= npy
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return -1.0
