@@ -106,3 +106,42 @@ def test_written_files_are_readable_like_open_would_make_them(saved):
     os.umask(mask)
     for name in ("config.json", "model.safetensors"):
         assert stat.S_IMODE((path / name).stat().st_mode) == 0o666 & ~mask
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda c: c["files"].update({"model.safetensors": "deadbeef"}), "manifest entry of model.safetensors"),
+    (lambda c: c["files"].update({"model.safetensors": ["x"]}), "manifest entry of model.safetensors"),
+    (lambda c: c.update(history=[1, 2]), "'history' is a list"),
+    (lambda c: c["args"].update(hidden=[10**10, 8]), r"shape \(32,?.*expects \(10000000000"),   # nothing allocated
+    (lambda c: c["args"].update(sparsity_target=[1]), "cannot rebuild Autoencoder.*TypeError"),
+])
+def test_a_tampered_config_is_a_checkpoint_error(saved, mutate, match):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    mutate(config)
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=match):
+        aekit.load(path)
+
+
+def test_any_failure_of_a_constructor_is_a_checkpoint_error(tmp_path, monkeypatch):
+    path = Autoencoder(8, 2).save(tmp_path / "ckpt")
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Autoencoder, "__init__", broken)
+    with pytest.raises(CheckpointError, match="cannot rebuild Autoencoder.*RuntimeError: boom"):
+        aekit.load(path)
+
+
+def test_a_stack_with_a_bad_history_is_refused_not_broken_later(tmp_path):
+    path = aekit.StackedAutoencoder(64, [16]).save(tmp_path / "stack")
+    config = json.loads((path / "config.json").read_text())
+    config["history"] = [1]
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="history"):
+        aekit.load(path)
+    stack = aekit.StackedAutoencoder(64, [16])
+    stack.history = {"pretrain": 5}
+    assert stack.pretrain_history == []

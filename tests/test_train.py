@@ -6,7 +6,7 @@ import torch
 
 import aekit
 from aekit import Autoencoder
-from aekit.errors import TrainingError
+from aekit.errors import CheckpointError, DataError, TrainingError
 
 
 def _weights(model):
@@ -135,3 +135,134 @@ def test_a_checkpoint_keeps_the_gpus_random_state(tmp_path, monkeypatch):
     assert "rng.cuda" not in load_tensors(tmp_path / "cpu" / train_mod.STATE_TENSORS, doc["files"][train_mod.STATE_TENSORS])
     train_mod._restore(tmp_path, model, opt, gen, {}, dict(state), torch.device("cpu"))
     assert restored == {}
+
+
+# ---------------------------------------------------------------- DataLoaders of (x, y) pairs
+def _loader(*tensors, batch_size=64):
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors), batch_size=batch_size)
+
+
+def test_fit_takes_the_first_item_of_a_loaders_tuples(digits):
+    X, y = torch.from_numpy(digits[0][:256]), torch.from_numpy(digits[1][:256]).long()
+    runs = []
+    for loader in (_loader(X), _loader(X, y)):           # the labels of (x, y) pairs are left out
+        aekit.seed_everything(0)
+        model = Autoencoder(64, 16)
+        history = aekit.fit(model, loader, epochs=2, seed=0, progress=False)
+        runs.append((_weights(model), history["train_loss"]))
+    assert _same(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+
+
+def test_fit_classifier_takes_x_y_pairs_from_a_loader(digits):
+    X, y = torch.from_numpy(digits[0]), torch.from_numpy(digits[1]).long()
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    ones = torch.ones(len(X))                            # a third item (say, sample weights) is left out
+    history = aekit.fit_classifier(net, _loader(X, y, ones), None, epochs=3, lr=3e-3, seed=0, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    with pytest.raises(DataError, match=r"\(x, y\) pairs.*\(Tensor\)"):
+        aekit.fit_classifier(net, _loader(X), None, epochs=1, progress=False)
+
+
+def test_a_loader_of_something_else_is_a_data_error(digits):
+    X = torch.from_numpy(digits[0][:64])
+    loader = torch.utils.data.DataLoader([{"x": x} for x in X], batch_size=16)
+    with pytest.raises(DataError, match=r"input tensor.*\(dict\)"):
+        aekit.fit(Autoencoder(64, 4), loader, epochs=1, progress=False)
+
+
+# ---------------------------------------------------------------- resuming
+def _early_stopping_run(Xtr, Xva, epochs, patience=50, **kw):
+    torch.manual_seed(0)
+    model = Autoencoder(64, [256], loss="mse", output_activation="sigmoid", activation="relu")
+    history = aekit.fit(model, Xtr, X_val=Xva, epochs=epochs, batch_size=4, lr=0.03, seed=0, progress=False,
+                        patience=patience, **kw)
+    return model, history
+
+
+def test_extending_a_finished_run_with_patience_equals_an_uninterrupted_run(digits, tmp_path):
+    Xtr, Xva = digits[0][:20], digits[2]
+    full, full_history = _early_stopping_run(Xtr, Xva, 14)
+    part, part_history = _early_stopping_run(Xtr, Xva, 11, checkpoint_dir=tmp_path / "run")
+    assert part_history["best_epoch"] < 11                 # the run handed back an earlier epoch's weights
+    assert _same(_weights(aekit.load(tmp_path / "run")), _weights(part))   # and so does its checkpoint
+    resumed, history = _early_stopping_run(Xtr, Xva, 14, resume_from=tmp_path / "run")
+    assert history["val_loss"] == full_history["val_loss"] and history["best_epoch"] == full_history["best_epoch"]
+    assert _same(_weights(resumed), _weights(full))
+    # resumed without patience, the run hands back its last epoch's weights, not the best ones of before
+    last, _ = _early_stopping_run(Xtr, Xva, 12, patience=None)
+    resumed, _ = _early_stopping_run(Xtr, Xva, 12, patience=None, resume_from=tmp_path / "run")
+    assert _same(_weights(resumed), _weights(last))
+
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(digits, tmp_path):
+    X, _, X_val, _ = digits
+    kw = dict(X_val=X_val, epochs=300, batch_size=16, lr=3e-2, patience=2, seed=0, progress=False)
+    torch.manual_seed(0)
+    model = Autoencoder(64, 32)
+    history = aekit.fit(model, X[:200], checkpoint_dir=tmp_path, **kw)
+    assert history["stopped_early"]
+    again = Autoencoder(64, 32)
+    resumed = aekit.fit(again, X[:200], resume_from=tmp_path, **kw)    # as the uninterrupted run: stopped
+    assert resumed["epoch"] == history["epoch"] and resumed["stopped_early"]
+    assert resumed["best_epoch"] == history["best_epoch"] and _same(_weights(again), _weights(model))
+
+def _tamper(path, change):
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda d: d.update(history=[1]), "'history'"),
+    (lambda d: d["optimizer"].update(scalars=[1]), "'optimizer'"),
+    (lambda d: d.update(best="x"), "'best'"),
+    (lambda d: d.update(epoch=-1), "'epoch'"),
+    (lambda d: d.pop("bad_epochs"), "'bad_epochs' is missing"),
+    (lambda d: d["files"].update({"training_state.safetensors": "x"}), "'files'"),
+])
+def test_a_tampered_training_state_is_a_checkpoint_error(digits, tmp_path, change, match):
+    X, _, X_val, _ = digits
+    aekit.fit(Autoencoder(64, 4), X[:64], epochs=1, checkpoint_dir=tmp_path, progress=False)
+    _tamper(tmp_path / "training_state.json", change)
+    with pytest.raises(CheckpointError, match=match):
+        aekit.fit(Autoencoder(64, 4), X[:64], X_val=X_val, epochs=2, resume_from=tmp_path, progress=False)
+
+
+def test_a_tampered_weights_manifest_is_a_checkpoint_error(digits, tmp_path):
+    aekit.fit(Autoencoder(64, 4), digits[0][:64], epochs=1, checkpoint_dir=tmp_path, progress=False)
+    _tamper(tmp_path / "config.json", lambda c: c["files"].update({"model.safetensors": "deadbeef"}))
+    with pytest.raises(CheckpointError, match="manifest"):
+        aekit.fit(Autoencoder(64, 4), digits[0][:64], epochs=2, resume_from=tmp_path, progress=False)
+
+
+def test_resuming_needs_the_runs_optimizer_and_model_class(digits, tmp_path):
+    X = digits[0][:64]
+    aekit.fit(Autoencoder(64, 4), X, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match=r"optimizer='adam', not 'sgd'.*resume with optimizer='adam'"):
+        aekit.fit(Autoencoder(64, 4), X, epochs=2, optimizer="sgd", resume_from=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="run of Autoencoder, not of this DenoisingAutoencoder"):
+        aekit.fit(aekit.DenoisingAutoencoder(64, 4), X, epochs=2, resume_from=tmp_path, progress=False)
+
+
+def test_resuming_with_a_new_lr_and_weight_decay_applies_them(digits, tmp_path, caplog):
+    X = digits[0][:64]
+    aekit.fit(Autoencoder(64, 4), X, epochs=1, lr=1e-3, checkpoint_dir=tmp_path, progress=False)
+    with caplog.at_level("WARNING", logger="aekit"):
+        aekit.fit(Autoencoder(64, 4), X, epochs=2, lr=0.5, weight_decay=0.1, resume_from=tmp_path,
+                  checkpoint_dir=tmp_path, progress=False)
+    assert "lr=0.5 (was 0.001), weight_decay=0.1 (was 0.0)" in caplog.text
+    state = json.loads((tmp_path / "training_state.json").read_text())
+    assert {k: state["optimizer"]["param_groups"][0][k] for k in ("lr", "weight_decay")} == \
+        {"lr": 0.5, "weight_decay": 0.1}
+    assert state["settings"]["lr"] == 0.5 and state["settings"]["optimizer"] == "adam"
+
+
+
+def test_data_outside_the_range_of_the_corruption_is_a_data_error(digits):
+    X = digits[0][:128] * 2 - 1                           # in [-1, 1]
+    linear = dict(loss="mse", output_activation="linear")
+    with pytest.raises(DataError, match=r"X has values in \[-1, 1\].*'gaussian:0.3' takes inputs in \[0, 1\]"):
+        aekit.fit(Autoencoder(64, 8, corruption="gaussian:0.3", **linear), X, epochs=1, progress=False)
+    for q in (aekit.Gaussian(0.3, value_range=(-1, 1)), "gaussian:0.3:noclip", "saltpepper:0.1:-1..1"):
+        aekit.fit(Autoencoder(64, 8, corruption=q, **linear), X, epochs=1, progress=False)

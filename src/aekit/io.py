@@ -108,6 +108,9 @@ def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
     """Read a safetensors file after checking it against its manifest entry."""
     if not path.is_file():
         raise CheckpointError(f"{path} not found: the checkpoint is incomplete")
+    if manifest is not None and not isinstance(manifest, dict):
+        raise CheckpointError(f"the manifest entry of {path.name} is corrupted: expected an object with "
+                              f"'sha256' and 'bytes', got {manifest!r}")
     if manifest:
         size = path.stat().st_size
         if size != manifest.get("bytes"):
@@ -183,6 +186,9 @@ def read_config(path: str | os.PathLike) -> dict:
     for key, kind in (("class", str), ("args", dict), ("files", dict)):
         if not isinstance(config.get(key), kind):
             raise CheckpointError(f"{path / CONFIG} is corrupted: field {key!r} missing or not a {kind.__name__}")
+    if not isinstance(config.get("history"), (dict, type(None))):
+        raise CheckpointError(f"{path / CONFIG} is corrupted: field 'history' is a "
+                              f"{type(config['history']).__name__}, expected an object or null")
     return config
 
 
@@ -191,17 +197,31 @@ def load_state_into(module: torch.nn.Module, path: str | os.PathLike, config: di
     path = Path(path)
     config = config or read_config(path)
     tensors = load_tensors(path / WEIGHTS, config["files"].get(WEIGHTS))
+    _check_fit(module, tensors, path, config["class"])
+    module.load_state_dict(tensors)
+
+
+def _check_fit(module: torch.nn.Module, tensors: dict, path: Path, name: str) -> None:
+    """Every tensor ``module`` expects is there, with its shape (``module`` may live on the meta device)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"{path / WEIGHTS} does not match {config['class']}: "
+        raise CheckpointError(f"{path / WEIGHTS} does not match {name}: "
                               f"missing {missing[:5]}, unexpected {unexpected[:5]}")
-    for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(f"{path / WEIGHTS}: tensor {name!r} has shape {tuple(tensor.shape)}, "
-                                  f"the model expects {tuple(expected[name].shape)}")
-    module.load_state_dict(tensors)
+    for key, tensor in tensors.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(f"{path / WEIGHTS}: tensor {key!r} has shape {tuple(tensor.shape)}, "
+                                  f"the model expects {tuple(expected[key].shape)}")
+
+
+def _build(cls: type, config: dict, path) -> torch.nn.Module:
+    """``cls(**args)``; whatever goes wrong is the checkpoint's fault: a CheckpointError."""
+    try:
+        return cls(**config["args"])
+    except Exception as err:  # noqa: BLE001 - arguments from a file can break a constructor in any way
+        raise CheckpointError(f"{path}: cannot rebuild {config['class']} from config.json arguments: "
+                              f"{type(err).__name__}: {err}") from None
 
 
 def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
@@ -219,10 +239,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
     if cls is None:
         raise CheckpointError(f"{path} holds a {config['class']!r}, which this aekit cannot build; "
                               f"known classes: {', '.join(sorted(_REGISTRY))}")
-    try:
-        model = cls(**config["args"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: cannot rebuild {config['class']} from config.json arguments: {err}") from None
-    load_state_into(model, path, config)
+    tensors = load_tensors(Path(path) / WEIGHTS, config["files"].get(WEIGHTS))
+    with torch.device("meta"):        # shapes only, no memory: the sizes in config.json must fit the tensors
+        _check_fit(_build(cls, config, path), tensors, Path(path), config["class"])
+    model = _build(cls, config, path)
+    model.load_state_dict(tensors)
     model.history = config.get("history")
     return model.to(device).eval()

@@ -9,7 +9,9 @@ The loss is accumulated on the device and read once per epoch (no ``.item()``
 per batch); a NaN or infinite epoch loss stops training with
 :class:`~aekit.errors.TrainingError`. Checkpoints written every epoch hold the
 optimizer and random-number-generator states, so ``resume_from`` finishes with
-the same weights as an uninterrupted run.
+the same weights as an uninterrupted run. A finished run's checkpoint holds the
+weights it handed back (the best ones, with ``patience``) and, for resuming,
+those of its last epoch: extending it continues from where training stopped.
 
 Under ``torchrun`` (or with ``distributed=True``) the same loop runs data-parallel
 (:mod:`aekit.distributed`): the loss is computed through a
@@ -45,6 +47,7 @@ from tqdm.auto import tqdm
 from . import distributed as dist_
 from . import io
 from .data.validate import check_labels
+from .corruption import Corruption
 from .errors import CheckpointError, DataError, TrainingError
 
 __all__ = ["fit", "fit_classifier", "default_device", "seed_everything"]
@@ -84,7 +87,8 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
     model : aekit model
         Anything with ``loss(x)`` returning a scalar (every aekit autoencoder).
     X : array-like (n_samples, ...) or DataLoader
-        Training inputs; a DataLoader may yield tensors or tuples whose first item is the input.
+        Training inputs; a DataLoader may yield tensors or tuples whose first item is the input
+        (e.g. ``TensorDataset(X, y)``: the labels are left out).
     X_val : array-like, optional
         Validation inputs: validation loss (clean inputs, no corruption) is recorded each epoch.
     epochs, batch_size, lr : training length, mini-batch size and learning rate.
@@ -104,9 +108,16 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
     lr_schedule : {None, "cosine"}
         Constant learning rate, or cosine annealing from ``lr`` to ``lr / 100`` over ``epochs``.
     checkpoint_dir : path, optional
-        Save the model and the training state there after every epoch.
+        Save the model and the training state there after every epoch. When the run ends, the
+        model there is the one returned (with ``patience``, the best epoch's weights).
     resume_from : path, optional
-        Continue a run from its ``checkpoint_dir``: weights, optimizer, RNG states and history.
+        Continue a run from its ``checkpoint_dir``: weights (of the last epoch trained), optimizer
+        moments, RNG states and history; ``epochs`` counts from the run's start, so a finished
+        run is extended by asking for more. Called with the run's own settings, it ends with the
+        same weights as an uninterrupted run. ``lr``, ``weight_decay``, ``momentum`` and
+        ``lr_schedule`` are this call's: a changed value applies from the first resumed epoch
+        (logged as a warning), and so is ``patience``. ``optimizer`` must be the run's: resuming
+        an Adam run with SGD is a :class:`~aekit.errors.CheckpointError`.
     device : str or torch.device, optional
         Default: CUDA, then MPS, then the CPU; under ``torchrun`` the rank's own GPU.
     distributed : bool, optional
@@ -128,12 +139,16 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         (total,) = _sums_over_batches(val, batch_size, lambda xb: (m.loss(xb) * len(xb),))
         return {"val_loss": total / len(val[0])}
 
-    train = X if _is_loader(X) else (_as_tensor(model, X, "X"),)
+    if _is_loader(X):
+        train = X
+    else:
+        train = (_as_tensor(model, X, "X"),)
+        _check_corruption_range(model, train[0])
     val = None if X_val is None else (_as_tensor(model, X_val, "X_val"),)
-    return _run(model, train, val, batch_loss, validate, monitor="val_loss", epochs=epochs, batch_size=batch_size,
-                lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
-                seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device, lr_schedule=lr_schedule, distributed=distributed)
+    return _run(model, train, val, batch_loss, validate, monitor="val_loss", items=1, epochs=epochs,
+                batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                patience=patience, seed=seed, progress=progress, checkpoint_dir=checkpoint_dir,
+                resume_from=resume_from, device=device, lr_schedule=lr_schedule, distributed=distributed)
 
 
 def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: int = 10, batch_size: int = 128,
@@ -143,7 +158,8 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
                    distributed: bool | None = None) -> dict:
     """Supervised fine-tuning by backpropagation of the cross-entropy of ``model(x)`` (logits) and ``y``.
 
-    ``y`` holds integer class indices 0..C−1. Early stopping (``patience``) watches the
+    ``y`` holds integer class indices 0..C−1; a DataLoader ``X`` (with ``y=None``) yields ``(x, y)``
+    pairs (further items are left out). Early stopping (``patience``) watches the
     validation error rate. The history adds ``val_error`` (fraction misclassified). The other
     arguments (``distributed`` too) are those of :func:`fit`.
     """
@@ -169,10 +185,10 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
             raise DataError("X_val was given without y_val: validation needs the labels too")
         Xv = _as_tensor(model, X_val, "X_val")
         val = (Xv, _as_labels(y_val, len(Xv), "y_val"))
-    return _run(model, train, val, batch_loss, validate, monitor="val_error", epochs=epochs, batch_size=batch_size,
-                lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay, patience=patience,
-                seed=seed, progress=progress, checkpoint_dir=checkpoint_dir, resume_from=resume_from,
-                device=device, lr_schedule=lr_schedule, distributed=distributed)
+    return _run(model, train, val, batch_loss, validate, monitor="val_error", items=2, epochs=epochs,
+                batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                patience=patience, seed=seed, progress=progress, checkpoint_dir=checkpoint_dir,
+                resume_from=resume_from, device=device, lr_schedule=lr_schedule, distributed=distributed)
 
 
 # ====================================================================== the loop
@@ -188,10 +204,12 @@ class _Objective(nn.Module):
         return self.batch_loss(self.model, *batch)
 
 
-def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, epochs, batch_size, lr,
-         optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from, device,
-         lr_schedule=None, distributed=None) -> dict:
+def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, items: int, epochs,
+         batch_size, lr, optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from,
+         device, lr_schedule=None, distributed=None) -> dict:
+    """The loop; ``batch_loss(model, *batch)`` takes ``items`` tensors per batch (inputs, and labels)."""
     _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule)
+    settings = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "lr_schedule": lr_schedule}
     device = torch.device(device) if device is not None else default_device()
     ddp = _join(distributed, device)
     rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
@@ -223,7 +241,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
         history = {"epoch": [], "train_loss": [], "seconds": []}
         state = {"best": math.inf, "bad_epochs": 0, "best_state": None, "start": 0}
         if resume_from is not None:
-            _restore(resume_from, model, opt, shuffle_gen, history, state, device, rank)
+            _restore(resume_from, model, opt, shuffle_gen, history, state, device, rank, settings=settings)
+            if patience is None:
+                state["best_state"] = None   # no early stopping in this call: it hands back its last weights
 
         objective = functools.partial(batch_loss, model)
         if ddp:
@@ -235,8 +255,8 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
         n_batches = _n_batches(train, batch_size, world)
         bar = tqdm(total=(epochs - state["start"]) * n_batches, disable=not (progress and main and sys.stderr.isatty()),
                    unit="batch", dynamic_ncols=True, leave=False)
-        stopped_early = False
-        for epoch in range(state["start"], epochs):
+        stopped_early = patience is not None and state["bad_epochs"] >= patience   # resuming a run that had stopped
+        for epoch in range(state["start"], state["start"] if stopped_early else epochs):
             model.train()
             if lr_schedule == "cosine":
                 for group in opt.param_groups:
@@ -246,7 +266,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 train.sampler.set_epoch(epoch)
             total = torch.zeros((), device=device)   # Σ loss·n over this rank's batches, read once per epoch
             seen = 0
-            for batch in _batches(train, batch_size, shuffle_gen, device, rank, world):
+            for batch in _batches(train, batch_size, shuffle_gen, device, rank, world, items):
                 loss = objective(*batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -291,7 +311,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             done = patience is not None and state["bad_epochs"] >= patience
             if checkpoint_dir is not None:
                 _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False,
-                            write=main, ddp=ddp, device=device)
+                            write=main, ddp=ddp, device=device, settings=settings)
             if done:
                 stopped_early = True
                 break
@@ -301,7 +321,10 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
         if channels_last:
             model.to(memory_format=torch.contiguous_format)   # handed back as it came
 
+    last = None                    # the last epoch's weights, from which a resumed run goes on
     if state["best_state"] is not None:
+        if checkpoint_dir is not None:
+            last = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.load_state_dict(state["best_state"])
     history["best_epoch"] = state.get("best_epoch", history["epoch"][-1] if history["epoch"] else 0)
     history["stopped_early"] = stopped_early
@@ -310,7 +333,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     if checkpoint_dir is not None:
         _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state,
                     history["epoch"][-1] if history["epoch"] else 0, finished=True, write=main, ddp=ddp,
-                    device=device)
+                    device=device, settings=settings, last=last)
     if ddp:
         dist_.barrier()   # the checkpoint is complete before any rank reads it
     return history
@@ -377,11 +400,11 @@ def _n_batches(train, batch_size: int, world: int = 1) -> int:
     return math.ceil(len(train[0]) / (per_rank * world))
 
 
-def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0, world: int = 1):
+def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0, world: int = 1,
+             items: int = 1):
     if _is_loader(train):
         for batch in train:
-            batch = batch if isinstance(batch, (tuple, list)) else (batch,)
-            yield tuple(b.to(device, non_blocking=True) for b in batch)
+            yield tuple(b.to(device, non_blocking=True) for b in _loader_items(batch, items))
         return
     order = torch.randperm(len(train[0]), generator=gen)
     per_rank = -(-batch_size // world)
@@ -391,6 +414,17 @@ def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0
     for i in range(0, len(order), per_rank):
         idx = order[i:i + per_rank]
         yield tuple(t.index_select(0, idx) for t in train)
+
+
+def _loader_items(batch, items: int) -> tuple:
+    """The first ``items`` tensors of a DataLoader's batch: the input (``fit``), or the input and the labels
+    (``fit_classifier``); a batch is a tensor or a tuple/list of them, further items are left out."""
+    batch = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+    if len(batch) < items or not all(torch.is_tensor(b) for b in batch[:items]):
+        want = "an input tensor (or a tuple whose first item is one)" if items == 1 else "(x, y) pairs of tensors"
+        got = ", ".join(type(b).__name__ for b in batch)
+        raise DataError(f"the DataLoader must yield {want}; got a batch of ({got})")
+    return batch[:items]
 
 
 def _rank_order(order: torch.Tensor, per_rank: int, rank: int, world: int) -> torch.Tensor:
@@ -444,6 +478,13 @@ def _as_tensor(model, X, name: str) -> torch.Tensor:
     else:
         X = np.asarray(X, dtype=np.float32)
     return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+
+
+def _check_corruption_range(model, X: torch.Tensor) -> None:
+    """Training data outside the range its corruption takes is a DataError (it would be clipped to it)."""
+    q = getattr(model, "corruption", None)
+    if isinstance(q, Corruption):
+        q.check_input(X, "X")
 
 
 def _as_labels(y, n: int, name: str) -> torch.Tensor:
@@ -504,7 +545,10 @@ def _device_rng(device: torch.device) -> torch.Tensor | None:
 
 
 def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool, write: bool = True,
-                ddp: bool = False, device: torch.device = torch.device("cpu")) -> None:
+                ddp: bool = False, device: torch.device = torch.device("cpu"), settings: dict | None = None,
+                last: dict | None = None) -> None:
+    """Write the model and the training state. ``last``: the last epoch's weights, when the model now holds
+    others (the best epoch's, restored at the end of a run); a resumed run continues from them."""
     rng, device_rng = torch.get_rng_state(), _device_rng(device)
     ranks_rng = dist_.all_gather(rng) if ddp else [rng]   # a collective: every rank takes part
     ranks_device_rng = dist_.all_gather(device_rng) if ddp and device_rng is not None else [device_rng]
@@ -525,18 +569,30 @@ def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finis
     tensors["rng.shuffle"] = gen.get_state()
     if state["best_state"] is not None:
         tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
+    if last is not None:
+        tensors.update({f"last.{k}": v for k, v in last.items()})
     entry = io.save_tensors(tensors, directory / STATE_TENSORS)
-    doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "history": history,
+    settings = {**(settings or {}), "optimizer": type(opt).__name__.lower()}
+    doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "settings": settings, "history": history,
            "best": state["best"] if math.isfinite(state["best"]) else None, "bad_epochs": state["bad_epochs"],
            "best_epoch": state.get("best_epoch"), "files": {**files, STATE_TENSORS: entry}}
     io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
 
 
-def _restore(directory, model, opt, gen, history, state, device, rank: int = 0) -> None:
+def _restore(directory, model, opt, gen, history, state, device, rank: int = 0, settings: dict | None = None) -> None:
+    """Load a run's weights (its last epoch's), optimizer moments, RNG states, history and early-stopping
+    state; the optimizer keeps this call's hyperparameters (``settings``: lr, weight_decay...)."""
     directory = Path(directory)
     doc = io.read_json(directory / STATE_JSON, f"{STATE_JSON} (written by fit(..., checkpoint_dir=...))")
+    _check_state_doc(doc, directory / STATE_JSON)
+    _compare_settings(doc.get("settings") or {}, {**(settings or {}), "optimizer": type(opt).__name__.lower()},
+                      directory, warn=rank == 0)
     if hasattr(model, "save"):
-        io.load_state_into(model, directory)
+        config = io.read_config(directory)
+        if config["class"] != type(model).__name__:
+            raise CheckpointError(f"{directory} holds a run of {config['class']}, not of this "
+                                  f"{type(model).__name__}: resume with the model class it was trained with")
+        io.load_state_into(model, directory, config)
     else:
         files = doc.get("files")
         if not isinstance(files, dict) or io.WEIGHTS not in files:
@@ -545,8 +601,14 @@ def _restore(directory, model, opt, gen, history, state, device, rank: int = 0) 
         io.load_state_into(model, directory, config={"class": type(model).__name__, "files": files})
     try:
         tensors = io.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
+        hyper = [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups]
         opt.load_state_dict(_optimizer_from_tensors(tensors, doc["optimizer"]))
+        for group, mine in zip(opt.param_groups, hyper):   # the moments are the run's, lr etc. this call's
+            group.update(mine)
         _lay_out_like_params(opt)
+        last = {k[5:]: v for k, v in tensors.items() if k.startswith("last.")}
+        if last:                                          # the model file holds the best epoch's weights
+            model.load_state_dict(last)
         torch.set_rng_state(tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]))
         if device.type == "cuda" and "rng.cuda" in tensors:   # resumed on a GPU after training on one
             torch.cuda.set_rng_state(tensors.get(f"rng.cuda.rank{rank}", tensors["rng.cuda"]), device)
@@ -558,9 +620,59 @@ def _restore(directory, model, opt, gen, history, state, device, rank: int = 0) 
                      best_state=best or None, start=int(doc["epoch"]))
         if doc.get("best_epoch") is not None:
             state["best_epoch"] = doc["best_epoch"]
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise CheckpointError(f"{directory}: training state cannot be resumed: {err}") from None
     model.to(device)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# what _restore reads from training_state.json: field -> (check, what it must be)
+_STATE_FIELDS = {
+    "epoch": (_is_count, "an int >= 0"),
+    "bad_epochs": (_is_count, "an int >= 0"),
+    "best": (lambda v: v is None or _is_number(v), "a number or null"),
+    "best_epoch": (lambda v: v is None or _is_count(v), "an int >= 0 or null"),
+    "history": (lambda v: isinstance(v, dict), "an object"),
+    "settings": (lambda v: v is None or isinstance(v, dict), "an object"),
+    "files": (lambda v: isinstance(v, dict) and isinstance(v.get(STATE_TENSORS), dict),
+              f"an object with an entry for {STATE_TENSORS}"),
+    "optimizer": (lambda v: isinstance(v, dict) and isinstance(v.get("param_groups"), list)
+                  and isinstance(v.get("scalars"), dict) and all(isinstance(s, dict) for s in v["scalars"].values()),
+                  "an object with 'param_groups' (a list) and 'scalars' (an object of objects)"),
+}
+
+
+def _check_state_doc(doc: dict, path: Path) -> None:
+    """A tampered training state is a CheckpointError naming the field, not an error from deep inside."""
+    for key, (ok, what) in _STATE_FIELDS.items():
+        if not ok(doc.get(key)):
+            raise CheckpointError(f"{path} is corrupted: field {key!r} is {_shown(doc, key)}, expected {what}")
+
+
+def _shown(doc: dict, key: str) -> str:
+    if key not in doc:
+        return "missing"
+    text = repr(doc[key])
+    return text if len(text) <= 40 else f"a {type(doc[key]).__name__}"
+
+
+def _compare_settings(saved: dict, now: dict, directory: Path, warn: bool) -> None:
+    """Refuse another optimizer (its moments mean nothing to another update rule); report other changes."""
+    if saved.get("optimizer", now["optimizer"]) != now["optimizer"]:
+        raise CheckpointError(f"{directory} was trained with optimizer={saved['optimizer']!r}, not "
+                              f"{now['optimizer']!r}: its optimizer state fits no other update rule; resume with "
+                              f"optimizer={saved['optimizer']!r}, or start a new run from its weights")
+    changed = [f"{k}={v!r} (was {saved[k]!r})" for k, v in now.items() if k in saved and saved[k] != v]
+    if changed and warn:
+        log.warning("resuming %s with %s: the new values apply from the first resumed epoch",
+                    directory, ", ".join(changed))
 
 
 def _lay_out_like_params(opt: torch.optim.Optimizer) -> None:

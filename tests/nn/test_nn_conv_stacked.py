@@ -96,3 +96,19 @@ def test_errors():
         stack.pretrain(np.zeros((2, 1, 8, 8), np.float32), epochs=[1])
     with pytest.raises(ValueError, match="n_classes"):
         stack.to_cnn(1, input_size=8)
+
+
+def test_pretraining_ends_in_evaluation_mode_and_encoding_keeps_the_statistics(digit_images):
+    X, _ = digit_images
+    aekit.seed_everything(0)
+    stack = aekit.StackedConvAutoencoder(1, (4, 4), block="modern", unpool="upsample")
+    stack.pretrain(X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
+    assert not any(m.training for m in stack.modules())
+    bn = stack.layers[0].encoder_blocks[0].bn
+    running_mean = bn.running_mean.clone()
+    codes = aekit.encode(stack, X[:50])
+    with torch.no_grad():
+        plain = stack.encode(torch.from_numpy(X[:50]))             # running statistics, not the batch's
+    np.testing.assert_allclose(plain.numpy(), codes, atol=1e-6)
+    assert torch.equal(bn.running_mean, running_mean)
+    assert torch.equal(stack.to_cnn(10).features[0].bn.running_mean, running_mean)

@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 import aekit
 import aekit.train
+from aekit import corruption
 from aekit.errors import AekitError
 from aekit.nn import StackedAutoencoder, StackedClassifier
 
@@ -173,3 +174,56 @@ def test_input_dropout_zeroes_inputs_in_training_only():
     zero_fraction = float((seen[0] == 0).float().mean())
     assert 0.3 < zero_fraction < 0.7 and torch.equal(seen[0][seen[0] != 0], torch.full_like(seen[0][seen[0] != 0], 2.0))
     assert torch.equal(seen[1], x)
+
+
+def _layer_inputs_and_noise(stack, X, monkeypatch):
+    """Pre-train ``stack`` and return, per layer, (its training input h, its q_D)."""
+    seen = []
+    real_fit = aekit.train.fit
+
+    def spy(model, data, **kwargs):
+        seen.append((torch.from_numpy(np.array(data)), model.corruption))
+        return real_fit(model, data, **kwargs)
+
+    monkeypatch.setattr(aekit.train, "fit", spy)
+    stack.pretrain(X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
+    return seen
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0.1", "saltpepper:0.3"])
+def test_the_noise_of_an_upper_layer_acts_within_the_range_of_the_codes(digits, monkeypatch, spec):
+    stack = StackedAutoencoder(64, [32, 16], activation="tanh", corruption=spec)
+    (_, first), (h, second) = _layer_inputs_and_noise(stack, digits[0][:300], monkeypatch)
+    assert first.value_range == (0.0, 1.0) and second.value_range == (-1.0, 1.0)
+    assert (h < 0).float().mean() > 0.2                                   # tanh codes: many are negative
+    torch.manual_seed(0)
+    noisy = second.train()(h)
+    assert noisy.min() >= -1 and noisy.max() <= 1
+    if spec.startswith("gaussian"):                                       # not clamped to [0, 1]: signs survive
+        assert (noisy < 0).float().mean() == pytest.approx((h < 0).float().mean(), abs=0.05)
+    else:                                                                 # salt = 1, pepper = -1
+        assert set(noisy[noisy != h].unique().tolist()) == {-1.0, 1.0}
+    assert stack.config["corruption"] == [corruption.parse(spec).to_config()] * 2   # the config keeps the spec
+
+
+def test_a_sigmoid_stack_keeps_the_unit_interval_noise(digits, monkeypatch):
+    stack = StackedAutoencoder(64, [16, 8], corruption=["masking:0.1", "saltpepper:0.1"])
+    (_, first), (_, second) = _layer_inputs_and_noise(stack, digits[0][:100], monkeypatch)
+    assert second.to_config() == {"type": "saltpepper", "nu": 0.1} and second.value_range == (0.0, 1.0)
+
+
+def test_salt_and_pepper_on_unbounded_codes_fails_before_any_training(digits, monkeypatch):
+    stack = StackedAutoencoder(64, [16, 8], activation="relu", loss="mse", output_activation="linear",
+                               corruption=["masking:0.1", "saltpepper:0.1"])
+    before = stack.encoder_layers[0].weight.detach().clone()
+    with pytest.raises(ValueError, match="layer 2 is trained on the relu codes of layer 1.*maximum.*masking"):
+        stack.pretrain(digits[0][:100], epochs=1, progress=False, device="cpu")
+    assert torch.equal(stack.encoder_layers[0].weight, before)
+    relu = StackedAutoencoder(64, [16, 8], activation="relu", corruption="gaussian:0.2")
+    assert relu.layer_corruption(1).value_range == (0.0, None)          # clipped at 0 only
+
+
+def test_pretraining_ends_in_evaluation_mode(digits):
+    stack = StackedAutoencoder(64, [16, 8])
+    stack.pretrain(digits[0][:100], epochs=1, progress=False, device="cpu")
+    assert not any(m.training for m in stack.modules())

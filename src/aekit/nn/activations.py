@@ -22,6 +22,17 @@ ACTIVATIONS = {
 }
 
 
+# The values φ can take, (low, high), None for an unbounded side: the range of a layer's codes, which the
+# corruption of the layer above needs (salt = high, pepper = low, Gaussian noise clipped to it).
+RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "relu": (0.0, None),
+    "gelu": (-0.17, None),          # min of a·Φ(a) is −0.16997, at a = −0.7518
+    "linear": (None, None),
+}
+
+
 def check_activation(name: str, what: str = "activation") -> str:
     if name not in ACTIVATIONS:
         raise ValueError(f"{what} must be one of {', '.join(ACTIVATIONS)}, got {name!r}")

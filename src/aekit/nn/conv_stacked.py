@@ -203,6 +203,7 @@ class StackedConvAutoencoder(AEModule):
                 X = inference.encode(layer, X)
                 X_val = None if X_val is None else inference.encode(layer, X_val)
         self.history = {"levels": histories}
+        self.eval()                                  # like fit: batch norm uses its running statistics
         return histories
 
     def to_cnn(self, n_classes: int, hidden: int | Sequence[int] = (), *, dropout: float = 0.0,

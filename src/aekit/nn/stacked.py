@@ -93,6 +93,8 @@ class StackedAutoencoder(AEModule):
         sigmoid stack reconstruct codes in (0, 1) with the cross-entropy, others with squared error.
     corruption : None, a corruption, or a sequence of one per layer
         q_D used while pre-training each layer, e.g. ``["masking:0.1", "masking:0.2", "masking:0.3"]``.
+        Above the first layer it acts within the range of the codes below (:meth:`layer_corruption`):
+        Gaussian noise on tanh codes is clipped to [−1, 1], salt and pepper are 1 and −1.
     unrolled : bool
         Whether the mirrored decoder of the deep autoencoder exists (set by :meth:`unroll`;
         stored in checkpoints).
@@ -124,7 +126,8 @@ class StackedAutoencoder(AEModule):
     @property
     def pretrain_history(self) -> list[dict]:
         """One :func:`aekit.fit` history per pre-trained layer (kept in checkpoints)."""
-        return list((self.history or {}).get("pretrain") or [])
+        histories = (self.history or {}).get("pretrain")
+        return list(histories) if isinstance(histories, list) else []
 
     @property
     def n_layers(self) -> int:
@@ -154,7 +157,19 @@ class StackedAutoencoder(AEModule):
         else:
             loss, out_act = "mse", "linear"
         return Autoencoder(self.sizes[k], [self.sizes[k + 1]], activation=cfg["activation"],
-                           output_activation=out_act, tied=cfg["tied"], loss=loss, corruption=self.corruptions[k])
+                           output_activation=out_act, tied=cfg["tied"], loss=loss, corruption=self.layer_corruption(k))
+
+    def layer_corruption(self, k: int):
+        """q_D of layer ``k`` (0-based) for the values its inputs take: the given one on the data (k = 0),
+        above it the same noise within the range of the codes below (tanh: salt = 1, pepper = −1)."""
+        q, act = self.corruptions[k], self.config["activation"]
+        if q is None or k == 0:
+            return q
+        try:
+            return q.with_range(*activations.RANGES[act])
+        except ValueError as err:
+            raise ValueError(f"layer {k + 1} is trained on the {act} codes of layer {k}: {err}; give that layer "
+                             "another corruption, e.g. 'masking:0.25', in a list of one per layer") from None
 
     @torch.no_grad()
     def _codes(self, k: int, H: np.ndarray) -> np.ndarray:
@@ -202,6 +217,8 @@ class StackedAutoencoder(AEModule):
         self.to(device)
         seed = fit_kwargs.pop("seed", None)
 
+        for k in todo:
+            self.layer_corruption(k - 1)   # a noise the codes' range cannot take fails now, not after layer 1
         H = self.validate_input(X, name="X")
         H_val = self.validate_input(X_val, name="X_val") if X_val is not None else None
         histories: list[dict] = []
