@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -264,5 +265,10 @@ def test_data_outside_the_range_of_the_corruption_is_a_data_error(digits):
     linear = dict(loss="mse", output_activation="linear")
     with pytest.raises(DataError, match=r"X has values in \[-1, 1\].*'gaussian:0.3' takes inputs in \[0, 1\]"):
         aekit.fit(Autoencoder(64, 8, corruption="gaussian:0.3", **linear), X, epochs=1, progress=False)
+    X_odd = X * 0.987654321                               # the suggested range fits data whose bounds print rounded
+    with pytest.raises(DataError, match="e.g. '([^']+)'") as info:
+        aekit.fit(Autoencoder(64, 8, corruption="gaussian:0.3", **linear), X_odd, epochs=1, progress=False)
+    suggested = re.search("e.g. '([^']+)'", str(info.value)).group(1)
+    aekit.fit(Autoencoder(64, 8, corruption=suggested, **linear), X_odd, epochs=1, progress=False)
     for q in (aekit.Gaussian(0.3, value_range=(-1, 1)), "gaussian:0.3:noclip", "saltpepper:0.1:-1..1"):
         aekit.fit(Autoencoder(64, 8, corruption=q, **linear), X, epochs=1, progress=False)

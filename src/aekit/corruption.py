@@ -97,9 +97,11 @@ class Corruption(nn.Module):
             return
         (low, high), lo, hi = bounds, float(x.min()), float(x.max())
         if (low is not None and lo < low) or (high is not None and hi > high):
+            lo_out, hi_out = math.floor(lo * 100) / 100, math.ceil(hi * 100) / 100   # rounded outwards: it fits
             raise DataError(f"{name} has values in [{lo:g}, {hi:g}], but the corruption {self.spec()!r} takes "
-                            f"inputs in {_range_text(bounds)}: give it the data's range, e.g. {type(self).__name__}"
-                            f"(..., value_range=({lo:g}, {hi:g})) (None for a side without a bound)")
+                            f"inputs in {_range_text(bounds)}: give it the data's range, e.g. "
+                            f"{self.with_range(lo_out, hi_out).spec()!r} (Python: value_range=({lo_out:g}, "
+                            f"{hi_out:g})); an empty side, as in '..', has no bound")
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.to_config().items() if k != "type")
