@@ -16,7 +16,21 @@ def test_help_lists_the_sub_commands(capsys):
         assert command in out
 
 
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())      # unwrap the lines
+    for shown in ("--epochs EPOCHS default: 20", "--lr LR default: 0.001", "(adamw) (default: 0.0)",
+                  "--seed SEED default: 0", "--loss {bce,mse} default: bce"):
+        assert shown in out, shown
+    assert "--tied tie decoder weights to the encoder's: W' = Wᵀ --activation" in out   # flags show none
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "digits (embedded, default)" not in capsys.readouterr().out  # report has no default data
+
+
 def test_demo_writes_figure_metrics_and_model(tmp_path, capsys):
+
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--epochs", "30", "-q"]) == 0
     printed = capsys.readouterr().out

@@ -9,6 +9,7 @@ code. User errors print one line (``aekit: error: ...``) and exit with code 2;
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import logging
 import sys
@@ -29,8 +30,28 @@ class UsageError(Exception):
     """A bad command line (raised instead of argparse's print-and-exit)."""
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless its text already speaks of one or it has none."""
+
+    def _format_action(self, action):
+        if self._shows_default(action):
+            action = copy.copy(action)
+            action.help = f"{action.help} (default: %(default)s)" if action.help else "default: %(default)s"
+        return super()._format_action(action)
+
+    @staticmethod
+    def _shows_default(action) -> bool:
+        return (bool(action.option_strings) and "default" not in (action.help or "") and action.nargs != 0
+                and action.default is not None and action.default is not False
+                and action.default != argparse.SUPPRESS)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line and exit code 2, never a usage dump."""
+    """argparse, but a bad argument is one line and exit code 2, never a usage dump; help shows defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")

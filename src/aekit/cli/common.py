@@ -26,9 +26,12 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test") -> None:
-    parser.add_argument("--data", default=default, required=default is None,
-                        help="digits (embedded, default), mnist, fashion-mnist, kmnist, a directory of IDX files "
+def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test",
+                       required: bool | None = None) -> None:
+    """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
+    parser.add_argument("--data", default=default, required=default is None if required is None else required,
+                        help=("digits (embedded, default), " if default == "digits" else "digits (embedded), ")
+                        + "mnist, fashion-mnist, kmnist, a directory of IDX files "
                              "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file")
     parser.add_argument("--data-root", default=None, help="directory holding the MNIST-format files "
                         "(default: $AEKIT_DATA or ~/.cache/aekit)")

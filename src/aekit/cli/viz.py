@@ -62,8 +62,7 @@ def register(sub) -> None:
                                    "metrics, reconstructions, filters, 2-D map and rate-distortion points where "
                                    "they apply. Missing figures are drawn from the checkpoint when possible.")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    add_data_arguments(p)
-    p.set_defaults(data=None)
+    add_data_arguments(p, default=None, required=False)
     p.add_argument("--title", default=None)
     p.add_argument("--out", required=True, help="report.html")
     p.set_defaults(func=cmd_report)
