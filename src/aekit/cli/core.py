@@ -33,8 +33,10 @@ def add_trainer(sub, name: str, run, help: str):
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model and write its checkpoint, metrics and figures",
-                       description="Train a model on --data and write DIR/{config.json, model.safetensors, "
-                                   "metrics.json, reconstructions.png, curves.png}.")
+                       description="Train a model on --data and write to DIR: the checkpoint (config.json, "
+                                   "model.safetensors, training_state.*), metrics.json and curves.png; with "
+                                   "--model ae also reconstructions.png and filters.png, cae denoising.png, sda "
+                                   "filters.png and the pre-trained stack in DIR/pretrained.")
     p.model_action = p.add_argument("--model", default="ae", choices=["ae"])
     add_data_arguments(p)
     p.add_argument("--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)")
