@@ -1,11 +1,13 @@
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import aekit
-from aekit import Autoencoder
+from aekit import Autoencoder, io
 from aekit.errors import CheckpointError
 
 
@@ -134,3 +136,37 @@ def test_a_stack_with_a_bad_history_is_refused_not_broken_later(tmp_path):
     stack = aekit.StackedAutoencoder(64, [16])
     stack.history = {"pretrain": 5}
     assert stack.pretrain_history == []
+
+
+def test_a_transaction_replaces_all_its_files_or_none(tmp_path):
+    (tmp_path / "a").write_text("old a")
+    (tmp_path / "b").write_text("old b")
+    with pytest.raises(KeyboardInterrupt):
+        with io.transaction():
+            io.atomic_write_text(tmp_path / "a", "new a")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"] and (tmp_path / "a").read_text() == "old a"
+    with io.transaction():
+        io.atomic_write_text(tmp_path / "a", "new a")
+        assert (tmp_path / "a").read_text() == "old a"          # held back until the end
+        io.atomic_write_text(tmp_path / "b", "new b")
+    assert [(tmp_path / n).read_text() for n in "ab"] == ["new a", "new b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, monkeypatch):
+    import signal
+    replace = os.replace
+
+    def replace_and_interrupt(src, dst):
+        replace(src, dst)
+        if Path(dst).name == "a":
+            os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C between the two renames
+
+    monkeypatch.setattr(io.os, "replace", replace_and_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with io.transaction():
+            io.atomic_write_text(tmp_path / "a", "new a")
+            io.atomic_write_text(tmp_path / "b", "new b")
+    assert [(tmp_path / n).read_text() for n in "ab"] == ["new a", "new b"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -272,3 +272,55 @@ def test_data_outside_the_range_of_the_corruption_is_a_data_error(digits):
     aekit.fit(Autoencoder(64, 8, corruption=suggested, **linear), X_odd, epochs=1, progress=False)
     for q in (aekit.Gaussian(0.3, value_range=(-1, 1)), "gaussian:0.3:noclip", "saltpepper:0.1:-1..1"):
         aekit.fit(Autoencoder(64, 8, corruption=q, **linear), X, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("file", ["config.json", "training_state.safetensors", "training_state.json"])
+def test_ctrl_c_inside_a_checkpoint_leaves_the_previous_epochs_whole(digits, tmp_path, monkeypatch, file):
+    X, _, X_val, _ = digits
+    kw = dict(batch_size=128, seed=7, progress=False)
+    aekit.seed_everything(0)
+    full = Autoencoder(64, 8, corruption="gaussian:0.2")
+    init = _weights(full)
+    aekit.fit(full, X, X_val=X_val, epochs=4, **kw)
+
+    writes = {"n": 0}
+    write_text, save_tensors = aekit.io.atomic_write_text, aekit.io.save_tensors
+
+    def interrupt_the_third(path):
+        if path.name == file:
+            writes["n"] += 1
+            if writes["n"] == 3:            # epoch 3's checkpoint, after its weights were written
+                raise KeyboardInterrupt
+
+    def text(path, *a):
+        interrupt_the_third(path)
+        return write_text(path, *a)
+
+    def tensors(t, path):
+        interrupt_the_third(path)
+        return save_tensors(t, path)
+
+    monkeypatch.setattr(aekit.io, "atomic_write_text", text)
+    monkeypatch.setattr(aekit.io, "save_tensors", tensors)
+    part = Autoencoder(64, 8, corruption="gaussian:0.2")
+    part.load_state_dict(init)
+    with pytest.raises(KeyboardInterrupt):
+        aekit.fit(part, X, X_val=X_val, epochs=4, checkpoint_dir=tmp_path, **kw)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors",
+                                                          "training_state.json", "training_state.safetensors"]
+    assert json.loads((tmp_path / "training_state.json").read_text())["epoch"] == 2
+    assert aekit.load(tmp_path).history["epoch"] == [1, 2]
+    resumed = Autoencoder(64, 8, corruption="gaussian:0.2")
+    aekit.fit(resumed, X, X_val=X_val, epochs=4, resume_from=tmp_path, **kw)
+    assert _same(_weights(full), _weights(resumed))
+
+
+def test_a_training_state_of_other_weights_is_a_torn_checkpoint(digits, tmp_path):
+    X = digits[0][:64]
+    aekit.fit(Autoencoder(64, 4), X, epochs=1, checkpoint_dir=tmp_path / "a", seed=0, progress=False)
+    aekit.fit(Autoencoder(64, 4), X, epochs=2, checkpoint_dir=tmp_path / "b", seed=0, progress=False)
+    for name in ("training_state.json", "training_state.safetensors"):   # epoch 1's state, epoch 2's weights
+        (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
+    with pytest.raises(CheckpointError, match="torn"):
+        aekit.fit(Autoencoder(64, 4), X, epochs=3, resume_from=tmp_path / "b", progress=False)

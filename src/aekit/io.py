@@ -5,7 +5,9 @@ version, the training history and the SHA-256 of every tensor file, so a
 truncated or swapped file is caught before it is read. Tensors are stored with
 safetensors: loading never unpickles anything. Every file is written atomically
 (temporary file in the same directory, fsync, then ``os.replace``), so a crash
-leaves either the old file or the new one, never half of one.
+leaves either the old file or the new one, never half of one. Files that belong
+together are written in a :func:`transaction`: all of them are replaced, back to
+back with Ctrl-C held off, or none.
 
 Training state for ``fit(..., resume_from=dir)`` (optimizer moments, random
 number generator states, epoch, early-stopping state) lives beside it in
@@ -19,7 +21,9 @@ import hashlib
 import importlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,7 +34,7 @@ from ._version import __version__
 from .errors import CheckpointError
 
 __all__ = ["Savable", "register", "load", "save_tensors", "load_tensors", "atomic_path",
-           "atomic_write_text", "read_json", "CONFIG", "WEIGHTS", "FORMAT_VERSION"]
+           "atomic_write_text", "transaction", "file_entry", "read_json", "CONFIG", "WEIGHTS", "FORMAT_VERSION"]
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -47,22 +51,81 @@ def register(cls: type) -> type:
 
 
 # ---------------------------------------------------------------- atomic files
+_staging = threading.local()   # .pending: {final path: temporary file} inside a transaction, else absent
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically
+    (inside a :func:`transaction`: when the outermost transaction ends without an error)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    staged = False
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and some writers) make 0600; use what open() would
-        os.replace(tmp, path)
+        pending = getattr(_staging, "pending", None)
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            earlier = pending.pop(path.absolute(), None)   # written twice: the last one wins
+            if earlier is not None:
+                earlier.unlink(missing_ok=True)
+            pending[path.absolute()] = staged = tmp
     finally:
-        tmp.unlink(missing_ok=True)
+        if not staged:
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """Files written by :func:`atomic_path` inside replace their targets together when the block ends
+    without an error, back to back with SIGINT held off (a Ctrl-C meanwhile is raised right after);
+    on an error (a Ctrl-C included) none is replaced and the old files stay whole. Nested: the outermost
+    transaction commits."""
+    if getattr(_staging, "pending", None) is not None:
+        yield
+        return
+    _staging.pending = pending = {}
+    try:
+        yield
+    except BaseException:
+        for tmp in pending.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        del _staging.pending
+    _commit(pending)
+
+
+def _commit(pending: dict[Path, Path]) -> None:
+    caught = []
+    held = threading.current_thread() is threading.main_thread()
+    if held:
+        previous = signal.signal(signal.SIGINT, lambda *received: caught.append(received))
+    try:
+        for path, tmp in pending.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in pending.values():   # left over only if a replace failed
+            tmp.unlink(missing_ok=True)
+        if held:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    if caught and callable(previous):
+        previous(*caught[0])           # Python's own handler raises KeyboardInterrupt
+    elif caught and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
+def _staged(path: Path) -> Path:
+    """Where the bytes of ``path`` are now: its temporary file while a transaction holds it back."""
+    pending = getattr(_staging, "pending", None) or {}
+    return pending.get(Path(path).absolute(), Path(path))
 
 
 def _umask() -> int:
@@ -78,7 +141,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(_staged(path), "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -101,7 +164,12 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> dict:
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(flat, str(tmp))
-    return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return file_entry(path)
+
+
+def file_entry(path: Path) -> dict:
+    """``{"sha256", "bytes"}`` of ``path`` (as written, even while a transaction holds it back)."""
+    return {"sha256": _sha256(path), "bytes": _staged(path).stat().st_size}
 
 
 def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
@@ -144,6 +212,11 @@ class Savable:
         """Write the checkpoint directory ``path`` (created if needed) and return it."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        with transaction():          # the weights and the config.json that vouches for them, or neither
+            self._write(path, history, extra)
+        return path
+
+    def _write(self, path: Path, history: dict | None, extra: dict | None) -> None:
         entry = save_tensors(self.state_dict(), path / WEIGHTS)
         history = history if history is not None else self.history
         config = {
@@ -158,7 +231,6 @@ class Savable:
             "files": {WEIGHTS: entry},
         }
         atomic_write_text(path / CONFIG, json.dumps(config, indent=2, default=_json_default))
-        return path
 
 
 def _json_default(value):

@@ -555,28 +555,29 @@ def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finis
     if not write:
         return
     directory = Path(directory)
-    files = {}
-    if hasattr(model, "save"):
-        model.save(directory, history=history)
-    else:                  # a model of the user's own: its weights, checked on resume against this record
-        files[io.WEIGHTS] = io.save_tensors(model.state_dict(), directory / io.WEIGHTS)
-    tensors, meta = _optimizer_to_tensors(opt.state_dict())
-    tensors["rng.torch"] = rng
-    tensors.update({f"rng.torch.rank{r}": t for r, t in enumerate(ranks_rng) if r > 0})
-    if device_rng is not None:
-        tensors["rng.cuda"] = device_rng
-        tensors.update({f"rng.cuda.rank{r}": t for r, t in enumerate(ranks_device_rng) if r > 0})
-    tensors["rng.shuffle"] = gen.get_state()
-    if state["best_state"] is not None:
-        tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
-    if last is not None:
-        tensors.update({f"last.{k}": v for k, v in last.items()})
-    entry = io.save_tensors(tensors, directory / STATE_TENSORS)
-    settings = {**(settings or {}), "optimizer": type(opt).__name__.lower()}
-    doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "settings": settings, "history": history,
-           "best": state["best"] if math.isfinite(state["best"]) else None, "bad_epochs": state["bad_epochs"],
-           "best_epoch": state.get("best_epoch"), "files": {**files, STATE_TENSORS: entry}}
-    io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
+    with io.transaction():   # all of this epoch's files replace the last epoch's, or none (Ctrl-C, a full disk)
+        if hasattr(model, "save"):
+            model.save(directory, history=history)
+            files = {io.WEIGHTS: io.file_entry(directory / io.WEIGHTS)}   # checked on resume: a torn checkpoint
+        else:              # a model of the user's own: its weights, checked on resume against this record
+            files = {io.WEIGHTS: io.save_tensors(model.state_dict(), directory / io.WEIGHTS)}
+        tensors, meta = _optimizer_to_tensors(opt.state_dict())
+        tensors["rng.torch"] = rng
+        tensors.update({f"rng.torch.rank{r}": t for r, t in enumerate(ranks_rng) if r > 0})
+        if device_rng is not None:
+            tensors["rng.cuda"] = device_rng
+            tensors.update({f"rng.cuda.rank{r}": t for r, t in enumerate(ranks_device_rng) if r > 0})
+        tensors["rng.shuffle"] = gen.get_state()
+        if state["best_state"] is not None:
+            tensors.update({f"best.{k}": v for k, v in state["best_state"].items()})
+        if last is not None:
+            tensors.update({f"last.{k}": v for k, v in last.items()})
+        entry = io.save_tensors(tensors, directory / STATE_TENSORS)
+        settings = {**(settings or {}), "optimizer": type(opt).__name__.lower()}
+        doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "settings": settings, "history": history,
+               "best": state["best"] if math.isfinite(state["best"]) else None, "bad_epochs": state["bad_epochs"],
+               "best_epoch": state.get("best_epoch"), "files": {**files, STATE_TENSORS: entry}}
+        io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
 
 
 def _restore(directory, model, opt, gen, history, state, device, rank: int = 0, settings: dict | None = None) -> None:
@@ -592,6 +593,11 @@ def _restore(directory, model, opt, gen, history, state, device, rank: int = 0, 
         if config["class"] != type(model).__name__:
             raise CheckpointError(f"{directory} holds a run of {config['class']}, not of this "
                                   f"{type(model).__name__}: resume with the model class it was trained with")
+        recorded = (doc.get("files") or {}).get(io.WEIGHTS)   # absent in older checkpoints
+        weights = config["files"].get(io.WEIGHTS)
+        if isinstance(recorded, dict) and isinstance(weights, dict) and recorded.get("sha256") != weights.get("sha256"):
+            raise CheckpointError(f"{directory} is torn: {STATE_JSON} (epoch {doc['epoch']}) was written with other "
+                                  f"weights than {io.WEIGHTS}; train afresh into a new directory")
         io.load_state_into(model, directory, config)
     else:
         files = doc.get("files")

@@ -251,15 +251,16 @@ class Codec(AEModule):
         Device files of an earlier save that no longer fit are removed: without ``export``
         encoder.onnx, before :meth:`update` codec.json as well.
         """
-        path = super().save(path, history=history, extra=extra)
-        if self.updated and export:
-            self.export(path / ENCODER_FILE)
-            return path
-        (path / ENCODER_FILE).unlink(missing_ok=True)        # an earlier export: other weights, other tables
-        if self.updated:
-            io.atomic_write_text(path / TABLES_FILE, json.dumps(self.device_config()))
-        else:
-            (path / TABLES_FILE).unlink(missing_ok=True)
+        with io.transaction():     # the checkpoint and its device files, or none of them
+            path = super().save(path, history=history, extra=extra)
+            if self.updated and export:
+                self.export(path / ENCODER_FILE)
+                return path
+            (path / ENCODER_FILE).unlink(missing_ok=True)        # an earlier export: other weights, other tables
+            if self.updated:
+                io.atomic_write_text(path / TABLES_FILE, json.dumps(self.device_config()))
+            else:
+                (path / TABLES_FILE).unlink(missing_ok=True)
         return path
 
     def export(self, onnx_path) -> Path:
