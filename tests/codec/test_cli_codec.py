@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import aekit
 from aekit.cli import main
 
 
@@ -80,3 +81,49 @@ def test_export_out_writes_a_codec_json_that_names_the_onnx_file(codec_dir, tmp_
     device = DeviceEncoder(out.parent)                 # used to look for phone/encoder.onnx
     data = device.compress(test_items[:2])
     assert np.array_equal(Codec.load(codec_dir).decompress_symbols(data), device.symbols(test_items[:2]))
+
+
+@pytest.fixture
+def no_uvicorn(monkeypatch):
+    """Fail (instead of serving for ever) if `aekit serve` gets as far as starting uvicorn."""
+    import uvicorn
+
+    def started(*args, **kwargs):
+        raise AssertionError("uvicorn was started")
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(uvicorn.Server, "run", started)
+
+
+def _one_line_error(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, err
+
+
+def test_serve_checks_every_model_before_starting(codec_dir, tmp_path, capsys, no_uvicorn):
+    import shutil
+    aekit.Autoencoder(64, [8]).save(tmp_path / "dae")
+    (tmp_path / "empty").mkdir()
+    shutil.copytree(codec_dir, tmp_path / "copy")
+    for models, words in ([[tmp_path / "dae"], ("not a Codec",)],
+                          [[tmp_path / "empty"], ("config.json",)],
+                          [[codec_dir, tmp_path / "copy"], ("same model",)]):
+        argv = ["serve"] + [a for m in models for a in ("--model", str(m))]
+        assert main(argv) == 2
+        _one_line_error(capsys, *words)
+
+
+@pytest.mark.parametrize("port", ["-1", "0", "70000", "http"])
+def test_serve_port_must_be_a_tcp_port(codec_dir, capsys, no_uvicorn, port):
+    assert main(["serve", "--model", str(codec_dir), "--port", port]) == 2
+    _one_line_error(capsys, "1..65535", port)
+
+
+def test_serve_port_in_use_is_one_line(codec_dir, capsys, no_uvicorn):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--model", str(codec_dir), "--port", str(port)]) == 2
+    _one_line_error(capsys, "cannot listen", str(port))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
     p.add_argument("--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1..65535 (8000)")
     p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
     p.add_argument("--max-output-mib", type=float, default=64.0,
                    help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond")
@@ -145,9 +146,30 @@ def cmd_export(args) -> int:
 
 
 # ---------------------------------------------------------------------- service
+def port_number(text: str) -> int:
+    """``--port``: an int in 1..65535 (a larger one would wrap around modulo 65536)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number in 1..65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number in 1..65535, got {text!r}")
+    return port
+
+
+def _listen(host: str, port: int):
+    """A listening socket on host:port, or a one-line error (port in use, unknown host...)."""
+    import socket
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as err:
+        raise ValueError(f"cannot listen on --host {host} --port {port}: {err.strerror or err}") from None
+
+
 def cmd_serve(args) -> int:
     import uvicorn
-    from ..codec.service import create_app
+    from ..codec.service import Registry, create_app
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
     if not 0 < args.max_output_mib <= 4096:
@@ -155,10 +177,17 @@ def cmd_serve(args) -> int:
     for d in args.model:
         if not Path(d).is_dir():
             raise FileNotFoundError(f"--model {d}: no such codec directory")
-    app = create_app(args.model, max_body=int(args.max_body_mib * (1 << 20)),
+    # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
+    registry = Registry.from_dirs(args.model)
+    app = create_app(list(registry.codecs.values()), max_body=int(args.max_body_mib * (1 << 20)),
                      max_output=int(args.max_output_mib * (1 << 20)), batching=not args.no_batching)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
-                access_log=False)
+    sock = _listen(args.host, args.port)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
+                            access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
