@@ -87,3 +87,64 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, monkeypatch, capsys, ar
     assert err.startswith("aekit: error:") and err.count("\n") == 1
     assert words in err
     assert "Traceback" not in err
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+@pytest.mark.parametrize("command", [["train"], ["codec", "train"]])
+def test_one_dimensional_data_is_a_data_error(tmp_path, capsys, command):
+    np.save(tmp_path / "1d.npy", np.random.rand(64).astype(np.float32))
+    assert main(command + ["--data", str(tmp_path / "1d.npy"), "--out", str(tmp_path / "run"), "-q"]) == 2
+    _one_line(capsys, "1d.npy", "(64,)", "one sample per row")
+
+
+def test_label_count_must_match_the_samples(tmp_path, capsys):
+    np.savez(tmp_path / "xy.npz", X=np.random.rand(50, 64).astype(np.float32), y=np.arange(10) % 10)
+    assert main(["train", "--model", "sda", "--data", str(tmp_path / "xy.npz"), "--out", str(tmp_path / "r"),
+                 "-q"]) == 2
+    _one_line(capsys, "10 labels for 50 samples")
+
+
+@pytest.mark.parametrize("flag", ["--hidden", "--channels"])
+def test_layer_sizes_are_bounded(tmp_path, capsys, flag):
+    model = ["--model", "cae"] if flag == "--channels" else []
+    assert main(["train", *model, flag, "1000000000000", "--out", str(tmp_path / "r")]) == 2
+    _one_line(capsys, "at most 1048576", "1000000000000")
+
+
+def test_codec_train_hidden_is_bounded(tmp_path, capsys):
+    assert main(["codec", "train", "--hidden", "256,1000000000000", "--out", str(tmp_path / "r")]) == 2
+    _one_line(capsys, "at most 1048576")
+
+
+@pytest.fixture(scope="module")
+def dense_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("dense") / "run"
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--val-fraction", "0", "--out", str(run), "-q"]) == 0
+    return run
+
+
+def test_out_that_cannot_be_written_is_one_line(dense_run, tmp_path, capsys):
+    a_file = tmp_path / "file.npy"
+    a_file.write_bytes(b"x")
+    a_dir = tmp_path / "somedir"
+    (a_dir / "inside").mkdir(parents=True)
+    long_name = tmp_path / ("a" * 300 + ".npy")
+    cases = [(["encode", str(dense_run), "--out", str(a_file / "c.npy")], ["file.npy"]),   # under a file
+             (["encode", str(dense_run), "--out", str(long_name)], ["File name too long", "aaaa.npy"]),
+             (["reconstruct", str(dense_run), "--out", str(a_dir) + ".npy"], []),            # fine: a new file
+             (["demo", "--out", str(a_file), "--epochs", "1"], ["file.npy"])]
+    (tmp_path / "somedir.npy").mkdir()          # --out naming an existing directory
+    cases[2] = (cases[2][0], ["Is a directory", "somedir.npy"])
+    for argv, words in cases:
+        assert main(argv + ["-q"]) == 2, argv
+        err = _one_line(capsys, *words)
+        assert ".tmp" not in err, err
+    assert a_file.read_bytes() == b"x"

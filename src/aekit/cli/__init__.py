@@ -12,6 +12,7 @@ import argparse
 import copy
 import importlib
 import logging
+import re
 import sys
 
 from .._version import __version__
@@ -20,7 +21,8 @@ from ..errors import AekitError
 # Modules of aekit.cli that add sub-commands, in --help order.
 COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec")
 
-USER_ERRORS = (AekitError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+# OSError covers FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError, a too-long name...
+USER_ERRORS = (AekitError, ValueError, OSError)
 
 
 GLOBAL_FLAGS = ("--debug", "-q", "--quiet")
@@ -91,11 +93,23 @@ def main(argv=None) -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"aekit: error: {err}", file=sys.stderr)
+        print(f"aekit: error: {_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
         return 130
+
+
+def _message(err: Exception) -> str:
+    """The one-line text of a user error; an OS error names the user's path, not a temporary file beside it."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        # os.replace(tmp, path) names both: the second is the path the user gave
+        name = str(err.filename2 if err.filename2 is not None else err.filename)
+        temporary = re.fullmatch(r"(.*/)?\.(.+)\.\w{8}\.tmp", name)   # io.atomic_path's .NAME.XXXXXXXX.tmp
+        if temporary:
+            name = (temporary.group(1) or "") + temporary.group(2)
+        return f"{err.strerror}: {name}"
+    return " ".join(str(err).split("\n"))
 
 
 if __name__ == "__main__":  # pragma: no cover

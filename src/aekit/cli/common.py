@@ -12,18 +12,58 @@ import numpy as np
 
 from .. import data as datasets
 from ..distributed import is_main
+from ..errors import DataError
 from ..io import atomic_path, atomic_write_text
 
 
+MAX_LAYER = 1 << 20     # the largest layer size (--hidden, --channels) the command line takes
+
+
 def int_list(text: str) -> list[int]:
-    """``"256,64"`` -> ``[256, 64]`` (for ``--hidden``)."""
+    """``"256,64"`` -> ``[256, 64]`` (for ``--hidden``); each size in 1..MAX_LAYER."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
     if not values or min(values) <= 0:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}")
+    if max(values) > MAX_LAYER:
+        raise argparse.ArgumentTypeError(f"layer sizes must be at most {MAX_LAYER} (2**20), got {max(values)} "
+                                         f"in {text!r}")
     return values
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (for ``--n``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """A random seed: an int in 0 .. 2**63-1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0 .. 2**63-1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0 (for ``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number (> 0), got {text!r}")
+    return value
 
 
 def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test",
@@ -40,9 +80,16 @@ def add_data_arguments(parser, *, default: str | None = "digits", split: str = "
 
 
 def load_data(args, split: str | None = None, *, flatten: bool = True):
-    """``(X, y)`` for the data named on the command line."""
-    return datasets.load_dataset(args.data, split=split or args.split, flatten=flatten, root=args.data_root,
+    """``(X, y)`` for the data named on the command line: samples as rows, one label per sample."""
+    X, y = datasets.load_dataset(args.data, split=split or args.split, flatten=flatten, root=args.data_root,
                                  download=getattr(args, "download", False))
+    if X.ndim < 2:
+        raise DataError(f"--data {args.data} holds an array of shape {X.shape}: expected one sample per row, "
+                        "(n_samples, n_features) or images")
+    if y is not None and len(y) != len(X):
+        raise DataError(f"--data {args.data} holds {len(y)} labels for {len(X)} samples: expected one label "
+                        "per sample")
+    return X, y
 
 
 def has_split(spec: str) -> bool:
