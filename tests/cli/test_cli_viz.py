@@ -96,3 +96,31 @@ def test_map_takes_the_benchmark_recipe(tmp_path):
     assert group["lr"] == pytest.approx(cosine_lr(0.01, 3, 4))      # the last epoch's rate, well below 0.01
     assert group["weight_decay"] == 0.05
     assert main(["-q", "map", "--data", "digits", "--lr-schedule", "linear", "--out", str(tmp_path / "x.png")]) == 2
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.parametrize("kind", ["codes", "recon", "filters"])
+@pytest.mark.parametrize("n", ["-1", "0"])
+def test_plot_n_must_be_positive(map_run, tmp_path, capsys, kind, n):
+    assert main(["plot", kind, str(map_run / "ckpt"), "--n", n, "--out", str(tmp_path / "p.png")]) == 2
+    _one_line(capsys, "--n", n)
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("doc, words", [
+    ([1, 2, 3], ["JSON list"]),
+    ({"history": {"epoch": [1, 2], "train_loss": ["a", {}]}}, ["'train_loss'"]),
+    ({"history": {"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_error": [None, "x"]}}, ["'val_error'"]),
+    ({"history": [1.0, 0.5]}, ["'history'"]),
+])
+def test_plot_curves_on_a_bad_history_names_the_file(tmp_path, capsys, doc, words):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(doc))
+    assert main(["plot", "curves", str(config), "--out", str(tmp_path / "c.png")]) == 2
+    _one_line(capsys, str(config), *words)

@@ -10,7 +10,7 @@ from .. import inference, viz
 from ..io import load
 from ..maps import HINTON_2D, compare_maps, map_autoencoder
 from ..train import fit, seed_everything
-from .common import add_data_arguments, has_split, int_list, load_data, say, write_json
+from .common import add_data_arguments, has_split, int_list, load_data, positive_int, say, write_json
 from .core import add_fit_arguments, fit_options, split_validation
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
@@ -52,7 +52,8 @@ def register(sub) -> None:
     add_data_arguments(p)
     p.add_argument("--corruption", default=None,
                    help="recon: corrupt the inputs first (default: the model's own q_D, if any)")
-    p.add_argument("--n", type=int, default=None, help="samples (recon, 10), filters (100) or units (codes, 16)")
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="samples (recon, 10), filters (100) or units (codes, 16); at least 1")
     p.add_argument("--out", required=True, help="figure (.png)")
     p.set_defaults(func=cmd_plot)
 
@@ -147,7 +148,29 @@ def _history(source) -> dict | None:
     config = path / "config.json" if path.is_dir() else path
     if not config.is_file():
         raise FileNotFoundError(f"{config} not found: give a checkpoint directory")
-    return json.loads(config.read_text(encoding="utf-8")).get("history")
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config} is not valid JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{config} holds a JSON {type(doc).__name__}: expected a checkpoint config (an object "
+                         "with a 'history')")
+    history = doc.get("history")
+    if history is None:
+        return None
+    expected = f"{config}: 'history' must map names to lists of numbers (epoch, train_loss, val_loss, ...)"
+    if not isinstance(history, dict):
+        raise ValueError(f"{expected}, got a JSON {type(history).__name__}")
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    for key in ("epoch", "train_loss", "val_loss", "val_error"):      # what the figure draws
+        values = history.get(key)
+        if values is not None and (not isinstance(values, list) or not all(
+                number(v) or (v is None and key == "val_loss") for v in values)):
+            raise ValueError(f"{expected}; {key!r} holds {str(values)[:60]}")
+    if history.get("best_epoch") is not None and not number(history["best_epoch"]):
+        raise ValueError(f"{expected}; 'best_epoch' must be a number, got {str(history['best_epoch'])[:60]}")
+    return history
 
 
 def load_rd_points(path) -> dict:
