@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 import aekit
 from aekit.cli import main
@@ -64,3 +65,54 @@ def test_evaluate_reports_the_error_of_any_classifier_checkpoint(tmp_path, capsy
     report = json.loads((tmp_path / "e.json").read_text())
     assert np.array(report["confusion_matrix"]).shape == (10, 10) and report["n"] == 360
     assert "error rate" in capsys.readouterr().out
+
+
+def _one_line(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.fixture
+def cnn(tmp_path):
+    aekit.ConvClassifier(1, [4], n_classes=10, input_size=8).save(tmp_path / "cnn")
+    return tmp_path / "cnn"
+
+
+@pytest.mark.parametrize("out", ["r.npy", "r.png"])
+def test_reconstruct_refuses_a_classifier(cnn, tmp_path, capsys, out):
+    assert main(["-q", "reconstruct", str(cnn), "--data", "digits", "--out", str(tmp_path / out)]) == 2
+    _one_line(capsys, "classifier", "evaluate")
+    assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize("y, words", [
+    (-np.ones(20), ["classes 0..9", "-1"]),
+    (np.full(20, 2.5), ["whole-number", "2.5"]),
+    (np.arange(100, 120), ["classes 0..9", "100"]),
+])
+def test_evaluate_checks_the_labels_of_a_classifier(cnn, tmp_path, capsys, y, words):
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=np.random.rand(20, 1, 8, 8).astype(np.float32), y=y)
+    assert main(["-q", "evaluate", str(cnn), "--data", str(data), "--out", str(tmp_path / "e.json")]) == 2
+    _one_line(capsys, *words)
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_evaluate_label_count_must_match(cnn, tmp_path, capsys):
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=np.random.rand(20, 1, 8, 8).astype(np.float32), y=np.arange(5))
+    assert main(["-q", "evaluate", str(cnn), "--data", str(data)]) == 2
+    _one_line(capsys, "5 labels for 20 samples")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["reconstruct", "DIR", "--n", "0", "--out", "r.png"], ["--n", "'0'"]),
+    (["demo", "--seed", "-1", "--out", "d"], ["--seed", "2**63"]),
+    (["demo", "--seed", str(2 ** 63), "--out", "d"], ["--seed", "2**63"]),
+])
+def test_counts_and_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    _one_line(capsys, *words)

@@ -10,10 +10,13 @@ import torch
 
 from .. import corruption as corruption_lib
 from .. import distributed, inference, metrics, viz
+from ..data import check_labels
+from ..errors import DataError
 from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
+from .common import positive_int, seed_int
 from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
 
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
@@ -68,14 +71,14 @@ def register(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct --data: a figure (.png) or an array (.npy)")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
-    p.add_argument("--n", type=int, default=10, help="samples in the figure (default 10)")
+    p.add_argument("--n", type=positive_int, default=10, help="samples in the figure (default 10, at least 1)")
     p.add_argument("--out", required=True, help="recon.png or recon.npy")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("demo", help="denoising autoencoder on the embedded digits in under a minute")
     p.add_argument("--out", default="aekit-demo", help="output directory (default ./aekit-demo)")
     p.add_argument("--epochs", type=int, default=150)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 .. 2**63-1 (default 0)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -186,9 +189,13 @@ def classification_metrics(model, X, y) -> dict:
     """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
     if y is None:
         raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
+    y = check_labels(y, len(X), name="the labels of --data")
+    n_classes = int(_n_classes(model))
+    outside = np.flatnonzero((y < 0) | (y >= n_classes))
+    if len(outside):
+        raise DataError(f"the labels of --data must be classes 0..{n_classes - 1} of this {n_classes}-class "
+                        f"model, found {int(y[outside[0]])} ({len(outside)} such label(s))")
     pred = inference.predict(model, X)
-    y = np.asarray(y, dtype=np.int64)
-    n_classes = max(int(_n_classes(model)), int(y.max()) + 1, int(pred.max()) + 1)
     confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     error = float(np.mean(pred != y))
     return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
@@ -225,16 +232,21 @@ def cmd_encode(args) -> int:
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
-    path = write_array(args.out, codes, y if str(args.out).endswith(".npz") else None)
+    path = write_array(args.out, codes, y if str(args.out).lower().endswith(".npz") else None)
     say(f"wrote codes {codes.shape} -> {path}")
     return 0
 
 
 def cmd_reconstruct(args) -> int:
     model = load(args.model_dir)
+    if _n_classes(model) is not None:
+        raise ValueError(f"{args.model_dir} is a classifier ({_n_classes(model)} classes): it predicts labels, it "
+                         "does not reconstruct; use 'aekit evaluate' (or reconstruct with an autoencoder checkpoint)")
+    if not str(args.out).lower().endswith((".png", ".npy", ".npz")):
+        raise ValueError(f"--out must end in .png (a figure), .npy or .npz (an array), got {args.out!r}")
     X, _ = load_data(args, flatten=_flat_input(model))
-    if str(args.out).endswith(".png"):
-        X = X[: max(args.n, 1)]
+    if str(args.out).lower().endswith(".png"):
+        X = X[:args.n]
         viz.reconstruction_grid({"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n)
     else:
         write_array(args.out, inference.reconstruct(model, X))
