@@ -83,3 +83,37 @@ def test_evaluate_encode_reconstruct_take_images_for_a_cae(trained, tmp_path, ca
     assert main(["-q", "encode", str(trained), "--data", "digits", "--out", str(tmp_path / "c.npy")]) == 0
     assert np.load(tmp_path / "c.npy").shape == (360, 4, 2, 2)
     assert main(["-q", "reconstruct", str(trained), "--data", "digits", "--out", str(tmp_path / "r.png")]) == 0
+
+
+@pytest.fixture
+def untrained_cae(tmp_path):
+    aekit.ConvAutoencoder(1, [4]).save(tmp_path / "cae")
+    return tmp_path / "cae"
+
+
+def _png(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(path)
+    return path
+
+
+def test_denoise_refuses_two_inputs_with_one_output_name(untrained_cae, tmp_path, capsys):
+    a, b = _png(tmp_path / "noisy1.png"), _png(tmp_path / "sub" / "noisy1.png")
+    out = tmp_path / "dn"
+    assert main(["-q", "denoise", str(untrained_cae), str(a), str(b), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1 and "noisy1.png" in err and "both" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("second", ["missing.png", "bad.npy", "denoise.png"])
+def test_denoise_writes_nothing_when_an_input_is_bad(untrained_cae, tmp_path, capsys, second):
+    a = _png(tmp_path / "noisy1.png")
+    (tmp_path / "bad.npy").write_bytes(b"not an array")
+    if second == "denoise.png":               # would overwrite the figure
+        _png(tmp_path / "denoise.png")
+    out = tmp_path / "dn"
+    assert main(["-q", "denoise", str(untrained_cae), str(a), str(tmp_path / second), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and err.count("\n") == 1 and second in err, err
+    assert not out.exists()

@@ -23,6 +23,7 @@ from ..nn.conv import BLOCKS
 from ..nn.pooling import UNPOOL_MODES
 from ..train import fit, seed_everything
 from . import core
+from .common import seed_int
 from .common import has_split, int_list, load_data, say, write_array, write_json
 
 IMAGE_SUFFIXES = (".png",)
@@ -40,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--add-noise", default=None, metavar="SPEC",
                    help="the inputs are clean: corrupt them first (e.g. gaussian:0.5) and show clean / noisy / "
                         "denoised")
-    p.add_argument("--seed", type=int, default=0, help="seed of --add-noise")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of --add-noise (0 .. 2**63-1)")
     p.set_defaults(func=cmd_denoise)
 
 
@@ -181,17 +182,29 @@ def cmd_denoise(args) -> int:
     q_d = corruption_lib.parse(args.add_noise) if args.add_noise else None
     rows: dict[str, list] = {"clean": [], "noisy": [], "denoised": []}
     written = []
+    # every input is checked and read, and every output name known, before anything is written
+    targets: dict[str, str] = {"denoise.png": "the figure"}
     for name in args.inputs:
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"input {name!r} not found")
         suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
-            images, shape = read_png(path, channels)[None], None
-        elif suffix == ".npy":
-            images, shape = read_npy(path, channels)
-        else:
+        if suffix not in IMAGE_SUFFIXES and suffix != ".npy":
             raise DataError(f"{name}: expected a .png image or a .npy array, got {suffix or 'no suffix'!r}")
+        target = path.stem + (".png" if suffix in IMAGE_SUFFIXES else ".npy")
+        if target.lower() in map(str.lower, targets):
+            other = next(v for k, v in targets.items() if k.lower() == target.lower())
+            raise ValueError(f"inputs {other} and {name} would both be written to {out / target}: "
+                             "give inputs with distinct names (or denoise them in separate runs)")
+        targets[target] = repr(name)
+    loaded = []
+    for name in args.inputs:
+        path = Path(name)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            loaded.append((path, read_png(path, channels)[None], None))
+        else:
+            loaded.append((path, *read_npy(path, channels)))
+    for path, images, shape in loaded:
         noisy = _corrupt(q_d, images, args.seed) if q_d is not None else images
         denoised = inference.reconstruct(model, noisy)
         target = out / (path.stem + (".png" if shape is None else ".npy"))
