@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path
 from ..nn.activations import ACTIVATIONS
@@ -88,6 +89,8 @@ def cmd_train(args) -> int:
     codec = train_codec(model, X_tr, X_val=X_val, lmbda=args.lmbda, components=args.components,
                         quantizer=args.quantizer, **fit_options(args))
     seconds = time.perf_counter() - start
+    if not is_main():   # under torchrun: rank 0 writes the codec, its ONNX encoder and the report
+        return 0
     codec.save(out)
     X_test = load_data(args, "test")[0] if has_split(args.data) else X_val if X_val is not None else X_tr
     report = {"data": args.data, "lmbda": args.lmbda, "seconds": seconds, "fingerprint": codec.fingerprint.hex(),

@@ -16,6 +16,7 @@ import torch
 
 from .. import corruption as corruption_lib
 from .. import inference, metrics, viz
+from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path, load
 from ..nn import ConvAutoencoder
@@ -73,6 +74,8 @@ def train_cae(args) -> int:
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **core.fit_options(args))
     seconds = time.perf_counter() - start
+    if not is_main():   # under torchrun: rank 0 evaluates and writes the report and figures
+        return 0
     report = {"model": "cae", "data": args.data, "config": model.config, "epochs": len(history["epoch"]),
               "seconds": seconds, "train_samples_per_second": len(X_tr) * len(history["epoch"]) / seconds
               if seconds > 0 else None, "train": core.reconstruction_metrics(model, X_tr[:10000])}

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import corruption as corruption_lib
 from .. import viz
+from ..distributed import is_main
 from ..io import load
 from ..nn import StackedAutoencoder
 from ..train import fit_classifier, seed_everything
@@ -73,13 +74,16 @@ def train_sda(args) -> int:
         if args.pretrain_epochs:
             pre = dict(options, epochs=args.pretrain_epochs, lr=args.pretrain_lr or args.lr, patience=None)
             stack.pretrain(X_tr, **pre)
-        stack.save(out / PRETRAINED)
+        if is_main():   # under torchrun only rank 0 writes
+            stack.save(out / PRETRAINED)
     pretrain_seconds = time.perf_counter() - start
     n_classes = int(y.max()) + 1
     model = stack.to_classifier(n_classes)
     history = fit_classifier(model, X_tr, y_tr, X_val=X_val, y_val=y_val, checkpoint_dir=out,
                              resume_from=out if args.resume else None, **options)
     seconds = time.perf_counter() - start
+    if not is_main():   # under torchrun: rank 0 evaluates and writes the report and figures
+        return 0
     report = {"model": "sda", "data": args.data, "architecture": [X.shape[1], *args.hidden, n_classes],
               "corruption": stack.config["corruption"], "pretrain_epochs": args.pretrain_epochs,
               "finetune_epochs": len(history["epoch"]), "best_epoch": history["best_epoch"],
