@@ -74,7 +74,7 @@ def test_train_resume_continues_the_run(tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["train", "--hidden", "abc", "--out", "x"], "256,64"),
-    (["train", "--epochs", "many", "--out", "x"], "invalid int"),
+    (["train", "--epochs", "many", "--out", "x"], "'many'"),
     (["train", "--out", "x", "--corruption", "blur:3"], "blur"),
     (["train", "--out", "x", "--data", "no/such/file.npy"], "no/such/file.npy"),
     (["evaluate", "no/such/dir"], "does not exist"),

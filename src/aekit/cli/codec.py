@@ -12,8 +12,10 @@ from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path
 from ..nn.activations import ACTIVATIONS
-from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
+from .common import out_file, positive_float
+from .common import add_data_arguments, int_list, load_data, say, write_array, write_json
 from .core import add_fit_arguments, fit_options, split_validation
+from .runs import load_test, run_directory
 
 
 def register(sub) -> None:
@@ -30,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--components", type=int, default=3, help="logistic components per latent density (3)")
     p.add_argument("--quantizer", default="noise", choices=["noise", "ste"],
                    help="decoder input in training: y+U(-½,½) (noise) or straight-through rounding (ste)")
-    add_fit_arguments(p)
+    add_fit_arguments(p, resume=False)     # train_codec has no checkpoints to resume from
     p.add_argument("--out", required=True, help="codec directory to write")
     p.set_defaults(func=cmd_train)
 
@@ -44,7 +46,7 @@ def register(sub) -> None:
     p = csub.add_parser("decompress", help="decode a bitstream file to .npy or .png")
     p.add_argument("model_dir", metavar="DIR")
     p.add_argument("stream", metavar="FILE")
-    p.add_argument("--out", required=True, help="recon.npy or recon.png")
+    p.add_argument("--out", required=True, type=out_file(".npy", ".png"), help="recon.npy or recon.png")
     p.set_defaults(func=cmd_decompress)
 
     p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
@@ -68,8 +70,8 @@ def register(sub) -> None:
     p.add_argument("--server", required=True, help="service URL, e.g. http://127.0.0.1:8000")
     p.add_argument("--model", required=True, metavar="DIR", help="codec directory with encoder.onnx")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
-    p.add_argument("--out", default=None, help="write the server's answer (.npy or .png)")
-    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)")
+    p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server (30)")
     p.set_defaults(func=cmd_send)
 
 
@@ -79,9 +81,10 @@ def cmd_train(args) -> int:
     from ..nn import Autoencoder
     from ..train import seed_everything
 
-    out = Path(args.out)
     X, y = load_data(args, "train")
+    X_test, _ = load_test(args)
     X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
+    out = run_directory(args.out, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = Autoencoder(X.shape[1], args.hidden, activation=args.activation, code_activation="linear",
                         output_activation="sigmoid", loss="mse")
@@ -92,7 +95,8 @@ def cmd_train(args) -> int:
     if not is_main():   # under torchrun: rank 0 writes the codec, its ONNX encoder and the report
         return 0
     codec.save(out)
-    X_test = load_data(args, "test")[0] if has_split(args.data) else X_val if X_val is not None else X_tr
+    if X_test is None:
+        X_test = X_val if X_val is not None else X_tr
     report = {"data": args.data, "lmbda": args.lmbda, "seconds": seconds, "fingerprint": codec.fingerprint.hex(),
               **rd_point(codec, X_test)}
     write_json(out / "metrics.json", report)
@@ -201,7 +205,7 @@ def cmd_send(args) -> int:
     encoder = DeviceEncoder(args.model)
     X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
     data = encoder.compress(X)
-    png = args.out is not None and args.out.endswith(".png")
+    png = args.out is not None and args.out.lower().endswith(".png")
     request = urllib.request.Request(args.server.rstrip("/") + "/v1/decode", data=data, method="POST",
                                      headers={"Content-Type": "application/octet-stream",
                                               "Accept": "image/png" if png else "application/x-npy"})
@@ -236,8 +240,9 @@ def _read_images(path: Path, encoder) -> np.ndarray:
     """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix == ".npy":
-        X = np.load(path, allow_pickle=False).astype(np.float32)
+    if path.suffix.lower() == ".npy":
+        from ..data import load_array
+        X = load_array(path)[0].astype(np.float32)       # names the file: not .npy data, pickled objects...
         size = int(np.prod(encoder.input_shape))
         if X.size % size:
             raise DataError(f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})")
@@ -260,7 +265,7 @@ def _read_images(path: Path, encoder) -> np.ndarray:
 
 
 def _write_output(out: str, X: np.ndarray, image_shape) -> None:
-    if out.endswith(".png"):
+    if out.lower().endswith(".png"):
         if image_shape is None:
             raise ValueError("this codec's items are not images: write .npy")
         from ..codec.images import png_bytes

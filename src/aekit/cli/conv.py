@@ -25,7 +25,8 @@ from ..nn.pooling import UNPOOL_MODES
 from ..train import fit, seed_everything
 from . import core
 from .common import seed_int
-from .common import has_split, int_list, load_data, say, write_array, write_json
+from .common import int_list, load_data, say, write_array, write_json
+from .runs import load_test, resumed_model, run_directory
 
 IMAGE_SUFFIXES = (".png",)
 MAX_PIXELS = 64_000_000          # refuse absurd images/arrays rather than exhausting memory
@@ -60,16 +61,19 @@ def _extend_train(sub) -> None:
 
 
 def train_cae(args) -> int:
-    out = Path(args.out)
     X, y = load_data(args, "train", flatten=False)
     if X.ndim != 4:
         raise DataError(f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape "
                         f"{X.shape}")
+    X_test, _ = load_test(args, flatten=False)
     X_tr, _, X_val, _ = split_validation(X, y, args)
+    out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = ConvAutoencoder(X.shape[1], args.channels, kernel_size=args.kernel_size, block=args.block,
                             unpool=args.unpool, tied=args.tied, loss=args.loss,
                             output_activation=args.output_activation, corruption=args.corruption)
+    if args.resume:
+        model = resumed_model(args, model, out)
     start = time.perf_counter()
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **core.fit_options(args))
@@ -81,7 +85,6 @@ def train_cae(args) -> int:
               if seconds > 0 else None, "train": core.reconstruction_metrics(model, X_tr[:10000])}
     if X_val is not None:
         report["validation"] = core.reconstruction_metrics(model, X_val)
-    X_test = load_data(args, "test", flatten=False)[0] if has_split(args.data) else None
     X_show = X_test if X_test is not None else X_tr
     if X_test is not None:
         report["test"] = core.reconstruction_metrics(model, X_test)

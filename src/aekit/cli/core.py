@@ -17,7 +17,8 @@ from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
 from .common import positive_int, seed_int
-from .common import add_data_arguments, has_split, int_list, load_data, say, write_array, write_json
+from .common import add_data_arguments, int_list, load_data, say, write_array, write_json
+from .runs import add_run_arguments, clear_run, load_test, resumed_model, run_directory
 
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
@@ -53,7 +54,7 @@ def register(sub) -> None:
                    help="q_D for a denoising model: masking:0.25, gaussian:0.5, saltpepper:0.1")
     add_fit_arguments(p)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, parser=p)   # parser: --resume tells the options given from the defaults
     add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
 
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
@@ -77,13 +78,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("demo", help="denoising autoencoder on the embedded digits in under a minute")
     p.add_argument("--out", default="aekit-demo", help="output directory (default ./aekit-demo)")
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--epochs", type=positive_int, default=150)
     p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 .. 2**63-1 (default 0)")
     p.set_defaults(func=cmd_demo)
 
 
-def add_fit_arguments(p) -> None:
-    p.add_argument("--epochs", type=int, default=20)
+def add_fit_arguments(p, *, resume: bool = True) -> None:
+    """The training options; ``resume``: the command can continue a run (--resume)."""
+    p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
@@ -96,7 +98,7 @@ def add_fit_arguments(p) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of the training data held out for validation (default 0.1; 0 for none)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    add_run_arguments(p, resume=resume)
 
 
 def fit_options(args) -> dict:
@@ -130,13 +132,16 @@ def cmd_train(args) -> int:
 
 
 def train_dense(args) -> int:
-    out = Path(args.out)
     X, y = load_data(args, "train")
+    X_test, _ = load_test(args)
     X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
+    out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = Autoencoder(X.shape[1], args.hidden, activation=args.activation,
                         output_activation=args.output_activation, code_activation=args.code_activation,
                         tied=args.tied, loss=args.loss, corruption=args.corruption)
+    if args.resume:
+        model = resumed_model(args, model, out)
     start = time.perf_counter()
     history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
                   **fit_options(args))
@@ -147,7 +152,6 @@ def train_dense(args) -> int:
               "train": reconstruction_metrics(model, X_tr)}
     if X_val is not None:
         report["validation"] = reconstruction_metrics(model, X_val)
-    X_test = load_data(args, "test")[0] if has_split(args.data) else None
     if X_test is not None:
         report["test"] = reconstruction_metrics(model, X_test)
     write_json(out / "metrics.json", report)
@@ -268,6 +272,7 @@ def cmd_demo(args) -> int:
     fit(model, X, X_val=X_test, epochs=args.epochs, batch_size=32, lr=3e-3, seed=args.seed,
         progress=not args.quiet)
     seconds = time.perf_counter() - start
+    clear_run(out)                       # the demo's own directory: an earlier demo's files go
     model.save(out)
     torch.manual_seed(args.seed)
     noisy = q_d(torch.from_numpy(X_test)).numpy()

@@ -20,7 +20,8 @@ from ..io import load
 from ..nn import StackedAutoencoder
 from ..train import fit_classifier, seed_everything
 from . import core
-from .common import has_split, load_data, say, write_json
+from .common import load_data, say, write_json
+from .runs import load_test, resumed_model, run_directory
 
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
@@ -52,47 +53,61 @@ def parse_corruptions(text: str | None, n_layers: int) -> list | None:
     return corruptions * n_layers if len(corruptions) == 1 else corruptions
 
 
+def _n_classes(y, data: str) -> int:
+    """K of labels 0..K-1, checked before any training."""
+    y = np.asarray(y)
+    if y.size == 0 or y.dtype.kind not in "iuf" or y.min() < 0 or not np.array_equal(y, np.round(y)):
+        shown = f"{y.min()!r} .. {y.max()!r}" if y.size and y.dtype.kind in "iuf" else f"of type {y.dtype}"
+        raise ValueError(f"--model sda needs class labels 0, 1, ..., K-1: --data {data} has labels {shown}")
+    return int(y.max()) + 1
+
+
 def train_sda(args) -> int:
     """Pre-train a stacked denoising autoencoder, add a softmax layer and fine-tune it on the labels."""
-    out = Path(args.out)
     X, y = load_data(args, "train")
     if y is None:
         raise ValueError(f"--model sda trains a classifier: --data {args.data} has no labels")
+    n_classes = _n_classes(y, args.data)
     if args.pretrain_epochs < 0:
         raise ValueError(f"--pretrain-epochs must be >= 0, got {args.pretrain_epochs}")
+    if args.pretrain_lr is not None and not 0 < args.pretrain_lr < float("inf"):
+        raise ValueError(f"--pretrain-lr must be a number > 0, got {args.pretrain_lr}")
+    X_test, y_test = load_test(args)
+    if y_test is not None:
+        _n_classes(y_test, f"{args.data} (test split)")
     X_tr, y_tr, X_val, y_val = core.split_validation(X, y, args.val_fraction, args.seed)
+    out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     options = core.fit_options(args)
     seed_everything(args.seed)
     start = time.perf_counter()
+    stack = StackedAutoencoder(X.shape[1], args.hidden, activation=args.activation,
+                               output_activation=args.output_activation, tied=args.tied, loss=args.loss,
+                               corruption=parse_corruptions(args.corruption, len(args.hidden)))
     if args.resume and (out / PRETRAINED).is_dir():
+        resumed_model(args, stack, out / PRETRAINED)      # the run's architecture: a changed option is an error
         stack = load(out / PRETRAINED)
         say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
     else:
-        stack = StackedAutoencoder(X.shape[1], args.hidden, activation=args.activation,
-                                   output_activation=args.output_activation, tied=args.tied, loss=args.loss,
-                                   corruption=parse_corruptions(args.corruption, len(args.hidden)))
         if args.pretrain_epochs:
-            pre = dict(options, epochs=args.pretrain_epochs, lr=args.pretrain_lr or args.lr, patience=None)
-            stack.pretrain(X_tr, **pre)
+            lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
+            stack.pretrain(X_tr, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
         if is_main():   # under torchrun only rank 0 writes
             stack.save(out / PRETRAINED)
     pretrain_seconds = time.perf_counter() - start
-    n_classes = int(y.max()) + 1
     model = stack.to_classifier(n_classes)
     history = fit_classifier(model, X_tr, y_tr, X_val=X_val, y_val=y_val, checkpoint_dir=out,
                              resume_from=out if args.resume else None, **options)
     seconds = time.perf_counter() - start
     if not is_main():   # under torchrun: rank 0 evaluates and writes the report and figures
         return 0
-    report = {"model": "sda", "data": args.data, "architecture": [X.shape[1], *args.hidden, n_classes],
+    report = {"model": "sda", "data": args.data, "architecture": [X.shape[1], *stack.config["hidden"], n_classes],
               "corruption": stack.config["corruption"], "pretrain_epochs": args.pretrain_epochs,
               "finetune_epochs": len(history["epoch"]), "best_epoch": history["best_epoch"],
               "pretrain_seconds": pretrain_seconds, "seconds": seconds,
               "pretrain_loss": [h["train_loss"] for h in (stack.pretrain_history or [])]}
     if X_val is not None:
         report["validation"] = core.classification_metrics(model, X_val, y_val)
-    if has_split(args.data):
-        X_test, y_test = load_data(args, "test")
+    if X_test is not None:
         report["test"] = core.classification_metrics(model, X_test, y_test)
     write_json(out / "metrics.json", report)
     viz.training_curves(history, out / "curves.png", title="supervised fine-tuning")

@@ -12,6 +12,7 @@ from ..maps import HINTON_2D, compare_maps, map_autoencoder
 from ..train import fit, seed_everything
 from .common import add_data_arguments, has_split, int_list, load_data, positive_int, say, write_json
 from .core import add_fit_arguments, fit_options, split_validation
+from .runs import run_directory
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
@@ -32,7 +33,7 @@ def register(sub) -> None:
                    help="φ of the hidden layers (default gelu, the best measured on MNIST)")
     p.add_argument("--corruption", default=None, metavar="SPEC",
                    help="train a denoising map: q_D such as masking:0.2 (benchmarks/mnist_2d.py's best setting)")
-    add_fit_arguments(p)
+    add_fit_arguments(p, resume=False)       # --overwrite: of the --save directory
     p.set_defaults(epochs=30)
     p.add_argument("--save", default=None, metavar="DIR", help="keep the trained model (checkpoint directory)")
     p.add_argument("--k", type=int, default=5, help="neighbours of the k-NN classifier (default 5)")
@@ -93,6 +94,8 @@ def cmd_map(args) -> int:
         source = str(args.model_dir)
     else:
         X_fit, _, X_val, _ = split_validation(X_tr, None, args.val_fraction, args.seed)
+        if args.save:
+            run_directory(args.save, overwrite=args.overwrite)
         seed_everything(args.seed)
         model = map_autoencoder(X_tr.shape[1], args.hidden, activation=args.activation, corruption=args.corruption)
         start = time.perf_counter()
