@@ -127,3 +127,20 @@ def test_serve_port_in_use_is_one_line(codec_dir, capsys, no_uvicorn):
         port = busy.getsockname()[1]
         assert main(["serve", "--model", str(codec_dir), "--port", str(port)]) == 2
     _one_line_error(capsys, "cannot listen", str(port))
+
+
+def test_send_names_a_file_that_is_not_npy(codec_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    assert main(["send", "--server", "http://127.0.0.1:1", "--model", str(codec_dir), str(bad)]) == 2
+    _one_line_error(capsys, "bad.npy", "not a readable .npy")
+
+
+def test_decompress_to_an_upper_case_png(codec_dir, tmp_path, test_items):
+    np.save(tmp_path / "x.npy", test_items[:4])
+    assert main(["-q", "codec", "compress", str(codec_dir), "--data", str(tmp_path / "x.npy"),
+                 "--out", str(tmp_path / "s.aek")]) == 0
+    assert main(["-q", "codec", "decompress", str(codec_dir), str(tmp_path / "s.aek"),
+                 "--out", str(tmp_path / "r.PNG")]) == 0
+    with Image.open(tmp_path / "r.PNG") as img:
+        assert img.format == "PNG"

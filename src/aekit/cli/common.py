@@ -66,6 +66,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def out_file(*suffixes: str):
+    """An argparse type: a file name ending in one of ``suffixes`` (any case), e.g. ``out_file(".png")``."""
+    def check(text: str) -> str:
+        if not text.lower().endswith(suffixes):
+            raise argparse.ArgumentTypeError(f"expected a file name ending in {' or '.join(suffixes)}, got {text!r}")
+        return text
+    check.__name__ = " or ".join(suffixes) + " file"
+    return check
+
+
 def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test",
                        required: bool | None = None) -> None:
     """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
@@ -107,9 +117,9 @@ def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
     path = Path(path)
     buffer = _io.BytesIO()
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".npz":
         np.savez(buffer, **({"X": X} if y is None else {"X": X, "y": y}))
-    elif path.suffix == ".npy":
+    elif path.suffix.lower() == ".npy":
         np.save(buffer, X, allow_pickle=False)
     else:
         raise ValueError(f"output must end in .npy or .npz, got {os.fspath(path)!r}")

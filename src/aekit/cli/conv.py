@@ -158,6 +158,9 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 def read_npy(path: Path, channels: int) -> tuple[np.ndarray, tuple]:
     """An array of images as float32 (N, C, H, W) in [0, 1], and its original shape."""
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":     # else np.load takes it for a pickle ("pickled (object) data")
+            raise DataError(f"{path} is not a .npy array (no NumPy header): expected a .npy file from numpy.save")
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as err:

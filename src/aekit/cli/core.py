@@ -16,7 +16,7 @@ from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
-from .common import positive_int, seed_int
+from .common import out_file, positive_int, seed_int
 from .common import add_data_arguments, int_list, load_data, say, write_array, write_json
 from .runs import add_run_arguments, clear_run, load_test, resumed_model, run_directory
 
@@ -66,14 +66,14 @@ def register(sub) -> None:
     p = sub.add_parser("encode", help="write the codes of --data to a .npy (or .npz with labels)")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
-    p.add_argument("--out", required=True, help="codes.npy or codes.npz")
+    p.add_argument("--out", required=True, type=out_file(".npy", ".npz"), help="codes.npy or codes.npz")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("reconstruct", help="reconstruct --data: a figure (.png) or an array (.npy)")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
     p.add_argument("--n", type=positive_int, default=10, help="samples in the figure (default 10, at least 1)")
-    p.add_argument("--out", required=True, help="recon.png or recon.npy")
+    p.add_argument("--out", required=True, type=out_file(".png", ".npy", ".npz"), help="recon.png or recon.npy")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("demo", help="denoising autoencoder on the embedded digits in under a minute")

@@ -11,6 +11,7 @@ from ..io import load
 from ..maps import HINTON_2D, compare_maps, map_autoencoder
 from ..train import fit, seed_everything
 from .common import add_data_arguments, has_split, int_list, load_data, positive_int, say, write_json
+from .common import out_file
 from .core import add_fit_arguments, fit_options, split_validation
 from .runs import run_directory
 
@@ -40,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--trust-samples", type=int, default=3000,
                    help="test points used for trustworthiness, which costs O(n^2) (default 3000)")
     p.add_argument("--metrics-out", default=None, help="also write the measured figures to this JSON")
-    p.add_argument("--out", required=True, help="figure (.png)")
+    p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_map)
 
     p = sub.add_parser("plot", help="one figure: recon, filters, curves, codes (histograms) or rd",
@@ -55,7 +56,7 @@ def register(sub) -> None:
                    help="recon: corrupt the inputs first (default: the model's own q_D, if any)")
     p.add_argument("--n", type=positive_int, default=None,
                    help="samples (recon, 10), filters (100) or units (codes, 16); at least 1")
-    p.add_argument("--out", required=True, help="figure (.png)")
+    p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("report", help="one self-contained HTML page for a run directory",
