@@ -67,3 +67,14 @@ def test_denoise_names_a_file_that_is_not_npy(tmp_path, capsys):
     assert main(["-q", "denoise", str(tmp_path / "cae"), str(tmp_path / "bad.npy"), "--out", str(tmp_path / "d")]) == 2
     _one_line(capsys, "bad.npy", "not a .npy array")
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command", [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"],
+                                     ["codec", "train"], ["map"]])
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 63)])
+def test_training_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch, command, seed):
+    monkeypatch.chdir(tmp_path)
+    argv = command + ["--seed", seed] + (["--out", "m.png"] if command == ["map"] else ["--out", "run"])
+    assert main(argv) == 2
+    _one_line(capsys, "--seed", "2**63")
+    assert list(tmp_path.iterdir()) == []
