@@ -78,3 +78,10 @@ def test_training_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch,
     assert main(argv) == 2
     _one_line(capsys, "--seed", "2**63")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n", ["0", "-1"])
+def test_filters_n_must_be_positive(dense, tmp_path, capsys, n):
+    assert main(["filters", str(dense), "--n", n, "--out", str(tmp_path / "f.png")]) == 2
+    _one_line(capsys, "--n", n)
+    assert not (tmp_path / "f.png").exists()

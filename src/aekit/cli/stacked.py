@@ -17,7 +17,7 @@ from .. import corruption as corruption_lib
 from .. import viz
 from ..distributed import is_main
 from ..io import load
-from .common import out_file
+from .common import out_file, positive_int
 from ..nn import StackedAutoencoder
 from ..train import fit_classifier, seed_everything
 from . import core
@@ -37,7 +37,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")
     p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("--n", type=int, default=100, help="number of filters to draw (default 100)")
+    p.add_argument("--n", type=positive_int, default=100, help="number of filters to draw (default 100, at least 1)")
     p.add_argument("--out", required=True, type=out_file(".png"), help="filters.png")
     p.set_defaults(func=cmd_filters)
 
