@@ -58,7 +58,7 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
     p.add_argument("--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1..65535 (8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1..65535")
     p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
     p.add_argument("--max-output-mib", type=float, default=64.0,
                    help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond")
@@ -71,7 +71,7 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="codec directory with encoder.onnx")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
     p.add_argument("--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)")
-    p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server (30)")
+    p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server, > 0")
     p.set_defaults(func=cmd_send)
 
 

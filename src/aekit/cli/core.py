@@ -79,7 +79,7 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="denoising autoencoder on the embedded digits in under a minute")
     p.add_argument("--out", default="aekit-demo", help="output directory (default ./aekit-demo)")
     p.add_argument("--epochs", type=positive_int, default=150)
-    p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 .. 2**63-1 (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 .. 2**63-1")
     p.set_defaults(func=cmd_demo)
 
 
@@ -97,7 +97,7 @@ def add_fit_arguments(p, *, resume: bool = True) -> None:
     p.add_argument("--patience", type=int, default=None, help="early stopping on a validation split")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of the training data held out for validation (default 0.1; 0 for none)")
-    p.add_argument("--seed", type=seed_int, default=0, help="random seed, 0 .. 2**63-1 (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0)   # seed_int: 0 .. 2**63-1
     add_run_arguments(p, resume=resume)
 
 
