@@ -101,7 +101,7 @@ def test_outlier_detector_ranks_corrupted_digits_above_clean(digits):
 
 
 def test_refit_resets_history_and_numpy_scalars_are_accepted(digits):
-    X, y = digits[0][:120], digits[1][:120]
+    X = digits[0][:120]
     sdt = StackedDenoisingTransformer(hidden=(6,), pretrain_epochs=1, finetune_epochs=1, random_state=0).fit(X)
     assert sdt.finetune_history_ is not None
     sdt.set_params(finetune_epochs=0).fit(X)

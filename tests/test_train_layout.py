@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.errors import CheckpointError, DataError
+from aekit.errors import CheckpointError
 
 
 class TinyConvAE(nn.Module):
