@@ -33,37 +33,30 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def _number(text: str, convert, ok, expected: str):
+    """``convert(text)`` when it parses and ``ok`` holds for it, else an argparse error saying what was expected."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An int >= 1 (for ``--n``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
 
 
 def seed_int(text: str) -> int:
     """A random seed: an int in 0 .. 2**63-1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2 ** 63:
-        raise argparse.ArgumentTypeError(f"expected a seed in 0 .. 2**63-1, got {text!r}")
-    return value
+    return _number(text, int, lambda v: 0 <= v < 2 ** 63, "an integer seed in 0 .. 2**63-1")
 
 
 def positive_float(text: str) -> float:
     """A finite float > 0 (for ``--timeout``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number (> 0), got {text!r}")
-    return value
+    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number (> 0)")
 
 
 def out_file(*suffixes: str):
