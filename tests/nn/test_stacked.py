@@ -200,7 +200,7 @@ def test_the_noise_of_an_upper_layer_acts_within_the_range_of_the_codes(digits, 
     noisy = second.train()(h)
     assert noisy.min() >= -1 and noisy.max() <= 1
     if spec.startswith("gaussian"):                                       # not clamped to [0, 1]: signs survive
-        assert (noisy < 0).float().mean() == pytest.approx((h < 0).float().mean(), abs=0.05)
+        assert float((noisy < 0).float().mean()) == pytest.approx(float((h < 0).float().mean()), abs=0.05)
     else:                                                                 # salt = 1, pepper = -1
         assert set(noisy[noisy != h].unique().tolist()) == {-1.0, 1.0}
     assert stack.config["corruption"] == [corruption.parse(spec).to_config()] * 2   # the config keeps the spec
