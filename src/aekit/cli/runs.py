@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..io import CONFIG, read_config
+from ..io import CONFIG, WEIGHTS, read_config
+from ..train import STATE_JSON, STATE_TENSORS
 from .common import has_split, load_data
 
-STATE_JSON = "training_state.json"
 # what a training command writes in its --out directory: all of it goes before a fresh run there
-RUN_FILES = (CONFIG, "model.safetensors", STATE_JSON, "training_state.safetensors", "metrics.json",
+RUN_FILES = (CONFIG, WEIGHTS, STATE_JSON, STATE_TENSORS, "metrics.json",
              "reconstructions.png", "filters.png", "curves.png", "denoising.png", "codec.json", "encoder.onnx")
 RUN_DIRS = ("pretrained",)
 
