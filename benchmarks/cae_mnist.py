@@ -43,27 +43,47 @@ def ints(text: str) -> list[int]:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data-root", default=os.environ.get("AEKIT_DATA", str(HERE.parent.parent / "shared/data/mnist")))
+    p.add_argument(
+        "--data-root", default=os.environ.get("AEKIT_DATA", str(HERE.parent.parent / "shared/data/mnist"))
+    )
     p.add_argument("--labels", type=ints, default=[1000, 10000, 60000], help="labelled training set sizes")
     p.add_argument("--seeds", type=ints, default=[0, 1, 2], help="one labelled subset + CNN init per seed")
-    p.add_argument("--full-seeds", type=ints, default=None, help="seeds for the 60,000-label runs (default --seeds)")
-    p.add_argument("--channels", type=ints, default=[20, 50], help="feature maps per CAE level / CNN conv layer")
+    p.add_argument(
+        "--full-seeds", type=ints, default=None, help="seeds for the 60,000-label runs (default --seeds)"
+    )
+    p.add_argument(
+        "--channels", type=ints, default=[20, 50], help="feature maps per CAE level / CNN conv layer"
+    )
     p.add_argument("--kernel-size", type=int, default=5)
     p.add_argument("--hidden", type=ints, default=[500], help="fully connected layers of the CNN head")
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--block", default="masci", choices=["masci", "modern"])
-    p.add_argument("--unpool", default="random", choices=["random", "spread", "switches", "upsample"],
-                   help="inverse of Ψ in the CAE decoders during pre-training")
+    p.add_argument(
+        "--unpool",
+        default="random",
+        choices=["random", "spread", "switches", "upsample"],
+        help="inverse of Ψ in the CAE decoders during pre-training",
+    )
     p.add_argument("--corruption", default=None, help="q_D of the first CAE level, e.g. masking:0.5")
-    p.add_argument("--pretrain-n", type=int, default=60000, help="unlabelled training images for the CAE stack")
+    p.add_argument(
+        "--pretrain-n", type=int, default=60000, help="unlabelled training images for the CAE stack"
+    )
     p.add_argument("--pretrain-epochs", type=int, default=10, help="epochs per CAE level")
-    p.add_argument("--epochs", type=ints, default=[60, 30, 20],
-                   help="CNN epochs, one value or one per --labels entry (same for both initialisations)")
+    p.add_argument(
+        "--epochs",
+        type=ints,
+        default=[60, 30, 20],
+        help="CNN epochs, one value or one per --labels entry (same for both initialisations)",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--inits", default="cae,random", help="CNN initialisations to train (cae, random or both)")
-    p.add_argument("--lr-schedule", default=None, choices=[None, "cosine"],
-                   help="learning-rate schedule of the CNN training (default constant)")
+    p.add_argument(
+        "--lr-schedule",
+        default=None,
+        choices=[None, "cosine"],
+        help="learning-rate schedule of the CNN training (default constant)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     p.add_argument("--out", default=str(HERE / "results" / "cae_mnist.json"))
     return p.parse_args(argv)
@@ -81,14 +101,19 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     X_tr, y_tr = load_mnist(args.data_root, "train", flatten=False)
     X_te, y_te = load_mnist(args.data_root, "test", flatten=False)
-    result = {"benchmark": "cae_mnist", "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-              "data": f"MNIST: CAE pre-training on {min(args.pretrain_n, len(X_tr))} unlabelled training images, "
-                      f"CNN on labelled subsets, test error on all {len(X_te)} test images",
-              "settings": {k: v for k, v in vars(args).items() if k != "out"}, "torch_threads": torch.get_num_threads(),
-              "paper": "Masci et al. 2011: about 0.7% test error on full MNIST with CAE initialisation; larger "
-                       "benefit of pre-training with fewer labels",
-              "goals": "<= 0.60% on full MNIST; CAE init better than random at 1k and 10k labels (mean of 3 seeds)",
-              "runs": [], "summary": {}}
+    result = {
+        "benchmark": "cae_mnist",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "data": f"MNIST: CAE pre-training on {min(args.pretrain_n, len(X_tr))} unlabelled training images, "
+        f"CNN on labelled subsets, test error on all {len(X_te)} test images",
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "torch_threads": torch.get_num_threads(),
+        "paper": "Masci et al. 2011: about 0.7% test error on full MNIST with CAE initialisation; larger "
+        "benefit of pre-training with fewer labels",
+        "goals": "<= 0.60% on full MNIST; CAE init better than random at 1k and 10k labels (mean of 3 seeds)",
+        "runs": [],
+        "summary": {},
+    }
 
     def save():
         result["seconds"] = time.perf_counter() - t0
@@ -97,16 +122,27 @@ def main(argv=None) -> int:
 
     # 1. greedy CAE pre-training, once, on unlabelled images
     aekit.seed_everything(0)
-    stack = aekit.StackedConvAutoencoder(1, args.channels, kernel_size=args.kernel_size, block=args.block,
-                                         unpool=args.unpool, corruption=args.corruption)
-    X_pre = X_tr[np.random.default_rng(12345).permutation(len(X_tr))[:args.pretrain_n]]
+    stack = aekit.StackedConvAutoencoder(
+        1,
+        args.channels,
+        kernel_size=args.kernel_size,
+        block=args.block,
+        unpool=args.unpool,
+        corruption=args.corruption,
+    )
+    X_pre = X_tr[np.random.default_rng(12345).permutation(len(X_tr))[: args.pretrain_n]]
     start = time.perf_counter()
-    histories = stack.pretrain(X_pre, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=0,
-                               progress=False)
+    histories = stack.pretrain(
+        X_pre, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=0, progress=False
+    )
     seconds = time.perf_counter() - start
-    result["pretraining"] = {"seconds": seconds, "images": len(X_pre), "epochs_per_level": args.pretrain_epochs,
-                             "final_loss_per_level": [h["train_loss"][-1] for h in histories],
-                             "train_samples_per_second": len(X_pre) * args.pretrain_epochs * len(histories) / seconds}
+    result["pretraining"] = {
+        "seconds": seconds,
+        "images": len(X_pre),
+        "epochs_per_level": args.pretrain_epochs,
+        "final_loss_per_level": [h["train_loss"][-1] for h in histories],
+        "train_samples_per_second": len(X_pre) * args.pretrain_epochs * len(histories) / seconds,
+    }
     print("pretraining", json.dumps(result["pretraining"]), flush=True)
     save()
 
@@ -120,13 +156,28 @@ def main(argv=None) -> int:
                 aekit.seed_everything(seed)
                 cnn = stack.to_cnn(10, hidden=args.hidden, dropout=args.dropout, pretrained=init == "cae")
                 start = time.perf_counter()
-                aekit.fit_classifier(cnn, X, y, epochs=n_epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                                     lr_schedule=args.lr_schedule, progress=False)
+                aekit.fit_classifier(
+                    cnn,
+                    X,
+                    y,
+                    epochs=n_epochs,
+                    batch_size=args.batch_size,
+                    lr=args.lr,
+                    seed=seed,
+                    lr_schedule=args.lr_schedule,
+                    progress=False,
+                )
                 seconds = time.perf_counter() - start
                 error = float(np.mean(aekit.predict(cnn, X_te) != y_te))
-                run = {"labels": int(n_labels), "seed": seed, "init": init, "epochs": n_epochs,
-                       "test_error_percent": 100 * error, "train_seconds": seconds,
-                       "train_samples_per_second": len(X) * n_epochs / seconds}
+                run = {
+                    "labels": int(n_labels),
+                    "seed": seed,
+                    "init": init,
+                    "epochs": n_epochs,
+                    "test_error_percent": 100 * error,
+                    "train_seconds": seconds,
+                    "train_samples_per_second": len(X) * n_epochs / seconds,
+                }
                 result["runs"].append(run)
                 print(json.dumps(run), flush=True)
                 summarise(result)
@@ -143,10 +194,15 @@ def summarise(result: dict) -> None:
         for init in ("cae", "random"):
             errs = [r["test_error_percent"] for r in result["runs"] if r["labels"] == n and r["init"] == init]
             if errs:
-                entry[init] = {"mean_test_error_percent": float(np.mean(errs)), "seeds": len(errs),
-                               "errors": errs}
+                entry[init] = {
+                    "mean_test_error_percent": float(np.mean(errs)),
+                    "seeds": len(errs),
+                    "errors": errs,
+                }
         if "cae" in entry and "random" in entry:
-            entry["cae_better"] = entry["cae"]["mean_test_error_percent"] < entry["random"]["mean_test_error_percent"]
+            entry["cae_better"] = (
+                entry["cae"]["mean_test_error_percent"] < entry["random"]["mean_test_error_percent"]
+            )
         summary[str(n)] = entry
     result["summary"] = summary
 

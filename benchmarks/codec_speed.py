@@ -43,22 +43,30 @@ GOAL = {"encode_median_ms": 1.0, "service_rps": 500, "service_p99_ms": 50}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=str(HERE / "runs" / "codec_rd" / "long_lmbda_0.003"),
-                   help="codec directory (default: the longer run of codec_rd.py)")
+    p.add_argument(
+        "--model",
+        default=str(HERE / "runs" / "codec_rd" / "long_lmbda_0.003"),
+        help="codec directory (default: the longer run of codec_rd.py)",
+    )
     p.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
     p.add_argument("--n", type=int, default=2000, help="single-image encodes timed")
     p.add_argument("--clients", type=int, default=16, help="concurrent connections (bounded: at most 64)")
     p.add_argument("--seconds", type=float, default=10.0, help="load duration (bounded: at most 60)")
-    p.add_argument("--no-reference", action="store_true",
-                   help="skip the second load run of the service without batching")
+    p.add_argument(
+        "--no-reference", action="store_true", help="skip the second load run of the service without batching"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "codec_speed.json"))
     return p.parse_args(argv)
 
 
 def stats_ms(values) -> dict:
     v = np.asarray(values) * 1e3
-    return {"median_ms": float(np.median(v)), "p99_ms": float(np.percentile(v, 99)), "mean_ms": float(v.mean()),
-            "n": int(len(v))}
+    return {
+        "median_ms": float(np.median(v)),
+        "p99_ms": float(np.percentile(v, 99)),
+        "mean_ms": float(v.mean()),
+        "n": int(len(v)),
+    }
 
 
 def time_calls(fn, items, warmup=50) -> list:
@@ -74,10 +82,12 @@ def time_calls(fn, items, warmup=50) -> list:
 
 def device_side(args, X) -> dict:
     enc = DeviceEncoder(args.model, threads=1)
-    items = [X[i:i + 1] for i in range(args.n)]
-    res = {"encode_one_image": stats_ms(time_calls(enc.compress, items)),
-           "onnx_only": stats_ms(time_calls(enc.latents, items)),
-           "coder_only": None}
+    items = [X[i : i + 1] for i in range(args.n)]
+    res = {
+        "encode_one_image": stats_ms(time_calls(enc.compress, items)),
+        "onnx_only": stats_ms(time_calls(enc.latents, items)),
+        "coder_only": None,
+    }
     symbols = [enc.symbols(x) for x in items]
     res["coder_only"] = stats_ms(time_calls(enc.tables.encode, symbols))
     res["throughput_one_image_per_s"] = 1e3 / res["encode_one_image"]["mean_ms"]
@@ -89,19 +99,24 @@ def device_side(args, X) -> dict:
 
     # peers in the same run: WebP q0 on the same images, and the torch encoder path
     from PIL import Image
-    imgs = [np.round(x.reshape(28, 28) * 255).astype(np.uint8) for x in X[:args.n]]
+
+    imgs = [np.round(x.reshape(28, 28) * 255).astype(np.uint8) for x in X[: args.n]]
 
     def webp(im):
         Image.fromarray(im).save(io.BytesIO(), format="WEBP", quality=0)
+
     res["peer_webp_q0_encode"] = stats_ms(time_calls(webp, imgs))
     import torch
+
     torch.set_num_threads(1)
     from aekit.codec import Codec
+
     codec = Codec.load(args.model)
-    res["peer_torch_codec_compress"] = stats_ms(time_calls(codec.compress, items[:min(args.n, 1000)]))
+    res["peer_torch_codec_compress"] = stats_ms(time_calls(codec.compress, items[: min(args.n, 1000)]))
     res["speedup_vs_webp_q0"] = res["peer_webp_q0_encode"]["median_ms"] / res["encode_one_image"]["median_ms"]
-    res["speedup_vs_torch_path"] = (res["peer_torch_codec_compress"]["median_ms"]
-                                    / res["encode_one_image"]["median_ms"])
+    res["speedup_vs_torch_path"] = (
+        res["peer_torch_codec_compress"]["median_ms"] / res["encode_one_image"]["median_ms"]
+    )
     return res, [enc.compress(x) for x in items[:1000]]
 
 
@@ -114,8 +129,10 @@ async def _client(port, bodies, offset, deadline, latencies, statuses):
             body = bodies[i % len(bodies)]
             i += 1
             t = time.perf_counter()
-            writer.write(b"POST /v1/decode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                         b"Accept: application/x-npy\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            writer.write(
+                b"POST /v1/decode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                b"Accept: application/x-npy\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
             status = int((await reader.readline()).split()[1])
             length = 0
             while True:
@@ -137,8 +154,9 @@ async def _load(port, bodies, clients, seconds):
     warm_end = time.perf_counter() + 1.0
     await asyncio.gather(*(_client(port, bodies, k * 37, warm_end, [], {}) for k in range(clients)))
     start = time.perf_counter()
-    await asyncio.gather(*(_client(port, bodies, k * 37, start + seconds, latencies, statuses)
-                           for k in range(clients)))
+    await asyncio.gather(
+        *(_client(port, bodies, k * 37, start + seconds, latencies, statuses) for k in range(clients))
+    )
     return latencies, statuses, time.perf_counter() - start
 
 
@@ -149,8 +167,19 @@ def service_side(args, bodies, batching: bool = True) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    command = [sys.executable, "-m", "aekit", "-q", "serve", "--model", args.model, "--host", "127.0.0.1",
-               "--port", str(port)] + ([] if batching else ["--no-batching"])
+    command = [
+        sys.executable,
+        "-m",
+        "aekit",
+        "-q",
+        "serve",
+        "--model",
+        args.model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ] + ([] if batching else ["--no-batching"])
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
@@ -166,9 +195,16 @@ def service_side(args, bodies, batching: bool = True) -> dict:
     finally:
         server.terminate()
         server.wait(10)
-    return {"batching": batching, "clients": clients, "seconds": elapsed, "requests": len(latencies),
-            "statuses": statuses, "requests_per_s": len(latencies) / elapsed, "latency": stats_ms(latencies),
-            "request_bytes_mean": float(np.mean([len(b) for b in bodies]))}
+    return {
+        "batching": batching,
+        "clients": clients,
+        "seconds": elapsed,
+        "requests": len(latencies),
+        "statuses": statuses,
+        "requests_per_s": len(latencies) / elapsed,
+        "latency": stats_ms(latencies),
+        "request_bytes_mean": float(np.mean([len(b) for b in bodies])),
+    }
 
 
 def main(argv=None):
@@ -179,16 +215,28 @@ def main(argv=None):
     device, bodies = device_side(args, X)
     service = service_side(args, bodies)
     reference = None if args.no_reference else service_side(args, bodies, batching=False)
-    goals = {"encode_median_under_1_ms": device["encode_one_image"]["median_ms"] < GOAL["encode_median_ms"],
-             "service_at_least_500_rps": service["requests_per_s"] >= GOAL["service_rps"],
-             "service_p99_under_50_ms": service["latency"]["p99_ms"] < GOAL["service_p99_ms"]}
-    result = {"benchmark": "codec_speed", "model": args.model, "data": "MNIST test images, one per request/encode",
-              "goal": GOAL, "goals": goals, "device": device, "service": service,
-              "service_without_batching": reference,
-              "batching_speedup": None if reference is None else service["requests_per_s"] / reference["requests_per_s"],
-              "load_average_at_start": load_average, "seconds": time.perf_counter() - start,
-              "command": "python " + " ".join([str(Path(sys.argv[0]))] + sys.argv[1:]),
-              "machine": "2 CPU cores shared with other jobs; server and load generator on the same cores"}
+    goals = {
+        "encode_median_under_1_ms": device["encode_one_image"]["median_ms"] < GOAL["encode_median_ms"],
+        "service_at_least_500_rps": service["requests_per_s"] >= GOAL["service_rps"],
+        "service_p99_under_50_ms": service["latency"]["p99_ms"] < GOAL["service_p99_ms"],
+    }
+    result = {
+        "benchmark": "codec_speed",
+        "model": args.model,
+        "data": "MNIST test images, one per request/encode",
+        "goal": GOAL,
+        "goals": goals,
+        "device": device,
+        "service": service,
+        "service_without_batching": reference,
+        "batching_speedup": None
+        if reference is None
+        else service["requests_per_s"] / reference["requests_per_s"],
+        "load_average_at_start": load_average,
+        "seconds": time.perf_counter() - start,
+        "command": "python " + " ".join([str(Path(sys.argv[0]))] + sys.argv[1:]),
+        "machine": "2 CPU cores shared with other jobs; server and load generator on the same cores",
+    }
     atomic_write_text(Path(args.out), json.dumps(result, indent=2, default=float) + "\n")
     print(json.dumps(result, indent=1, default=float))
 

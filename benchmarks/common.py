@@ -29,17 +29,26 @@ def mnist_root(arg: str | None) -> Path:
 
 
 def machine() -> dict:
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
 
 
 def write_result(name: str, result: dict) -> Path:
     """Write results/NAME.json atomically (with the command line and machine)."""
     from aekit.io import atomic_write_text
 
-    result = {"command": "python " + " ".join(sys.argv), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **result}
+    result = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **result,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     atomic_write_text(path, json.dumps(result, indent=2) + "\n")

@@ -27,8 +27,8 @@ from scipy import ndimage
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import aekit
-from aekit.data import load_mnist
 from aekit import viz
+from aekit.data import load_mnist
 from aekit.io import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
@@ -37,20 +37,28 @@ MODELS = ("notes", "masci", "dense")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data-root", default=os.environ.get("AEKIT_DATA", str(HERE.parent.parent / "shared/data/mnist")))
+    p.add_argument(
+        "--data-root", default=os.environ.get("AEKIT_DATA", str(HERE.parent.parent / "shared/data/mnist"))
+    )
     p.add_argument("--sigma", type=float, default=0.5, help="noise σ (x + σ·N(0,1), clipped)")
     p.add_argument("--n-train", type=int, default=60000, help="training images for the models")
     p.add_argument("--n-test", type=int, default=10000, help="test images scored")
     p.add_argument("--n-tune", type=int, default=2000, help="noisy training images used to tune the filters")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--dense-epochs", type=int, default=None, help="epochs of the dense DAE (default --epochs)")
+    p.add_argument(
+        "--dense-epochs", type=int, default=None, help="epochs of the dense DAE (default --epochs)"
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {MODELS}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
-    p.add_argument("--speed-batches", type=int, default=8,
-                   help="batches timed for the channels_last vs contiguous speed ratio (0: skip)")
+    p.add_argument(
+        "--speed-batches",
+        type=int,
+        default=8,
+        help="batches timed for the channels_last vs contiguous speed ratio (0: skip)",
+    )
     p.add_argument("--out", default=str(HERE / "results" / "denoise_mnist.json"))
     p.add_argument("--figure", default=str(HERE / "results" / "denoise_mnist.png"))
     return p.parse_args(argv)
@@ -83,18 +91,23 @@ def tune_filters(clean_tr, noisy_tr, clean_te, noisy_te) -> dict:
         best = max(grid, key=lambda p: tuning[str(p)])
         start = time.perf_counter()
         est = apply(noisy_te, best)
-        out[name] = {"parameter": best, "tuning_psnr_db": tuning, **scores(clean_te, est),
-                     "seconds_test": time.perf_counter() - start, "_estimate": est}
+        out[name] = {
+            "parameter": best,
+            "tuning_psnr_db": tuning,
+            **scores(clean_te, est),
+            "seconds_test": time.perf_counter() - start,
+            "_estimate": est,
+        }
     return out
 
 
 def build(name: str, sigma: float):
     noise = f"gaussian:{sigma}"
-    if name == "notes":     # Conv32-Pool-Conv32-Pool / Conv32-Up-Conv32-Up-Conv1, Conv + BN + ReLU
+    if name == "notes":  # Conv32-Pool-Conv32-Pool / Conv32-Up-Conv32-Up-Conv1, Conv + BN + ReLU
         return aekit.ConvAutoencoder(1, (32, 32), block="modern", unpool="upsample", corruption=noise)
-    if name == "masci":     # Φ = tanh(Ψ(X * W + b)), decoder with the "spread" inverse of Ψ
+    if name == "masci":  # Φ = tanh(Ψ(X * W + b)), decoder with the "spread" inverse of Ψ
         return aekit.ConvAutoencoder(1, (32, 32), block="masci", unpool="spread", corruption=noise)
-    if name == "dense":     # dense DAE 784-256-64 on flattened images
+    if name == "dense":  # dense DAE 784-256-64 on flattened images
         return aekit.Autoencoder(784, [256, 64], corruption=noise)
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 
@@ -105,16 +118,20 @@ def speed_ratio(X: np.ndarray, batches: int, batch_size: int, sigma: float) -> d
     x = torch.from_numpy(X[:batch_size])
     for channels_last in (True, False):
         torch.manual_seed(0)
-        model = aekit.ConvAutoencoder(1, (32, 32), corruption=f"gaussian:{sigma}", channels_last=channels_last)
+        model = aekit.ConvAutoencoder(
+            1, (32, 32), corruption=f"gaussian:{sigma}", channels_last=channels_last
+        )
         opt = torch.optim.Adam(model.parameters())
-        for i in range(batches + 2):        # two warm-up steps
+        for i in range(batches + 2):  # two warm-up steps
             if i == 2:
                 start = time.perf_counter()
             loss = model.loss(x)
             opt.zero_grad()
             loss.backward()
             opt.step()
-        out["channels_last" if channels_last else "contiguous"] = batches * len(x) / (time.perf_counter() - start)
+        out["channels_last" if channels_last else "contiguous"] = (
+            batches * len(x) / (time.perf_counter() - start)
+        )
     out["ratio"] = out["channels_last"] / out["contiguous"]
     return out
 
@@ -125,19 +142,24 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     X_tr, _ = load_mnist(args.data_root, "train", flatten=False)
     X_te, _ = load_mnist(args.data_root, "test", flatten=False)
-    X_tr = X_tr[np.random.default_rng(args.seed).permutation(len(X_tr))[:args.n_train]]
-    X_te = X_te[:args.n_test]
-    noisy_te = add_noise(X_te, args.sigma, seed=10_000 + args.seed)           # the fixed noisy test set
-    tune = X_tr[:args.n_tune]
-    result = {"benchmark": "denoise_mnist", "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-              "data": f"MNIST, {len(X_tr)} training images, first {len(X_te)} test images, "
-                      f"x + {args.sigma}·N(0,1) clipped to [0, 1]",
-              "settings": {k: v for k, v in vars(args).items() if k not in ("out", "figure")},
-              "torch_threads": torch.get_num_threads(), "methods": {}}
+    X_tr = X_tr[np.random.default_rng(args.seed).permutation(len(X_tr))[: args.n_train]]
+    X_te = X_te[: args.n_test]
+    noisy_te = add_noise(X_te, args.sigma, seed=10_000 + args.seed)  # the fixed noisy test set
+    tune = X_tr[: args.n_tune]
+    result = {
+        "benchmark": "denoise_mnist",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "data": f"MNIST, {len(X_tr)} training images, first {len(X_te)} test images, "
+        f"x + {args.sigma}·N(0,1) clipped to [0, 1]",
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "figure")},
+        "torch_threads": torch.get_num_threads(),
+        "methods": {},
+    }
     methods = result["methods"]
     methods["noisy input"] = scores(X_te[:, 0], noisy_te[:, 0])
-    filters = tune_filters(tune[:, 0], add_noise(tune, args.sigma, seed=20_000 + args.seed)[:, 0], X_te[:, 0],
-                           noisy_te[:, 0])
+    filters = tune_filters(
+        tune[:, 0], add_noise(tune, args.sigma, seed=20_000 + args.seed)[:, 0], X_te[:, 0], noisy_te[:, 0]
+    )
     estimates = {}
     for name, res in filters.items():
         estimates[f"{name} filter"] = res.pop("_estimate")
@@ -150,22 +172,31 @@ def main(argv=None) -> int:
         data = X_tr.reshape(len(X_tr), -1) if name == "dense" else X_tr
         epochs = args.dense_epochs if (name == "dense" and args.dense_epochs is not None) else args.epochs
         start = time.perf_counter()
-        history = aekit.fit(model, data, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                            progress=False)
+        history = aekit.fit(
+            model, data, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=False
+        )
         seconds = time.perf_counter() - start
         noisy_in = noisy_te.reshape(len(noisy_te), -1) if name == "dense" else noisy_te
         start = time.perf_counter()
         denoised = aekit.reconstruct(model, noisy_in).reshape(X_te.shape)
         infer = time.perf_counter() - start
         estimates[name] = denoised[:, 0]
-        methods[name] = {"model": type(model).__name__, "config": model.config, "epochs": epochs,
-                         "train_seconds": seconds, "train_samples_per_second": len(data) * epochs / seconds,
-                         "inference_images_per_second": len(X_te) / infer,
-                         "final_train_loss": history["train_loss"][-1], **scores(X_te[:, 0], denoised[:, 0])}
+        methods[name] = {
+            "model": type(model).__name__,
+            "config": model.config,
+            "epochs": epochs,
+            "train_seconds": seconds,
+            "train_samples_per_second": len(data) * epochs / seconds,
+            "inference_images_per_second": len(X_te) / infer,
+            "final_train_loss": history["train_loss"][-1],
+            **scores(X_te[:, 0], denoised[:, 0]),
+        }
         print(name, json.dumps({k: v for k, v in methods[name].items() if k != "config"}), flush=True)
 
     if args.speed_batches:
-        result["speed_train_samples_per_second"] = speed_ratio(X_tr, args.speed_batches, args.batch_size, args.sigma)
+        result["speed_train_samples_per_second"] = speed_ratio(
+            X_tr, args.speed_batches, args.batch_size, args.sigma
+        )
         print("speed", json.dumps(result["speed_train_samples_per_second"]), flush=True)
     classical = max(("median filter", "gaussian filter"), key=lambda k: methods[k]["psnr_db"])
     convs = [m for m in ("notes", "masci") if m in methods]
@@ -175,8 +206,11 @@ def main(argv=None) -> int:
         summary.update(best_aekit_model=best, best_aekit_psnr_db=methods[best]["psnr_db"])
         if "notes" in methods:
             gain = methods["notes"]["psnr_db"] - methods[classical]["psnr_db"]
-            summary.update(notes_cae_gain_over_best_filter_db=gain, goal="notes CAE >= best filter + 3 dB",
-                           goal_met=bool(gain >= 3.0))
+            summary.update(
+                notes_cae_gain_over_best_filter_db=gain,
+                goal="notes CAE >= best filter + 3 dB",
+                goal_met=bool(gain >= 3.0),
+            )
     result["summary"] = summary
     result["seconds"] = time.perf_counter() - t0
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

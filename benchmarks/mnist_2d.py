@@ -34,8 +34,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 import aekit  # noqa: E402
 from aekit import evaluation, inference, viz  # noqa: E402
 from aekit.data import load_mnist  # noqa: E402
-from aekit.maps import compare_maps, map_autoencoder  # noqa: E402
 from aekit.io import atomic_write_text  # noqa: E402
+from aekit.maps import compare_maps, map_autoencoder  # noqa: E402
 from common import mnist_root  # noqa: E402
 
 
@@ -43,32 +43,60 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", default=None, help="MNIST IDX directory (default: ../shared/data/mnist)")
     p.add_argument("--hidden", default="1000,500,250,2")
-    p.add_argument("--activation", default="gelu", choices=["gelu", "relu", "sigmoid", "tanh"],
-                   help="φ of the hidden layers (default gelu; relu over seeds 0-4: k-NN 0.891 ± 0.006)")
-    p.add_argument("--corruption", default="masking:0.2",
-                   help="q_D of a denoising map (default masking:0.2; 'none' for a plain autoencoder)")
+    p.add_argument(
+        "--activation",
+        default="gelu",
+        choices=["gelu", "relu", "sigmoid", "tanh"],
+        help="φ of the hidden layers (default gelu; relu over seeds 0-4: k-NN 0.891 ± 0.006)",
+    )
+    p.add_argument(
+        "--corruption",
+        default="masking:0.2",
+        help="q_D of a denoising map (default masking:0.2; 'none' for a plain autoencoder)",
+    )
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--pretrain-epochs", type=int, default=0,
-                   help="greedy layer-wise pre-training epochs per layer before fine-tuning (as in "
-                        "hinton_mnist.py; needs --activation sigmoid); 0: none")
+    p.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=0,
+        help="greedy layer-wise pre-training epochs per layer before fine-tuning (as in "
+        "hinton_mnist.py; needs --activation sigmoid); 0: none",
+    )
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0,
-                   help="decoupled weight decay (AdamW, Loshchilov & Hutter 2019); 0 (default): plain Adam. "
-                        "0.05 over 5 seeds: k-NN 0.892 ± 0.016, no better than without")
-    p.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"],
-                   help="cosine (default): anneal lr to lr/100 over --epochs, trained in one piece "
-                        "(no --eval-every chunks, no --time-budget); constant: chunks of --eval-every epochs")
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="decoupled weight decay (AdamW, Loshchilov & Hutter 2019); 0 (default): plain Adam. "
+        "0.05 over 5 seeds: k-NN 0.892 ± 0.016, no better than without",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        default="cosine",
+        choices=["constant", "cosine"],
+        help="cosine (default): anneal lr to lr/100 over --epochs, trained in one piece "
+        "(no --eval-every chunks, no --time-budget); constant: chunks of --eval-every epochs",
+    )
+    p.add_argument(
+        "--n-train", type=int, default=None, help="use only the first N training images (quick runs)"
+    )
     p.add_argument("--n-val", type=int, default=5000, help="training images held out for the validation loss")
     p.add_argument("--trust-samples", type=int, default=3000, help="test points for trustworthiness (O(n^2))")
-    p.add_argument("--time-budget", type=float, default=None,
-                   help="seconds: stop training early (at a chunk boundary) so that the run ends within it")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds: stop training early (at a chunk boundary) so that the run ends within it",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--run-dir", default=str(HERE / "runs" / "mnist_2d"),
-                   help="checkpoint + figures directory (readable by `aekit report` / `aekit map`)")
+    p.add_argument(
+        "--run-dir",
+        default=str(HERE / "runs" / "mnist_2d"),
+        help="checkpoint + figures directory (readable by `aekit report` / `aekit map`)",
+    )
     p.add_argument("--out", default=str(HERE / "results" / "mnist_2d.json"))
     p.add_argument("--figure", default=str(HERE / "results" / "mnist_2d.png"))
     args = p.parse_args(argv)
@@ -88,33 +116,57 @@ def main(argv=None) -> int:
     X, y = load_mnist(root, "train")
     X_test, y_test = load_mnist(root, "test")
     if args.n_train:
-        X, y = X[:args.n_train], y[:args.n_train]
+        X, y = X[: args.n_train], y[: args.n_train]
     order = np.random.default_rng(args.seed).permutation(len(X))
-    tr, va = order[:len(X) - args.n_val], order[len(X) - args.n_val:]
+    tr, va = order[: len(X) - args.n_val], order[len(X) - args.n_val :]
     X_tr, X_val = X[tr], X[va] if args.n_val else None
 
     aekit.seed_everything(args.seed)
     model = map_autoencoder(X.shape[1], hidden, activation=args.activation, corruption=args.corruption)
     optimizer = "adamw" if args.weight_decay else "adam"
     result = {
-        "benchmark": "mnist_2d", "paper": "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 3",
+        "benchmark": "mnist_2d",
+        "paper": "Hinton & Salakhutdinov 2006, Science 313:504, Fig. 3",
         "goal": {"aekit_knn_accuracy_at_least": 0.90, "pca_knn_accuracy": "well under 0.5"},
-        "data": {"name": "MNIST", "train_fit": int(len(X_tr)), "validation": int(args.n_val),
-                 "knn_fit_on": f"codes of all {len(X)} training images", "test": int(len(X_test))},
+        "data": {
+            "name": "MNIST",
+            "train_fit": int(len(X_tr)),
+            "validation": int(args.n_val),
+            "knn_fit_on": f"codes of all {len(X)} training images",
+            "test": int(len(X_test)),
+        },
         "model": model.config,
-        "fit": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": optimizer,
-                "weight_decay": args.weight_decay, "lr_schedule": args.lr_schedule, "seed": args.seed,
-                "pretraining": (f"greedy layer-wise, {args.pretrain_epochs} epochs per layer (hinton_mnist.pretrain)"
-                                if args.pretrain_epochs else "none (end to end)")},
-        "k": 5, "command": command, "machine": {"cpu_threads": torch.get_num_threads(),
-                                                 "platform": platform.platform(), "torch": torch.__version__},
-        "finished": False, "knn_by_epoch": [],
+        "fit": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "optimizer": optimizer,
+            "weight_decay": args.weight_decay,
+            "lr_schedule": args.lr_schedule,
+            "seed": args.seed,
+            "pretraining": (
+                f"greedy layer-wise, {args.pretrain_epochs} epochs per layer (hinton_mnist.pretrain)"
+                if args.pretrain_epochs
+                else "none (end to end)"
+            ),
+        },
+        "k": 5,
+        "command": command,
+        "machine": {
+            "cpu_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
+        "finished": False,
+        "knn_by_epoch": [],
     }
     start = time.perf_counter()
     if args.pretrain_epochs:
         from hinton_mnist import pretrain
 
-        pretrain(model, X_tr, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        pretrain(
+            model, X_tr, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+        )
     done = 0
     while done < args.epochs:
         if args.time_budget and done:
@@ -126,21 +178,41 @@ def main(argv=None) -> int:
         # a cosine schedule anneals over the epochs of one fit call: train it in one piece
         step = args.epochs if args.lr_schedule else args.eval_every
         target = min(done + step, args.epochs)
-        aekit.fit(model, X_tr, X_val=X_val, epochs=target, batch_size=args.batch_size, lr=args.lr,
-                  optimizer=optimizer, weight_decay=args.weight_decay,
-                  seed=args.seed, progress=False, checkpoint_dir=run_dir, lr_schedule=args.lr_schedule,
-                  resume_from=run_dir if done else None)
+        aekit.fit(
+            model,
+            X_tr,
+            X_val=X_val,
+            epochs=target,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            optimizer=optimizer,
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            progress=False,
+            checkpoint_dir=run_dir,
+            lr_schedule=args.lr_schedule,
+            resume_from=run_dir if done else None,
+        )
         done = target
         Z_tr, Z_te = inference.encode(model, X), inference.encode(model, X_test)
         acc = evaluation.knn_accuracy(Z_tr, y, Z_te, y_test, k=5)
         elapsed = time.perf_counter() - start
-        result["knn_by_epoch"].append({"epoch": done, "knn_accuracy": acc, "seconds": elapsed,
-                                       "train_loss": model.history["train_loss"][-1],
-                                       "val_loss": (model.history.get("val_loss") or [None])[-1]})
+        result["knn_by_epoch"].append(
+            {
+                "epoch": done,
+                "knn_accuracy": acc,
+                "seconds": elapsed,
+                "train_loss": model.history["train_loss"][-1],
+                "val_loss": (model.history.get("val_loss") or [None])[-1],
+            }
+        )
         result["train_seconds"] = elapsed
         result["epochs_run"] = done
-        print(f"epoch {done}: kNN accuracy {acc:.4f}  train loss {model.history['train_loss'][-1]:.3f}  "
-              f"({elapsed:.0f}s)", flush=True)
+        print(
+            f"epoch {done}: kNN accuracy {acc:.4f}  train loss {model.history['train_loss'][-1]:.3f}  "
+            f"({elapsed:.0f}s)",
+            flush=True,
+        )
         atomic_write_text(out, json.dumps(result, indent=2, default=float) + "\n")
 
     maps = compare_maps(model, X, y, X_test, y_test, k=5, trust_samples=args.trust_samples)
@@ -150,20 +222,29 @@ def main(argv=None) -> int:
     result["seconds_total"] = time.perf_counter() - start
     result["finished"] = True
     a, p = result["aekit"], result["pca"]
-    panels = {f"aekit {X.shape[1]}-{'-'.join(map(str, hidden))}\nkNN {a['knn_accuracy']:.3f}, "
-              f"trust. {a['trustworthiness']:.3f}": (maps["aekit"]["test"], y_test),
-              f"PCA (first two components)\nkNN {p['knn_accuracy']:.3f}, "
-              f"trust. {p['trustworthiness']:.3f}": (maps["pca"]["test"], y_test)}
+    panels = {
+        f"aekit {X.shape[1]}-{'-'.join(map(str, hidden))}\nkNN {a['knn_accuracy']:.3f}, "
+        f"trust. {a['trustworthiness']:.3f}": (maps["aekit"]["test"], y_test),
+        f"PCA (first two components)\nkNN {p['knn_accuracy']:.3f}, trust. {p['trustworthiness']:.3f}": (
+            maps["pca"]["test"],
+            y_test,
+        ),
+    }
     viz.code_map(panels, args.figure, title="MNIST test set in two dimensions")
     viz.code_map(panels, run_dir / "map.png", title="MNIST test set in two dimensions")
     np.savez(run_dir / "codes_2d.npz", aekit=maps["aekit"]["test"], pca=maps["pca"]["test"], y=y_test)
     atomic_write_text(run_dir / "map_metrics.json", json.dumps({"aekit": a, "pca": p}, indent=2) + "\n")
     viz.training_curves(model.history, run_dir / "curves.png")
-    viz.reconstruction_grid({"input": X_test[:10], "reconstructed": inference.reconstruct(model, X_test[:10])},
-                            run_dir / "reconstructions.png")
+    viz.reconstruction_grid(
+        {"input": X_test[:10], "reconstructed": inference.reconstruct(model, X_test[:10])},
+        run_dir / "reconstructions.png",
+    )
     atomic_write_text(out, json.dumps(result, indent=2, default=float) + "\n")
-    print(f"aekit kNN {a['knn_accuracy']:.4f} trust {a['trustworthiness']:.4f} | PCA kNN {p['knn_accuracy']:.4f} "
-          f"trust {p['trustworthiness']:.4f} | {result['seconds_total']:.0f}s -> {out}", flush=True)
+    print(
+        f"aekit kNN {a['knn_accuracy']:.4f} trust {a['trustworthiness']:.4f} | PCA kNN {p['knn_accuracy']:.4f} "
+        f"trust {p['trustworthiness']:.4f} | {result['seconds_total']:.0f}s -> {out}",
+        flush=True,
+    )
     return 0
 
 

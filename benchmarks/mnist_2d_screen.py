@@ -40,7 +40,9 @@ class ConvEncoder(nn.Module):
     def __init__(self):
         super().__init__()
         self.c1, self.c2 = nn.Conv2d(1, 32, 3, 2, 1), nn.Conv2d(32, 64, 3, 2, 1)
-        self.d = nn.Sequential(nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 2))
+        self.d = nn.Sequential(
+            nn.Linear(3136, 512), nn.ReLU(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 2)
+        )
 
     def forward(self, x):
         x = F.relu(self.c2(F.relu(self.c1(x.view(-1, 1, 28, 28)))))
@@ -50,8 +52,9 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.d = nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 512), nn.ReLU(),
-                               nn.Linear(512, 3136), nn.ReLU())
+        self.d = nn.Sequential(
+            nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 512), nn.ReLU(), nn.Linear(512, 3136), nn.ReLU()
+        )
         self.t1 = nn.ConvTranspose2d(64, 32, 3, 2, 1, output_padding=1)
         self.t2 = nn.ConvTranspose2d(32, 1, 3, 2, 1, output_padding=1)
 
@@ -75,7 +78,7 @@ def dense(sizes, act, bn=False):
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if bn else []) + [act()]
-    return nn.Sequential(*layers[:-2 if bn else -1])             # a linear last layer
+    return nn.Sequential(*layers[: -2 if bn else -1])  # a linear last layer
 
 
 def build(variant: str, generator: torch.Generator):
@@ -84,7 +87,9 @@ def build(variant: str, generator: torch.Generator):
     if variant in ("relu", "gelu", "lr3"):
         return dense(enc_sizes, act), dense(dec_sizes, act)
     if variant.startswith("noisy"):
-        return nn.Sequential(dense(enc_sizes, act), NoisyCode(float(variant[5:]), generator)), dense(dec_sizes, act)
+        return nn.Sequential(dense(enc_sizes, act), NoisyCode(float(variant[5:]), generator)), dense(
+            dec_sizes, act
+        )
     if variant == "bnhid":
         return dense(enc_sizes, act, bn=True), dense(dec_sizes, act, bn=True)
     if variant == "convenc":
@@ -112,13 +117,15 @@ def main(argv=None) -> int:
     generator.manual_seed(args.seed)
     lr = 3e-3 if args.variant == "lr3" else 1e-3
     opt = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs * math.ceil(len(X) / 128), eta_min=lr / 100)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, args.epochs * math.ceil(len(X) / 128), eta_min=lr / 100
+    )
     start = time.time()
     for epoch in range(1, args.epochs + 1):
         order, total = torch.randperm(len(X), generator=generator), 0.0
         for i in range(0, len(X), 128):
-            x = X[order[i:i + 128]]
-            x_tilde = x * (torch.rand(x.shape, generator=generator) >= 0.2)             # masking noise, 20%
+            x = X[order[i : i + 128]]
+            x_tilde = x * (torch.rand(x.shape, generator=generator) >= 0.2)  # masking noise, 20%
             logits = decoder(encoder(x_tilde))
             loss = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
             opt.zero_grad()
@@ -130,7 +137,7 @@ def main(argv=None) -> int:
         if epoch % 5 == 0 or epoch == args.epochs:
             encoder.eval()
             with torch.no_grad():
-                Z = torch.cat([encoder(X[i:i + 2000]) for i in range(0, len(X), 2000)]).numpy()
+                Z = torch.cat([encoder(X[i : i + 2000]) for i in range(0, len(X), 2000)]).numpy()
                 Z_test = encoder(X_test).numpy()
             encoder.train()
             line += f" kNN {knn_accuracy(Z, y, Z_test, y_test, k=5):.4f}"

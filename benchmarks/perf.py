@@ -47,11 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))   # this checkout's aekit, also from the benchmark's own venv
+sys.path.insert(0, str(HERE.parent / "src"))  # this checkout's aekit, also from the benchmark's own venv
 
 import aekit  # noqa: E402
 from aekit.data import load_mnist  # noqa: E402
-
 from common import mnist_root, write_result  # noqa: E402
 
 SMALL, DEEP = [32], [1000, 500, 250, 30]
@@ -62,8 +61,14 @@ PARTS = ("small", "deep", "conv", "pretrain")
 # ====================================================================== the networks, shared by all systems
 def dense_ae(hidden, code_activation):
     """aekit's Autoencoder (logistic units, MSE); its layers are copied into the peers' modules."""
-    return aekit.Autoencoder(784, hidden, activation="sigmoid", code_activation=code_activation,
-                             output_activation="sigmoid", loss="mse")
+    return aekit.Autoencoder(
+        784,
+        hidden,
+        activation="sigmoid",
+        code_activation=code_activation,
+        output_activation="sigmoid",
+        loss="mse",
+    )
 
 
 class DenseEncoder(nn.Module):
@@ -98,14 +103,22 @@ def _copy_linear(layer):
 
 class ConvEncoder(nn.Sequential):
     def __init__(self):
-        super().__init__(nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),      # (N, 16, 14, 14)
-                         nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU())     # (N, 32, 7, 7)
+        super().__init__(
+            nn.Conv2d(1, 16, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, 16, 14, 14)
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )  # (N, 32, 7, 7)
 
 
 class ConvDecoder(nn.Sequential):
     def __init__(self):
-        super().__init__(nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-                         nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+        super().__init__(
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+            nn.Sigmoid(),
+        )
 
 
 class ConvAE(nn.Module):
@@ -132,7 +145,7 @@ def test_loss(reconstruct, X_test) -> float:
     total = 0.0
     with torch.inference_mode():
         for i in range(0, len(X_test), 1000):
-            x = torch.from_numpy(X_test[i:i + 1000])
+            x = torch.from_numpy(X_test[i : i + 1000])
             total += float((reconstruct(x) - x).pow(2).flatten(1).sum(1).sum())
     return total / len(X_test)
 
@@ -151,8 +164,9 @@ def run_torch_loop(encoder, decoder, X, args, epochs):
     torch.manual_seed(args.seed)
     model = nn.Sequential(encoder, decoder)
     start = time.perf_counter()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X)),
-                                         batch_size=args.batch_size, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(X)), batch_size=args.batch_size, shuffle=True
+    )
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     model.train()
     for _ in range(epochs):
@@ -197,22 +211,32 @@ def run_pythae(encoder, decoder, X, args, epochs, input_dim, latent_dim):
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         data = torch.from_numpy(X)
-        trainer = BaseTrainer(model, BaseDataset(data, torch.zeros(len(data))),
-                              training_config=BaseTrainerConfig(
-                                  output_dir=tmp, num_epochs=epochs, learning_rate=args.lr,
-                                  per_device_train_batch_size=args.batch_size, optimizer_cls="Adam",
-                                  keep_best_on_train=True, no_cuda=True, seed=args.seed))
+        trainer = BaseTrainer(
+            model,
+            BaseDataset(data, torch.zeros(len(data))),
+            training_config=BaseTrainerConfig(
+                output_dir=tmp,
+                num_epochs=epochs,
+                learning_rate=args.lr,
+                per_device_train_batch_size=args.batch_size,
+                optimizer_cls="Adam",
+                keep_best_on_train=True,
+                no_cuda=True,
+                seed=args.seed,
+            ),
+        )
         trainer.train()
         seconds = time.perf_counter() - start
-    net = nn.Sequential(encoder, decoder).eval()    # trained in place by pythae
+    net = nn.Sequential(encoder, decoder).eval()  # trained in place by pythae
     return seconds, net
 
 
 def pythae_status() -> str | None:
     try:
         import pythae  # noqa: F401
+
         return None
-    except Exception as err:   # report why, compare what can run
+    except Exception as err:  # report why, compare what can run
         return f"pythae cannot be imported here: {type(err).__name__}: {err}"
 
 
@@ -252,7 +276,7 @@ def paired_fraction(make, X, args, flops_per_sample, rounds: int, size: int) -> 
         start = time.perf_counter()
         for _ in range(reps):
             torch.mm(a, b, out=out)
-        return 2 * 2048 ** 3 * reps, time.perf_counter() - start
+        return 2 * 2048**3 * reps, time.perf_counter() - start
 
     probes, trained = [products()], []
     for _ in range(rounds):
@@ -263,10 +287,16 @@ def paired_fraction(make, X, args, flops_per_sample, rounds: int, size: int) -> 
     ratios = [f / t / ((rate[i] + rate[i + 1]) / 2) for i, (f, t) in enumerate(trained)]
     q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
     overall = (sum(f for f, _ in trained) / sum(t for _, t in trained)) / (
-        sum(f for f, _ in probes) / sum(t for _, t in probes))
-    return {"median": round(median, 3), "quartiles": [round(q1, 3), round(q3, 3)],
-            "ratio_of_totals": round(overall, 3), "rounds": [round(r, 3) for r in ratios],
-            "matmul_gflops": [round(r / 1e9, 1) for r in rate], "images_per_round": size}
+        sum(f for f, _ in probes) / sum(t for _, t in probes)
+    )
+    return {
+        "median": round(median, 3),
+        "quartiles": [round(q1, 3), round(q3, 3)],
+        "ratio_of_totals": round(overall, 3),
+        "rounds": [round(r, 3) for r in ratios],
+        "matmul_gflops": [round(r / 1e9, 1) for r in rate],
+        "images_per_round": size,
+    }
 
 
 def weights(hidden) -> int:
@@ -298,14 +328,21 @@ def pretrain(X, args, cached: bool):
         start = time.perf_counter()
         ae = aekit.Autoencoder(([784] + STACK)[k], [h], loss="bce")
         model = ae if cached else Recompute(trained, ae)
-        hist = aekit.fit(model, H if cached else X, epochs=args.pretrain_epochs, batch_size=args.batch_size,
-                         lr=args.lr, seed=args.seed, progress=False)
+        hist = aekit.fit(
+            model,
+            H if cached else X,
+            epochs=args.pretrain_epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            progress=False,
+        )
         for p in ae.parameters():
             p.requires_grad_(False)
         trained.append(ae)
         losses.append(hist["train_loss"][-1])
         if cached and k + 1 < len(STACK):
-            H = aekit.encode(ae, H)                    # the next layer's input, computed once
+            H = aekit.encode(ae, H)  # the next layer's input, computed once
         seconds.append(time.perf_counter() - start)
     return seconds, losses
 
@@ -329,13 +366,13 @@ def compare(name, X, X_test, args, epochs, make, flops_per_sample=None):
     the speed of the machine drifts between runs, and one run per system left a 1-epoch row to chance."""
     status = pythae_status() if "pythae" in args.systems else "not requested (--systems)"
     systems = [s for s in args.systems if s != "pythae" or status is None]
-    _, enc, dec, _, _ = make()     # untimed: the first calls of a model's kernels (e.g. ~2 s for the conv
-    run_torch_loop(enc, dec, X[: 8 * args.batch_size], args, 1)   # shapes) would be paid by the first system
+    _, enc, dec, _, _ = make()  # untimed: the first calls of a model's kernels (e.g. ~2 s for the conv
+    run_torch_loop(enc, dec, X[: 8 * args.batch_size], args, 1)  # shapes) would be paid by the first system
     seconds = {s: [] for s in systems}
     losses = {s: [] for s in systems}
     fractions = []
     for r in range(args.repeats):
-        for system in systems[r % len(systems):] + systems[:r % len(systems)]:
+        for system in systems[r % len(systems) :] + systems[: r % len(systems)]:
             aek, enc, dec, input_dim, latent_dim = make()
             if system == "aekit":
                 before = matmul_rate(2048, 2048, 2048) if flops_per_sample else None
@@ -350,16 +387,22 @@ def compare(name, X, X_test, args, epochs, make, flops_per_sample=None):
                 sec, net = run_torch_loop(enc, dec, X, args, epochs)
             seconds[system].append(sec)
             losses[system].append(test_loss(net, X_test))
-            print(f"{name:8s} round {r + 1} {system:8s} {sec:8.3f} s  test loss {losses[system][-1]:.4f}", flush=True)
+            print(
+                f"{name:8s} round {r + 1} {system:8s} {sec:8.3f} s  test loss {losses[system][-1]:.4f}",
+                flush=True,
+            )
     rows = {}
     for system in args.systems:
         if system not in systems:
             rows[system] = {"skipped": status}
             continue
         median = statistics.median(seconds[system])
-        row = rows[system] = {"seconds": round(median, 3), "samples_per_s": round(len(X) * epochs / median, 1),
-                              "test_loss": round(statistics.median(losses[system]), 4),
-                              "seconds_per_round": [round(v, 3) for v in seconds[system]]}
+        row = rows[system] = {
+            "seconds": round(median, 3),
+            "samples_per_s": round(len(X) * epochs / median, 1),
+            "test_loss": round(statistics.median(losses[system]), 4),
+            "seconds_per_round": [round(v, 3) for v in seconds[system]],
+        }
         if len({round(v, 4) for v in losses[system]}) > 1:
             row["test_loss_per_round"] = [round(v, 4) for v in losses[system]]
         if system != "aekit" and "aekit" in seconds:
@@ -369,10 +412,12 @@ def compare(name, X, X_test, args, epochs, make, flops_per_sample=None):
     if fractions:
         row = rows["aekit"]
         achieved = statistics.median(a for a, _ in fractions)
-        row.update(gflops=round(achieved / 1e9, 2),
-                   matmul_gflops_2048=round(statistics.median(p for _, p in fractions) / 1e9, 2),
-                   fraction_of_matmul=round(statistics.median(a / p for a, p in fractions), 3),
-                   fraction_of_matmul_per_round=[round(a / p, 3) for a, p in fractions])
+        row.update(
+            gflops=round(achieved / 1e9, 2),
+            matmul_gflops_2048=round(statistics.median(p for _, p in fractions) / 1e9, 2),
+            fraction_of_matmul=round(statistics.median(a / p for a, p in fractions), 3),
+            fraction_of_matmul_per_round=[round(a / p, 3) for a, p in fractions],
+        )
     for system, row in rows.items():
         print(f"{name:8s} {system:10s} {row}", flush=True)
     return rows
@@ -394,19 +439,31 @@ def main() -> None:
     ap.add_argument("--epochs-conv", type=int, default=1)
     ap.add_argument("--pretrain-epochs", type=int, default=3, help="epochs per layer of the greedy stack")
     ap.add_argument("--pretrain-size", type=int, default=20000, help="first N training images for the stack")
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="rounds per model, every system once per round in rotated order; medians reported")
-    ap.add_argument("--paired-rounds", type=int, default=15,
-                    help="rounds of the paired matmul-fraction measurement (matmul, one aekit epoch, matmul)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="rounds per model, every system once per round in rotated order; medians reported",
+    )
+    ap.add_argument(
+        "--paired-rounds",
+        type=int,
+        default=15,
+        help="rounds of the paired matmul-fraction measurement (matmul, one aekit epoch, matmul)",
+    )
     ap.add_argument("--paired-size", type=int, default=2560, help="images per paired round")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", default="aekit,pythae,torch", type=lambda s: s.split(","))
     ap.add_argument("--parts", default=",".join(PARTS), type=lambda s: s.split(","))
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch intra-op threads for every system (default 1: on a machine shared with other "
-                         "jobs, spinning OpenMP threads make every op wait for a time slice)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads for every system (default 1: on a machine shared with other "
+        "jobs, spinning OpenMP threads make every op wait for a time slice)",
+    )
     ap.add_argument("--name", default="perf", help="results/NAME.json")
     args = ap.parse_args()
     if min(args.repeats, args.paired_rounds, args.paired_size) < 1:
@@ -418,16 +475,24 @@ def main() -> None:
     X = load_mnist(root, "train")[0][: args.train_size]
     X_test = load_mnist(root, "test")[0][: args.test_size]
     wall = time.perf_counter()
-    result = {"data": f"MNIST, {len(X)} training / {len(X_test)} test images, pixels in [0, 1]",
-              "settings": {"batch_size": args.batch_size, "optimizer": "adam", "lr": args.lr, "seed": args.seed,
-                           "threads": torch.get_num_threads()},
-              "pythae": pythae_status() or _version("pythae")}
+    result = {
+        "data": f"MNIST, {len(X)} training / {len(X_test)} test images, pixels in [0, 1]",
+        "settings": {
+            "batch_size": args.batch_size,
+            "optimizer": "adam",
+            "lr": args.lr,
+            "seed": args.seed,
+            "threads": torch.get_num_threads(),
+        },
+        "pythae": pythae_status() or _version("pythae"),
+    }
 
     def dense(hidden, code):
         def make():
             aekit.seed_everything(args.seed)
             ae = dense_ae(hidden, code)
             return ae, DenseEncoder(ae), DenseDecoder(ae), (784,), hidden[-1]
+
         return make
 
     def conv():
@@ -435,54 +500,90 @@ def main() -> None:
         return ConvAE(copy.deepcopy(enc), copy.deepcopy(dec)), enc, dec, (1, 28, 28), 32 * 7 * 7
 
     if "small" in args.parts:
-        result["small_784_32"] = {"epochs": args.epochs_small, "rows": compare(
-            "small", X, X_test, args, args.epochs_small, dense(SMALL, "sigmoid"))}
+        result["small_784_32"] = {
+            "epochs": args.epochs_small,
+            "rows": compare("small", X, X_test, args, args.epochs_small, dense(SMALL, "sigmoid")),
+        }
     if "deep" in args.parts:
         pairs = [(layer_matmul_rate(args.batch_size, DEEP), matmul_rate(2048, 2048, 2048)) for _ in range(3)]
-        result["matmul_layer_shapes_b%d_vs_2048" % args.batch_size] = round(
-            statistics.median(layer / square for layer, square in pairs), 3)
-        result["deep_784_1000_500_250_30"] = {"epochs": args.epochs_deep, "rows": compare(
-            "deep", X, X_test, args, args.epochs_deep, dense(DEEP, "linear"), flops_per_sample=6 * weights(DEEP))}
+        result[f"matmul_layer_shapes_b{args.batch_size}_vs_2048"] = round(
+            statistics.median(layer / square for layer, square in pairs), 3
+        )
+        result["deep_784_1000_500_250_30"] = {
+            "epochs": args.epochs_deep,
+            "rows": compare(
+                "deep",
+                X,
+                X_test,
+                args,
+                args.epochs_deep,
+                dense(DEEP, "linear"),
+                flops_per_sample=6 * weights(DEEP),
+            ),
+        }
         row = result["deep_784_1000_500_250_30"]["rows"].get("aekit", {})
         if "gflops" in row:
             row["fraction_of_matmul_paired"] = paired_fraction(
-                dense(DEEP, "linear"), X, args, 6 * weights(DEEP), args.paired_rounds, min(args.paired_size, len(X)))
+                dense(DEEP, "linear"),
+                X,
+                args,
+                6 * weights(DEEP),
+                args.paired_rounds,
+                min(args.paired_size, len(X)),
+            )
             print("deep     paired fraction of the 2048² rate", row["fraction_of_matmul_paired"], flush=True)
     if "conv" in args.parts:
         Xc, Xc_test = X.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
-        result["conv_2layer"] = {"epochs": args.epochs_conv, "rows": compare(
-            "conv", Xc, Xc_test, args, args.epochs_conv, conv)}
+        result["conv_2layer"] = {
+            "epochs": args.epochs_conv,
+            "rows": compare("conv", Xc, Xc_test, args, args.epochs_conv, conv),
+        }
     if "pretrain" in args.parts:
         Xp = X[: args.pretrain_size]
-        runs = {True: [], False: []}          # cached? -> [(seconds per layer, final loss per layer)] per round
-        for r in range(args.repeats):         # alternating which goes first
+        runs = {True: [], False: []}  # cached? -> [(seconds per layer, final loss per layer)] per round
+        for r in range(args.repeats):  # alternating which goes first
             for cached in (True, False) if r % 2 == 0 else (False, True):
                 runs[cached].append(pretrain(Xp, args, cached=cached))
         cached_s, recompute_s = ([s for s, _ in runs[c]] for c in (True, False))
         med = statistics.median
         result["greedy_pretraining_784_1000_500_250"] = {
-            "train_images": len(Xp), "epochs_per_layer": args.pretrain_epochs, "rounds": args.repeats,
+            "train_images": len(Xp),
+            "epochs_per_layer": args.pretrain_epochs,
+            "rounds": args.repeats,
             "cached_seconds": round(med(map(sum, cached_s)), 3),
             "recompute_seconds": round(med(map(sum, recompute_s)), 3),
             "speedup": round(med(sum(r) / sum(c) for r, c in zip(recompute_s, cached_s)), 2),
             "speedup_per_round": [round(sum(r) / sum(c), 2) for r, c in zip(recompute_s, cached_s)],
             "cached_seconds_per_layer": [round(med(v), 3) for v in zip(*cached_s)],
             "recompute_seconds_per_layer": [round(med(v), 3) for v in zip(*recompute_s)],
-            "speedup_per_layer": [round(med(r / c for r, c in zip(rs, cs)), 2)
-                                  for rs, cs in zip(zip(*recompute_s), zip(*cached_s))],
+            "speedup_per_layer": [
+                round(med(r / c for r, c in zip(rs, cs)), 2)
+                for rs, cs in zip(zip(*recompute_s), zip(*cached_s))
+            ],
             "flop_bound_speedup": round(pretrain_flop_bound(args.pretrain_epochs), 2),
             "cached_layer_losses": [round(v, 4) for v in runs[True][0][1]],
-            "recompute_layer_losses": [round(v, 4) for v in runs[False][0][1]]}
+            "recompute_layer_losses": [round(v, 4) for v in runs[False][0][1]],
+        }
         print("pretrain", result["greedy_pretraining_784_1000_500_250"], flush=True)
     result["seconds"] = round(time.perf_counter() - wall, 1)
     command = ".bench-venv/bin/python " + " ".join(["benchmarks/perf.py", *sys.argv[1:]])
     previous = HERE / "results" / f"{args.name}.json"
-    if set(args.parts) != set(PARTS) and previous.is_file():   # a partial run updates its sections only
+    if set(args.parts) != set(PARTS) and previous.is_file():  # a partial run updates its sections only
         old = json.loads(previous.read_text())
         runs = old.get("partial_runs", [])
-        runs.append({"command": command, "parts": args.parts, "seconds": result.pop("seconds"),
-                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
-        result = {**{k: v for k, v in old.items() if k not in ("machine", "date")}, **result, "partial_runs": runs}
+        runs.append(
+            {
+                "command": command,
+                "parts": args.parts,
+                "seconds": result.pop("seconds"),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            }
+        )
+        result = {
+            **{k: v for k, v in old.items() if k not in ("machine", "date")},
+            **result,
+            "partial_runs": runs,
+        }
         command = old["command"]
     result["command"] = command
     print("wrote", write_result(args.name, result))
@@ -500,6 +601,7 @@ def _warm_up() -> None:
 
 def _version(name):
     from importlib.metadata import version
+
     return f"{name} {version(name)}"
 
 

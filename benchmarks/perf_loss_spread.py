@@ -22,7 +22,6 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import perf  # noqa: E402
 from aekit.data import load_mnist  # noqa: E402
-
 from common import mnist_root, write_result  # noqa: E402
 
 
@@ -40,16 +39,19 @@ def main() -> None:
     rows = {"aekit": [], "torch": []}
     for seed in range(args.seeds):
         run = argparse.Namespace(batch_size=128, lr=1e-3, seed=seed)
-        enc, dec = perf.conv_pair(0)                      # the same initial weights for every run
+        enc, dec = perf.conv_pair(0)  # the same initial weights for every run
         _, net = perf.run_aekit(perf.ConvAE(copy.deepcopy(enc), copy.deepcopy(dec)), X, run, 1)
         rows["aekit"].append(round(perf.test_loss(net, X_test), 4))
         _, net = perf.run_torch_loop(enc, dec, X, run, 1)
         rows["torch"].append(round(perf.test_loss(net, X_test), 4))
         print(seed, {k: v[-1] for k, v in rows.items()}, flush=True)
-    result = {"data": f"MNIST, first {len(X)} training / {len(X_test)} test images, 1 epoch, batch 128, Adam 1e-3",
-              "model": "perf.py's 2-layer conv autoencoder", "test_loss_by_seed": rows,
-              "mean": {k: round(float(np.mean(v)), 4) for k, v in rows.items()},
-              "std": {k: round(float(np.std(v, ddof=1)), 4) for k, v in rows.items()}}
+    result = {
+        "data": f"MNIST, first {len(X)} training / {len(X_test)} test images, 1 epoch, batch 128, Adam 1e-3",
+        "model": "perf.py's 2-layer conv autoencoder",
+        "test_loss_by_seed": rows,
+        "mean": {k: round(float(np.mean(v)), 4) for k, v in rows.items()},
+        "std": {k: round(float(np.std(v, ddof=1)), 4) for k, v in rows.items()},
+    }
     print("wrote", write_result("perf_loss_spread", result))
 
 

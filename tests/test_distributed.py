@@ -20,7 +20,9 @@ from aekit.nn import Autoencoder
 from aekit.train import _rank_order, fit, fit_classifier, seed_everything
 
 SRC = Path(aekit.__file__).resolve().parents[1]
-FIT = dict(epochs=4, batch_size=50, lr=3e-3, seed=0, progress=False, device="cpu")   # CPU ranks even beside a GPU
+FIT = dict(
+    epochs=4, batch_size=50, lr=3e-3, seed=0, progress=False, device="cpu"
+)  # CPU ranks even beside a GPU
 
 
 def _free_port() -> int:
@@ -53,8 +55,11 @@ class _ConvNet(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, stride=2, padding=1), torch.nn.ReLU(),
-                                       torch.nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 4, 3, stride=2, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1),
+        )
 
     def loss(self, x):
         return 0.5 * (self.net(x) - x).pow(2).flatten(1).sum(1).mean()
@@ -71,7 +76,7 @@ def _train_conv(model):
 
 def _denoiser():
     seed_everything(2)
-    return Autoencoder(64, [32], loss="mse", corruption="masking:0.3")   # each rank draws its own noise
+    return Autoencoder(64, [32], loss="mse", corruption="masking:0.3")  # each rank draws its own noise
 
 
 def _train_loader(ae):
@@ -81,31 +86,43 @@ def _train_loader(ae):
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        GLOO_SOCKET_IFNAME="lo",
+    )
     torch.set_num_threads(1)
     out = Path(out)
     ae, clf = _models()
-    h_ae, h_clf = _train(ae, clf, out / f"rank{rank}")   # distributed=None: joins because RANK etc. are set
+    h_ae, h_clf = _train(ae, clf, out / f"rank{rank}")  # distributed=None: joins because RANK etc. are set
     assert distributed.world_size() == world
     loader_ae = _models()[0]
-    h_loader = _train_loader(loader_ae)                     # a DataLoader is re-sharded (DistributedSampler)
+    h_loader = _train_loader(loader_ae)  # a DataLoader is re-sharded (DistributedSampler)
     conv = _conv_net()
     h_conv = _train_conv(conv)
     assert all(p.is_contiguous() for p in conv.parameters())
-    straight, resumed = _denoiser(), _denoiser()            # 4 epochs in one go / 2 + 2 resumed
+    straight, resumed = _denoiser(), _denoiser()  # 4 epochs in one go / 2 + 2 resumed
     X = _data()[0]
     fit(straight, X, **FIT)
-    fit(resumed, X, **{**FIT, "epochs": 2}, checkpoint_dir=out / "resume")   # rank 0 writes, all ranks read
+    fit(resumed, X, **{**FIT, "epochs": 2}, checkpoint_dir=out / "resume")  # rank 0 writes, all ranks read
     fit(resumed, X, **FIT, checkpoint_dir=out / "resume", resume_from=out / "resume")
-    save_file({**{f"ae.{k}": v for k, v in ae.state_dict().items()},
-               **{f"clf.{k}": v for k, v in clf.state_dict().items()},
-               **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()},
-               **{f"conv.{k}": v for k, v in conv.state_dict().items()},
-               **{f"straight.{k}": v for k, v in straight.state_dict().items()},
-               **{f"resumed.{k}": v for k, v in resumed.state_dict().items()}}, out / f"weights{rank}.safetensors")
-    (out / f"history{rank}.json").write_text(json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader,
-                                                          "conv": h_conv}))
+    save_file(
+        {
+            **{f"ae.{k}": v for k, v in ae.state_dict().items()},
+            **{f"clf.{k}": v for k, v in clf.state_dict().items()},
+            **{f"loader.{k}": v for k, v in loader_ae.state_dict().items()},
+            **{f"conv.{k}": v for k, v in conv.state_dict().items()},
+            **{f"straight.{k}": v for k, v in straight.state_dict().items()},
+            **{f"resumed.{k}": v for k, v in resumed.state_dict().items()},
+        },
+        out / f"weights{rank}.safetensors",
+    )
+    (out / f"history{rank}.json").write_text(
+        json.dumps({"ae": h_ae, "clf": h_clf, "loader": h_loader, "conv": h_conv})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +162,7 @@ def test_gradients_are_averaged_like_one_process(two_ranks, tmp_path):
         torch.testing.assert_close(w0[f"ae.{k}"], v, atol=2e-5, rtol=1e-4)
     for k, v in clf.state_dict().items():
         torch.testing.assert_close(w0[f"clf.{k}"], v, atol=2e-5, rtol=1e-4)
-    conv = _conv_net()                                    # channels-last weights: the same averaging
+    conv = _conv_net()  # channels-last weights: the same averaging
     h_conv = _train_conv(conv)
     for k, v in conv.state_dict().items():
         torch.testing.assert_close(w0[f"conv.{k}"], v, atol=2e-5, rtol=1e-4)
@@ -167,7 +184,7 @@ def test_resume_is_exact_with_two_ranks(two_ranks):
     # = 4 epochs in one go, bit for bit, on each rank
     _, weights, _ = two_ranks
     for w in weights:
-        straight = {k[len("straight."):]: v for k, v in w.items() if k.startswith("straight.")}
+        straight = {k[len("straight.") :]: v for k, v in w.items() if k.startswith("straight.")}
         assert straight
         for k, v in straight.items():
             assert torch.equal(w[f"resumed.{k}"], v), k
@@ -177,13 +194,13 @@ def test_resume_is_exact_with_two_ranks(two_ranks):
 def test_rank_order_splits_every_global_batch(n, per_rank, world):
     order = torch.randperm(n)
     parts = [_rank_order(order, per_rank, r, world) for r in range(world)]
-    assert len({len(p) for p in parts}) == 1                  # same number of samples, so of batches
-    assert set(torch.cat(parts).tolist()) == set(range(n))    # every sample seen (a few twice: padding)
+    assert len({len(p) for p in parts}) == 1  # same number of samples, so of batches
+    assert set(torch.cat(parts).tolist()) == set(range(n))  # every sample seen (a few twice: padding)
     step = per_rank * world
     padded = -(-n // world) * world
     glued = []
-    for i in range(0, len(parts[0]), per_rank):              # rank slices of batch i, glued, = global batch i
-        glued += torch.cat([p[i:i + per_rank] for p in parts]).tolist()
+    for i in range(0, len(parts[0]), per_rank):  # rank slices of batch i, glued, = global batch i
+        glued += torch.cat([p[i : i + per_rank] for p in parts]).tolist()
     assert glued == order.repeat(3)[:padded].tolist()
     assert len(parts[0]) == sum(len(range(s, min(s + step, padded))) // world for s in range(0, padded, step))
 
@@ -202,47 +219,84 @@ def _torchrun(tmp_path, *launcher: str, **env):
     """(command, environment) of `torchrun LAUNCHER... -m aekit train` on 300 digits, output in tmp_path/run."""
     np.save(tmp_path / "x.npy", load_digits()[0][:300])
     env = dict(os.environ, PYTHONPATH=str(SRC), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", **env)
-    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher,
-           "-m", "aekit", "-q", "train", "--data", str(tmp_path / "x.npy"), "--hidden", "16", "--epochs", "2",
-           "--out", str(tmp_path / "run")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        *launcher,
+        "-m",
+        "aekit",
+        "-q",
+        "train",
+        "--data",
+        str(tmp_path / "x.npy"),
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     return cmd, env
 
 
 def _torchrun_train(tmp_path, nproc: int, **env):
-    cmd, env = _torchrun(tmp_path, "--nnodes", "1", "--nproc-per-node", str(nproc), "--master-addr", "127.0.0.1",
-                         "--master-port", str(_free_port()), **env)
+    cmd, env = _torchrun(
+        tmp_path,
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nproc),
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        **env,
+    )
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
 
 
 def _check_run(done, run: Path):
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("trained") == 1          # rank 0 alone reports
+    assert done.stdout.count("trained") == 1  # rank 0 alone reports
     report = json.loads((run / "metrics.json").read_text())
     assert report["epochs"] == 2
     assert aekit.load(run).history["epoch"] == [1, 2]
 
 
 def test_torchrun_cli(tmp_path):
-    _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")   # gloo, CPU ranks
+    _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")  # gloo, CPU ranks
 
 
 def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
     # two "nodes" (two torchrun launchers, one process each) on this machine, joined by a c10d
     # rendezvous as in the README's multi-machine command; the second node's process is global rank 1
-    rendezvous = ("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
-                  "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--rdzv-id", "aekit-test")
+    rendezvous = (
+        "--nnodes",
+        "2",
+        "--nproc-per-node",
+        "1",
+        "--rdzv-backend",
+        "c10d",
+        "--rdzv-endpoint",
+        f"127.0.0.1:{_free_port()}",
+        "--rdzv-id",
+        "aekit-test",
+    )
     cmd, env = _torchrun(tmp_path, *rendezvous, CUDA_VISIBLE_DEVICES="")
-    nodes = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    nodes = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     try:
         outs = [p.communicate(timeout=240) for p in nodes]
-    finally:                                          # a node left waiting at the rendezvous must not outlive the test
+    finally:  # a node left waiting at the rendezvous must not outlive the test
         for p in nodes:
             p.kill()
     for p, (_, err) in zip(nodes, outs):
         assert p.returncode == 0, err[-2000:]
     done = subprocess.CompletedProcess(cmd, 0, "".join(o for o, _ in outs), "".join(e for _, e in outs))
-    _check_run(done, tmp_path / "run")                # one report, from the node that holds rank 0
+    _check_run(done, tmp_path / "run")  # one report, from the node that holds rank 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs CUDA GPUs")
@@ -255,7 +309,9 @@ def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setenv("LOCAL_RANK", "1")
-    with pytest.raises(RuntimeError, match=r"LOCAL_RANK is 1 but this machine has 1 CUDA device.*--nproc-per-node 1"):
+    with pytest.raises(
+        RuntimeError, match=r"LOCAL_RANK is 1 but this machine has 1 CUDA device.*--nproc-per-node 1"
+    ):
         distributed.device()
     monkeypatch.setenv("LOCAL_RANK", "0")
     assert distributed.device() == torch.device("cuda", 0)

@@ -93,7 +93,7 @@ def test_pca_codes_and_map_metrics_on_two_clusters():
     rng = np.random.default_rng(3)
     y = np.repeat([0, 1], 50)
     X = rng.normal(0, 0.1, (100, 10))
-    X[y == 1, 0] += 5.0                   # the classes differ along the first principal direction
+    X[y == 1, 0] += 5.0  # the classes differ along the first principal direction
     P_tr, P_te = pca_codes(X[::2], X[1::2])
     assert P_tr.shape == (50, 2) and P_te.shape == (50, 2)
     m = map_metrics(P_tr, y[::2], P_te, y[1::2], X[1::2], k=5)

@@ -15,7 +15,7 @@ from aekit.errors import CheckpointError
 def saved(tmp_path, digits):
     model = Autoencoder(64, [32, 8], tied=True, corruption="saltpepper:0.1", code_activation="linear")
     aekit.fit(model, digits[0], epochs=1, progress=False)
-    model.cpu()                                 # trained on a GPU if there is one; aekit.load gives a CPU model
+    model.cpu()  # trained on a GPU if there is one; aekit.load gives a CPU model
     path = model.save(tmp_path / "ckpt")
     return model, path
 
@@ -64,17 +64,26 @@ def test_mismatched_weights_raise_checkpoint_error(saved, tmp_path):
         aekit.load(path)
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda c: c.update({"format_version": 99}), "version"),
-    (lambda c: c.update({"class": "Nope"}), "Nope"),
-    (lambda c: c["args"].update({"hidden": "x"}), "rebuild"),
-    (lambda c: c.pop("args"), "args"),
-    (lambda c: c["files"].update({"model.safetensors": "deadbeef"}), "manifest entry of model.safetensors"),
-    (lambda c: c["files"].update({"model.safetensors": ["x"]}), "manifest entry of model.safetensors"),
-    (lambda c: c.update(history=[1, 2]), "'history' is a list"),
-    (lambda c: c["args"].update(hidden=[10**10, 8]), r"shape \(32,?.*expects \(10000000000"),   # nothing allocated
-    (lambda c: c["args"].update(sparsity_target=[1]), "cannot rebuild Autoencoder.*TypeError"),
-])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda c: c.update({"format_version": 99}), "version"),
+        (lambda c: c.update({"class": "Nope"}), "Nope"),
+        (lambda c: c["args"].update({"hidden": "x"}), "rebuild"),
+        (lambda c: c.pop("args"), "args"),
+        (
+            lambda c: c["files"].update({"model.safetensors": "deadbeef"}),
+            "manifest entry of model.safetensors",
+        ),
+        (lambda c: c["files"].update({"model.safetensors": ["x"]}), "manifest entry of model.safetensors"),
+        (lambda c: c.update(history=[1, 2]), "'history' is a list"),
+        (
+            lambda c: c["args"].update(hidden=[10**10, 8]),
+            r"shape \(32,?.*expects \(10000000000",
+        ),  # nothing allocated
+        (lambda c: c["args"].update(sparsity_target=[1]), "cannot rebuild Autoencoder.*TypeError"),
+    ],
+)
 def test_bad_config_raises_checkpoint_error(saved, mutate, match):
     _, path = saved
     config = json.loads((path / "config.json").read_text())
@@ -97,9 +106,9 @@ def test_a_pickle_is_never_loaded(tmp_path):
     """A checkpoint whose weights file is a torch pickle is refused, not unpickled."""
     model = Autoencoder(4, 2)
     path = model.save(tmp_path / "ckpt")
-    torch.save(model.state_dict(), path / "model.safetensors")        # a pickle in disguise
+    torch.save(model.state_dict(), path / "model.safetensors")  # a pickle in disguise
     config = json.loads((path / "config.json").read_text())
-    config["files"] = {}                                               # even without the hash check
+    config["files"] = {}  # even without the hash check
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="safetensors"):
         aekit.load(path)
@@ -108,6 +117,7 @@ def test_a_pickle_is_never_loaded(tmp_path):
 def test_written_files_are_readable_like_open_would_make_them(saved):
     import os
     import stat
+
     _, path = saved
     mask = os.umask(0)
     os.umask(mask)
@@ -141,14 +151,15 @@ def test_a_stack_with_a_bad_history_is_refused_not_broken_later(tmp_path):
 def test_a_transaction_replaces_all_its_files_or_none(tmp_path):
     (tmp_path / "a").write_text("old a")
     (tmp_path / "b").write_text("old b")
-    with pytest.raises(KeyboardInterrupt):
-        with io.transaction():
-            io.atomic_write_text(tmp_path / "a", "new a")
-            raise KeyboardInterrupt
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"] and (tmp_path / "a").read_text() == "old a"
+    with pytest.raises(KeyboardInterrupt), io.transaction():
+        io.atomic_write_text(tmp_path / "a", "new a")
+        raise KeyboardInterrupt
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"] and (tmp_path / "a").read_text() == "old a"
+    )
     with io.transaction():
         io.atomic_write_text(tmp_path / "a", "new a")
-        assert (tmp_path / "a").read_text() == "old a"          # held back until the end
+        assert (tmp_path / "a").read_text() == "old a"  # held back until the end
         io.atomic_write_text(tmp_path / "b", "new b")
     assert [(tmp_path / n).read_text() for n in "ab"] == ["new a", "new b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
@@ -156,17 +167,17 @@ def test_a_transaction_replaces_all_its_files_or_none(tmp_path):
 
 def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, monkeypatch):
     import signal
+
     replace = os.replace
 
     def replace_and_interrupt(src, dst):
         replace(src, dst)
         if Path(dst).name == "a":
-            os.kill(os.getpid(), signal.SIGINT)     # Ctrl-C between the two renames
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the two renames
 
     monkeypatch.setattr(io.os, "replace", replace_and_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        with io.transaction():
-            io.atomic_write_text(tmp_path / "a", "new a")
-            io.atomic_write_text(tmp_path / "b", "new b")
+    with pytest.raises(KeyboardInterrupt), io.transaction():
+        io.atomic_write_text(tmp_path / "a", "new a")
+        io.atomic_write_text(tmp_path / "b", "new b")
     assert [(tmp_path / n).read_text() for n in "ab"] == ["new a", "new b"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -11,14 +11,18 @@ def _fresh(code: str) -> subprocess.CompletedProcess:
 
 
 def test_subpackages_are_attributes_without_their_own_import():
-    done = _fresh("import aekit; print(aekit.nn.Autoencoder.__name__, aekit.data.load_digits.__name__, "
-                  "aekit.train.fit is aekit.fit)")
+    done = _fresh(
+        "import aekit; print(aekit.nn.Autoencoder.__name__, aekit.data.load_digits.__name__, "
+        "aekit.train.fit is aekit.fit)"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["Autoencoder", "load_digits", "True"]
 
 
 def test_star_import_leaves_the_heavy_optional_modules_alone():
-    done = _fresh("import sys; from aekit import *; print('matplotlib' in sys.modules, 'fastapi' in sys.modules)")
+    done = _fresh(
+        "import sys; from aekit import *; print('matplotlib' in sys.modules, 'fastapi' in sys.modules)"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", "False"]
 

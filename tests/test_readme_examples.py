@@ -10,17 +10,21 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def _blocks(heading: str) -> list[str]:
     section = README.read_text(encoding="utf-8").split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
-    return [re.sub(r"epochs=\d+", "epochs=2", b) for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)]
+    return [
+        re.sub(r"epochs=\d+", "epochs=2", b) for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    ]
 
 
-@pytest.mark.parametrize("heading, n_blocks", [("Quick start (Python)", 1), ("Stacked denoising autoencoders", 2)])
+@pytest.mark.parametrize(
+    "heading, n_blocks", [("Quick start (Python)", 1), ("Stacked denoising autoencoders", 2)]
+)
 def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = _blocks(heading)
     assert len(blocks) == n_blocks
     namespace: dict = {}
     for code in blocks:
-        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(code, str(README), "exec"), namespace)
     if heading.startswith("Quick"):
         assert namespace["codes"].shape == (1797, 16)
         assert (tmp_path / "runs" / "dae" / "model.safetensors").is_file()

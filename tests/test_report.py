@@ -22,18 +22,62 @@ def run_dir(tmp_path_factory):
     """A run directory as `aekit train` writes it, plus a 2-D map and rate-distortion points."""
     root = tmp_path_factory.mktemp("report")
     run = root / "run"
-    assert main(["-q", "train", "--data", "digits", "--hidden", "32,8", "--corruption", "masking:0.2",
-                 "--epochs", "3", "--out", str(run)]) == 0
-    assert main(["-q", "map", "--data", "digits", "--hidden", "16,2", "--epochs", "2", "--trust-samples", "200",
-                 "--out", str(run / "map.png"), "--metrics-out", str(run / "map_metrics.json")]) == 0
-    (run / "rd_points.json").write_text(json.dumps(
-        {"aekit": [[48, 21.5], [96, 25.0]], "jpeg": [{"bytes": 150, "psnr": 18.0}, {"bytes": 300, "psnr": 22.0}]}))
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                "--data",
+                "digits",
+                "--hidden",
+                "32,8",
+                "--corruption",
+                "masking:0.2",
+                "--epochs",
+                "3",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "map",
+                "--data",
+                "digits",
+                "--hidden",
+                "16,2",
+                "--epochs",
+                "2",
+                "--trust-samples",
+                "200",
+                "--out",
+                str(run / "map.png"),
+                "--metrics-out",
+                str(run / "map_metrics.json"),
+            ]
+        )
+        == 0
+    )
+    (run / "rd_points.json").write_text(
+        json.dumps(
+            {
+                "aekit": [[48, 21.5], [96, 25.0]],
+                "jpeg": [{"bytes": 150, "psnr": 18.0}, {"bytes": 300, "psnr": 22.0}],
+            }
+        )
+    )
     return run
 
 
 def images(text):
-    return [Image.open(io.BytesIO(base64.b64decode(b))) for b in re.findall(r'src="data:image/png;base64,([^"]+)"',
-                                                                          text)]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(b)))
+        for b in re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    ]
 
 
 def test_report_has_every_section_and_its_images_decode(run_dir, tmp_path):
@@ -43,9 +87,9 @@ def test_report_has_every_section_and_its_images_decode(run_dir, tmp_path):
     assert text.startswith("<!DOCTYPE html>")
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in text, sid
-    assert "Autoencoder" in text and "masking" in text                     # the configuration
-    assert "knn_accuracy" in text and "psnr_db" in text                  # metrics.json and map_metrics.json
-    assert "jpeg #2" in text                                              # rate-distortion points tabulated
+    assert "Autoencoder" in text and "masking" in text  # the configuration
+    assert "knn_accuracy" in text and "psnr_db" in text  # metrics.json and map_metrics.json
+    assert "jpeg #2" in text  # rate-distortion points tabulated
     imgs = images(text)
     # curves, reconstructions, map (files) + filters and rate-distortion (drawn from checkpoint / JSON)
     assert len(imgs) >= 5
@@ -76,15 +120,17 @@ def test_report_tolerates_foreign_and_broken_files(tmp_path):
 def test_report_notes_hostile_json_and_goes_on(tmp_path):
     run = tmp_path / "hostile"
     run.mkdir()
-    (run / "deep.json").write_text("[" * 100_000 + "]" * 100_000)            # RecursionError in json.loads
-    (run / "bigint.json").write_text('{"n": ' + "9" * 5000 + "}")         # ValueError: int digits limit
+    (run / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json.loads
+    (run / "bigint.json").write_text('{"n": ' + "9" * 5000 + "}")  # ValueError: int digits limit
     (run / "ok.json").write_text('{"accuracy": 0.5}')
     (run / "config.json").write_text(json.dumps({"class": "X", "history": {"train_loss": "abc"}}))
     text = build_report(run)
     assert "deep.json: nested too deeply" in text and "bigint.json: not valid JSON" in text
-    assert "accuracy" in text                                              # the readable file is still shown
+    assert "accuracy" in text  # the readable file is still shown
     assert "history in config.json could not be drawn" in text
-    (run / "config.json").write_text(json.dumps({"class": "X", "history": {"train_loss": [1.0, 0.5], "epoch": [1]}}))
+    (run / "config.json").write_text(
+        json.dumps({"class": "X", "history": {"train_loss": [1.0, 0.5], "epoch": [1]}})
+    )
     assert "could not be drawn" in build_report(run)
 
 
@@ -93,14 +139,26 @@ def test_report_sections_claim_figures_by_whole_words(tmp_path):
     run.mkdir()
     png = io.BytesIO()
     Image.new("L", (120, 120)).save(png, format="PNG")
-    for name in ("ordered_samples", "decoder_outputs", "bitmap_examples", "codec_rd", "mnist_2d", "code_histograms"):
+    for name in (
+        "ordered_samples",
+        "decoder_outputs",
+        "bitmap_examples",
+        "codec_rd",
+        "mnist_2d",
+        "code_histograms",
+    ):
         (run / f"{name}.png").write_bytes(png.getvalue())
     text = build_report(run)
 
     def section(sid):
         return re.search(f'<section id="{sid}">(.*?)</section>', text).group(1)
+
     other = section("other-figures")
-    for name in ("ordered_samples", "decoder_outputs", "bitmap_examples"):  # "rd", "code", "map" inside a word
+    for name in (
+        "ordered_samples",
+        "decoder_outputs",
+        "bitmap_examples",
+    ):  # "rd", "code", "map" inside a word
         assert f"{name}.png" in other, name
     assert "codec_rd.png" in section("rate-distortion")
     assert "mnist_2d.png" in section("map") and "code_histograms.png" in section("codes")
@@ -109,13 +167,19 @@ def test_report_sections_claim_figures_by_whole_words(tmp_path):
 def test_report_of_a_checkpoint_this_aekit_cannot_build(tmp_path):
     run = tmp_path / "other-family"
     run.mkdir()
-    config = {"format": "aekit-checkpoint", "format_version": 1, "class": "SomeFutureModel",
-              "args": {"layers": [3, 2]}, "files": {}, "history": {"epoch": [1, 2], "train_loss": [2.0, 1.0]}}
+    config = {
+        "format": "aekit-checkpoint",
+        "format_version": 1,
+        "class": "SomeFutureModel",
+        "args": {"layers": [3, 2]},
+        "files": {},
+        "history": {"epoch": [1, 2], "train_loss": [2.0, 1.0]},
+    }
     (run / "config.json").write_text(json.dumps(config))
     text = build_report(run)
     assert "SomeFutureModel" in text and "args.layers" in text
     assert "could not be loaded" in text
-    assert len(images(text)) == 1                                         # curves drawn from the history
+    assert len(images(text)) == 1  # curves drawn from the history
 
 
 def test_report_draws_reconstructions_from_the_checkpoint_given_data(run_dir, tmp_path):
@@ -142,9 +206,21 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     out = tmp_path / "report.html"
     write_report(run_dir, out)
     shot = tmp_path / "shot.png"
-    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1200,1600", f"--screenshot={shot}", out.resolve().as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            out.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     with Image.open(shot) as img:
         assert img.size == (1200, 1600)

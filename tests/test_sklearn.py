@@ -8,18 +8,23 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from aekit.sklearn import (AutoencoderOutlierDetector, AutoencoderTransformer, StackedDenoisingClassifier,
-                           StackedDenoisingTransformer)
+from aekit.sklearn import (
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    StackedDenoisingClassifier,
+    StackedDenoisingTransformer,
+)
 
 # tiny settings: scikit-learn's checks fit each estimator dozens of times on ~100-300 samples
 FAST = dict(batch_size=32, random_state=0)
 CHECKED = [
     AutoencoderTransformer(hidden=(4,), epochs=2, **FAST),
     StackedDenoisingTransformer(hidden=(6, 4), pretrain_epochs=1, **FAST),
-    StackedDenoisingClassifier(hidden=(16,), pretrain_epochs=1, epochs=10, lr=3e-2, batch_size=64, random_state=0),
+    StackedDenoisingClassifier(
+        hidden=(16,), pretrain_epochs=1, epochs=10, lr=3e-2, batch_size=64, random_state=0
+    ),
     AutoencoderOutlierDetector(hidden=(4,), epochs=2, **FAST),
 ]
-
 
 
 @parametrize_with_checks(CHECKED)
@@ -29,9 +34,17 @@ def test_sklearn_estimator_checks(estimator, check):
 
 def test_pipeline_with_linear_svc(digits):
     X, y, X_test, y_test = digits
-    pipe = Pipeline([("sda", StackedDenoisingTransformer(hidden=(64, 64), pretrain_epochs=5, lr=3e-3,
-                                                         batch_size=32, random_state=0)),
-                     ("svm", LinearSVC(C=1.0))])
+    pipe = Pipeline(
+        [
+            (
+                "sda",
+                StackedDenoisingTransformer(
+                    hidden=(64, 64), pretrain_epochs=5, lr=3e-3, batch_size=32, random_state=0
+                ),
+            ),
+            ("svm", LinearSVC(C=1.0)),
+        ]
+    )
     pipe.fit(X, y)
     assert pipe.named_steps["sda"].transform(X_test).shape == (len(X_test), 64)
     assert pipe.score(X_test, y_test) > 0.9
@@ -43,7 +56,10 @@ def test_transformer_layers_fit_transform_and_names(digits):
     Z = sdt.fit_transform(X)
     assert Z.shape == (200, 18)
     np.testing.assert_allclose(Z, sdt.transform(X))
-    assert list(sdt.get_feature_names_out()[:2]) == ["stackeddenoisingtransformer0", "stackeddenoisingtransformer1"]
+    assert list(sdt.get_feature_names_out()[:2]) == [
+        "stackeddenoisingtransformer0",
+        "stackeddenoisingtransformer1",
+    ]
     with pytest.raises(ValueError, match="layers must be"):
         StackedDenoisingTransformer(hidden=(12, 6), layers=3).fit(X)
 
@@ -55,7 +71,7 @@ def test_autoencoder_transformer_inverse_and_score(digits):
     assert codes.shape == (300, 32) and codes.dtype == np.float64
     recon = ae.inverse_transform(codes)
     assert recon.shape == X.shape
-    assert np.mean((recon - X) ** 2) < np.mean((X.mean(0) - X) ** 2)      # better than the mean image
+    assert np.mean((recon - X) ** 2) < np.mean((X.mean(0) - X) ** 2)  # better than the mean image
     assert ae.score(X) > ae.score(np.random.default_rng(0).random(X.shape))
     with pytest.raises(ValueError, match="codes of shape"):
         ae.inverse_transform(np.zeros((2, 5)))
@@ -74,8 +90,16 @@ def test_clone_and_grid_search(digits):
 def test_classifier_with_string_labels_and_early_stopping(digits):
     X, y, X_test, y_test = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    clf = StackedDenoisingClassifier(hidden=(64,), pretrain_epochs=3, epochs=30, lr=3e-3, batch_size=32,
-                                     validation_fraction=0.2, patience=5, random_state=0).fit(X, names[y])
+    clf = StackedDenoisingClassifier(
+        hidden=(64,),
+        pretrain_epochs=3,
+        epochs=30,
+        lr=3e-3,
+        batch_size=32,
+        validation_fraction=0.2,
+        patience=5,
+        random_state=0,
+    ).fit(X, names[y])
     assert set(clf.classes_) == set(names)
     assert clf.score(X_test, names[y_test]) > 0.9
     assert "val_error" in clf.history_
@@ -87,11 +111,13 @@ def test_classifier_with_string_labels_and_early_stopping(digits):
 
 def test_outlier_detector_ranks_corrupted_digits_above_clean(digits):
     X, _, X_test, _ = digits
-    det = AutoencoderOutlierDetector(hidden=(16,), epochs=30, lr=3e-3, contamination=0.05, random_state=0).fit(X)
+    det = AutoencoderOutlierDetector(
+        hidden=(16,), epochs=30, lr=3e-3, contamination=0.05, random_state=0
+    ).fit(X)
     rng = np.random.default_rng(0)
     noisy = np.clip(X_test + rng.normal(0, 0.5, X_test.shape), 0, 1)
     clean_err, noisy_err = det.reconstruction_error(X_test), det.reconstruction_error(noisy)
-    auc = np.mean(noisy_err[:, None] > clean_err[None, :])                # P(score(noisy) > score(clean))
+    auc = np.mean(noisy_err[:, None] > clean_err[None, :])  # P(score(noisy) > score(clean))
     assert auc > 0.95
     assert np.mean(det.predict(noisy) == -1) > 0.8
     assert np.mean(det.predict(X_test) == 1) > 0.8
@@ -102,11 +128,17 @@ def test_outlier_detector_ranks_corrupted_digits_above_clean(digits):
 
 def test_refit_resets_history_and_numpy_scalars_are_accepted(digits):
     X = digits[0][:120]
-    sdt = StackedDenoisingTransformer(hidden=(6,), pretrain_epochs=1, finetune_epochs=1, random_state=0).fit(X)
+    sdt = StackedDenoisingTransformer(hidden=(6,), pretrain_epochs=1, finetune_epochs=1, random_state=0).fit(
+        X
+    )
     assert sdt.finetune_history_ is not None
     sdt.set_params(finetune_epochs=0).fit(X)
-    assert sdt.finetune_history_ is None                    # not the previous fit's history
-    det = AutoencoderOutlierDetector(hidden=(4,), epochs=1, contamination=np.float32(0.1), random_state=0).fit(X)
+    assert sdt.finetune_history_ is None  # not the previous fit's history
+    det = AutoencoderOutlierDetector(
+        hidden=(4,), epochs=1, contamination=np.float32(0.1), random_state=0
+    ).fit(X)
     assert np.isclose(np.mean(det.predict(X) == -1), 0.1, atol=0.02)
     with pytest.raises(ValueError, match="validation_fraction=0.9 of 2 samples leaves none to train on"):
-        StackedDenoisingClassifier(hidden=(4,), pretrain_epochs=1, epochs=1, validation_fraction=0.9).fit(X[:2], [0, 1])
+        StackedDenoisingClassifier(hidden=(4,), pretrain_epochs=1, epochs=1, validation_fraction=0.9).fit(
+            X[:2], [0, 1]
+        )

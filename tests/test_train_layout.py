@@ -15,9 +15,13 @@ class TinyConvAE(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.enc = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
-        self.dec = nn.Sequential(nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
-        self.layouts = []          # a (4, 4, 3, 3) filter bank's layout at every training step
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1)
+        )
+        self.dec = nn.Sequential(
+            nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid()
+        )
+        self.layouts = []  # a (4, 4, 3, 3) filter bank's layout at every training step
 
     def loss(self, x):
         if self.training:
@@ -26,7 +30,7 @@ class TinyConvAE(nn.Module):
 
 
 class KeepsItsLayout(TinyConvAE):
-    channels_last = False          # a model that chooses its own layout is left alone
+    channels_last = False  # a model that chooses its own layout is left alone
 
 
 def _images(n=96, seed=0):
@@ -53,13 +57,13 @@ def test_a_users_conv_net_trains_channels_last_and_comes_back_contiguous():
     plain = _init(KeepsItsLayout)
     aekit.fit(plain, _images(), **FIT)
     assert not any(plain.layouts)
-    for k, v in _weights(plain).items():           # the same training, another order of the sums
+    for k, v in _weights(plain).items():  # the same training, another order of the sums
         torch.testing.assert_close(model.state_dict()[k], v, atol=1e-5, rtol=1e-4)
 
 
 def test_the_layout_is_restored_when_training_fails(tmp_path):
     model = _init(TinyConvAE)
-    with pytest.raises(CheckpointError):                  # fails after the conversion: nothing to resume
+    with pytest.raises(CheckpointError):  # fails after the conversion: nothing to resume
         aekit.fit(model, _images(), **FIT, resume_from=tmp_path / "missing")
     assert all(p.is_contiguous() for p in model.parameters())
 
@@ -70,9 +74,11 @@ def test_dense_models_are_untouched():
     assert all(p.is_contiguous() for p in model.parameters())
 
 
-@pytest.mark.parametrize("make", [lambda: _init(TinyConvAE),
-                                  lambda: (torch.manual_seed(0), aekit.ConvAutoencoder(1, [4]))[1]],
-                         ids=["users-conv-net", "ConvAutoencoder"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: _init(TinyConvAE), lambda: (torch.manual_seed(0), aekit.ConvAutoencoder(1, [4]))[1]],
+    ids=["users-conv-net", "ConvAutoencoder"],
+)
 def test_resume_equals_an_uninterrupted_run_for_channels_last_weights(tmp_path, make):
     # checkpoints hold contiguous optimizer states; fused Adam walks a weight and its states in memory
     # order, so states not laid out like channels-last weights would update the wrong elements
@@ -91,11 +97,11 @@ def test_a_users_model_resumes_only_from_its_own_intact_weights(tmp_path):
     aekit.fit(_init(TinyConvAE), X, **{**FIT, "epochs": 1}, checkpoint_dir=tmp_path / "run")
     weights = tmp_path / "run" / "model.safetensors"
     data = bytearray(weights.read_bytes())
-    data[-1] ^= 0xFF                                   # one flipped bit of the last weight
+    data[-1] ^= 0xFF  # one flipped bit of the last weight
     weights.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="model.safetensors"):
         aekit.fit(_init(TinyConvAE), X, **FIT, resume_from=tmp_path / "run")
-    with pytest.raises(CheckpointError, match="config.json not found"):   # not an aekit model's checkpoint
+    with pytest.raises(CheckpointError, match="config.json not found"):  # not an aekit model's checkpoint
         aekit.fit(aekit.Autoencoder(64, 8), X.reshape(-1, 64), **FIT, resume_from=tmp_path / "run")
 
 
@@ -104,7 +110,7 @@ class FlattensWithView(TinyConvAE):
 
     def loss(self, x):
         h = self.enc(x)
-        flat = h.view(len(h), -1)              # would raise on channels-last maps
+        flat = h.view(len(h), -1)  # would raise on channels-last maps
         if self.training:
             self.layouts.append(self.enc[2].weight.is_contiguous(memory_format=torch.channels_last))
         return 0.5 * (self.dec(flat.view_as(h)) - x).pow(2).flatten(1).sum(1).mean()
@@ -117,7 +123,7 @@ def test_a_model_that_needs_the_contiguous_layout_trains_in_it():
     assert history["train_loss"][-1] < history["train_loss"][0]
     reference = _init(KeepsItsLayout)
     aekit.fit(reference, _images(), **FIT)
-    for k, v in _weights(reference).items():       # the same model, trained exactly as if never probed
+    for k, v in _weights(reference).items():  # the same model, trained exactly as if never probed
         assert torch.equal(model.state_dict()[k], v), k
 
 
@@ -128,4 +134,4 @@ def test_the_probe_leaves_no_trace_in_batch_norm_statistics():
     model.enc, model.dec = net, nn.Identity()
     aekit.fit(model, _images(), **{**FIT, "epochs": 1})
     batches = -(-96 // 16)
-    assert int(net[1].num_batches_tracked) == batches     # the training batches, not one more
+    assert int(net[1].num_batches_tracked) == batches  # the training batches, not one more

@@ -39,7 +39,7 @@ def test_reconstruction_grid_clean_corrupted_reconstructed(tiny, tmp_path):
     noisy = model.corruption(torch.from_numpy(X[:10])).numpy()
     rows = {"clean": X, "corrupted": noisy, "reconstructed": inference.reconstruct(model, noisy)}
     w, h = png_size(viz.reconstruction_grid(rows, tmp_path / "r.png", title="t"))
-    assert between((w, h), (900, 300), (1500, 600)) and w > 2 * h     # 10 columns, 3 rows
+    assert between((w, h), (900, 300), (1500, 600)) and w > 2 * h  # 10 columns, 3 rows
 
 
 def test_filter_tiles_from_the_first_layer(tiny, tmp_path):
@@ -47,7 +47,7 @@ def test_filter_tiles_from_the_first_layer(tiny, tmp_path):
     W = viz.first_layer_weights(model)
     assert W.shape == (16, 64)
     w, h = png_size(viz.filter_tiles(W, tmp_path / "f.png"))
-    assert between((w, h), (250, 250), (480, 480)) and abs(w - h) < 60   # one square mosaic: 4x4 tiles of 8x8
+    assert between((w, h), (250, 250), (480, 480)) and abs(w - h) < 60  # one square mosaic: 4x4 tiles of 8x8
     # convolution kernels (F, C, kh, kw) draw too
     png_size(viz.filter_tiles(np.random.default_rng(0).normal(size=(6, 1, 5, 5)), tmp_path / "c.png"))
     with pytest.raises(ValueError, match="square"):
@@ -67,10 +67,11 @@ def test_training_curves(tiny, tmp_path):
 def test_code_histograms(tiny, tmp_path):
     model, X, _ = tiny
     w, h = png_size(viz.code_histograms(inference.encode(model, X), tmp_path / "h.png"))
-    assert between((w, h), (500, 180), (900, 320))                    # 2 units + pooled: one row of 3
-    w, h = png_size(viz.code_histograms(np.random.default_rng(0).normal(size=(50, 20)), tmp_path / "h2.png",
-                                        n_units=7))
-    assert between((w, h), (1400, 380), (1750, 560))                  # 8 panels: 6 columns, 2 rows
+    assert between((w, h), (500, 180), (900, 320))  # 2 units + pooled: one row of 3
+    w, h = png_size(
+        viz.code_histograms(np.random.default_rng(0).normal(size=(50, 20)), tmp_path / "h2.png", n_units=7)
+    )
+    assert between((w, h), (1400, 380), (1750, 560))  # 8 panels: 6 columns, 2 rows
     with pytest.raises(ValueError, match="NaN"):
         viz.code_histograms(np.full((4, 2), np.nan), tmp_path / "h3.png")
 
@@ -82,17 +83,17 @@ def test_code_map_beside_pca(tiny, tmp_path):
     Z = inference.encode(model, X)
     _, P = pca_codes(X, X)
     w, h = png_size(viz.code_map({"aekit": (Z, y), "PCA": (P, y)}, tmp_path / "m.png", title="map"))
-    assert between((w, h), (1100, 550), (1500, 700))                  # two panels side by side
+    assert between((w, h), (1100, 550), (1500, 700))  # two panels side by side
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         viz.code_map({"bad": (np.zeros((5, 3)), np.zeros(5))}, tmp_path / "bad.png")
 
 
 def test_view_limits_keep_far_out_codes_from_squeezing_the_map():
     Z = np.random.default_rng(0).uniform(-1, 1, size=(1000, 2))
-    Z[0] = (1000.0, -500.0)                                              # one code far out
+    Z[0] = (1000.0, -500.0)  # one code far out
     (x0, x1), (y0, y1) = viz.view_limits(Z, keep=0.99)
     assert -1.2 < x0 < -0.9 and 0.9 < x1 < 1.2 and -1.2 < y0 < -0.9 and 0.9 < y1 < 1.2
-    (x0, x1), (y0, y1) = viz.view_limits(Z, keep=1.0)                   # every point
+    (x0, x1), (y0, y1) = viz.view_limits(Z, keep=1.0)  # every point
     assert x1 >= 1000 and y0 <= -500
     with pytest.raises(ValueError, match="keep"):
         viz.view_limits(Z, keep=0)
@@ -110,12 +111,13 @@ def test_rate_distortion(tmp_path):
 
 def test_failed_drawing_leaves_no_figure_open(tmp_path):
     import matplotlib.pyplot as plt
+
     before = set(plt.get_fignums())
     for _ in range(3):
         with pytest.raises(ValueError):
-            viz.rate_distortion({"a": [(0, 1)]}, tmp_path / "rd.png")           # rejected after the figure exists
+            viz.rate_distortion({"a": [(0, 1)]}, tmp_path / "rd.png")  # rejected after the figure exists
         with pytest.raises(ValueError):
             viz.code_map({"a": (np.random.rand(10, 3), np.arange(10))}, tmp_path / "m.png")
         with pytest.raises(OSError):
-            viz.training_curves({"train_loss": [1.0, 0.5]}, tmp_path)           # saving onto a directory fails
+            viz.training_curves({"train_loss": [1.0, 0.5]}, tmp_path)  # saving onto a directory fails
     assert set(plt.get_fignums()) == before

@@ -12,8 +12,8 @@ device that has no torch installed.
 
 from importlib import import_module as _import_module
 
-from ._version import __version__
 from . import errors
+from ._version import __version__
 
 # public name -> (module, attribute or None for the module itself); imported on first access
 _LAZY = {
@@ -42,8 +42,20 @@ _LAZY = {
 
 # subpackages and modules reachable as attributes (``aekit.nn.Autoencoder``) without their own import,
 # as in torch; kept out of ``__all__`` so that ``from aekit import *`` does not import matplotlib & co.
-_SUBMODULES = ("nn", "data", "train", "io", "inference", "distributed", "codec", "viz", "maps", "evaluation",
-               "sklearn", "report")
+_SUBMODULES = (
+    "nn",
+    "data",
+    "train",
+    "io",
+    "inference",
+    "distributed",
+    "codec",
+    "viz",
+    "maps",
+    "evaluation",
+    "sklearn",
+    "report",
+)
 
 __all__ = ["__version__", "errors", *_LAZY]
 

@@ -43,10 +43,13 @@ def _check_range(value_range) -> tuple:
         low, high = (None if v is None else float(v) for v in value_range)
     except (TypeError, ValueError):
         low = high = math.nan
-    if any(v is not None and not math.isfinite(v) for v in (low, high)) or \
-            (low is not None and high is not None and not low < high):
-        raise ValueError(f"value_range must be a pair (low, high) of finite numbers with low < high "
-                         f"(None for an unbounded side), got {value_range!r}")
+    if any(v is not None and not math.isfinite(v) for v in (low, high)) or (
+        low is not None and high is not None and not low < high
+    ):
+        raise ValueError(
+            f"value_range must be a pair (low, high) of finite numbers with low < high "
+            f"(None for an unbounded side), got {value_range!r}"
+        )
     return low, high
 
 
@@ -59,7 +62,7 @@ class Corruption(nn.Module):
     """Base class: ``corruption(x)`` returns x̃ ~ q_D(x̃ | x), same shape and dtype."""
 
     kind: str = ""
-    value_range: tuple | None = None   # (low, high) of the input, for the kinds whose noise depends on it
+    value_range: tuple | None = None  # (low, high) of the input, for the kinds whose noise depends on it
 
     def to_config(self) -> dict:
         """The JSON-serialisable description that :func:`from_config` reads back."""
@@ -79,9 +82,9 @@ class Corruption(nn.Module):
             return []
         return ["..".join("" if v is None else f"{v:g}" for v in self.value_range)]
 
-    def with_range(self, low: float | None, high: float | None) -> "Corruption":
+    def with_range(self, low: float | None, high: float | None) -> Corruption:
         """The same noise for inputs whose possible values are [low, high] (None: that side unbounded)."""
-        if self.value_range is None:       # masking sets inputs to 0 whatever their range
+        if self.value_range is None:  # masking sets inputs to 0 whatever their range
             return self
         return from_config({**self.to_config(), "range": [low, high]})
 
@@ -97,11 +100,16 @@ class Corruption(nn.Module):
             return
         (low, high), lo, hi = bounds, float(x.min()), float(x.max())
         if (low is not None and lo < low) or (high is not None and hi > high):
-            lo_out, hi_out = math.floor(lo * 100) / 100, math.ceil(hi * 100) / 100   # rounded outwards: it fits
-            raise DataError(f"{name} has values in [{lo:g}, {hi:g}], but the corruption {self.spec()!r} takes "
-                            f"inputs in {_range_text(bounds)}: give it the data's range, e.g. "
-                            f"{self.with_range(lo_out, hi_out).spec()!r} (Python: value_range=({lo_out:g}, "
-                            f"{hi_out:g})); an empty side, as in '..', has no bound")
+            lo_out, hi_out = (
+                math.floor(lo * 100) / 100,
+                math.ceil(hi * 100) / 100,
+            )  # rounded outwards: it fits
+            raise DataError(
+                f"{name} has values in [{lo:g}, {hi:g}], but the corruption {self.spec()!r} takes "
+                f"inputs in {_range_text(bounds)}: give it the data's range, e.g. "
+                f"{self.with_range(lo_out, hi_out).spec()!r} (Python: value_range=({lo_out:g}, "
+                f"{hi_out:g})); an empty side, as in '..', has no bound"
+            )
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.to_config().items() if k != "type")
@@ -166,22 +174,30 @@ class SaltAndPepper(Corruption):
         self.nu = _check_fraction("SaltAndPepper nu", nu)
         self.value_range = _check_range(value_range)
         if None in self.value_range:
-            raise ValueError(f"salt-and-pepper noise sets inputs to their minimum or maximum possible value: its "
-                             f"value_range needs both bounds, got {_range_text(self.value_range)}")
+            raise ValueError(
+                f"salt-and-pepper noise sets inputs to their minimum or maximum possible value: its "
+                f"value_range needs both bounds, got {_range_text(self.value_range)}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hit = torch.rand_like(x) < self.nu
         salt = torch.rand_like(x) < 0.5
         low, high = self.value_range
-        return torch.where(hit, torch.where(salt, high, low).to(x.dtype), x)   # salt = max, pepper = min
+        return torch.where(hit, torch.where(salt, high, low).to(x.dtype), x)  # salt = max, pepper = min
 
     def to_config(self) -> dict:
         return {"type": self.kind, "nu": self.nu, **self._range_config()}
 
 
 _KINDS = {cls.kind: cls for cls in (Masking, Gaussian, SaltAndPepper)}
-_ALIASES = {"mask": "masking", "gauss": "gaussian", "saltandpepper": "saltpepper", "sp": "saltpepper",
-            "salt-and-pepper": "saltpepper", "salt_pepper": "saltpepper"}
+_ALIASES = {
+    "mask": "masking",
+    "gauss": "gaussian",
+    "saltandpepper": "saltpepper",
+    "sp": "saltpepper",
+    "salt-and-pepper": "saltpepper",
+    "salt_pepper": "saltpepper",
+}
 
 
 def parse(spec: str) -> Corruption:
@@ -193,8 +209,10 @@ def parse(spec: str) -> Corruption:
     kind, _, rest = spec.strip().lower().partition(":")
     kind = _ALIASES.get(kind, kind)
     if kind not in _KINDS:
-        raise ValueError(f"unknown corruption {kind!r} in {spec!r}; expected one of "
-                         f"{', '.join(sorted(_KINDS))} (e.g. 'masking:0.25')")
+        raise ValueError(
+            f"unknown corruption {kind!r} in {spec!r}; expected one of "
+            f"{', '.join(sorted(_KINDS))} (e.g. 'masking:0.25')"
+        )
     parts = [p for p in rest.split(":") if p] if rest else []
     try:
         options = {}
@@ -221,4 +239,6 @@ def from_config(config) -> Corruption | None:
         if "range" in args:
             args["value_range"] = args.pop("range")
         return _KINDS[kind](**args)
-    raise TypeError(f"corruption must be None, a Corruption, a spec string or a dict, got {type(config).__name__}")
+    raise TypeError(
+        f"corruption must be None, a Corruption, a spec string or a dict, got {type(config).__name__}"
+    )

@@ -20,8 +20,20 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["launched", "is_distributed", "rank", "local_rank", "world_size", "is_main", "setup", "device",
-           "barrier", "all_reduce_sum", "broadcast_int", "all_gather"]
+__all__ = [
+    "launched",
+    "is_distributed",
+    "rank",
+    "local_rank",
+    "world_size",
+    "is_main",
+    "setup",
+    "device",
+    "barrier",
+    "all_reduce_sum",
+    "broadcast_int",
+    "all_gather",
+]
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -68,9 +80,11 @@ def device() -> torch.device:
         return torch.device("cpu")
     count = torch.cuda.device_count()
     if local_rank() >= count:
-        raise RuntimeError(f"LOCAL_RANK is {local_rank()} but this machine has {count} CUDA device(s): start at most "
-                           f"one process per GPU (torchrun --nproc-per-node {count}), or train on the CPU "
-                           "(device='cpu', or CUDA_VISIBLE_DEVICES= in the environment)")
+        raise RuntimeError(
+            f"LOCAL_RANK is {local_rank()} but this machine has {count} CUDA device(s): start at most "
+            f"one process per GPU (torchrun --nproc-per-node {count}), or train on the CPU "
+            "(device='cpu', or CUDA_VISIBLE_DEVICES= in the environment)"
+        )
     return torch.device("cuda", local_rank())
 
 
@@ -87,8 +101,10 @@ def setup(backend: str | None = None) -> bool:
         return is_distributed()
     missing = [k for k in (*ENV, "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing:
-        raise RuntimeError(f"distributed=True but {', '.join(missing)} not set: start the program with "
-                           "`torchrun --nproc-per-node N ...` (or call torch.distributed.init_process_group first)")
+        raise RuntimeError(
+            f"distributed=True but {', '.join(missing)} not set: start the program with "
+            "`torchrun --nproc-per-node N ...` (or call torch.distributed.init_process_group first)"
+        )
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend == "nccl":
         torch.cuda.set_device(device())

@@ -91,9 +91,14 @@ def pca_codes(X_train, X_test, *, n_components: int = 2):
     return pca.transform(X_train), pca.transform(X_test)
 
 
-def map_metrics(Z_train, y_train, Z_test, y_test, X_test, *, k: int = 5, trust_samples: int | None = 3000) -> dict:
+def map_metrics(
+    Z_train, y_train, Z_test, y_test, X_test, *, k: int = 5, trust_samples: int | None = 3000
+) -> dict:
     """``{"knn_accuracy", "trustworthiness", "k", "trustworthiness_samples"}`` of one map."""
     n_trust = len(Z_test) if trust_samples is None else min(trust_samples, len(Z_test))
-    return {"knn_accuracy": knn_accuracy(Z_train, y_train, Z_test, y_test, k=k),
-            "trustworthiness": trustworthiness(X_test, Z_test, k=k, max_samples=trust_samples),
-            "k": k, "trustworthiness_samples": n_trust}
+    return {
+        "knn_accuracy": knn_accuracy(Z_train, y_train, Z_test, y_test, k=k),
+        "trustworthiness": trustworthiness(X_test, Z_test, k=k, max_samples=trust_samples),
+        "k": k,
+        "trustworthiness_samples": n_trust,
+    }

@@ -21,7 +21,7 @@ def _map(model, X, fn, batch_size: int, name: str = "X") -> np.ndarray:
     try:
         with torch.inference_mode():
             for i in range(0, len(X), batch_size):
-                xb = torch.from_numpy(X[i:i + batch_size]).to(device)
+                xb = torch.from_numpy(X[i : i + batch_size]).to(device)
                 out.append(fn(xb).float().cpu().numpy())
     finally:
         model.train(was_training)

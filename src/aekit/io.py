@@ -24,8 +24,9 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -33,8 +34,21 @@ from safetensors.torch import load_file, save_file
 from ._version import __version__
 from .errors import CheckpointError
 
-__all__ = ["Savable", "register", "load", "save_tensors", "load_tensors", "atomic_path",
-           "atomic_write_text", "transaction", "file_entry", "read_json", "CONFIG", "WEIGHTS", "FORMAT_VERSION"]
+__all__ = [
+    "Savable",
+    "register",
+    "load",
+    "save_tensors",
+    "load_tensors",
+    "atomic_path",
+    "atomic_write_text",
+    "transaction",
+    "file_entry",
+    "read_json",
+    "CONFIG",
+    "WEIGHTS",
+    "FORMAT_VERSION",
+]
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -51,7 +65,7 @@ def register(cls: type) -> type:
 
 
 # ---------------------------------------------------------------- atomic files
-_staging = threading.local()   # .pending: {final path: temporary file} inside a transaction, else absent
+_staging = threading.local()  # .pending: {final path: temporary file} inside a transaction, else absent
 
 
 @contextlib.contextmanager
@@ -73,7 +87,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if pending is None:
             os.replace(tmp, path)
         else:
-            earlier = pending.pop(path.absolute(), None)   # written twice: the last one wins
+            earlier = pending.pop(path.absolute(), None)  # written twice: the last one wins
             if earlier is not None:
                 earlier.unlink(missing_ok=True)
             pending[path.absolute()] = staged = tmp
@@ -112,12 +126,12 @@ def _commit(pending: dict[Path, Path]) -> None:
         for path, tmp in pending.items():
             os.replace(tmp, path)
     finally:
-        for tmp in pending.values():   # left over only if a replace failed
+        for tmp in pending.values():  # left over only if a replace failed
             tmp.unlink(missing_ok=True)
         if held:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
     if caught and callable(previous):
-        previous(*caught[0])           # Python's own handler raises KeyboardInterrupt
+        previous(*caught[0])  # Python's own handler raises KeyboardInterrupt
     elif caught and previous == signal.SIG_DFL:
         raise KeyboardInterrupt
 
@@ -177,16 +191,22 @@ def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path} not found: the checkpoint is incomplete")
     if manifest is not None and not isinstance(manifest, dict):
-        raise CheckpointError(f"the manifest entry of {path.name} is corrupted: expected an object with "
-                              f"'sha256' and 'bytes', got {manifest!r}")
+        raise CheckpointError(
+            f"the manifest entry of {path.name} is corrupted: expected an object with "
+            f"'sha256' and 'bytes', got {manifest!r}"
+        )
     if manifest:
         size = path.stat().st_size
         if size != manifest.get("bytes"):
-            raise CheckpointError(f"{path} is {size} bytes but config.json recorded {manifest.get('bytes')}: "
-                                  "the file is truncated or was replaced")
+            raise CheckpointError(
+                f"{path} is {size} bytes but config.json recorded {manifest.get('bytes')}: "
+                "the file is truncated or was replaced"
+            )
         if _sha256(path) != manifest.get("sha256"):
-            raise CheckpointError(f"{path} does not match the SHA-256 recorded in config.json: "
-                                  "the file is corrupted or belongs to another checkpoint")
+            raise CheckpointError(
+                f"{path} does not match the SHA-256 recorded in config.json: "
+                "the file is corrupted or belongs to another checkpoint"
+            )
     try:
         return load_file(str(path))
     except Exception as err:  # safetensors raises its own error types
@@ -208,11 +228,13 @@ class Savable:
         """Constructor arguments that rebuild this module (override when state changes shape)."""
         return self.config
 
-    def save(self, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None
+    ) -> Path:
         """Write the checkpoint directory ``path`` (created if needed) and return it."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        with transaction():          # the weights and the config.json that vouches for them, or neither
+        with transaction():  # the weights and the config.json that vouches for them, or neither
             self._write(path, history, extra)
         return path
 
@@ -253,14 +275,20 @@ def read_config(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path / CONFIG} is not an aekit checkpoint (format {config.get('format')!r})")
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {version!r}; this aekit "
-                              f"({__version__}) reads versions up to {FORMAT_VERSION}: upgrade aekit")
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}; this aekit "
+            f"({__version__}) reads versions up to {FORMAT_VERSION}: upgrade aekit"
+        )
     for key, kind in (("class", str), ("args", dict), ("files", dict)):
         if not isinstance(config.get(key), kind):
-            raise CheckpointError(f"{path / CONFIG} is corrupted: field {key!r} missing or not a {kind.__name__}")
+            raise CheckpointError(
+                f"{path / CONFIG} is corrupted: field {key!r} missing or not a {kind.__name__}"
+            )
     if not isinstance(config.get("history"), (dict, type(None))):
-        raise CheckpointError(f"{path / CONFIG} is corrupted: field 'history' is a "
-                              f"{type(config['history']).__name__}, expected an object or null")
+        raise CheckpointError(
+            f"{path / CONFIG} is corrupted: field 'history' is a "
+            f"{type(config['history']).__name__}, expected an object or null"
+        )
     return config
 
 
@@ -279,21 +307,26 @@ def _check_fit(module: torch.nn.Module, tensors: dict, path: Path, name: str) ->
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"{path / WEIGHTS} does not match {name}: "
-                              f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise CheckpointError(
+            f"{path / WEIGHTS} does not match {name}: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     for key, tensor in tensors.items():
         if tensor.shape != expected[key].shape:
-            raise CheckpointError(f"{path / WEIGHTS}: tensor {key!r} has shape {tuple(tensor.shape)}, "
-                                  f"the model expects {tuple(expected[key].shape)}")
+            raise CheckpointError(
+                f"{path / WEIGHTS}: tensor {key!r} has shape {tuple(tensor.shape)}, "
+                f"the model expects {tuple(expected[key].shape)}"
+            )
 
 
 def _build(cls: type, config: dict, path) -> torch.nn.Module:
     """``cls(**args)``; whatever goes wrong is the checkpoint's fault: a CheckpointError."""
     try:
         return cls(**config["args"])
-    except Exception as err:  # noqa: BLE001 - arguments from a file can break a constructor in any way
-        raise CheckpointError(f"{path}: cannot rebuild {config['class']} from config.json arguments: "
-                              f"{type(err).__name__}: {err}") from None
+    except Exception as err:
+        raise CheckpointError(
+            f"{path}: cannot rebuild {config['class']} from config.json arguments: "
+            f"{type(err).__name__}: {err}"
+        ) from None
 
 
 def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
@@ -309,10 +342,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
     importlib.import_module("aekit.nn")  # registers every model class (aekit imports it lazily)
     cls = _REGISTRY.get(config["class"])
     if cls is None:
-        raise CheckpointError(f"{path} holds a {config['class']!r}, which this aekit cannot build; "
-                              f"known classes: {', '.join(sorted(_REGISTRY))}")
+        raise CheckpointError(
+            f"{path} holds a {config['class']!r}, which this aekit cannot build; "
+            f"known classes: {', '.join(sorted(_REGISTRY))}"
+        )
     tensors = load_tensors(Path(path) / WEIGHTS, config["files"].get(WEIGHTS))
-    with torch.device("meta"):        # shapes only, no memory: the sizes in config.json must fit the tensors
+    with torch.device("meta"):  # shapes only, no memory: the sizes in config.json must fit the tensors
         _check_fit(_build(cls, config, path), tensors, Path(path), config["class"])
     model = _build(cls, config, path)
     model.load_state_dict(tensors)

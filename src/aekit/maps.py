@@ -14,7 +14,7 @@ beat ReLU's seed for seed: benchmarks/README.md, "2-D maps").
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import inference
 from .evaluation import map_metrics, pca_codes
@@ -25,8 +25,9 @@ __all__ = ["HINTON_2D", "map_autoencoder", "compare_maps"]
 HINTON_2D = (1000, 500, 250, 2)
 
 
-def map_autoencoder(input_dim: int = 784, hidden: Sequence[int] = HINTON_2D, *, activation: str = "gelu",
-                    **kwargs) -> Autoencoder:
+def map_autoencoder(
+    input_dim: int = 784, hidden: Sequence[int] = HINTON_2D, *, activation: str = "gelu", **kwargs
+) -> Autoencoder:
     """A dense autoencoder ``input_dim-1000-500-250-2`` with a linear code and a sigmoid output (BCE)."""
     hidden = list(hidden)
     if hidden and hidden[-1] != 2:
@@ -34,8 +35,9 @@ def map_autoencoder(input_dim: int = 784, hidden: Sequence[int] = HINTON_2D, *, 
     return Autoencoder(input_dim, hidden, activation=activation, code_activation="linear", **kwargs)
 
 
-def compare_maps(model, X_train, y_train, X_test, y_test, *, k: int = 5, trust_samples: int | None = 3000,
-                 pca: bool = True) -> dict:
+def compare_maps(
+    model, X_train, y_train, X_test, y_test, *, k: int = 5, trust_samples: int | None = 3000, pca: bool = True
+) -> dict:
     """Codes and metrics of ``model`` (and of PCA's first two components) on train/test data.
 
     Returns ``{"aekit": {"train": Z, "test": Z, "metrics": {...}}, "pca": {...}}``; metrics are
@@ -45,11 +47,16 @@ def compare_maps(model, X_train, y_train, X_test, y_test, *, k: int = 5, trust_s
     Z_tr, Z_te = inference.encode(model, X_train), inference.encode(model, X_test)
     if Z_te.shape[1] != 2:
         raise ValueError(f"the model's code has {Z_te.shape[1]} units; a 2-D map needs 2")
-    out["aekit"] = {"train": Z_tr, "test": Z_te,
-                    "metrics": map_metrics(Z_tr, y_train, Z_te, y_test, X_test, k=k, trust_samples=trust_samples)}
+    out["aekit"] = {
+        "train": Z_tr,
+        "test": Z_te,
+        "metrics": map_metrics(Z_tr, y_train, Z_te, y_test, X_test, k=k, trust_samples=trust_samples),
+    }
     if pca:
         P_tr, P_te = pca_codes(X_train, X_test)
-        out["pca"] = {"train": P_tr, "test": P_te,
-                      "metrics": map_metrics(P_tr, y_train, P_te, y_test, X_test, k=k, trust_samples=trust_samples)}
+        out["pca"] = {
+            "train": P_tr,
+            "test": P_te,
+            "metrics": map_metrics(P_tr, y_train, P_te, y_test, X_test, k=k, trust_samples=trust_samples),
+        }
     return out
-

@@ -19,7 +19,9 @@ def _pair(x, z):
     if x.ndim == 1:
         x, z = x[None], z[None]
     if x.size == 0:
-        raise ValueError(f"nothing to compare: x and z have shape {x.shape}, expected at least one value per sample")
+        raise ValueError(
+            f"nothing to compare: x and z have shape {x.shape}, expected at least one value per sample"
+        )
     return x.reshape(len(x), -1), z.reshape(len(z), -1)
 
 
@@ -48,7 +50,7 @@ def psnr(x, z, data_range: float = 1.0, *, reduction: str = "mean"):
     x, z = _pair(x, z)
     err = np.mean((x - z) ** 2, axis=1)
     with np.errstate(divide="ignore"):
-        values = 10.0 * np.log10(data_range ** 2 / err)
+        values = 10.0 * np.log10(data_range**2 / err)
     if reduction == "none":
         return values
     if reduction != "mean":

@@ -28,9 +28,9 @@ from .io import atomic_write_text
 
 __all__ = ["write_report", "build_report", "rd_points"]
 
-MAX_PNG_BYTES = 20 * 2**20        # a bigger "figure" is not embedded
-MAX_JSON_BYTES = 5 * 2**20        # a bigger JSON file is listed, not parsed
-MAX_ROWS = 200                    # per metrics table
+MAX_PNG_BYTES = 20 * 2**20  # a bigger "figure" is not embedded
+MAX_JSON_BYTES = 5 * 2**20  # a bigger JSON file is listed, not parsed
+MAX_ROWS = 200  # per metrics table
 SKIP_JSON = {"config.json", "training_state.json"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -61,8 +61,9 @@ def _number(value):
 
 
 def _record_point(rec: dict):
-    rate = next((_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec),
-                None)
+    rate = next(
+        (_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec), None
+    )
     dist = next((_number(rec[k]) for k in ("psnr", "psnr_db") if k in rec), None)
     return None if rate is None or dist is None else (float(rate), float(dist))
 
@@ -82,12 +83,16 @@ def rd_points(doc, _name: str = "aekit", _depth: int = 0) -> dict:
                 point = _record_point(rec)
                 if point is not None:
                     found.setdefault(str(rec.get("method", rec.get("name", _name))), []).append(point)
-        elif all(isinstance(p, (list, tuple)) and len(p) == 2 and all(_number(v) is not None for v in p)
-                 for p in doc):
+        elif all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(_number(v) is not None for v in p)
+            for p in doc
+        ):
             found[_name] = [(float(a), float(b)) for a, b in doc]
     elif isinstance(doc, dict):
         for key, value in doc.items():
-            for method, pts in rd_points(value, str(key) if isinstance(value, list) else _name, _depth + 1).items():
+            for method, pts in rd_points(
+                value, str(key) if isinstance(value, list) else _name, _depth + 1
+            ).items():
                 found.setdefault(method, []).extend(pts)
     return found
 
@@ -122,20 +127,25 @@ def _flatten(obj, prefix: str = "") -> list[tuple[str, object]]:
 def _table(rows, header=("name", "value")) -> str:
     rows = list(rows)
     extra = len(rows) - MAX_ROWS
-    body = "".join(f"<tr><td>{_esc(k)}</td><td class=\"{'num' if _number(v) is not None else ''}\">"
-                   f"{_esc(_fmt(v))}</td></tr>" for k, v in rows[:MAX_ROWS])
-    more = f"<p class=\"note\">… {extra} more rows not shown</p>" if extra > 0 else ""
+    body = "".join(
+        f'<tr><td>{_esc(k)}</td><td class="{"num" if _number(v) is not None else ""}">'
+        f"{_esc(_fmt(v))}</td></tr>"
+        for k, v in rows[:MAX_ROWS]
+    )
+    more = f'<p class="note">… {extra} more rows not shown</p>' if extra > 0 else ""
     return f"<table><tr><th>{_esc(header[0])}</th><th>{_esc(header[1])}</th></tr>{body}</table>{more}"
 
 
 def _img(png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return (f"<figure><img alt=\"{_esc(caption)}\" src=\"data:image/png;base64,{data}\">"
-            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
 
 
 def _note(text: str) -> str:
-    return f"<p class=\"note\">{_esc(text)}</p>"
+    return f'<p class="note">{_esc(text)}</p>'
 
 
 def _draw(fn, *args, **kwargs) -> bytes:
@@ -195,6 +205,7 @@ def _claim(pngs: dict, used: set, section: str) -> list[tuple[str, bytes]]:
 def _load_model(run_dir: Path):
     try:
         from . import load
+
         return load(run_dir), None
     except Exception as err:  # any family, any failure: the report notes it and goes on
         return None, f"{type(err).__name__}: {err}"
@@ -217,12 +228,15 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
         config = _parse_json(run_dir / "config.json", problems)
     model, load_error = _load_model(run_dir) if config is not None else (None, None)
     used: set = set()
-    sections: list[tuple[str, str, str]] = []   # (id, heading, html)
+    sections: list[tuple[str, str, str]] = []  # (id, heading, html)
 
     # -- configuration
     if isinstance(config, dict):
-        rows = [("class", config.get("class")), ("aekit version", config.get("aekit_version")),
-                ("torch version", config.get("torch_version"))]
+        rows = [
+            ("class", config.get("class")),
+            ("aekit version", config.get("aekit_version")),
+            ("torch version", config.get("torch_version")),
+        ]
         rows += [(f"args.{k}", v) for k, v in _flatten(config.get("args") or {})]
         rows += [(f"extra.{k}", v) for k, v in _flatten(config.get("extra") or {})]
         body = _table(rows, ("setting", "value"))
@@ -230,7 +244,9 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
             n_params = sum(p.numel() for p in model.parameters())
             body += _note(f"{n_params:,} parameters; loaded with aekit.load")
         elif load_error:
-            body += _note(f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped")
+            body += _note(
+                f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped"
+            )
     else:
         body = _note("no config.json: not a checkpoint directory, showing the files found")
     sections.append(("configuration", "Configuration", body))
@@ -241,14 +257,20 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     body = "".join(_img(d, n) for n, d in figs)
     if not figs and isinstance(history, dict) and history.get("train_loss"):
         try:
-            body += _img(_draw(viz.training_curves, history), "training curves (drawn from config.json history)")
+            body += _img(
+                _draw(viz.training_curves, history), "training curves (drawn from config.json history)"
+            )
         except (ValueError, TypeError) as err:
             body += _note(f"the history in config.json could not be drawn: {err}")
     if isinstance(history, dict) and history.get("train_loss"):
-        last = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v and _number(v[-1]) is not None}
+        last = {
+            k: v[-1] for k, v in history.items() if isinstance(v, list) and v and _number(v[-1]) is not None
+        }
         last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})
         body += _table(last.items(), ("last epoch", "value"))
-    sections.append(("curves", "Training curves", body or _note("no training history or curves figure found")))
+    sections.append(
+        ("curves", "Training curves", body or _note("no training history or curves figure found"))
+    )
 
     # -- metrics
     rd = {}
@@ -267,14 +289,21 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     if not figs and model is not None and X is not None:
         try:
             X = np.asarray(X)[:10]
-            if len(getattr(model, "input_shape", None) or ()) == 1:    # a dense model takes flat vectors
+            if len(getattr(model, "input_shape", None) or ()) == 1:  # a dense model takes flat vectors
                 X = X.reshape(len(X), -1)
-            body += _img(_draw(viz.reconstruction_grid, viz.reconstruction_rows(model, X)),
-                         "reconstructions (drawn from the checkpoint)")
+            body += _img(
+                _draw(viz.reconstruction_grid, viz.reconstruction_rows(model, X)),
+                "reconstructions (drawn from the checkpoint)",
+            )
         except (ValueError, TypeError, RuntimeError) as err:
             body += _note(f"reconstructions could not be drawn: {err}")
-    sections.append(("reconstructions", "Reconstructions",
-                     body or _note("no reconstruction figure (give --data to draw one from the checkpoint)")))
+    sections.append(
+        (
+            "reconstructions",
+            "Reconstructions",
+            body or _note("no reconstruction figure (give --data to draw one from the checkpoint)"),
+        )
+    )
 
     # -- filters (where they apply)
     figs = _claim(pngs, used, "filters")
@@ -283,8 +312,10 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
         try:
             W = viz.first_layer_weights(model)
             shape = getattr(model, "input_shape", None)
-            body += _img(_draw(viz.filter_tiles, W, sample_shape=shape if shape and None not in shape else None),
-                         "first-layer filters (drawn from the checkpoint)")
+            body += _img(
+                _draw(viz.filter_tiles, W, sample_shape=shape if shape and None not in shape else None),
+                "first-layer filters (drawn from the checkpoint)",
+            )
         except (ValueError, TypeError) as err:
             body += _note(f"no filter figure: {err}")
     if body:
@@ -309,8 +340,11 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
                 body += _img(_draw(viz.rate_distortion, rd), "rate-distortion (drawn from the JSON points)")
         except ValueError as err:
             body += _note(f"rate-distortion points could not be drawn: {err}")
-        rows = [(f"{method} #{i + 1}", f"{b:g} bytes, {p:.2f} dB") for method, pts in rd.items()
-                for i, (b, p) in enumerate(sorted(pts))]
+        rows = [
+            (f"{method} #{i + 1}", f"{b:g} bytes, {p:.2f} dB")
+            for method, pts in rd.items()
+            for i, (b, p) in enumerate(sorted(pts))
+        ]
         body += _table(rows, ("point", "bytes, PSNR"))
     if body:
         sections.append(("rate-distortion", "Rate-distortion", body))
@@ -322,13 +356,15 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
 
     title = title or f"aekit run report: {run_dir.resolve().name}"
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    nav = "".join(f"<a href=\"#{sid}\">{_esc(head)}</a>" for sid, head, _ in sections)
-    parts = [f"<section id=\"{sid}\"><h2>{_esc(head)}</h2>{body}</section>" for sid, head, body in sections]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"
-            f"<p class=\"note\">run directory <code>{_esc(run_dir.resolve())}</code>; written {stamp} by aekit "
-            f"{_esc(__version__)}</p><nav>{nav}</nav>{''.join(parts)}</body></html>\n")
+    nav = "".join(f'<a href="#{sid}">{_esc(head)}</a>' for sid, head, _ in sections)
+    parts = [f'<section id="{sid}"><h2>{_esc(head)}</h2>{body}</section>' for sid, head, body in sections]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_esc(title)}</title>'
+        f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"
+        f'<p class="note">run directory <code>{_esc(run_dir.resolve())}</code>; written {stamp} by aekit '
+        f"{_esc(__version__)}</p><nav>{nav}</nav>{''.join(parts)}</body></html>\n"
+    )
 
 
 def write_report(run_dir, out, *, title: str | None = None, X=None) -> Path:

@@ -23,8 +23,13 @@ import copy
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, TransformerMixin
-from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    OutlierMixin,
+    TransformerMixin,
+)
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -34,14 +39,20 @@ from .nn.dense import Autoencoder
 from .nn.stacked import StackedAutoencoder
 from .train import fit, fit_classifier
 
-__all__ = ["AutoencoderTransformer", "StackedDenoisingTransformer", "StackedDenoisingClassifier",
-           "AutoencoderOutlierDetector"]
+__all__ = [
+    "AutoencoderTransformer",
+    "StackedDenoisingTransformer",
+    "StackedDenoisingClassifier",
+    "AutoencoderOutlierDetector",
+]
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate_data
 except ImportError:  # pragma: no cover - older scikit-learn
+
     def _sk_validate_data(estimator, X="no_validation", y="no_validation", reset=True, **kwargs):
         return estimator._validate_data(X, y, reset=reset, **kwargs)
+
 
 SCALES = ("minmax", None)
 
@@ -66,7 +77,9 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> None:
 def _hidden(value) -> list[int]:
     sizes = [value] if isinstance(value, (int, np.integer)) else list(value)
     if not sizes:
-        raise ValueError(f"hidden must be a positive int or a non-empty sequence of positive ints, got {value!r}")
+        raise ValueError(
+            f"hidden must be a positive int or a non-empty sequence of positive ints, got {value!r}"
+        )
     for h in sizes:
         _check_positive_int("every hidden size", h)
     return [int(h) for h in sizes]
@@ -107,7 +120,7 @@ class _TorchEstimator(BaseEstimator):
         out = []
         with torch.inference_mode():
             for i in range(0, len(Xs), 4096):
-                out.append(fn(torch.from_numpy(Xs[i:i + 4096]).to(device), **kwargs).cpu().numpy())
+                out.append(fn(torch.from_numpy(Xs[i : i + 4096]).to(device), **kwargs).cpu().numpy())
         return np.concatenate(out)
 
     def _unscaled(self, Z: np.ndarray) -> np.ndarray:
@@ -124,8 +137,13 @@ class _TorchEstimator(BaseEstimator):
 
     def _fit_kwargs(self) -> dict:
         _check_positive_int("batch_size", self.batch_size)
-        return dict(batch_size=int(self.batch_size), lr=float(self.lr), optimizer=self.optimizer,
-                    progress=bool(self.verbose), device=self.device)
+        return dict(
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            optimizer=self.optimizer,
+            progress=bool(self.verbose),
+            device=self.device,
+        )
 
 
 # ====================================================================== AutoencoderTransformer
@@ -155,9 +173,23 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Progress bar.
     """
 
-    def __init__(self, hidden=(32,), *, activation="sigmoid", tied=False, loss="bce", corruption=None,
-                 scale="minmax", epochs=20, batch_size=64, lr=1e-3, optimizer="adam", random_state=None,
-                 device=None, verbose=False):
+    def __init__(
+        self,
+        hidden=(32,),
+        *,
+        activation="sigmoid",
+        tied=False,
+        loss="bce",
+        corruption=None,
+        scale="minmax",
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.tied = tied
@@ -186,8 +218,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         out_act = "sigmoid" if self.loss == "bce" else "linear"
 
         def build():
-            return Autoencoder(X.shape[1], hidden, activation=self.activation, output_activation=out_act,
-                               tied=self.tied, loss=self.loss, corruption=self.corruption)
+            return Autoencoder(
+                X.shape[1],
+                hidden,
+                activation=self.activation,
+                output_activation=out_act,
+                tied=self.tied,
+                loss=self.loss,
+                corruption=self.corruption,
+            )
 
         def train(model, seed):
             self.history_ = fit(model, Xs, epochs=int(self.epochs), seed=seed, **self._fit_kwargs())
@@ -207,8 +246,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         check_is_fitted(self)
         Y = np.asarray(X, dtype=np.float32)
         if Y.ndim != 2 or Y.shape[1] != self._n_features_out:
-            raise ValueError(f"inverse_transform expects codes of shape (n_samples, {self._n_features_out}), "
-                             f"got {Y.shape}")
+            raise ValueError(
+                f"inverse_transform expects codes of shape (n_samples, {self._n_features_out}), got {Y.shape}"
+            )
         model = self.model_
         with torch.inference_mode():
             Z = model.decode(torch.from_numpy(np.ascontiguousarray(Y)).to(model.device)).cpu().numpy()
@@ -230,17 +270,26 @@ def _layer_list(layers, n_layers: int) -> list[int]:
     if layers is None:
         return [n_layers]
     chosen = [layers] if isinstance(layers, (int, np.integer)) else list(layers)
-    if not chosen or any(not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n_layers
-                         for k in chosen):
-        raise ValueError(f"layers must be None, an int or a sequence of ints in 1..{n_layers}, got {layers!r}")
+    if not chosen or any(
+        not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n_layers for k in chosen
+    ):
+        raise ValueError(
+            f"layers must be None, an int or a sequence of ints in 1..{n_layers}, got {layers!r}"
+        )
     return [int(k) for k in chosen]
 
 
 class _StackedParams:
     def _build_stack(self, n_features: int) -> StackedAutoencoder:
-        return StackedAutoencoder(n_features, _hidden(self.hidden), activation=self.activation, tied=self.tied,
-                                  corruption=list(self.corruption) if isinstance(self.corruption, (list, tuple))
-                                  else self.corruption)
+        return StackedAutoencoder(
+            n_features,
+            _hidden(self.hidden),
+            activation=self.activation,
+            tied=self.tied,
+            corruption=list(self.corruption)
+            if isinstance(self.corruption, (list, tuple))
+            else self.corruption,
+        )
 
     def _pretrain(self, stack, Xs, seed) -> None:
         _check_positive_int("pretrain_epochs", self.pretrain_epochs, 0)
@@ -251,8 +300,9 @@ class _StackedParams:
             self.pretrain_history_ = stack.pretrain(Xs, epochs=int(self.pretrain_epochs), seed=seed, **kwargs)
 
 
-class StackedDenoisingTransformer(_StackedParams, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                                  _TorchEstimator):
+class StackedDenoisingTransformer(
+    _StackedParams, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _TorchEstimator
+):
     """Features from a greedily pre-trained stacked denoising autoencoder (Vincent et al. 2010).
 
     Parameters
@@ -277,9 +327,25 @@ class StackedDenoisingTransformer(_StackedParams, ClassNamePrefixFeaturesOutMixi
         Training settings (``pretrain_lr`` defaults to ``lr``).
     """
 
-    def __init__(self, hidden=(100, 100), *, activation="sigmoid", tied=True, corruption="masking:0.25",
-                 layers=None, scale="minmax", pretrain_epochs=10, finetune_epochs=0, batch_size=64, lr=1e-3,
-                 pretrain_lr=None, optimizer="adam", random_state=None, device=None, verbose=False):
+    def __init__(
+        self,
+        hidden=(100, 100),
+        *,
+        activation="sigmoid",
+        tied=True,
+        corruption="masking:0.25",
+        layers=None,
+        scale="minmax",
+        pretrain_epochs=10,
+        finetune_epochs=0,
+        batch_size=64,
+        lr=1e-3,
+        pretrain_lr=None,
+        optimizer="adam",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.tied = tied
@@ -310,8 +376,9 @@ class StackedDenoisingTransformer(_StackedParams, ClassNamePrefixFeaturesOutMixi
         def train(stack, seed):
             self._pretrain(stack, Xs, seed)
             if self.finetune_epochs:
-                self.finetune_history_ = stack.finetune(Xs, epochs=int(self.finetune_epochs), seed=seed,
-                                                        **self._fit_kwargs())
+                self.finetune_history_ = stack.finetune(
+                    Xs, epochs=int(self.finetune_epochs), seed=seed, **self._fit_kwargs()
+                )
 
         self.model_ = self._train(lambda: self._build_stack(X.shape[1]), train)
         self.layers_ = layers
@@ -350,10 +417,27 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
         Training settings (``pretrain_lr`` defaults to ``lr``).
     """
 
-    def __init__(self, hidden=(100, 100), *, activation="sigmoid", tied=True, corruption="masking:0.25",
-                 scale="minmax", pretrain_epochs=10, epochs=30, dropout=0.0, validation_fraction=0.0,
-                 patience=None, batch_size=64, lr=1e-3, pretrain_lr=None, optimizer="adam", random_state=None,
-                 device=None, verbose=False):
+    def __init__(
+        self,
+        hidden=(100, 100),
+        *,
+        activation="sigmoid",
+        tied=True,
+        corruption="masking:0.25",
+        scale="minmax",
+        pretrain_epochs=10,
+        epochs=30,
+        dropout=0.0,
+        validation_fraction=0.0,
+        patience=None,
+        batch_size=64,
+        lr=1e-3,
+        pretrain_lr=None,
+        optimizer="adam",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.tied = tied
@@ -379,8 +463,10 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, got 1 class "
-                             f"({self.classes_[0]!r})")
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, got 1 class "
+                f"({self.classes_[0]!r})"
+            )
         codes = encoder.transform(y)
         _check_positive_int("epochs", self.epochs, 0)
         if not 0 <= self.validation_fraction < 1:
@@ -392,8 +478,10 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
         order = np.random.default_rng(seed).permutation(len(Xs))
         tr, va = (order[:-n_val], order[-n_val:]) if n_val else (order, None)
         if len(tr) == 0:
-            raise ValueError(f"validation_fraction={self.validation_fraction!r} of {len(Xs)} samples leaves none "
-                             "to train on: lower it or give more samples")
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction!r} of {len(Xs)} samples leaves none "
+                "to train on: lower it or give more samples"
+            )
         if self.patience is not None and va is None:
             raise ValueError("patience (early stopping) needs validation data: set validation_fraction > 0")
 
@@ -404,9 +492,16 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
             self._pretrain(stack, Xs[tr], seed)
             self.model_ = stack.to_classifier(len(self.classes_), dropout=float(self.dropout))
             self.history_ = fit_classifier(
-                self.model_, Xs[tr], codes[tr], X_val=None if va is None else Xs[va],
-                y_val=None if va is None else codes[va], epochs=int(self.epochs), patience=self.patience,
-                seed=seed, **self._fit_kwargs())
+                self.model_,
+                Xs[tr],
+                codes[tr],
+                X_val=None if va is None else Xs[va],
+                y_val=None if va is None else codes[va],
+                epochs=int(self.epochs),
+                patience=self.patience,
+                seed=seed,
+                **self._fit_kwargs(),
+            )
 
         self._train(build, train)
         return self
@@ -447,9 +542,23 @@ class AutoencoderOutlierDetector(OutlierMixin, _TorchEstimator):
 
     _clip = False
 
-    def __init__(self, hidden=(32,), *, contamination=0.1, activation="sigmoid", tied=False, corruption=None,
-                 scale="minmax", epochs=20, batch_size=64, lr=1e-3, optimizer="adam", random_state=None,
-                 device=None, verbose=False):
+    def __init__(
+        self,
+        hidden=(32,),
+        *,
+        contamination=0.1,
+        activation="sigmoid",
+        tied=False,
+        corruption=None,
+        scale="minmax",
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        random_state=None,
+        device=None,
+        verbose=False,
+    ):
         self.hidden = hidden
         self.contamination = contamination
         self.activation = activation
@@ -468,16 +577,26 @@ class AutoencoderOutlierDetector(OutlierMixin, _TorchEstimator):
         """Train on (mostly normal) ``X`` and set ``threshold_`` from ``contamination``."""
         X = _validate(self, X, reset=True)
         hidden = _hidden(self.hidden)
-        if not (isinstance(self.contamination, (int, float, np.integer, np.floating))
-                and not isinstance(self.contamination, bool) and 0 < self.contamination <= 0.5):
+        if not (
+            isinstance(self.contamination, (int, float, np.integer, np.floating))
+            and not isinstance(self.contamination, bool)
+            and 0 < self.contamination <= 0.5
+        ):
             raise ValueError(f"contamination must be a float in (0, 0.5], got {self.contamination!r}")
         _check_positive_int("epochs", self.epochs, 0)
         self._fit_scaler(X)
         Xs = self._scaled(X)
 
         def build():
-            return Autoencoder(X.shape[1], hidden, activation=self.activation, output_activation="linear",
-                               tied=self.tied, loss="mse", corruption=self.corruption)
+            return Autoencoder(
+                X.shape[1],
+                hidden,
+                activation=self.activation,
+                output_activation="linear",
+                tied=self.tied,
+                loss="mse",
+                corruption=self.corruption,
+            )
 
         def train(model, seed):
             self.history_ = fit(model, Xs, epochs=int(self.epochs), seed=seed, **self._fit_kwargs())

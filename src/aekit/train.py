@@ -34,8 +34,8 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,8 +46,8 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist_
 from . import io
-from .data.validate import check_labels
 from .corruption import Corruption
+from .data.validate import check_labels
 from .errors import CheckpointError, DataError, TrainingError
 
 __all__ = ["fit", "fit_classifier", "default_device", "seed_everything"]
@@ -76,10 +76,26 @@ def seed_everything(seed: int) -> None:
 
 
 # ====================================================================== public API
-def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
-        optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0, patience: int | None = None,
-        seed: int | None = None, progress: bool = True, checkpoint_dir=None, resume_from=None,
-        device=None, lr_schedule: str | None = None, distributed: bool | None = None) -> dict:
+def fit(
+    model: nn.Module,
+    X,
+    *,
+    X_val=None,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    patience: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    checkpoint_dir=None,
+    resume_from=None,
+    device=None,
+    lr_schedule: str | None = None,
+    distributed: bool | None = None,
+) -> dict:
     """Train an autoencoder on its reconstruction objective ``model.loss(x)``.
 
     Parameters
@@ -132,6 +148,7 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         ``epoch``, ``train_loss``, ``val_loss``, ``seconds`` (lists, one entry per epoch),
         ``best_epoch``, ``stopped_early``.
     """
+
     def batch_loss(m, xb):
         return m.loss(xb)
 
@@ -145,17 +162,53 @@ def fit(model: nn.Module, X, *, X_val=None, epochs: int = 10, batch_size: int = 
         train = (_as_tensor(model, X, "X"),)
         _check_corruption_range(model, train[0])
     val = None if X_val is None else (_as_tensor(model, X_val, "X_val"),)
-    return _run(model, train, val, batch_loss, validate, monitor="val_loss", items=1, epochs=epochs,
-                batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-                patience=patience, seed=seed, progress=progress, checkpoint_dir=checkpoint_dir,
-                resume_from=resume_from, device=device, lr_schedule=lr_schedule, distributed=distributed)
+    return _run(
+        model,
+        train,
+        val,
+        batch_loss,
+        validate,
+        monitor="val_loss",
+        items=1,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        patience=patience,
+        seed=seed,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from,
+        device=device,
+        lr_schedule=lr_schedule,
+        distributed=distributed,
+    )
 
 
-def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: int = 10, batch_size: int = 128,
-                   lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
-                   patience: int | None = None, seed: int | None = None, progress: bool = True,
-                   checkpoint_dir=None, resume_from=None, device=None, lr_schedule: str | None = None,
-                   distributed: bool | None = None) -> dict:
+def fit_classifier(
+    model: nn.Module,
+    X,
+    y,
+    *,
+    X_val=None,
+    y_val=None,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    patience: int | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    checkpoint_dir=None,
+    resume_from=None,
+    device=None,
+    lr_schedule: str | None = None,
+    distributed: bool | None = None,
+) -> dict:
     """Supervised fine-tuning by backpropagation of the cross-entropy of ``model(x)`` (logits) and ``y``.
 
     ``y`` holds integer class indices 0..C−1; a DataLoader ``X`` (with ``y=None``) yields ``(x, y)``
@@ -163,10 +216,11 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
     validation error rate. The history adds ``val_error`` (fraction misclassified). The other
     arguments (``distributed`` too) are those of :func:`fit`.
     """
+
     def batch_loss(m, xb, yb):
         return F.cross_entropy(m(xb), yb)
 
-    def sums(m, xb, yb):                      # one forward pass gives both the loss and the errors
+    def sums(m, xb, yb):  # one forward pass gives both the loss and the errors
         logits = m(xb)
         return F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(1) != yb).sum()
 
@@ -185,10 +239,29 @@ def fit_classifier(model: nn.Module, X, y, *, X_val=None, y_val=None, epochs: in
             raise DataError("X_val was given without y_val: validation needs the labels too")
         Xv = _as_tensor(model, X_val, "X_val")
         val = (Xv, _as_labels(y_val, len(Xv), "y_val"))
-    return _run(model, train, val, batch_loss, validate, monitor="val_error", items=2, epochs=epochs,
-                batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
-                patience=patience, seed=seed, progress=progress, checkpoint_dir=checkpoint_dir,
-                resume_from=resume_from, device=device, lr_schedule=lr_schedule, distributed=distributed)
+    return _run(
+        model,
+        train,
+        val,
+        batch_loss,
+        validate,
+        monitor="val_error",
+        items=2,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        patience=patience,
+        seed=seed,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+        resume_from=resume_from,
+        device=device,
+        lr_schedule=lr_schedule,
+        distributed=distributed,
+    )
 
 
 # ====================================================================== the loop
@@ -204,9 +277,30 @@ class _Objective(nn.Module):
         return self.batch_loss(self.model, *batch)
 
 
-def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor: str, items: int, epochs,
-         batch_size, lr, optimizer, momentum, weight_decay, patience, seed, progress, checkpoint_dir, resume_from,
-         device, lr_schedule=None, distributed=None) -> dict:
+def _run(
+    model,
+    train,
+    val,
+    batch_loss: Callable,
+    validate: Callable,
+    *,
+    monitor: str,
+    items: int,
+    epochs,
+    batch_size,
+    lr,
+    optimizer,
+    momentum,
+    weight_decay,
+    patience,
+    seed,
+    progress,
+    checkpoint_dir,
+    resume_from,
+    device,
+    lr_schedule=None,
+    distributed=None,
+) -> dict:
     """The loop; ``batch_loss(model, *batch)`` takes ``items`` tensors per batch (inputs, and labels)."""
     _check_settings(epochs, batch_size, lr, optimizer, patience, val, lr_schedule)
     settings = {"lr": lr, "weight_decay": weight_decay, "momentum": momentum, "lr_schedule": lr_schedule}
@@ -215,7 +309,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
     main = rank == 0
     if ddp and device.type == "cuda" and device.index is None:
-        device = dist_.device()            # "cuda" means this rank's GPU
+        device = dist_.device()  # "cuda" means this rank's GPU
     model.to(device)
     if not _is_loader(train):
         train = tuple(t.to(device) for t in train)
@@ -223,39 +317,50 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             raise DataError("X is empty: need at least one training sample")
     if val is not None:
         val = tuple(t.to(device) for t in val)
-        if ddp and len(val[0]) >= world:   # each rank validates its slice; the means are combined below
+        if ddp and len(val[0]) >= world:  # each rank validates its slice; the means are combined below
             lo, hi = len(val[0]) * rank // world, len(val[0]) * (rank + 1) // world
             val = tuple(t[lo:hi] for t in val)
 
     channels_last = not _is_loader(train) and _to_channels_last(
-        model, device, lambda: batch_loss(model, *(t[:2] for t in train)))
+        model, device, lambda: batch_loss(model, *(t[:2] for t in train))
+    )
     bar = None
-    try:                                   # from here on, a failure hands the model back in its own layout
+    try:  # from here on, a failure hands the model back in its own layout
         opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
         shuffle_seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
         if ddp:
-            shuffle_seed = dist_.broadcast_int(shuffle_seed)   # one permutation for all ranks
+            shuffle_seed = dist_.broadcast_int(shuffle_seed)  # one permutation for all ranks
         shuffle_gen = torch.Generator().manual_seed(shuffle_seed)
         if seed is not None:
-            torch.manual_seed(seed + rank)   # each rank draws its own corruption noise
+            torch.manual_seed(seed + rank)  # each rank draws its own corruption noise
         history = {"epoch": [], "train_loss": [], "seconds": []}
         state = {"best": math.inf, "bad_epochs": 0, "best_state": None, "start": 0}
         if resume_from is not None:
             _restore(resume_from, model, opt, shuffle_gen, history, state, device, rank, settings=settings)
             if patience is None:
-                state["best_state"] = None   # no early stopping in this call: it hands back its last weights
+                state["best_state"] = None  # no early stopping in this call: it hands back its last weights
 
         objective = functools.partial(batch_loss, model)
         if ddp:
             # static_graph: tolerates parameters the loss never reaches (e.g. a stack's other layers)
-            objective = DistributedDataParallel(_Objective(model, batch_loss), static_graph=True,
-                                                device_ids=[device.index] if device.type == "cuda" else None)
+            objective = DistributedDataParallel(
+                _Objective(model, batch_loss),
+                static_graph=True,
+                device_ids=[device.index] if device.type == "cuda" else None,
+            )
             if _is_loader(train):
                 train = _distributed_loader(train, batch_size, rank, world, shuffle_seed)
         n_batches = _n_batches(train, batch_size, world)
-        bar = tqdm(total=(epochs - state["start"]) * n_batches, disable=not (progress and main and sys.stderr.isatty()),
-                   unit="batch", dynamic_ncols=True, leave=False)
-        stopped_early = patience is not None and state["bad_epochs"] >= patience   # resuming a run that had stopped
+        bar = tqdm(
+            total=(epochs - state["start"]) * n_batches,
+            disable=not (progress and main and sys.stderr.isatty()),
+            unit="batch",
+            dynamic_ncols=True,
+            leave=False,
+        )
+        stopped_early = (
+            patience is not None and state["bad_epochs"] >= patience
+        )  # resuming a run that had stopped
         for epoch in range(state["start"], state["start"] if stopped_early else epochs):
             model.train()
             if lr_schedule == "cosine":
@@ -264,7 +369,7 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
             start = time.perf_counter()
             if ddp and _is_loader(train) and hasattr(train.sampler, "set_epoch"):
                 train.sampler.set_epoch(epoch)
-            total = torch.zeros((), device=device)   # Σ loss·n over this rank's batches, read once per epoch
+            total = torch.zeros((), device=device)  # Σ loss·n over this rank's batches, read once per epoch
             seen = 0
             for batch in _batches(train, batch_size, shuffle_gen, device, rank, world, items):
                 loss = objective(*batch)
@@ -283,7 +388,8 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 raise TrainingError(
                     f"training loss became {train_loss} in epoch {epoch + 1}: training diverged. The learning "
                     f"rate ({lr}) is the usual cause: try a smaller one (e.g. {lr / 10:g}); also check the inputs "
-                    "for extreme values")
+                    "for extreme values"
+                )
             history["epoch"].append(epoch + 1)
             history["train_loss"].append(train_loss)
             if val is not None:
@@ -295,7 +401,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                 for key, value in metrics.items():
                     history.setdefault(key, []).append(float(value))
             history["seconds"].append(time.perf_counter() - start)
-            msg = {k: f"{v[-1]:.4g}" for k, v in history.items() if k in ("train_loss", "val_loss", "val_error")}
+            msg = {
+                k: f"{v[-1]:.4g}" for k, v in history.items() if k in ("train_loss", "val_loss", "val_error")
+            }
             bar.set_postfix(epoch=epoch + 1, **msg)
             if main and ((epoch + 1) % max(1, epochs // 20) == 0 or epoch + 1 == epochs):  # at most ~20 lines
                 log.info("epoch %d/%d %s (%.1fs)", epoch + 1, epochs, msg, history["seconds"][-1])
@@ -310,8 +418,20 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
                     state["bad_epochs"] += 1
             done = patience is not None and state["bad_epochs"] >= patience
             if checkpoint_dir is not None:
-                _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state, epoch + 1, finished=False,
-                            write=main, ddp=ddp, device=device, settings=settings)
+                _checkpoint(
+                    checkpoint_dir,
+                    model,
+                    opt,
+                    shuffle_gen,
+                    history,
+                    state,
+                    epoch + 1,
+                    finished=False,
+                    write=main,
+                    ddp=ddp,
+                    device=device,
+                    settings=settings,
+                )
             if done:
                 stopped_early = True
                 break
@@ -319,9 +439,9 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
         if bar is not None:
             bar.close()
         if channels_last:
-            model.to(memory_format=torch.contiguous_format)   # handed back as it came
+            model.to(memory_format=torch.contiguous_format)  # handed back as it came
 
-    last = None                    # the last epoch's weights, from which a resumed run goes on
+    last = None  # the last epoch's weights, from which a resumed run goes on
     if state["best_state"] is not None:
         if checkpoint_dir is not None:
             last = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -331,11 +451,23 @@ def _run(model, train, val, batch_loss: Callable, validate: Callable, *, monitor
     model.history = history
     model.eval()
     if checkpoint_dir is not None:
-        _checkpoint(checkpoint_dir, model, opt, shuffle_gen, history, state,
-                    history["epoch"][-1] if history["epoch"] else 0, finished=True, write=main, ddp=ddp,
-                    device=device, settings=settings, last=last)
+        _checkpoint(
+            checkpoint_dir,
+            model,
+            opt,
+            shuffle_gen,
+            history,
+            state,
+            history["epoch"][-1] if history["epoch"] else 0,
+            finished=True,
+            write=main,
+            ddp=ddp,
+            device=device,
+            settings=settings,
+            last=last,
+        )
     if ddp:
-        dist_.barrier()   # the checkpoint is complete before any rank reads it
+        dist_.barrier()  # the checkpoint is complete before any rank reads it
     return history
 
 
@@ -350,19 +482,22 @@ def _to_channels_last(model: nn.Module, device: torch.device, probe: Callable) -
         return False
     if not any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in model.modules()):
         return False
-    if any(t.dim() == 5 for t in (*model.parameters(), *model.buffers())):   # 3-D convolutions alongside
+    if any(t.dim() == 5 for t in (*model.parameters(), *model.buffers())):  # 3-D convolutions alongside
         return False
     if all(t.is_contiguous(memory_format=torch.channels_last) for t in model.parameters() if t.dim() == 4):
-        return False                                                      # already channels-last
+        return False  # already channels-last
     model.to(memory_format=torch.channels_last)
     training = model.training
     try:
-        model.eval()                          # no batch-norm statistics updated, no corruption drawn
+        model.eval()  # no batch-norm statistics updated, no corruption drawn
         with torch.no_grad():
             probe()
-    except Exception as err:                  # any failure: train in the model's own layout
-        log.debug("training %s in its own memory layout: its loss failed on channels-last maps (%s)",
-                  type(model).__name__, err)
+    except Exception as err:  # any failure: train in the model's own layout
+        log.debug(
+            "training %s in its own memory layout: its loss failed on channels-last maps (%s)",
+            type(model).__name__,
+            err,
+        )
         model.to(memory_format=torch.contiguous_format)
         return False
     finally:
@@ -383,7 +518,9 @@ def _join(distributed, device: torch.device) -> bool:
 def _mean_over_ranks(metrics: dict, n_local: int, device) -> dict:
     """Per-sample means of each rank's validation slice -> the means over the whole validation set."""
     keys = sorted(metrics)
-    t = torch.tensor([float(metrics[k]) * n_local for k in keys] + [n_local], dtype=torch.float64, device=device)
+    t = torch.tensor(
+        [float(metrics[k]) * n_local for k in keys] + [n_local], dtype=torch.float64, device=device
+    )
     t = dist_.all_reduce_sum(t)
     return {k: (t[i] / t[-1]).item() for i, k in enumerate(keys)}
 
@@ -400,8 +537,9 @@ def _n_batches(train, batch_size: int, world: int = 1) -> int:
     return math.ceil(len(train[0]) / (per_rank * world))
 
 
-def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0, world: int = 1,
-             items: int = 1):
+def _batches(
+    train, batch_size: int, gen: torch.Generator, device, rank: int = 0, world: int = 1, items: int = 1
+):
     if _is_loader(train):
         for batch in train:
             yield tuple(b.to(device, non_blocking=True) for b in _loader_items(batch, items))
@@ -412,7 +550,7 @@ def _batches(train, batch_size: int, gen: torch.Generator, device, rank: int = 0
         order = _rank_order(order, per_rank, rank, world)
     order = order.to(device)
     for i in range(0, len(order), per_rank):
-        idx = order[i:i + per_rank]
+        idx = order[i : i + per_rank]
         yield tuple(t.index_select(0, idx) for t in train)
 
 
@@ -421,7 +559,11 @@ def _loader_items(batch, items: int) -> tuple:
     (``fit_classifier``); a batch is a tensor or a tuple/list of them, further items are left out."""
     batch = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
     if len(batch) < items or not all(torch.is_tensor(b) for b in batch[:items]):
-        want = "an input tensor (or a tuple whose first item is one)" if items == 1 else "(x, y) pairs of tensors"
+        want = (
+            "an input tensor (or a tuple whose first item is one)"
+            if items == 1
+            else "(x, y) pairs of tensors"
+        )
         got = ", ".join(type(b).__name__ for b in batch)
         raise DataError(f"the DataLoader must yield {want}; got a batch of ({got})")
     return batch[:items]
@@ -440,9 +582,9 @@ def _rank_order(order: torch.Tensor, per_rank: int, rank: int, world: int) -> to
     step = per_rank * world
     parts = []
     for start in range(0, padded, step):
-        chunk = order[start:start + step]
+        chunk = order[start : start + step]
         m = len(chunk) // world
-        parts.append(chunk[rank * m:(rank + 1) * m])
+        parts.append(chunk[rank * m : (rank + 1) * m])
     return torch.cat(parts)
 
 
@@ -451,15 +593,28 @@ def _distributed_loader(loader, batch_size: int, rank: int, world: int, seed: in
     from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler
 
     if isinstance(loader.dataset, IterableDataset):
-        raise DataError("distributed training cannot shard an IterableDataset: pass a map-style Dataset "
-                        "(or arrays) so that each rank can take its share")
+        raise DataError(
+            "distributed training cannot shard an IterableDataset: pass a map-style Dataset "
+            "(or arrays) so that each rank can take its share"
+        )
     if loader.batch_size is None:
         raise DataError("distributed training needs a DataLoader with a batch_size (got a batch_sampler)")
-    sampler = DistributedSampler(loader.dataset, num_replicas=world, rank=rank,
-                                 shuffle=isinstance(loader.sampler, RandomSampler), seed=seed % 2**31)
-    return DataLoader(loader.dataset, batch_size=-(-loader.batch_size // world), sampler=sampler,
-                      num_workers=loader.num_workers, collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
-                      drop_last=loader.drop_last)
+    sampler = DistributedSampler(
+        loader.dataset,
+        num_replicas=world,
+        rank=rank,
+        shuffle=isinstance(loader.sampler, RandomSampler),
+        seed=seed % 2**31,
+    )
+    return DataLoader(
+        loader.dataset,
+        batch_size=-(-loader.batch_size // world),
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+    )
 
 
 def _sums_over_batches(data: Sequence[torch.Tensor], batch_size: int, fn) -> list[float]:
@@ -467,7 +622,7 @@ def _sums_over_batches(data: Sequence[torch.Tensor], batch_size: int, fn) -> lis
     step = max(batch_size, 1024)
     totals = None
     for i in range(0, len(data[0]), step):
-        parts = [p.double() for p in fn(*(t[i:i + step] for t in data))]
+        parts = [p.double() for p in fn(*(t[i : i + step] for t in data))]
         totals = parts if totals is None else [a + b for a, b in zip(totals, parts)]
     return [t.item() for t in totals]
 
@@ -527,7 +682,10 @@ def _make_optimizer(model, name, lr, momentum, weight_decay) -> torch.optim.Opti
     if name == "sgd":
         cls, kw = torch.optim.SGD, dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
-        cls, kw = (torch.optim.AdamW if name == "adamw" else torch.optim.Adam), dict(lr=lr, weight_decay=weight_decay)
+        cls, kw = (
+            (torch.optim.AdamW if name == "adamw" else torch.optim.Adam),
+            dict(lr=lr, weight_decay=weight_decay),
+        )
     # fused: one kernel updates every parameter (on a CPU 15-20% of a small autoencoder's step goes to the
     # per-tensor updates of the default implementation); not every device and dtype has it
     if all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for p in params):
@@ -544,22 +702,39 @@ def _device_rng(device: torch.device) -> torch.Tensor | None:
     return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
 
 
-def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finished: bool, write: bool = True,
-                ddp: bool = False, device: torch.device = torch.device("cpu"), settings: dict | None = None,
-                last: dict | None = None) -> None:
+def _checkpoint(
+    directory,
+    model,
+    opt,
+    gen,
+    history,
+    state,
+    epoch: int,
+    *,
+    finished: bool,
+    write: bool = True,
+    ddp: bool = False,
+    device: torch.device = torch.device("cpu"),
+    settings: dict | None = None,
+    last: dict | None = None,
+) -> None:
     """Write the model and the training state. ``last``: the last epoch's weights, when the model now holds
     others (the best epoch's, restored at the end of a run); a resumed run continues from them."""
     rng, device_rng = torch.get_rng_state(), _device_rng(device)
-    ranks_rng = dist_.all_gather(rng) if ddp else [rng]   # a collective: every rank takes part
+    ranks_rng = dist_.all_gather(rng) if ddp else [rng]  # a collective: every rank takes part
     ranks_device_rng = dist_.all_gather(device_rng) if ddp and device_rng is not None else [device_rng]
     if not write:
         return
     directory = Path(directory)
-    with io.transaction():   # all of this epoch's files replace the last epoch's, or none (Ctrl-C, a full disk)
+    with (
+        io.transaction()
+    ):  # all of this epoch's files replace the last epoch's, or none (Ctrl-C, a full disk)
         if hasattr(model, "save"):
             model.save(directory, history=history)
-            files = {io.WEIGHTS: io.file_entry(directory / io.WEIGHTS)}   # checked on resume: a torn checkpoint
-        else:              # a model of the user's own: its weights, checked on resume against this record
+            files = {
+                io.WEIGHTS: io.file_entry(directory / io.WEIGHTS)
+            }  # checked on resume: a torn checkpoint
+        else:  # a model of the user's own: its weights, checked on resume against this record
             files = {io.WEIGHTS: io.save_tensors(model.state_dict(), directory / io.WEIGHTS)}
         tensors, meta = _optimizer_to_tensors(opt.state_dict())
         tensors["rng.torch"] = rng
@@ -574,56 +749,84 @@ def _checkpoint(directory, model, opt, gen, history, state, epoch: int, *, finis
             tensors.update({f"last.{k}": v for k, v in last.items()})
         entry = io.save_tensors(tensors, directory / STATE_TENSORS)
         settings = {**(settings or {}), "optimizer": type(opt).__name__.lower()}
-        doc = {"epoch": epoch, "finished": finished, "optimizer": meta, "settings": settings, "history": history,
-               "best": state["best"] if math.isfinite(state["best"]) else None, "bad_epochs": state["bad_epochs"],
-               "best_epoch": state.get("best_epoch"), "files": {**files, STATE_TENSORS: entry}}
+        doc = {
+            "epoch": epoch,
+            "finished": finished,
+            "optimizer": meta,
+            "settings": settings,
+            "history": history,
+            "best": state["best"] if math.isfinite(state["best"]) else None,
+            "bad_epochs": state["bad_epochs"],
+            "best_epoch": state.get("best_epoch"),
+            "files": {**files, STATE_TENSORS: entry},
+        }
         io.atomic_write_text(directory / STATE_JSON, json.dumps(doc, indent=1))
 
 
-def _restore(directory, model, opt, gen, history, state, device, rank: int = 0, settings: dict | None = None) -> None:
+def _restore(
+    directory, model, opt, gen, history, state, device, rank: int = 0, settings: dict | None = None
+) -> None:
     """Load a run's weights (its last epoch's), optimizer moments, RNG states, history and early-stopping
     state; the optimizer keeps this call's hyperparameters (``settings``: lr, weight_decay...)."""
     directory = Path(directory)
     doc = io.read_json(directory / STATE_JSON, f"{STATE_JSON} (written by fit(..., checkpoint_dir=...))")
     _check_state_doc(doc, directory / STATE_JSON)
-    _compare_settings(doc.get("settings") or {}, {**(settings or {}), "optimizer": type(opt).__name__.lower()},
-                      directory, warn=rank == 0)
+    _compare_settings(
+        doc.get("settings") or {},
+        {**(settings or {}), "optimizer": type(opt).__name__.lower()},
+        directory,
+        warn=rank == 0,
+    )
     if hasattr(model, "save"):
         config = io.read_config(directory)
         if config["class"] != type(model).__name__:
-            raise CheckpointError(f"{directory} holds a run of {config['class']}, not of this "
-                                  f"{type(model).__name__}: resume with the model class it was trained with")
-        recorded = (doc.get("files") or {}).get(io.WEIGHTS)   # absent in older checkpoints
+            raise CheckpointError(
+                f"{directory} holds a run of {config['class']}, not of this "
+                f"{type(model).__name__}: resume with the model class it was trained with"
+            )
+        recorded = (doc.get("files") or {}).get(io.WEIGHTS)  # absent in older checkpoints
         weights = config["files"].get(io.WEIGHTS)
-        if isinstance(recorded, dict) and isinstance(weights, dict) and recorded.get("sha256") != weights.get("sha256"):
-            raise CheckpointError(f"{directory} is torn: {STATE_JSON} (epoch {doc['epoch']}) was written with other "
-                                  f"weights than {io.WEIGHTS}; train afresh into a new directory")
+        if (
+            isinstance(recorded, dict)
+            and isinstance(weights, dict)
+            and recorded.get("sha256") != weights.get("sha256")
+        ):
+            raise CheckpointError(
+                f"{directory} is torn: {STATE_JSON} (epoch {doc['epoch']}) was written with other "
+                f"weights than {io.WEIGHTS}; train afresh into a new directory"
+            )
         io.load_state_into(model, directory, config)
     else:
         files = doc.get("files")
         if not isinstance(files, dict) or io.WEIGHTS not in files:
-            raise CheckpointError(f"{directory}: no record of {io.WEIGHTS} in {STATE_JSON}: not a checkpoint of "
-                                  f"this {type(model).__name__}")
+            raise CheckpointError(
+                f"{directory}: no record of {io.WEIGHTS} in {STATE_JSON}: not a checkpoint of "
+                f"this {type(model).__name__}"
+            )
         io.load_state_into(model, directory, config={"class": type(model).__name__, "files": files})
     try:
         tensors = io.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
         hyper = [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups]
         opt.load_state_dict(_optimizer_from_tensors(tensors, doc["optimizer"]))
-        for group, mine in zip(opt.param_groups, hyper):   # the moments are the run's, lr etc. this call's
+        for group, mine in zip(opt.param_groups, hyper):  # the moments are the run's, lr etc. this call's
             group.update(mine)
         _lay_out_like_params(opt)
         last = {k[5:]: v for k, v in tensors.items() if k.startswith("last.")}
-        if last:                                          # the model file holds the best epoch's weights
+        if last:  # the model file holds the best epoch's weights
             model.load_state_dict(last)
         torch.set_rng_state(tensors.get(f"rng.torch.rank{rank}", tensors["rng.torch"]))
-        if device.type == "cuda" and "rng.cuda" in tensors:   # resumed on a GPU after training on one
+        if device.type == "cuda" and "rng.cuda" in tensors:  # resumed on a GPU after training on one
             torch.cuda.set_rng_state(tensors.get(f"rng.cuda.rank{rank}", tensors["rng.cuda"]), device)
         gen.set_state(tensors["rng.shuffle"])
         history.clear()
         history.update({k: v for k, v in doc["history"].items() if isinstance(v, list)})
         best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-        state.update(best=doc["best"] if doc["best"] is not None else math.inf, bad_epochs=doc["bad_epochs"],
-                     best_state=best or None, start=int(doc["epoch"]))
+        state.update(
+            best=doc["best"] if doc["best"] is not None else math.inf,
+            bad_epochs=doc["bad_epochs"],
+            best_state=best or None,
+            start=int(doc["epoch"]),
+        )
         if doc.get("best_epoch") is not None:
             state["best_epoch"] = doc["best_epoch"]
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
@@ -647,11 +850,19 @@ _STATE_FIELDS = {
     "best_epoch": (lambda v: v is None or _is_count(v), "an int >= 0 or null"),
     "history": (lambda v: isinstance(v, dict), "an object"),
     "settings": (lambda v: v is None or isinstance(v, dict), "an object"),
-    "files": (lambda v: isinstance(v, dict) and isinstance(v.get(STATE_TENSORS), dict),
-              f"an object with an entry for {STATE_TENSORS}"),
-    "optimizer": (lambda v: isinstance(v, dict) and isinstance(v.get("param_groups"), list)
-                  and isinstance(v.get("scalars"), dict) and all(isinstance(s, dict) for s in v["scalars"].values()),
-                  "an object with 'param_groups' (a list) and 'scalars' (an object of objects)"),
+    "files": (
+        lambda v: isinstance(v, dict) and isinstance(v.get(STATE_TENSORS), dict),
+        f"an object with an entry for {STATE_TENSORS}",
+    ),
+    "optimizer": (
+        lambda v: (
+            isinstance(v, dict)
+            and isinstance(v.get("param_groups"), list)
+            and isinstance(v.get("scalars"), dict)
+            and all(isinstance(s, dict) for s in v["scalars"].values())
+        ),
+        "an object with 'param_groups' (a list) and 'scalars' (an object of objects)",
+    ),
 }
 
 
@@ -659,7 +870,9 @@ def _check_state_doc(doc: dict, path: Path) -> None:
     """A tampered training state is a CheckpointError naming the field, not an error from deep inside."""
     for key, (ok, what) in _STATE_FIELDS.items():
         if not ok(doc.get(key)):
-            raise CheckpointError(f"{path} is corrupted: field {key!r} is {_shown(doc, key)}, expected {what}")
+            raise CheckpointError(
+                f"{path} is corrupted: field {key!r} is {_shown(doc, key)}, expected {what}"
+            )
 
 
 def _shown(doc: dict, key: str) -> str:
@@ -672,13 +885,18 @@ def _shown(doc: dict, key: str) -> str:
 def _compare_settings(saved: dict, now: dict, directory: Path, warn: bool) -> None:
     """Refuse another optimizer (its moments mean nothing to another update rule); report other changes."""
     if saved.get("optimizer", now["optimizer"]) != now["optimizer"]:
-        raise CheckpointError(f"{directory} was trained with optimizer={saved['optimizer']!r}, not "
-                              f"{now['optimizer']!r}: its optimizer state fits no other update rule; resume with "
-                              f"optimizer={saved['optimizer']!r}, or start a new run from its weights")
+        raise CheckpointError(
+            f"{directory} was trained with optimizer={saved['optimizer']!r}, not "
+            f"{now['optimizer']!r}: its optimizer state fits no other update rule; resume with "
+            f"optimizer={saved['optimizer']!r}, or start a new run from its weights"
+        )
     changed = [f"{k}={v!r} (was {saved[k]!r})" for k, v in now.items() if k in saved and saved[k] != v]
     if changed and warn:
-        log.warning("resuming %s with %s: the new values apply from the first resumed epoch",
-                    directory, ", ".join(changed))
+        log.warning(
+            "resuming %s with %s: the new values apply from the first resumed epoch",
+            directory,
+            ", ".join(changed),
+        )
 
 
 def _lay_out_like_params(opt: torch.optim.Optimizer) -> None:

@@ -15,13 +15,24 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
-__all__ = ["image_shape", "reconstruction_grid", "reconstruction_rows", "training_curves", "first_layer_weights",
-           "filter_tiles", "code_histograms", "code_map", "rate_distortion", "save_figure", "filter_grid"]
+__all__ = [
+    "image_shape",
+    "reconstruction_grid",
+    "reconstruction_rows",
+    "training_curves",
+    "first_layer_weights",
+    "filter_tiles",
+    "code_histograms",
+    "code_map",
+    "rate_distortion",
+    "save_figure",
+    "filter_grid",
+]
 
 
 def image_shape(sample_shape) -> tuple[int, ...]:
@@ -34,8 +45,10 @@ def image_shape(sample_shape) -> tuple[int, ...]:
     if len(shape) == 1:
         side = math.isqrt(shape[0])
         if side * side != shape[0]:
-            raise ValueError(f"cannot draw {shape[0]} features as an image: not a square number; "
-                             "reshape the data to (C, H, W) first")
+            raise ValueError(
+                f"cannot draw {shape[0]} features as an image: not a square number; "
+                "reshape the data to (C, H, W) first"
+            )
         return side, side
     if len(shape) == 3 and shape[0] == 1:
         return shape[1:]
@@ -47,8 +60,9 @@ def image_shape(sample_shape) -> tuple[int, ...]:
 
 
 def _as_image(sample: np.ndarray) -> np.ndarray:
-    img = np.asarray(sample, dtype=np.float32).reshape(image_shape(np.shape(sample)) if np.ndim(sample) != 3
-                                                         else np.shape(sample))
+    img = np.asarray(sample, dtype=np.float32).reshape(
+        image_shape(np.shape(sample)) if np.ndim(sample) != 3 else np.shape(sample)
+    )
     if img.ndim == 3 and img.shape[0] in (1, 3):
         img = img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)
     return np.clip(img, 0.0, 1.0)
@@ -75,14 +89,18 @@ def _subplots(*args, **kwargs):
         plt.close(fig)
 
 
-def reconstruction_grid(rows: dict[str, np.ndarray], path: str | os.PathLike, *, n: int = 10,
-                        title: str | None = None) -> Path:
+def reconstruction_grid(
+    rows: dict[str, np.ndarray], path: str | os.PathLike, *, n: int = 10, title: str | None = None
+) -> Path:
     """A grid with one labelled row per entry of ``rows`` (e.g. clean / corrupted / reconstructed),
     ``n`` samples per row, drawn as grey images in [0, 1]."""
     if not rows:
         raise ValueError("rows is empty: give at least one named array of samples")
     n = min(n, *(len(v) for v in rows.values()))
-    with _subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.4), squeeze=False) as (fig, axes):
+    with _subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.4), squeeze=False) as (
+        fig,
+        axes,
+    ):
         for r, (label, samples) in enumerate(rows.items()):
             for c in range(n):
                 ax = axes[r, c]
@@ -110,7 +128,7 @@ def reconstruction_rows(model, X, corruption=None) -> dict:
     rows = {"clean": X}
     if q_d is not None:
         gen_state = torch.get_rng_state()
-        torch.manual_seed(0)                       # the same noise every time the figure is drawn
+        torch.manual_seed(0)  # the same noise every time the figure is drawn
         X = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
         torch.set_rng_state(gen_state)
         rows["corrupted"] = X
@@ -129,13 +147,13 @@ def training_curves(history: dict, path: str | os.PathLike, *, title: str | None
         ax.plot(epochs, train, label="training loss", marker=".", color="tab:blue")
         val = history.get("val_loss") or []
         if val:
-            ax.plot(epochs[:len(val)], val, label="validation loss", marker=".", color="tab:orange")
+            ax.plot(epochs[: len(val)], val, label="validation loss", marker=".", color="tab:orange")
         best = history.get("best_epoch")
         if best and (val or history.get("val_error")):
             ax.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
         values = np.asarray([v for v in [*train, *val] if v is not None and np.isfinite(v)], dtype=float)
         if values.size and values.min() > 0 and values.max() / values.min() > 30:
-            ax.set_yscale("log")   # a loss that falls by orders of magnitude
+            ax.set_yscale("log")  # a loss that falls by orders of magnitude
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss per sample")
         ax.grid(alpha=0.3)
@@ -143,8 +161,13 @@ def training_curves(history: dict, path: str | os.PathLike, *, title: str | None
         if history.get("val_error"):
             ax2 = ax.twinx()
             err = history["val_error"]
-            ax2.plot(epochs[:len(err)], [100 * e for e in err], color="tab:red", label="validation error (%)",
-                     marker=".")
+            ax2.plot(
+                epochs[: len(err)],
+                [100 * e for e in err],
+                color="tab:red",
+                label="validation error (%)",
+                marker=".",
+            )
             ax2.set_ylabel("validation error (%)")
             h2, l2 = ax2.get_legend_handles_labels()
             handles, labels = handles + h2, labels + l2
@@ -164,8 +187,9 @@ def first_layer_weights(model) -> np.ndarray:
     raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer: no filters to draw")
 
 
-def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int = 100,
-                 title: str | None = None) -> Path:
+def filter_tiles(
+    weights, path: str | os.PathLike, *, sample_shape=None, n: int = 100, title: str | None = None
+) -> Path:
     """First-layer filters as a grid of tiles, each scaled to its own [min, max] (grey).
 
     Parameters
@@ -180,8 +204,8 @@ def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int 
     W = np.asarray(weights, dtype=np.float64)
     if W.ndim < 2 or len(W) == 0:
         raise ValueError(f"weights must be (n_filters, ...) with at least one filter, got shape {W.shape}")
-    W = W[:max(1, n)]
-    if W.ndim == 4:                       # (F, C, kh, kw): one channel grey, three channels colour
+    W = W[: max(1, n)]
+    if W.ndim == 4:  # (F, C, kh, kw): one channel grey, three channels colour
         tiles = [w[0] if w.shape[0] != 3 else np.moveaxis(w, 0, -1) for w in W]
     else:
         shape = image_shape(sample_shape or W.shape[1:])
@@ -189,13 +213,14 @@ def filter_tiles(weights, path: str | os.PathLike, *, sample_shape=None, n: int 
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)
     th, tw = tiles[0].shape[:2]
-    channels = tiles[0].shape[2:]                      # () grey, (3,) colour
-    mosaic = np.ones((rows * (th + 1) + 1, cols * (tw + 1) + 1, *channels))   # white 1-pixel grid lines
+    channels = tiles[0].shape[2:]  # () grey, (3,) colour
+    mosaic = np.ones((rows * (th + 1) + 1, cols * (tw + 1) + 1, *channels))  # white 1-pixel grid lines
     for i, tile in enumerate(tiles):
         lo, hi = tile.min(), tile.max()
         r, c = divmod(i, cols)
-        mosaic[1 + r * (th + 1):1 + r * (th + 1) + th, 1 + c * (tw + 1):1 + c * (tw + 1) + tw] = \
+        mosaic[1 + r * (th + 1) : 1 + r * (th + 1) + th, 1 + c * (tw + 1) : 1 + c * (tw + 1) + tw] = (
             (tile - lo) / (hi - lo) if hi > lo else 0.5
+        )
     width = min(9.0, max(3.0, 0.5 * cols + 1.0))
     with _subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5)) as (fig, ax):
         ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -212,8 +237,9 @@ def filter_grid(weights, path: str | os.PathLike, *, n: int = 100, title: str | 
     return filter_tiles(weights, path, n=n, title=title)
 
 
-def code_histograms(codes, path: str | os.PathLike, *, n_units: int = 16, bins: int = 40,
-                    title: str | None = None) -> Path:
+def code_histograms(
+    codes, path: str | os.PathLike, *, n_units: int = 16, bins: int = 40, title: str | None = None
+) -> Path:
     """Histograms of the code units' values: one small panel per unit (at most ``n_units``)
     and a last panel with all units pooled."""
     Z = np.asarray(codes, dtype=np.float64)
@@ -256,8 +282,15 @@ def view_limits(Z, keep: float = 0.99) -> tuple[tuple[float, float], tuple[float
     return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
 
 
-def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, max_points: int = 10000,
-             seed: int = 0, keep: float = 0.99) -> Path:
+def code_map(
+    maps: dict,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    max_points: int = 10000,
+    seed: int = 0,
+    keep: float = 0.99,
+) -> Path:
     """Side-by-side 2-D scatter plots, one per entry ``name: (Z, y)`` (e.g. aekit codes and PCA),
     points coloured by label with one legend, like Hinton & Salakhutdinov (2006), Fig. 3.
 
@@ -285,21 +318,38 @@ def code_map(maps: dict, path: str | os.PathLike, *, title: str | None = None, m
             ax.set_xlim(x0, x1)
             ax.set_ylim(y0, y1)
             ax.set_title(name)
-            ax.set_xlabel("component 1" + (f"  ({outside} of {len(Z)} points beyond the axes)" if outside else ""))
+            ax.set_xlabel(
+                "component 1" + (f"  ({outside} of {len(Z)} points beyond the axes)" if outside else "")
+            )
             ax.set_ylabel("component 2")
             ax.grid(alpha=0.2)
-        handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
-                   for i, c in enumerate(classes)]
-        axes[0, -1].legend(handles=handles, title="label", loc="center left", bbox_to_anchor=(1.01, 0.5),
-                           frameon=False, markerscale=1.2)
+        handles = [
+            plt.Line2D([], [], marker="o", linestyle="", color=cmap(i % cmap.N), label=str(c))
+            for i, c in enumerate(classes)
+        ]
+        axes[0, -1].legend(
+            handles=handles,
+            title="label",
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            frameon=False,
+            markerscale=1.2,
+        )
         if title:
             fig.suptitle(title)
         fig.tight_layout()
         return save_figure(fig, path)
 
 
-def rate_distortion(points: dict, path: str | os.PathLike, *, xlabel: str = "bytes per image",
-                    ylabel: str = "PSNR (dB)", title: str | None = None, log_x: bool | None = None) -> Path:
+def rate_distortion(
+    points: dict,
+    path: str | os.PathLike,
+    *,
+    xlabel: str = "bytes per image",
+    ylabel: str = "PSNR (dB)",
+    title: str | None = None,
+    log_x: bool | None = None,
+) -> Path:
     """Rate-distortion curves: ``{method: [(bytes, psnr), ...]}``, one line with markers per method,
     points sorted by rate. The x axis is logarithmic when the rates span more than a factor 20."""
     if not points:
@@ -309,8 +359,10 @@ def rate_distortion(points: dict, path: str | os.PathLike, *, xlabel: str = "byt
         for method, pairs in points.items():
             arr = np.asarray(pairs, dtype=np.float64)
             if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
-                raise ValueError(f"rate-distortion points of {method!r} must be a non-empty list of (bytes, psnr) "
-                                 f"pairs, got shape {arr.shape}")
+                raise ValueError(
+                    f"rate-distortion points of {method!r} must be a non-empty list of (bytes, psnr) "
+                    f"pairs, got shape {arr.shape}"
+                )
             if not np.all(np.isfinite(arr[:, 0])) or np.any(arr[:, 0] <= 0):
                 raise ValueError(f"rates of {method!r} must be finite and > 0, got {arr[:, 0].tolist()}")
             arr = arr[np.argsort(arr[:, 0])]

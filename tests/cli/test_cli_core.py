@@ -19,11 +19,16 @@ def test_help_lists_the_sub_commands(capsys):
 def test_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    out = " ".join(capsys.readouterr().out.split())      # unwrap the lines
-    for shown in ("--epochs EPOCHS default: 20", "--lr LR default: 0.001", "(adamw) (default: 0.0)",
-                  "--seed SEED default: 0", "--loss {bce,mse} default: bce"):
+    out = " ".join(capsys.readouterr().out.split())  # unwrap the lines
+    for shown in (
+        "--epochs EPOCHS default: 20",
+        "--lr LR default: 0.001",
+        "(adamw) (default: 0.0)",
+        "--seed SEED default: 0",
+        "--loss {bce,mse} default: bce",
+    ):
         assert shown in out, shown
-    assert "--tied tie decoder weights to the encoder's: W' = Wᵀ --activation" in out   # flags show none
+    assert "--tied tie decoder weights to the encoder's: W' = Wᵀ --activation" in out  # flags show none
     with pytest.raises(SystemExit):
         main(["report", "--help"])
     assert "digits (embedded, default)" not in capsys.readouterr().out  # report has no default data
@@ -43,8 +48,26 @@ def test_demo_writes_figure_metrics_and_model(tmp_path, capsys):
 
 def test_train_evaluate_encode_reconstruct(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--data", "digits", "--hidden", "32,8", "--tied", "--corruption", "masking:0.2",
-                 "--epochs", "3", "--out", str(run), "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--hidden",
+                "32,8",
+                "--tied",
+                "--corruption",
+                "masking:0.2",
+                "--epochs",
+                "3",
+                "--out",
+                str(run),
+                "-q",
+            ]
+        )
+        == 0
+    )
     for name in ("config.json", "model.safetensors", "metrics.json", "reconstructions.png", "curves.png"):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
@@ -72,14 +95,17 @@ def test_train_resume_continues_the_run(tmp_path):
     assert json.loads((run / "config.json").read_text())["history"]["epoch"] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["train", "--hidden", "abc", "--out", "x"], "256,64"),
-    (["train", "--epochs", "many", "--out", "x"], "'many'"),
-    (["train", "--out", "x", "--corruption", "blur:3"], "blur"),
-    (["train", "--out", "x", "--data", "no/such/file.npy"], "no/such/file.npy"),
-    (["evaluate", "no/such/dir"], "does not exist"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--hidden", "abc", "--out", "x"], "256,64"),
+        (["train", "--epochs", "many", "--out", "x"], "'many'"),
+        (["train", "--out", "x", "--corruption", "blur:3"], "blur"),
+        (["train", "--out", "x", "--data", "no/such/file.npy"], "no/such/file.npy"),
+        (["evaluate", "no/such/dir"], "does not exist"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_user_errors_print_one_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -107,8 +133,21 @@ def test_one_dimensional_data_is_a_data_error(tmp_path, capsys, command):
 
 def test_label_count_must_match_the_samples(tmp_path, capsys):
     np.savez(tmp_path / "xy.npz", X=np.random.rand(50, 64).astype(np.float32), y=np.arange(10) % 10)
-    assert main(["train", "--model", "sda", "--data", str(tmp_path / "xy.npz"), "--out", str(tmp_path / "r"),
-                 "-q"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "sda",
+                "--data",
+                str(tmp_path / "xy.npz"),
+                "--out",
+                str(tmp_path / "r"),
+                "-q",
+            ]
+        )
+        == 2
+    )
     _one_line(capsys, "10 labels for 50 samples")
 
 
@@ -127,7 +166,9 @@ def test_codec_train_hidden_is_bounded(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def dense_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("dense") / "run"
-    assert main(["train", "--hidden", "8", "--epochs", "1", "--val-fraction", "0", "--out", str(run), "-q"]) == 0
+    assert (
+        main(["train", "--hidden", "8", "--epochs", "1", "--val-fraction", "0", "--out", str(run), "-q"]) == 0
+    )
     return run
 
 
@@ -137,11 +178,13 @@ def test_out_that_cannot_be_written_is_one_line(dense_run, tmp_path, capsys):
     a_dir = tmp_path / "somedir"
     (a_dir / "inside").mkdir(parents=True)
     long_name = tmp_path / ("a" * 300 + ".npy")
-    cases = [(["encode", str(dense_run), "--out", str(a_file / "c.npy")], ["file.npy"]),   # under a file
-             (["encode", str(dense_run), "--out", str(long_name)], ["File name too long", "aaaa.npy"]),
-             (["reconstruct", str(dense_run), "--out", str(a_dir) + ".npy"], []),            # fine: a new file
-             (["demo", "--out", str(a_file), "--epochs", "1"], ["file.npy"])]
-    (tmp_path / "somedir.npy").mkdir()          # --out naming an existing directory
+    cases = [
+        (["encode", str(dense_run), "--out", str(a_file / "c.npy")], ["file.npy"]),  # under a file
+        (["encode", str(dense_run), "--out", str(long_name)], ["File name too long", "aaaa.npy"]),
+        (["reconstruct", str(dense_run), "--out", str(a_dir) + ".npy"], []),  # fine: a new file
+        (["demo", "--out", str(a_file), "--epochs", "1"], ["file.npy"]),
+    ]
+    (tmp_path / "somedir.npy").mkdir()  # --out naming an existing directory
     cases[2] = (cases[2][0], ["Is a directory", "somedir.npy"])
     for argv, words in cases:
         assert main(argv + ["-q"]) == 2, argv

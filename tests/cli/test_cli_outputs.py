@@ -21,16 +21,22 @@ def _one_line(capsys, *words):
         assert word in err, err
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["plot", "curves", "DIR", "--out", "c.jpg"], ".png"),
-    (["plot", "recon", "DIR", "--out", "r.npy"], ".png"),
-    (["filters", "DIR", "--out", "f.txt"], ".png"),
-    (["map", "--out", "m.txt"], ".png"),
-    (["encode", "DIR", "--out", "codes.txt"], ".npy or .npz"),
-    (["reconstruct", "DIR", "--out", "r.jpg"], ".png or .npy or .npz"),
-    (["codec", "decompress", "DIR", "s.aek", "--out", "r.txt"], ".npy or .png"),
-    (["send", "--server", "http://127.0.0.1:1", "--model", "DIR", "x.png", "--out", "a.txt"], ".npy or .png"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["plot", "curves", "DIR", "--out", "c.jpg"], ".png"),
+        (["plot", "recon", "DIR", "--out", "r.npy"], ".png"),
+        (["filters", "DIR", "--out", "f.txt"], ".png"),
+        (["map", "--out", "m.txt"], ".png"),
+        (["encode", "DIR", "--out", "codes.txt"], ".npy or .npz"),
+        (["reconstruct", "DIR", "--out", "r.jpg"], ".png or .npy or .npz"),
+        (["codec", "decompress", "DIR", "s.aek", "--out", "r.txt"], ".npy or .png"),
+        (
+            ["send", "--server", "http://127.0.0.1:1", "--model", "DIR", "x.png", "--out", "a.txt"],
+            ".npy or .png",
+        ),
+    ],
+)
 def test_a_wrong_output_suffix_is_refused(dense, tmp_path, capsys, monkeypatch, argv, expected):
     monkeypatch.chdir(tmp_path)
     argv = [str(dense) if a == "DIR" else a for a in argv]
@@ -50,11 +56,20 @@ def test_upper_case_suffixes_are_taken(dense, tmp_path, capsys):
         assert codes["X"].shape == (360, 8) and codes["y"].shape == (360,)
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["send", "--server", "http://127.0.0.1:1", "--model", "m", "x.png", "--timeout", "-1"], ["--timeout", "-1"]),
-    (["send", "--server", "http://127.0.0.1:1", "--model", "m", "x.png", "--timeout", "0"], ["--timeout", "'0'"]),
-    (["denoise", "m", "x.png", "--out", "d", "--seed", "-1"], ["--seed", "2**63"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (
+            ["send", "--server", "http://127.0.0.1:1", "--model", "m", "x.png", "--timeout", "-1"],
+            ["--timeout", "-1"],
+        ),
+        (
+            ["send", "--server", "http://127.0.0.1:1", "--model", "m", "x.png", "--timeout", "0"],
+            ["--timeout", "'0'"],
+        ),
+        (["denoise", "m", "x.png", "--out", "d", "--seed", "-1"], ["--seed", "2**63"]),
+    ],
+)
 def test_timeouts_and_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -64,14 +79,21 @@ def test_timeouts_and_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypa
 def test_denoise_names_a_file_that_is_not_npy(tmp_path, capsys):
     aekit.ConvAutoencoder(1, [4]).save(tmp_path / "cae")
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
-    assert main(["-q", "denoise", str(tmp_path / "cae"), str(tmp_path / "bad.npy"), "--out", str(tmp_path / "d")]) == 2
+    assert (
+        main(
+            ["-q", "denoise", str(tmp_path / "cae"), str(tmp_path / "bad.npy"), "--out", str(tmp_path / "d")]
+        )
+        == 2
+    )
     _one_line(capsys, "bad.npy", "not a .npy array")
     assert not (tmp_path / "d").exists()
 
 
-@pytest.mark.parametrize("command", [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"],
-                                     ["codec", "train"], ["map"]])
-@pytest.mark.parametrize("seed", ["-1", str(2 ** 63)])
+@pytest.mark.parametrize(
+    "command",
+    [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"], ["codec", "train"], ["map"]],
+)
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
 def test_training_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch, command, seed):
     monkeypatch.chdir(tmp_path)
     argv = command + ["--seed", seed] + (["--out", "m.png"] if command == ["map"] else ["--out", "run"])

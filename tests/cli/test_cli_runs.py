@@ -1,4 +1,5 @@
 """The run directory of the training commands: fresh, --overwrite, --resume; checks made before training."""
+
 import json
 import struct
 
@@ -16,8 +17,20 @@ def _error(capsys, *words):
 
 
 DENSE = ["-q", "train", "--hidden", "8", "--epochs", "1", "--val-fraction", "0"]
-DIVERGING = ["--activation", "linear", "--output-activation", "linear", "--loss", "mse", "--optimizer", "sgd",
-             "--lr", "0.06", "--epochs", "8"]                                   # NaN in epoch 2
+DIVERGING = [
+    "--activation",
+    "linear",
+    "--output-activation",
+    "linear",
+    "--loss",
+    "mse",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.06",
+    "--epochs",
+    "8",
+]  # NaN in epoch 2
 
 
 def test_a_fresh_run_refuses_a_directory_with_a_checkpoint(tmp_path, capsys):
@@ -50,8 +63,10 @@ def test_demo_clears_its_own_directory(tmp_path):
     assert main(["-q", "demo", "--epochs", "1", "--out", str(tmp_path / "demo")]) == 0
 
 
-@pytest.mark.parametrize("command", [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"], ["demo"],
-                                     ["codec", "train"]])
+@pytest.mark.parametrize(
+    "command",
+    [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"], ["demo"], ["codec", "train"]],
+)
 def test_zero_epochs_is_refused_before_anything_is_written(tmp_path, capsys, command):
     assert main(["-q", *command, "--epochs", "0", "--out", str(tmp_path / "run")]) == 2
     _error(capsys, "--epochs", ">= 1", "'0'")
@@ -59,12 +74,16 @@ def test_zero_epochs_is_refused_before_anything_is_written(tmp_path, capsys, com
 
 
 def _idx(path, magic, array):
-    path.write_bytes(struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
-                     + array.astype(np.uint8).tobytes())
+    path.write_bytes(
+        struct.pack(">I", magic)
+        + b"".join(struct.pack(">I", n) for n in array.shape)
+        + array.astype(np.uint8).tobytes()
+    )
 
 
-@pytest.mark.parametrize("command", [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"],
-                                     ["codec", "train"]])
+@pytest.mark.parametrize(
+    "command", [["train"], ["train", "--model", "cae"], ["train", "--model", "sda"], ["codec", "train"]]
+)
 def test_a_missing_test_split_fails_before_training(tmp_path, capsys, command):
     data = tmp_path / "idx"
     data.mkdir()
@@ -89,11 +108,14 @@ def sigmoid_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("option, words", [
-    (["--activation", "relu"], ["--activation", "'relu'", "'sigmoid'"]),
-    (["--hidden", "16"], ["--hidden", "[16]", "[8]"]),
-    (["--corruption", "masking:0.2"], ["--corruption", "masking:0.2", "None"]),
-])
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        (["--activation", "relu"], ["--activation", "'relu'", "'sigmoid'"]),
+        (["--hidden", "16"], ["--hidden", "[16]", "[8]"]),
+        (["--corruption", "masking:0.2"], ["--corruption", "masking:0.2", "None"]),
+    ],
+)
 def test_resume_refuses_a_changed_architecture(sigmoid_run, capsys, option, words):
     config = (sigmoid_run / "config.json").read_bytes()
     assert main(["-q", "train", "--epochs", "3", "--resume", "--out", str(sigmoid_run), *option]) == 2

@@ -10,12 +10,32 @@ from aekit.cli import main
 from aekit.cli.stacked import parse_corruptions
 
 
-
 def test_train_sda_evaluate_and_filters(tmp_path, capsys):
     out = tmp_path / "sda"
-    code = main(["-q", "train", "--model", "sda", "--data", "digits", "--hidden", "32,16",
-                 "--corruption", "masking:0.1,masking:0.2", "--pretrain-epochs", "2", "--epochs", "8",
-                 "--batch-size", "32", "--lr", "0.003", "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "train",
+            "--model",
+            "sda",
+            "--data",
+            "digits",
+            "--hidden",
+            "32,16",
+            "--corruption",
+            "masking:0.1,masking:0.2",
+            "--pretrain-epochs",
+            "2",
+            "--epochs",
+            "8",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.003",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "test error" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
@@ -35,13 +55,29 @@ def test_train_sda_evaluate_and_filters(tmp_path, capsys):
     assert matrix.shape == (10, 10) and matrix.sum() == 360
     assert np.isclose(1 - np.trace(matrix) / 360, report["error_rate"])
 
-    assert main(["-q", "filters", str(out / "pretrained"), "--n", "16", "--out", str(tmp_path / "f.png")]) == 0
+    assert (
+        main(["-q", "filters", str(out / "pretrained"), "--n", "16", "--out", str(tmp_path / "f.png")]) == 0
+    )
     assert (tmp_path / "f.png").stat().st_size > 1000
 
 
 def test_train_sda_rejects_a_wrong_number_of_corruptions(tmp_path, capsys):
-    code = main(["-q", "train", "--model", "sda", "--data", "digits", "--hidden", "8,8,8",
-                 "--corruption", "masking:0.1,masking:0.2", "--out", str(tmp_path / "x")])
+    code = main(
+        [
+            "-q",
+            "train",
+            "--model",
+            "sda",
+            "--data",
+            "digits",
+            "--hidden",
+            "8,8,8",
+            "--corruption",
+            "masking:0.1,masking:0.2",
+            "--out",
+            str(tmp_path / "x"),
+        ]
+    )
     assert code == 2
     assert "2 specs for 3 layers" in capsys.readouterr().err
 
@@ -61,7 +97,10 @@ def test_parse_corruptions():
 
 def test_evaluate_reports_the_error_of_any_classifier_checkpoint(tmp_path, capsys):
     aekit.ConvClassifier(1, [4], n_classes=10, input_size=8).save(tmp_path / "cnn")
-    assert main(["-q", "evaluate", str(tmp_path / "cnn"), "--data", "digits", "--out", str(tmp_path / "e.json")]) == 0
+    assert (
+        main(["-q", "evaluate", str(tmp_path / "cnn"), "--data", "digits", "--out", str(tmp_path / "e.json")])
+        == 0
+    )
     report = json.loads((tmp_path / "e.json").read_text())
     assert np.array(report["confusion_matrix"]).shape == (10, 10) and report["n"] == 360
     assert "error rate" in capsys.readouterr().out
@@ -87,11 +126,14 @@ def test_reconstruct_refuses_a_classifier(cnn, tmp_path, capsys, out):
     assert not (tmp_path / out).exists()
 
 
-@pytest.mark.parametrize("y, words", [
-    (-np.ones(20), ["classes 0..9", "-1"]),
-    (np.full(20, 2.5), ["whole-number", "2.5"]),
-    (np.arange(100, 120), ["classes 0..9", "100"]),
-])
+@pytest.mark.parametrize(
+    "y, words",
+    [
+        (-np.ones(20), ["classes 0..9", "-1"]),
+        (np.full(20, 2.5), ["whole-number", "2.5"]),
+        (np.arange(100, 120), ["classes 0..9", "100"]),
+    ],
+)
 def test_evaluate_checks_the_labels_of_a_classifier(cnn, tmp_path, capsys, y, words):
     data = tmp_path / "xy.npz"
     np.savez(data, X=np.random.rand(20, 1, 8, 8).astype(np.float32), y=y)
@@ -107,11 +149,14 @@ def test_evaluate_label_count_must_match(cnn, tmp_path, capsys):
     _one_line(capsys, "5 labels for 20 samples")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["reconstruct", "DIR", "--n", "0", "--out", "r.png"], ["--n", "'0'"]),
-    (["demo", "--seed", "-1", "--out", "d"], ["--seed", "2**63"]),
-    (["demo", "--seed", str(2 ** 63), "--out", "d"], ["--seed", "2**63"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["reconstruct", "DIR", "--n", "0", "--out", "r.png"], ["--n", "'0'"]),
+        (["demo", "--seed", "-1", "--out", "d"], ["--seed", "2**63"]),
+        (["demo", "--seed", str(2**63), "--out", "d"], ["--seed", "2**63"]),
+    ],
+)
 def test_counts_and_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

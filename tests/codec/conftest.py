@@ -23,7 +23,9 @@ def codec(digits):
     try:
         aekit.seed_everything(0)
         ae = aekit.Autoencoder(64, [32, 8], activation="relu", code_activation="linear", loss="mse")
-        return train_codec(ae, digits[:1500], lmbda=0.02, epochs=6, batch_size=64, lr=3e-3, seed=0, progress=False)
+        return train_codec(
+            ae, digits[:1500], lmbda=0.02, epochs=6, batch_size=64, lr=3e-3, seed=0, progress=False
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -51,11 +53,14 @@ def one_thread():
 @pytest.fixture
 def identity_codec():
     """Make a codec whose latents are y = scale · x[:3] of 4 inputs: as large as the inputs."""
+
     def make(scale: float = 1.0) -> Codec:
-        ae = aekit.Autoencoder(4, [3], activation="relu", code_activation="linear", output_activation="linear",
-                               loss="mse")
+        ae = aekit.Autoencoder(
+            4, [3], activation="relu", code_activation="linear", output_activation="linear", loss="mse"
+        )
         with torch.no_grad():
             ae.encoder_layers[0].weight.copy_(scale * torch.eye(3, 4))
             ae.encoder_layers[0].bias.zero_()
         return Codec(ae).update()
+
     return make

@@ -42,17 +42,20 @@ def test_golden_stream_is_reproduced_byte_for_byte():
     """Pins the format: same tables and symbols must give the very same bytes."""
     data, meta, tables = golden()
     payload = tables.encode(np.array(meta["symbols"]))
-    assert bitstream.pack(bytes.fromhex(meta["fingerprint"]), meta["count"], meta["latent_shape"], payload) == data
+    assert (
+        bitstream.pack(bytes.fromhex(meta["fingerprint"]), meta["count"], meta["latent_shape"], payload)
+        == data
+    )
 
 
 def test_header_layout_matches_the_spec():
     data, meta, _ = golden()
     fingerprint = bytes.fromhex(meta["fingerprint"])
-    assert data[0] == 0xAE and data[1] == 2                 # magic, version
-    assert data[2:4] == fingerprint[:2]                     # model id
-    assert data[4] == 3                                     # item count (varint)
-    assert data[5] == 2 and data[6:8] == bytes([2, 3])      # ndim, dims (varints)
-    assert data[8] == meta["payload_length"]                # payload length (varint)
+    assert data[0] == 0xAE and data[1] == 2  # magic, version
+    assert data[2:4] == fingerprint[:2]  # model id
+    assert data[4] == 3  # item count (varint)
+    assert data[5] == 2 and data[6:8] == bytes([2, 3])  # ndim, dims (varints)
+    assert data[8] == meta["payload_length"]  # payload length (varint)
     assert len(data) == 9 + meta["payload_length"] + 4
     assert int.from_bytes(data[-4:], "big") == zlib.crc32(fingerprint + data[:-4])
 
@@ -87,24 +90,29 @@ def test_another_model_is_told_apart_by_its_id_and_by_the_crc():
     data = bitstream.pack(FP, 1, (4,), b"abc")
     with pytest.raises(BitstreamError, match="wrong model"):
         bitstream.unpack(data, hashlib.sha256(b"another model").digest())
-    same_id = FP[:2] + hashlib.sha256(b"another model").digest()[2:]     # ids collide, fingerprints differ
+    same_id = FP[:2] + hashlib.sha256(b"another model").digest()[2:]  # ids collide, fingerprints differ
     with pytest.raises(BitstreamError, match="CRC-32 mismatch"):
         bitstream.unpack(data, same_id)
 
 
-@pytest.mark.parametrize("body, match", [
-    (b"PK\x03\x04" + b"\0" * 20, "not an aekit bitstream"),
-    (b"\xae\x03" + b"\0" * 20, "version 3 is not supported"),
-    (b"\xae\xc0\x01abcd\x01\x01\x01\x00", "version 1 is not supported"),
-    (b"\xae\x02ab" + bitstream._varint(1 << 20) + b"\x01\x01\x00", "item count"),
-    (b"\xae\x02ab\x01\x09\x01\x01", "axes"),
-    (b"\xae\x02ab\x01\x02" + bitstream._varint(1 << 16) + bitstream._varint(1 << 16) + b"\x00",
-     "symbols per item"),
-    (b"\xae\x02ab\x01\x01\x01" + bitstream._varint(1 << 29), "payload length"),
-    (b"\xae\x02ab\x01\x01\x01\x80\x80\x80\x80\x80\x01", "longer than"),
-    (b"\xae\x02ab\x01\x01\x01\x80\x00", "not minimally encoded"),
-    (b"\xae\x02ab\x01\x01\x01\x7f", "truncated"),
-])
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        (b"PK\x03\x04" + b"\0" * 20, "not an aekit bitstream"),
+        (b"\xae\x03" + b"\0" * 20, "version 3 is not supported"),
+        (b"\xae\xc0\x01abcd\x01\x01\x01\x00", "version 1 is not supported"),
+        (b"\xae\x02ab" + bitstream._varint(1 << 20) + b"\x01\x01\x00", "item count"),
+        (b"\xae\x02ab\x01\x09\x01\x01", "axes"),
+        (
+            b"\xae\x02ab\x01\x02" + bitstream._varint(1 << 16) + bitstream._varint(1 << 16) + b"\x00",
+            "symbols per item",
+        ),
+        (b"\xae\x02ab\x01\x01\x01" + bitstream._varint(1 << 29), "payload length"),
+        (b"\xae\x02ab\x01\x01\x01\x80\x80\x80\x80\x80\x01", "longer than"),
+        (b"\xae\x02ab\x01\x01\x01\x80\x00", "not minimally encoded"),
+        (b"\xae\x02ab\x01\x01\x01\x7f", "truncated"),
+    ],
+)
 def test_bad_headers_are_refused_before_allocating(body, match):
     # valid CRC on purpose: the bounds, not the checksum, must catch these
     with pytest.raises(BitstreamError, match=match):

@@ -13,13 +13,35 @@ from aekit.cli import main
 
 def test_codec_train_compress_decompress_export(tmp_path, one_thread):
     out = tmp_path / "codec"
-    assert main(["-q", "codec", "train", "--data", "digits", "--hidden", "16,6", "--epochs", "2",
-                 "--batch-size", "64", "--lmbda", "0.05", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "codec",
+                "train",
+                "--data",
+                "digits",
+                "--hidden",
+                "16,6",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "64",
+                "--lmbda",
+                "0.05",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["bytes_per_item"] > 0 and np.isfinite(metrics["psnr_db"])
     assert (out / "encoder.onnx").is_file() and (out / "codec.json").is_file()
     stream = tmp_path / "x.aek"
-    assert main(["-q", "codec", "compress", str(out), "--data", "digits", "--n", "7", "--out", str(stream)]) == 0
+    assert (
+        main(["-q", "codec", "compress", str(out), "--data", "digits", "--n", "7", "--out", str(stream)]) == 0
+    )
     assert main(["-q", "codec", "decompress", str(out), str(stream), "--out", str(tmp_path / "r.npy")]) == 0
     assert np.load(tmp_path / "r.npy").shape == (7, 64)
     assert main(["-q", "codec", "decompress", str(out), str(stream), "--out", str(tmp_path / "r.png")]) == 0
@@ -44,9 +66,13 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(codec_dir):
     import uvicorn
+
     from aekit.codec import create_app
+
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -66,8 +92,23 @@ def test_send_images_to_a_running_server(live_server, codec_dir, digits, tmp_pat
         paths.append(str(path))
     np.save(tmp_path / "more.npy", digits[3:5])
     out = tmp_path / "answer.npy"
-    assert main(["-q", "send", "--server", live_server, "--model", str(codec_dir), *paths,
-                 str(tmp_path / "more.npy"), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "send",
+                "--server",
+                live_server,
+                "--model",
+                str(codec_dir),
+                *paths,
+                str(tmp_path / "more.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert np.load(out).shape == (5, 64)
     assert "sent 5 items" in capsys.readouterr().out
     assert main(["send", "--server", "http://127.0.0.1:9", "--model", str(codec_dir), paths[0]]) == 2
@@ -75,10 +116,11 @@ def test_send_images_to_a_running_server(live_server, codec_dir, digits, tmp_pat
 
 def test_export_out_writes_a_codec_json_that_names_the_onnx_file(codec_dir, tmp_path, test_items):
     from aekit.codec import Codec, DeviceEncoder
+
     out = tmp_path / "phone" / "phone.onnx"
     assert main(["-q", "codec", "export", str(codec_dir), "--out", str(out)]) == 0
     assert json.loads((out.parent / "codec.json").read_text())["encoder"] == "phone.onnx"
-    device = DeviceEncoder(out.parent)                 # used to look for phone/encoder.onnx
+    device = DeviceEncoder(out.parent)  # used to look for phone/encoder.onnx
     data = device.compress(test_items[:2])
     assert np.array_equal(Codec.load(codec_dir).decompress_symbols(data), device.symbols(test_items[:2]))
 
@@ -90,6 +132,7 @@ def no_uvicorn(monkeypatch):
 
     def started(*args, **kwargs):
         raise AssertionError("uvicorn was started")
+
     monkeypatch.setattr(uvicorn, "run", started)
     monkeypatch.setattr(uvicorn.Server, "run", started)
 
@@ -103,12 +146,15 @@ def _one_line_error(capsys, *words):
 
 def test_serve_checks_every_model_before_starting(codec_dir, tmp_path, capsys, no_uvicorn):
     import shutil
+
     aekit.Autoencoder(64, [8]).save(tmp_path / "dae")
     (tmp_path / "empty").mkdir()
     shutil.copytree(codec_dir, tmp_path / "copy")
-    for models, words in ([[tmp_path / "dae"], ("not a Codec",)],
-                          [[tmp_path / "empty"], ("config.json",)],
-                          [[codec_dir, tmp_path / "copy"], ("same model",)]):
+    for models, words in (
+        [[tmp_path / "dae"], ("not a Codec",)],
+        [[tmp_path / "empty"], ("config.json",)],
+        [[codec_dir, tmp_path / "copy"], ("same model",)],
+    ):
         argv = ["serve"] + [a for m in models for a in ("--model", str(m))]
         assert main(argv) == 2
         _one_line_error(capsys, *words)
@@ -138,9 +184,34 @@ def test_send_names_a_file_that_is_not_npy(codec_dir, tmp_path, capsys):
 
 def test_decompress_to_an_upper_case_png(codec_dir, tmp_path, test_items):
     np.save(tmp_path / "x.npy", test_items[:4])
-    assert main(["-q", "codec", "compress", str(codec_dir), "--data", str(tmp_path / "x.npy"),
-                 "--out", str(tmp_path / "s.aek")]) == 0
-    assert main(["-q", "codec", "decompress", str(codec_dir), str(tmp_path / "s.aek"),
-                 "--out", str(tmp_path / "r.PNG")]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "codec",
+                "compress",
+                str(codec_dir),
+                "--data",
+                str(tmp_path / "x.npy"),
+                "--out",
+                str(tmp_path / "s.aek"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "codec",
+                "decompress",
+                str(codec_dir),
+                str(tmp_path / "s.aek"),
+                "--out",
+                str(tmp_path / "r.PNG"),
+            ]
+        )
+        == 0
+    )
     with Image.open(tmp_path / "r.PNG") as img:
         assert img.format == "PNG"

@@ -66,7 +66,9 @@ def test_every_corruption_of_a_codec_stream_raises_bitstream_error(codec, test_i
 
 def test_a_stream_of_another_model_is_refused(codec, digits):
     aekit.seed_everything(1)
-    other = Codec(aekit.Autoencoder(64, [32, 8], activation="relu", code_activation="linear", loss="mse")).update()
+    other = Codec(
+        aekit.Autoencoder(64, [32, 8], activation="relu", code_activation="linear", loss="mse")
+    ).update()
     with pytest.raises(BitstreamError, match="wrong model"):
         codec.decompress(other.compress(digits[:2]))
 
@@ -82,13 +84,17 @@ def test_larger_lambda_gives_fewer_bytes(digits, one_thread):
     for lmbda in (0.001, 0.5):
         aekit.seed_everything(0)
         ae = aekit.Autoencoder(64, [16, 6], activation="relu", code_activation="linear", loss="mse")
-        c = train_codec(ae, digits[:600], lmbda=lmbda, epochs=6, batch_size=32, lr=3e-3, seed=0, progress=False)
+        c = train_codec(
+            ae, digits[:600], lmbda=lmbda, epochs=6, batch_size=32, lr=3e-3, seed=0, progress=False
+        )
         sizes[lmbda] = len(c.compress(digits[1500:1700]))
     assert sizes[0.5] < 0.8 * sizes[0.001]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lmbda=-1.0), "lmbda"), (dict(quantizer="round"), "quantizer"), (dict(precision=40), "precision")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(lmbda=-1.0), "lmbda"), (dict(quantizer="round"), "quantizer"), (dict(precision=40), "precision")],
+)
 def test_bad_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Codec(aekit.Autoencoder(16, [4], loss="mse"), **kwargs)
@@ -96,19 +102,23 @@ def test_bad_settings_are_refused(kwargs, match):
 
 def test_entropy_model_likelihoods_sum_to_one_over_the_integers():
     from aekit.codec import FactorizedPrior
+
     prior = FactorizedPrior(3, 2)
     with torch.no_grad():
         prior.loc.normal_()
         grid = torch.arange(-60, 61, dtype=torch.float64)[:, None].expand(-1, 3)
         assert torch.allclose(prior.likelihood(grid).sum(0), torch.ones(3, dtype=torch.float64), atol=1e-6)
-    offsets, lengths, freqs = prior.tabulate(precision=12)
+    _offsets, lengths, freqs = prior.tabulate(precision=12)
     assert (freqs.sum(1) == 4096).all() and (lengths >= 2).all()
 
 
 def test_continuing_training_replaces_the_tables_and_the_fingerprint(codec, digits, one_thread):
     import copy
+
     more = copy.deepcopy(codec)
-    train_codec(more, digits[:300], lmbda=0.05, epochs=1, batch_size=64, quantizer="ste", seed=0, progress=False)
+    train_codec(
+        more, digits[:300], lmbda=0.05, epochs=1, batch_size=64, quantizer="ste", seed=0, progress=False
+    )
     assert more.quantizer == "ste" and more.lmbda == 0.05 and more.updated
     assert more.fingerprint != codec.fingerprint
     X = digits[1500:1510]
@@ -124,7 +134,7 @@ def test_latents_beyond_int64_clamp_to_their_end_of_the_table(identity_codec):
 
 
 def test_latents_that_overflow_to_infinity_are_a_data_error(identity_codec):
-    codec = identity_codec(scale=10.0)                      # 3e38 · 10 = inf in float32
+    codec = identity_codec(scale=10.0)  # 3e38 · 10 = inf in float32
     with pytest.raises(DataError, match="infinite"):
         codec.compress(np.array([[1.0, 0, 0, 0], [3e38, 0, 0, 0]], np.float32))
 
@@ -135,12 +145,18 @@ def _edit_config(path, edit):
     (path / "config.json").write_text(json.dumps(config))
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda a: a.update(table_width=-1), r"table_width must be an int in 0\.\.4096.*-1"),
-    (lambda a: a.update(table_width=1 << 40), r"table_width must be an int in 0\.\.4096.*1099511627776"),
-    (lambda a: a.update(table_width=200_000_000), r"table_width .*200000000"),
-    (lambda a: a["autoencoder"]["args"].update(hidden=[1 << 40, 8]), r"weights and buffers, more than the allowed"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda a: a.update(table_width=-1), r"table_width must be an int in 0\.\.4096.*-1"),
+        (lambda a: a.update(table_width=1 << 40), r"table_width must be an int in 0\.\.4096.*1099511627776"),
+        (lambda a: a.update(table_width=200_000_000), r"table_width .*200000000"),
+        (
+            lambda a: a["autoencoder"]["args"].update(hidden=[1 << 40, 8]),
+            r"weights and buffers, more than the allowed",
+        ),
+    ],
+)
 def test_config_sizes_are_bounded_before_anything_is_allocated(codec_dir, tmp_path, edit, match):
     path = tmp_path / "edited"
     shutil.copytree(codec_dir, path)
@@ -151,6 +167,7 @@ def test_config_sizes_are_bounded_before_anything_is_allocated(codec_dir, tmp_pa
 
 def test_load_refuses_tables_that_do_not_sum(codec_dir, tmp_path):
     from safetensors.torch import load_file, save_file
+
     path = tmp_path / "bad_tables"
     shutil.copytree(codec_dir, path)
     weights = path / "model.safetensors"
@@ -158,8 +175,10 @@ def test_load_refuses_tables_that_do_not_sum(codec_dir, tmp_path):
     tensors["table_freqs"][0, 0] += 7
     save_file(tensors, str(weights))
     config = json.loads((path / "config.json").read_text())
-    config["files"]["model.safetensors"] = {"sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-                                            "bytes": weights.stat().st_size}       # a consistent manifest
+    config["files"]["model.safetensors"] = {
+        "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "bytes": weights.stat().st_size,
+    }  # a consistent manifest
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="tables .* corrupted: the frequencies of dimension 0 sum to"):
         Codec.load(path)
@@ -172,6 +191,7 @@ def test_a_codec_saved_before_update_still_loads(tmp_path):
 
 def test_save_removes_device_files_that_no_longer_fit(codec, tmp_path):
     import copy
+
     path = codec.save(tmp_path / "c")
     assert (path / "encoder.onnx").is_file()
     changed = copy.deepcopy(codec)
@@ -179,9 +199,9 @@ def test_save_removes_device_files_that_no_longer_fit(codec, tmp_path):
         changed.autoencoder.encoder_layers[0].bias.add_(0.5)
     changed.update()
     changed.save(path, export=False)
-    assert not (path / "encoder.onnx").exists()              # the old weights' encoder
+    assert not (path / "encoder.onnx").exists()  # the old weights' encoder
     config = json.loads((path / "codec.json").read_text())
     assert config["fingerprint"] == changed.fingerprint.hex() and config["encoder"] is None
     changed.clear_tables()
     changed.save(path)
-    assert not (path / "codec.json").exists()                # no tables: nothing for the device
+    assert not (path / "codec.json").exists()  # no tables: nothing for the device

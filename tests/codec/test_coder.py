@@ -19,8 +19,11 @@ def make_tables(dim=5, width=12, precision=12, seed=0):
 
 def sample(tables, n, seed=1):
     rng = np.random.default_rng(seed)
-    cols = [tables.offsets[d] + rng.choice(tables.lengths[d], n, p=tables.freqs[d, :tables.lengths[d]] /
-                                            (1 << tables.precision)) for d in range(tables.dim)]
+    cols = [
+        tables.offsets[d]
+        + rng.choice(tables.lengths[d], n, p=tables.freqs[d, : tables.lengths[d]] / (1 << tables.precision))
+        for d in range(tables.dim)
+    ]
     return np.stack(cols, 1)
 
 
@@ -50,11 +53,14 @@ def test_symbols_outside_the_tables_are_rejected_and_clip_fixes_them():
     assert np.array_equal(tables.decode(tables.encode(clipped), 3), clipped)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(precision=30), "precision"),
-    (dict(freqs_sum_off=True), "sum to"),
-    (dict(length_one=True), "lengths must lie"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(precision=30), "precision"),
+        (dict(freqs_sum_off=True), "sum to"),
+        (dict(length_one=True), "lengths must lie"),
+    ],
+)
 def test_invalid_tables_are_refused(bad, match):
     t = make_tables()
     freqs, lengths = t.freqs.copy(), t.lengths.copy()
@@ -82,13 +88,13 @@ def test_garbage_payload_decodes_to_in_range_symbols_or_raises():
 def test_an_empty_payload_cannot_claim_many_items():
     tables = make_tables()
     with pytest.raises(BitstreamError, match="at least"):
-        tables.decode(b"", 65536)                       # used to decode 65536 items of lowest symbols
+        tables.decode(b"", 65536)  # used to decode 65536 items of lowest symbols
 
 
 def test_min_payload_is_the_most_probable_items_bits_less_the_flush():
     tables = make_tables()
     p_max = tables.freqs.max(1) / (1 << tables.precision)
-    bits = int(np.floor(-np.log2(p_max)).sum())        # b = Σ_d ⌊−log2 max_s P_d(s)⌋
+    bits = int(np.floor(-np.log2(p_max)).sum())  # b = Σ_d ⌊−log2 max_s P_d(s)⌋
     assert tables.min_item_bits == bits
     assert tables.min_payload(1000) == 1000 * bits // 8 - 4
     assert tables.min_payload(1) == 0
@@ -97,10 +103,10 @@ def test_min_payload_is_the_most_probable_items_bits_less_the_flush():
 @pytest.mark.parametrize("n", [1, 3, 50, 2000])
 def test_every_encoded_message_meets_the_bound_even_one_the_coder_makes_empty(n):
     tables = make_tables()
-    lowest = np.tile(tables.low, (n, 1))                # the coder's interval stays at 0: it writes nothing
+    lowest = np.tile(tables.low, (n, 1))  # the coder's interval stays at 0: it writes nothing
     for symbols in (sample(tables, n), lowest):
         payload = tables.encode(symbols)
-        assert len(payload) >= tables.min_payload(n)    # zero-padded when needed
+        assert len(payload) >= tables.min_payload(n)  # zero-padded when needed
         assert np.array_equal(tables.decode(payload, n), symbols)
 
 
@@ -110,7 +116,7 @@ def test_quantize_clamps_before_the_integer_cast():
     y = np.array([[0.4, -0.6, 2.5], [1e19, -1e19, 3e38], [1e300, -1e300, 0.0]])
     got = tables.quantize(y)
     assert got[0].tolist() == tables.clip(np.rint(y[:1]).astype(np.int64))[0].tolist()
-    assert got[1].tolist() == [tables.high[0], tables.low[1], tables.high[2]]   # not INT64_MIN -> lowest
+    assert got[1].tolist() == [tables.high[0], tables.low[1], tables.high[2]]  # not INT64_MIN -> lowest
     assert got[2].tolist() == [tables.high[0], tables.low[1], 0]
 
 
@@ -127,7 +133,7 @@ def test_tables_sha256_covers_the_fingerprint_and_every_frequency():
     fp = bytes(32)
     mirrored = tables.freqs.copy()
     for d, n in enumerate(tables.lengths):
-        mirrored[d, :n] = mirrored[d, :n][::-1]                            # same sums, other densities
+        mirrored[d, :n] = mirrored[d, :n][::-1]  # same sums, other densities
     other = Tables(tables.offsets, tables.lengths, mirrored, tables.precision)
     assert tables.sha256(fp) == make_tables().sha256(fp)
     assert tables.sha256(fp) != other.sha256(fp)
@@ -142,6 +148,6 @@ def test_only_short_payloads_are_re_decoded_to_trim_them(monkeypatch):
     monkeypatch.setattr(Tables, "_indices", lambda self, *a: (calls.append(1), original(self, *a))[1])
     long = sample(tables, 3000)
     assert len(tables.encode(long)) > 1024
-    assert calls == []                                  # saving <= 8 bytes of kilobytes is not worth full decodes
+    assert calls == []  # saving <= 8 bytes of kilobytes is not worth full decodes
     tables.encode(sample(tables, 3))
-    assert calls                                        # a short message still loses its spare bytes
+    assert calls  # a short message still loses its spare bytes

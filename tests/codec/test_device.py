@@ -37,7 +37,7 @@ def test_device_bitstream_decodes_in_the_cloud(codec, codec_dir, test_items):
     device = DeviceEncoder(codec_dir)
     data = device.compress(test_items)
     assert np.array_equal(codec.decompress_symbols(data), device.symbols(test_items))
-    one = device.compress(test_items[0])           # a single item of input_shape
+    one = device.compress(test_items[0])  # a single item of input_shape
     assert codec.decompress(one).shape == (1, 64)
 
 
@@ -77,8 +77,13 @@ assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "to
 def test_device_encoder_runs_without_torch(codec, codec_dir, test_items, tmp_path):
     np.save(tmp_path / "x.npy", test_items[:5])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", BLOCKER, str(codec_dir), str(tmp_path / "x.npy")],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, str(codec_dir), str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     data = bytes.fromhex(result.stdout)
     assert np.array_equal(codec.decompress_symbols(data), codec.symbols(test_items[:5]))
@@ -96,7 +101,7 @@ def edited_copy(codec_dir, tmp_path, edit):
 
 def mirror_tables(config, _):
     for row in config["freqs"]:
-        row.reverse()                       # same sums, other densities: every other check passes
+        row.reverse()  # same sums, other densities: every other check passes
 
 
 def garbage_onnx(config, path):
@@ -104,21 +109,27 @@ def garbage_onnx(config, path):
     config["encoder_sha256"] = hashlib.sha256(b"garbage").hexdigest()
 
 
-@pytest.mark.parametrize("edit, match", [
-    (mirror_tables, "tables_sha256"),
-    (lambda c, _: c.update(fingerprint="00" * 32), "tables_sha256"),
-    (lambda c, _: c.update(encoder_sha256=None), "names no exported encoder.*aekit codec export"),
-    (lambda c, _: c.update(encoder=5), "encoder must be a file name"),
-    (lambda c, p: c.update(encoder=str((p / "encoder.onnx").resolve())), "encoder must be a file name"),
-    (lambda c, _: c.update(encoder="../edited/encoder.onnx"), "encoder must be a file name"),
-    (garbage_onnx, "not a loadable ONNX model"),
-    (lambda c, _: c["freqs"][0].__setitem__(0, c["freqs"][0][0] + 0.5), r"freqs\[0\]\[0\] must be an integer"),
-    (lambda c, _: c.update(lengths=[2.0] * len(c["lengths"])), r"lengths\[0\] must be an integer"),
-    (lambda c, _: c.update(input_shape=[]), "input_shape must be a non-empty list"),
-    (lambda c, _: c.update(input_shape=[65], image_shape=None), r"its input has shape .* says \(N, 65\)"),
-    (lambda c, _: c.update(image_shape="xy"), "image_shape must be a non-empty list"),
-    (lambda c, _: c.update(image_shape=[9, 9]), r"image_shape \(9, 9\) is not"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (mirror_tables, "tables_sha256"),
+        (lambda c, _: c.update(fingerprint="00" * 32), "tables_sha256"),
+        (lambda c, _: c.update(encoder_sha256=None), "names no exported encoder.*aekit codec export"),
+        (lambda c, _: c.update(encoder=5), "encoder must be a file name"),
+        (lambda c, p: c.update(encoder=str((p / "encoder.onnx").resolve())), "encoder must be a file name"),
+        (lambda c, _: c.update(encoder="../edited/encoder.onnx"), "encoder must be a file name"),
+        (garbage_onnx, "not a loadable ONNX model"),
+        (
+            lambda c, _: c["freqs"][0].__setitem__(0, c["freqs"][0][0] + 0.5),
+            r"freqs\[0\]\[0\] must be an integer",
+        ),
+        (lambda c, _: c.update(lengths=[2.0] * len(c["lengths"])), r"lengths\[0\] must be an integer"),
+        (lambda c, _: c.update(input_shape=[]), "input_shape must be a non-empty list"),
+        (lambda c, _: c.update(input_shape=[65], image_shape=None), r"its input has shape .* says \(N, 65\)"),
+        (lambda c, _: c.update(image_shape="xy"), "image_shape must be a non-empty list"),
+        (lambda c, _: c.update(image_shape=[9, 9]), r"image_shape \(9, 9\) is not"),
+    ],
+)
 def test_device_encoder_refuses_an_edited_codec_json(codec_dir, tmp_path, edit, match):
     path = edited_copy(codec_dir, tmp_path, edit)
     with pytest.raises(CheckpointError, match=match):
@@ -127,13 +138,13 @@ def test_device_encoder_refuses_an_edited_codec_json(codec_dir, tmp_path, edit, 
 
 def test_a_save_without_export_leaves_no_stale_encoder_behind(codec, codec_dir, tmp_path, digits):
     path = tmp_path / "c"
-    shutil.copytree(codec_dir, path)                 # encoder.onnx of these weights
+    shutil.copytree(codec_dir, path)  # encoder.onnx of these weights
     changed = copy.deepcopy(codec)
     with torch.no_grad():
         changed.autoencoder.encoder_layers[0].weight.mul_(-1.0)
-    changed.update().save(path, export=False)       # new weights and tables, no export
+    changed.update().save(path, export=False)  # new weights and tables, no export
     with pytest.raises(CheckpointError, match="export"):
-        DeviceEncoder(path)                          # used to run the old encoder.onnx against the new tables
+        DeviceEncoder(path)  # used to run the old encoder.onnx against the new tables
 
 
 def test_export_names_the_file_it_wrote(codec, tmp_path, test_items):
@@ -141,7 +152,9 @@ def test_export_names_the_file_it_wrote(codec, tmp_path, test_items):
     config = json.loads((tmp_path / "phone" / "codec.json").read_text())
     assert config["encoder"] == "phone.onnx" and onnx_file.name == "phone.onnx"
     device = DeviceEncoder(tmp_path / "phone")
-    assert np.array_equal(codec.decompress_symbols(device.compress(test_items[:3])), device.symbols(test_items[:3]))
+    assert np.array_equal(
+        codec.decompress_symbols(device.compress(test_items[:3])), device.symbols(test_items[:3])
+    )
 
 
 def test_device_latents_beyond_int64_clamp_to_their_end_of_the_table(identity_codec, tmp_path):

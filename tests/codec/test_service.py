@@ -34,7 +34,9 @@ def test_200_npy(client, codec, test_items):
 
 @pytest.mark.parametrize("n, size", [(1, (8, 8)), (5, (24, 16))])
 def test_200_png_one_image_or_grid(client, codec, test_items, n, size):
-    r = client.post("/v1/decode", content=codec.compress(test_items[:n]), headers={**OCTET, "Accept": "image/png"})
+    r = client.post(
+        "/v1/decode", content=codec.compress(test_items[:n]), headers={**OCTET, "Accept": "image/png"}
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(r.content)).size == size
 
@@ -50,6 +52,7 @@ def test_400_corrupt_stream_then_keeps_serving(client, codec, test_items):
 
 def test_404_unknown_model(client, codec, test_items):
     from aekit.codec import bitstream
+
     header, payload = bitstream.unpack(codec.compress(test_items[:1]), codec.fingerprint)
     other_model = bytes([codec.fingerprint[0] ^ 0xFF]) + codec.fingerprint[1:]
     other = bitstream.pack(other_model, header.count, header.latent_shape, payload)
@@ -63,7 +66,9 @@ def test_413_body_too_large(client):
 
 
 def test_415_wrong_content_type(client, codec, test_items):
-    r = client.post("/v1/decode", content=codec.compress(test_items[:1]), headers={"Content-Type": "image/png"})
+    r = client.post(
+        "/v1/decode", content=codec.compress(test_items[:1]), headers={"Content-Type": "image/png"}
+    )
     assert r.status_code == 415 and "octet-stream" in r.json()["detail"]
 
 
@@ -78,14 +83,15 @@ def test_openapi_documents_the_endpoints(client):
 
 def test_400_an_empty_payload_claiming_many_items(client, codec):
     from aekit.codec import bitstream
-    info = client.get("/v1/models").json()[0]              # the fingerprint is public
+
+    info = client.get("/v1/models").json()[0]  # the fingerprint is public
     stream = bitstream.pack(bytes.fromhex(info["fingerprint"]), 65536, tuple(info["latent_shape"]), b"")
     r = client.post("/v1/decode", content=stream, headers=OCTET)
     assert r.status_code == 400 and "items take at least" in r.json()["detail"]
 
 
 def test_413_an_answer_over_max_output_is_refused_before_decoding(codec_dir, codec, test_items):
-    with TestClient(create_app([codec_dir], max_output=10 * 64 * 4)) as c:   # 10 items of 64 float32
+    with TestClient(create_app([codec_dir], max_output=10 * 64 * 4)) as c:  # 10 items of 64 float32
         assert c.post("/v1/decode", content=codec.compress(test_items[:10]), headers=OCTET).status_code == 200
         r = c.post("/v1/decode", content=codec.compress(test_items[:11]), headers=OCTET)
         assert r.status_code == 413 and "11 items" in r.json()["detail"] and "(10 items" in r.json()["detail"]
@@ -96,33 +102,42 @@ def test_models_do_not_expose_server_paths(client, codec_dir):
     assert "path" not in model and str(codec_dir) not in json.dumps(model)
 
 
-@pytest.mark.parametrize("accept, media", [
-    ("image/png", "image/png"), ("image/png;q=0", "application/x-npy"),
-    ("image/png;q=0, application/x-npy", "application/x-npy"),
-    ("application/x-npy, image/png;q=0.5", "application/x-npy"),
-    ("image/png, */*;q=0.1", "image/png"), ("*/*", "application/x-npy"), ("image/png;q=nan", "application/x-npy"),
-])
+@pytest.mark.parametrize(
+    "accept, media",
+    [
+        ("image/png", "image/png"),
+        ("image/png;q=0", "application/x-npy"),
+        ("image/png;q=0, application/x-npy", "application/x-npy"),
+        ("application/x-npy, image/png;q=0.5", "application/x-npy"),
+        ("image/png, */*;q=0.1", "image/png"),
+        ("*/*", "application/x-npy"),
+        ("image/png;q=nan", "application/x-npy"),
+    ],
+)
 def test_accept_qualities_choose_the_answer(client, codec, test_items, accept, media):
     r = client.post("/v1/decode", content=codec.compress(test_items[:2]), headers={**OCTET, "Accept": accept})
     assert r.status_code == 200 and r.headers["content-type"] == media
 
 
 def _refuses_to_start(model, match):
-    with pytest.raises(CheckpointError, match=match):
-        with TestClient(create_app([model])):
-            pass
+    with pytest.raises(CheckpointError, match=match), TestClient(create_app([model])):
+        pass
 
 
 def test_the_service_refuses_a_codec_without_tables(tmp_path):
     import aekit
     from aekit.codec import Codec
+
     fresh = Codec(aekit.Autoencoder(16, [4], code_activation="linear", loss="mse"))
-    _refuses_to_start(fresh.save(tmp_path / "fresh"), "no entropy tables")     # used to answer 400 to every stream
+    _refuses_to_start(
+        fresh.save(tmp_path / "fresh"), "no entropy tables"
+    )  # used to answer 400 to every stream
     _refuses_to_start(fresh, "no entropy tables")
 
 
 def test_the_service_refuses_a_codec_that_cannot_decode(codec, monkeypatch):
     import copy
+
     broken = copy.deepcopy(codec)
-    monkeypatch.setattr(broken, "dequantize", lambda symbols: 1 / 0)          # a server fault: not 500 per request
+    monkeypatch.setattr(broken, "dequantize", lambda symbols: 1 / 0)  # a server fault: not 500 per request
     _refuses_to_start(broken, "fails to decode a stream of its own")

@@ -69,6 +69,7 @@ def test_csv_bad_content(tmp_path):
 def _huge_npy_bytes() -> bytes:
     """A valid .npy header declaring 10^12 float64 values, followed by 64 bytes."""
     import io
+
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
     return buffer.getvalue() + bytes(64)
@@ -79,6 +80,7 @@ def test_declared_sizes_checked_before_allocating(tmp_path):
     with pytest.raises(DataError, match=r"declares shape \(1000000000000,\) .* but holds 64 bytes"):
         load_array(tmp_path / "huge.npy")
     import zipfile
+
     with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf:
         zf.writestr("X.npy", _huge_npy_bytes())
     with pytest.raises(DataError, match="array 'X' .* declares shape"):

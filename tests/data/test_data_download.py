@@ -52,6 +52,7 @@ def test_download_file_url(tmp_path):
 def test_download_gets_the_usual_file_mode(tmp_path):
     import os
     import stat
+
     source = tmp_path / "source.bin"
     source.write_bytes(b"abc")
     old = os.umask(0o022)
@@ -154,6 +155,6 @@ def test_load_mnist_download(monkeypatch, no_data_env, mirror):
         return fetch_mnist(root, mirrors=[base], files=files)
 
     monkeypatch.setattr(mnist_module, "fetch_mnist", fake_fetch)
-    X, y = load_mnist(download=True)
+    X, _y = load_mnist(download=True)
     assert X.shape == (20, 784)
     assert (no_data_env / "aekit-data" / "mnist" / "train-images-idx3-ubyte.gz").is_file()

@@ -37,7 +37,7 @@ def test_flat_folder_gray_pixels_exact(tmp_path):
 def test_class_folders_give_sorted_labels(tmp_path):
     write_images(tmp_path / "zebra", gray(2, seed=1))
     write_images(tmp_path / "ant" / "nested", gray(3, seed=2))  # class folders are searched recursively
-    paths, labels, classes = find_images(tmp_path)
+    _paths, labels, classes = find_images(tmp_path)
     assert classes == ["ant", "zebra"]
     np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
     X, y = load_image_folder(tmp_path)
@@ -66,7 +66,12 @@ def test_alpha_dropped_and_16_bit_scaled(tmp_path):
     deep = np.array([[0, 1000, 65535]], dtype=np.uint16)
     write_images(tmp_path / "b", [deep])
     X16, _ = load_image_folder(tmp_path / "b")
-    assert X16.shape == (1, 1, 1, 3)  # 16-bit grayscale stays one channel, scaled by 65535 (not clipped to 8 bits)
+    assert X16.shape == (
+        1,
+        1,
+        1,
+        3,
+    )  # 16-bit grayscale stays one channel, scaled by 65535 (not clipped to 8 bits)
     np.testing.assert_allclose(X16[0, 0, 0], deep[0] / 65535, rtol=1e-6)
 
 
@@ -166,7 +171,22 @@ def test_cli_trains_on_an_image_folder(tmp_path):
     write_images(tmp_path / "imgs" / "a", gray(12, h=8, w=8, seed=10))
     write_images(tmp_path / "imgs" / "b", gray(8, h=8, w=8, seed=11))
     out = tmp_path / "run"
-    assert main(["-q", "train", "--data", str(tmp_path / "imgs"), "--hidden", "4", "--epochs", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                "--data",
+                str(tmp_path / "imgs"),
+                "--hidden",
+                "4",
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert (out / "model.safetensors").is_file()
     assert main(["-q", "evaluate", str(out), "--data", str(tmp_path / "imgs")]) == 0

@@ -14,7 +14,7 @@ def test_load_mnist_from_dir(tmp_path, fake_mnist, gz, dotted, split, prefix, n)
     X, y = load_mnist(tmp_path / "mnist", split)
     assert X.shape == (n, 784) and X.dtype == np.float32
     assert y.shape == (n,) and y.dtype == np.int64
-    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert X.min() >= 0.0 and X.max() <= 1.0
     np.testing.assert_allclose(X * 255, images.reshape(n, -1), atol=1e-4)
     np.testing.assert_array_equal(y, labels)
 

@@ -18,14 +18,16 @@ def test_linear_autoencoder_spans_the_pca_subspace(digits):
     aekit.fit(model, X, epochs=60, batch_size=128, lr=1e-2, lr_schedule="cosine", seed=0, progress=False)
     ae_error = aekit.metrics.squared_error_per_sample(X, aekit.reconstruct(model, X)).mean()
     assert ae_error <= 1.03 * pca_error
-    assert ae_error >= 0.999 * pca_error          # cannot beat the optimum of its own class
+    assert ae_error >= 0.999 * pca_error  # cannot beat the optimum of its own class
 
 
 def test_tied_weights_share_one_parameter():
     tied = Autoencoder(20, [8, 3], tied=True)
     untied = Autoencoder(20, [8, 3])
-    assert tied.decoder_weight(0)._base is tied.encoder_layers[1].weight or \
-        tied.decoder_weight(0).data_ptr() == tied.encoder_layers[1].weight.data_ptr()
+    assert (
+        tied.decoder_weight(0)._base is tied.encoder_layers[1].weight
+        or tied.decoder_weight(0).data_ptr() == tied.encoder_layers[1].weight.data_ptr()
+    )
     assert tied.decoder_weight(1).data_ptr() == tied.encoder_layers[0].weight.data_ptr()
     # encoder W (20*8 + 8*3) + encoder b (8 + 3) + decoder b' (8 + 20)
     assert sum(p.numel() for p in tied.parameters()) == 20 * 8 + 8 * 3 + 8 + 3 + 8 + 20
@@ -62,9 +64,9 @@ def test_losses_are_the_formulas_of_the_notes():
         model = Autoencoder(12, 5, loss=loss).eval()
         z = model(x)
         if loss == "mse":
-            expected = 0.5 * ((z - x) ** 2).sum(1)                                   # E = ½‖z − x‖²
+            expected = 0.5 * ((z - x) ** 2).sum(1)  # E = ½‖z − x‖²
         else:
-            expected = -(x * torch.log(z) + (1 - x) * torch.log(1 - z)).sum(1)       # L_H(x, z)
+            expected = -(x * torch.log(z) + (1 - x) * torch.log(1 - z)).sum(1)  # L_H(x, z)
         assert torch.allclose(model.reconstruction_error(x), expected, atol=1e-4)
         assert torch.allclose(model.loss(x), expected.mean(), atol=1e-4)
 
@@ -76,16 +78,16 @@ def test_shapes_and_activations():
         assert model.encode(x).shape == (3, 2)
         assert model.decode(model.encode(x)).shape == (3, 10)
     model = Autoencoder(10, [6, 2], code_activation="linear")
-    assert (model.encode(x * 100) < 0).any() or (model.encode(x * 100) > 1).any()   # linear code is unbounded
+    assert (model.encode(x * 100) < 0).any() or (model.encode(x * 100) > 1).any()  # linear code is unbounded
 
 
 def test_corruption_is_applied_in_training_only():
     model = Autoencoder(50, 10, corruption=Masking(0.5))
     x = torch.rand(64, 50)
     model.eval()
-    assert model.loss(x) == model.loss(x)                              # deterministic without noise
+    assert model.loss(x) == model.loss(x)  # deterministic without noise
     model.train()
-    assert model.loss(x) != model.loss(x)                              # fresh noise every call
+    assert model.loss(x) != model.loss(x)  # fresh noise every call
     assert isinstance(DenoisingAutoencoder(50, 10).corruption, Masking)
 
 
@@ -106,8 +108,11 @@ def test_denoising_beats_plain_at_reconstructing_corrupted_digits(digits):
 def test_sparsity_and_contractive_penalties_add_to_the_loss():
     x = torch.rand(16, 12)
     base = Autoencoder(12, 6).eval()
-    for kwargs in ({"sparsity": "l1", "sparsity_weight": 0.5}, {"sparsity": "kl", "sparsity_weight": 0.5},
-                   {"contractive": 0.5}):
+    for kwargs in (
+        {"sparsity": "l1", "sparsity_weight": 0.5},
+        {"sparsity": "kl", "sparsity_weight": 0.5},
+        {"contractive": 0.5},
+    ):
         model = Autoencoder(12, 6, **kwargs).eval()
         model.load_state_dict(base.state_dict())
         assert model.loss(x) > base.loss(x)
@@ -125,17 +130,20 @@ def test_contractive_penalty_equals_jacobian_norm(activation):
     assert torch.allclose(model.loss(x) - plain.loss(x), jac.pow(2).sum(), atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"input_dim": 0, "hidden": 4}, "input_dim"),
-    ({"input_dim": 8, "hidden": []}, "hidden"),
-    ({"input_dim": 8, "hidden": [4, -1]}, "hidden"),
-    ({"input_dim": 8, "hidden": 4, "activation": "swish"}, "activation"),
-    ({"input_dim": 8, "hidden": 4, "loss": "l1"}, "loss"),
-    ({"input_dim": 8, "hidden": 4, "output_activation": "linear", "loss": "bce"}, "bce"),
-    ({"input_dim": 8, "hidden": 4, "sparsity": "kl", "activation": "relu"}, "sigmoid"),
-    ({"input_dim": 8, "hidden": [4, 2], "contractive": 0.1}, "one hidden layer"),
-    ({"input_dim": 8, "hidden": 4, "corruption": "blur:0.1"}, "corruption"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"input_dim": 0, "hidden": 4}, "input_dim"),
+        ({"input_dim": 8, "hidden": []}, "hidden"),
+        ({"input_dim": 8, "hidden": [4, -1]}, "hidden"),
+        ({"input_dim": 8, "hidden": 4, "activation": "swish"}, "activation"),
+        ({"input_dim": 8, "hidden": 4, "loss": "l1"}, "loss"),
+        ({"input_dim": 8, "hidden": 4, "output_activation": "linear", "loss": "bce"}, "bce"),
+        ({"input_dim": 8, "hidden": 4, "sparsity": "kl", "activation": "relu"}, "sigmoid"),
+        ({"input_dim": 8, "hidden": [4, 2], "contractive": 0.1}, "one hidden layer"),
+        ({"input_dim": 8, "hidden": 4, "corruption": "blur:0.1"}, "corruption"),
+    ],
+)
 def test_bad_constructor_arguments_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Autoencoder(**kwargs)

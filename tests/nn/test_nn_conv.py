@@ -11,8 +11,16 @@ from aekit.errors import DataError
 
 @pytest.mark.parametrize("block", ["modern", "masci"])
 @pytest.mark.parametrize("unpool", ["upsample", "switches", "random", "spread"])
-@pytest.mark.parametrize("shape, channels", [((1, 28, 28), (8, 8)), ((3, 32, 32), (4, 4, 4)),
-                                             ((1, 8, 8), (4, 4, 4)), ((1, 7, 9), (4, 4)), ((2, 5, 5), (3,))])
+@pytest.mark.parametrize(
+    "shape, channels",
+    [
+        ((1, 28, 28), (8, 8)),
+        ((3, 32, 32), (4, 4, 4)),
+        ((1, 8, 8), (4, 4, 4)),
+        ((1, 7, 9), (4, 4)),
+        ((2, 5, 5), (3,)),
+    ],
+)
 def test_reconstruction_has_the_input_shape(block, unpool, shape, channels):
     torch.manual_seed(0)
     model = aekit.ConvAutoencoder(shape[0], channels, block=block, unpool=unpool)
@@ -54,7 +62,7 @@ def test_masci_encoder_is_tanh_of_pooled_convolution():
     model = aekit.ConvAutoencoder(1, (4,), block="masci", channels_last=False)
     x = torch.rand(3, 1, 8, 8)
     blk = model.encoder_blocks[0]
-    expected = torch.tanh(torch.nn.functional.max_pool2d(blk.conv(x), 2))    # Φ(X) = tanh(Ψ(X * W + b))
+    expected = torch.tanh(torch.nn.functional.max_pool2d(blk.conv(x), 2))  # Φ(X) = tanh(Ψ(X * W + b))
     assert torch.allclose(model.encode(x), expected, atol=1e-6)
 
 
@@ -62,12 +70,14 @@ def test_tied_decoder_uses_the_flipped_encoder_filters():
     torch.manual_seed(0)
     model = aekit.ConvAutoencoder(2, (3,), block="masci", unpool="spread", tied=True, channels_last=False)
     names = [n for n, _ in model.named_parameters()]
-    assert not any("decoder_levels.0.conv" in n for n in names)          # no decoder filters of its own
-    w = model.encoder_blocks[0].conv.weight                                 # (3, 2, 3, 3)
+    assert not any("decoder_levels.0.conv" in n for n in names)  # no decoder filters of its own
+    w = model.encoder_blocks[0].conv.weight  # (3, 2, 3, 3)
     h = torch.rand(1, 3, 4, 4)
     up = aekit.nn.unpool(h, 2, mode="spread")
-    flipped = w.flip(-1, -2).transpose(0, 1)                                # W̃: flipped, in/out swapped
-    expected = torch.nn.functional.conv2d(up, flipped, padding=1) + model.decoder_levels[0].bias[:, None, None]
+    flipped = w.flip(-1, -2).transpose(0, 1)  # W̃: flipped, in/out swapped
+    expected = (
+        torch.nn.functional.conv2d(up, flipped, padding=1) + model.decoder_levels[0].bias[:, None, None]
+    )
     assert torch.allclose(model.decode_logits(h), expected, atol=1e-5)
 
 
@@ -99,7 +109,7 @@ def test_denoising_with_any_corruption_uses_clean_targets():
         torch.manual_seed(1)
         noisy_loss = model.loss(x)
         model.eval()
-        assert not torch.allclose(noisy_loss, model.loss(x))            # noise only in training mode
+        assert not torch.allclose(noisy_loss, model.loss(x))  # noise only in training mode
         assert model.config["corruption"]["type"] == aekit.corruption.parse(spec).kind
 
 
@@ -108,8 +118,8 @@ def test_save_and_load_round_trip(tmp_path, block, unpool, tied):
     torch.manual_seed(0)
     model = aekit.ConvAutoencoder(1, (4, 6), block=block, unpool=unpool, tied=tied, corruption="gaussian:0.5")
     X = np.random.default_rng(0).random((5, 1, 12, 12), dtype=np.float32)
-    aekit.fit(model, X, epochs=1, batch_size=5, progress=False)      # moves batch-norm statistics
-    model.cpu()                                                       # the loaded copy is on the CPU too
+    aekit.fit(model, X, epochs=1, batch_size=5, progress=False)  # moves batch-norm statistics
+    model.cpu()  # the loaded copy is on the CPU too
     model.save(tmp_path / "cae")
     again = aekit.load(tmp_path / "cae")
     assert type(again) is aekit.ConvAutoencoder and again.config == model.config

@@ -20,7 +20,7 @@ def test_readme_conv_examples_run(tmp_path, monkeypatch):
         namespace: dict = {}
         for code in blocks:
             code = re.sub(r"epochs=\d+", "epochs=1", code)
-            exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+            exec(compile(code, str(README), "exec"), namespace)
     finally:
         torch.set_num_threads(before)
     assert namespace["denoised"].shape == (1437, 1, 8, 8)

@@ -8,7 +8,6 @@ import aekit
 from aekit.data import load_dataset
 
 
-
 @pytest.fixture(scope="module")
 def digit_images():
     X, y = load_dataset("digits", split="train", flatten=False)
@@ -29,7 +28,7 @@ def test_to_cnn_copies_the_pretrained_filters_exactly(digit_images, block, unpoo
             assert torch.equal(blk.state_dict()[name], tensor), name
     # the CNN's features are the stack's codes
     x = torch.from_numpy(X[:7])
-    cnn.cpu().eval(), stack.cpu().eval()        # compare on one device (pre-training ran on a GPU if there is one)
+    cnn.cpu().eval(), stack.cpu().eval()  # compare on one device (pre-training ran on a GPU if there is one)
     assert torch.allclose(cnn.encode(x), stack.encode(x).flatten(1), atol=1e-6)
     assert cnn(x).shape == (7, 10)
     # the copy is a copy: training the CNN leaves the stack alone
@@ -57,7 +56,7 @@ def test_higher_levels_train_on_the_pooled_maps_below(digit_images):
     stack.pretrain(X, epochs=[1, 0], batch_size=64, progress=False)
     level1 = stack.layers[1]
     assert level1.config["in_channels"] == 4 and level1.loss_name == "mse"
-    assert level1.output_activation == "tanh"            # it reconstructs tanh codes in [-1, 1]
+    assert level1.output_activation == "tanh"  # it reconstructs tanh codes in [-1, 1]
     maps = aekit.encode(stack.layers[0], X)
     assert maps.shape == (300, 4, 4, 4) and np.abs(maps).max() <= 1
 
@@ -84,8 +83,9 @@ def test_save_load_stack_and_cnn(tmp_path, digit_images):
     np.testing.assert_allclose(aekit.encode(again, X), aekit.encode(stack, X), atol=1e-6)
     cnn = again.to_cnn(10)
     cnn.save(tmp_path / "cnn")
-    np.testing.assert_allclose(aekit.predict_proba(aekit.load(tmp_path / "cnn"), X), aekit.predict_proba(cnn, X),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        aekit.predict_proba(aekit.load(tmp_path / "cnn"), X), aekit.predict_proba(cnn, X), atol=1e-6
+    )
 
 
 def test_errors():
@@ -108,7 +108,7 @@ def test_pretraining_ends_in_evaluation_mode_and_encoding_keeps_the_statistics(d
     running_mean = bn.running_mean.clone()
     codes = aekit.encode(stack, X[:50])
     with torch.no_grad():
-        plain = stack.encode(torch.from_numpy(X[:50]))             # running statistics, not the batch's
+        plain = stack.encode(torch.from_numpy(X[:50]))  # running statistics, not the batch's
     np.testing.assert_allclose(plain.numpy(), codes, atol=1e-6)
     assert torch.equal(bn.running_mean, running_mean)
     assert torch.equal(stack.to_cnn(10).features[0].bn.running_mean, running_mean)

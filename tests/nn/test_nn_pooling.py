@@ -11,14 +11,14 @@ from aekit.nn.pooling import max_pool
 @pytest.fixture
 def pooled():
     torch.manual_seed(0)
-    return torch.rand(2, 3, 4, 5) + 0.1          # strictly positive: a zero would hide a misplaced value
+    return torch.rand(2, 3, 4, 5) + 0.1  # strictly positive: a zero would hide a misplaced value
 
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_random_puts_the_value_at_exactly_one_position_per_window(pooled, k):
     up = unpool(pooled, k, mode="random")
     assert up.shape == (2, 3, 4 * k, 5 * k)
-    windows = up.unfold(2, k, k).unfold(3, k, k)                 # (N, C, h, w, k, k)
+    windows = up.unfold(2, k, k).unfold(3, k, k)  # (N, C, h, w, k, k)
     assert torch.equal((windows != 0).sum((-1, -2)), torch.ones_like(pooled, dtype=torch.long))
     assert torch.allclose(windows.sum((-1, -2)), pooled)
     assert torch.allclose(windows.amax((-1, -2)), pooled)
@@ -49,12 +49,12 @@ def test_upsample_copies_the_value_everywhere(pooled):
 @pytest.mark.parametrize("size", [(8, 10), (9, 11)])
 def test_switches_restore_the_maxima(size):
     torch.manual_seed(0)
-    x = torch.rand(2, 3, *size) + 0.1             # positive: the zeros around a maximum stay below it
+    x = torch.rand(2, 3, *size) + 0.1  # positive: the zeros around a maximum stay below it
     pooled, idx = max_pool(x, 2, return_indices=True)
     up = unpool(pooled, 2, mode="switches", indices=idx, output_size=size)
     assert up.shape == x.shape
-    assert torch.equal(max_pool(up, 2), pooled)                 # max-pooling the result gives back the input
-    assert torch.equal(up[up != 0], x[up != 0])                  # values sit where the maxima were
+    assert torch.equal(max_pool(up, 2), pooled)  # max-pooling the result gives back the input
+    assert torch.equal(up[up != 0], x[up != 0])  # values sit where the maxima were
 
 
 def test_output_size_pads_odd_sides_with_zeros(pooled):

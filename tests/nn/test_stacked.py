@@ -12,7 +12,6 @@ from aekit.errors import AekitError
 from aekit.nn import StackedAutoencoder, StackedClassifier
 
 
-
 def _count_rows(module):
     """Attach a forward hook counting the rows that pass through ``module``."""
     seen = {"rows": 0, "calls": 0}
@@ -52,8 +51,12 @@ def test_pretraining_computes_each_layer_input_once(digits, monkeypatch):
 def test_decoders_are_discarded_after_pretraining(digits):
     stack = StackedAutoencoder(64, [16, 8], tied=False)
     stack.pretrain(digits[0][:100], epochs=1, progress=False, seed=0, device="cpu")
-    assert sorted(stack.state_dict()) == ["encoder_layers.0.bias", "encoder_layers.0.weight",
-                                          "encoder_layers.1.bias", "encoder_layers.1.weight"]
+    assert sorted(stack.state_dict()) == [
+        "encoder_layers.0.bias",
+        "encoder_layers.0.weight",
+        "encoder_layers.1.bias",
+        "encoder_layers.1.weight",
+    ]
     assert stack.decoder_layers is None
     with pytest.raises(AekitError, match="finetune"):
         aekit.reconstruct(stack, digits[0][:5])
@@ -76,7 +79,7 @@ def test_unroll_mirrors_the_encoders_and_finetune_lowers_the_error(digits):
     stack.pretrain(X, epochs=3, batch_size=32, progress=False, seed=0, device="cpu")
     stack.unroll()
     for enc, dec in zip(stack.encoder_layers, reversed(stack.decoder_layers)):
-        assert torch.equal(dec.weight, enc.weight.t())                     # W'_k = W_kᵀ
+        assert torch.equal(dec.weight, enc.weight.t())  # W'_k = W_kᵀ
     before = float(aekit.reconstruction_error(stack, X).mean())
     history = stack.finetune(X, epochs=5, batch_size=32, lr=3e-3, progress=False, seed=0, device="cpu")
     after = float(aekit.reconstruction_error(stack, X).mean())
@@ -115,10 +118,21 @@ def test_finetuned_classifier_beats_logistic_regression(digits):
     stack = StackedAutoencoder(64, [64, 32], corruption=["masking:0.1", "masking:0.2"])
     stack.pretrain(X, epochs=3, batch_size=64, lr=1e-2, progress=False, seed=0, device="cpu")
     clf = stack.to_classifier(10)
-    for mine, theirs in zip(stack.encoder_layers, clf.hidden_layers):     # starts from the pre-trained weights
+    for mine, theirs in zip(stack.encoder_layers, clf.hidden_layers):  # starts from the pre-trained weights
         assert torch.equal(mine.weight, theirs.weight) and mine.weight is not theirs.weight
-    history = aekit.fit_classifier(clf, X, y, X_val=X_test, y_val=y_test, epochs=12, batch_size=64, lr=1e-2,
-                                   progress=False, seed=0, device="cpu")
+    history = aekit.fit_classifier(
+        clf,
+        X,
+        y,
+        X_val=X_test,
+        y_val=y_test,
+        epochs=12,
+        batch_size=64,
+        lr=1e-2,
+        progress=False,
+        seed=0,
+        device="cpu",
+    )
     sda_error = float(np.mean(aekit.predict(clf, X_test) != y_test))
     logreg_error = 1 - LogisticRegression(max_iter=2000).fit(X, y).score(X_test, y_test)
     assert sda_error < logreg_error, (sda_error, logreg_error)
@@ -172,7 +186,9 @@ def test_input_dropout_zeroes_inputs_in_training_only():
     clf.train()(x)
     clf.eval()(x)
     zero_fraction = float((seen[0] == 0).float().mean())
-    assert 0.3 < zero_fraction < 0.7 and torch.equal(seen[0][seen[0] != 0], torch.full_like(seen[0][seen[0] != 0], 2.0))
+    assert 0.3 < zero_fraction < 0.7 and torch.equal(
+        seen[0][seen[0] != 0], torch.full_like(seen[0][seen[0] != 0], 2.0)
+    )
     assert torch.equal(seen[1], x)
 
 
@@ -195,32 +211,38 @@ def test_the_noise_of_an_upper_layer_acts_within_the_range_of_the_codes(digits, 
     stack = StackedAutoencoder(64, [32, 16], activation="tanh", corruption=spec)
     (_, first), (h, second) = _layer_inputs_and_noise(stack, digits[0][:300], monkeypatch)
     assert first.value_range == (0.0, 1.0) and second.value_range == (-1.0, 1.0)
-    assert (h < 0).float().mean() > 0.2                                   # tanh codes: many are negative
+    assert (h < 0).float().mean() > 0.2  # tanh codes: many are negative
     torch.manual_seed(0)
     noisy = second.train()(h)
     assert noisy.min() >= -1 and noisy.max() <= 1
-    if spec.startswith("gaussian"):                                       # not clamped to [0, 1]: signs survive
+    if spec.startswith("gaussian"):  # not clamped to [0, 1]: signs survive
         assert float((noisy < 0).float().mean()) == pytest.approx(float((h < 0).float().mean()), abs=0.05)
-    else:                                                                 # salt = 1, pepper = -1
+    else:  # salt = 1, pepper = -1
         assert set(noisy[noisy != h].unique().tolist()) == {-1.0, 1.0}
-    assert stack.config["corruption"] == [corruption.parse(spec).to_config()] * 2   # the config keeps the spec
+    assert stack.config["corruption"] == [corruption.parse(spec).to_config()] * 2  # the config keeps the spec
 
 
 def test_a_sigmoid_stack_keeps_the_unit_interval_noise(digits, monkeypatch):
     stack = StackedAutoencoder(64, [16, 8], corruption=["masking:0.1", "saltpepper:0.1"])
-    (_, first), (_, second) = _layer_inputs_and_noise(stack, digits[0][:100], monkeypatch)
+    (_, _first), (_, second) = _layer_inputs_and_noise(stack, digits[0][:100], monkeypatch)
     assert second.to_config() == {"type": "saltpepper", "nu": 0.1} and second.value_range == (0.0, 1.0)
 
 
 def test_salt_and_pepper_on_unbounded_codes_fails_before_any_training(digits, monkeypatch):
-    stack = StackedAutoencoder(64, [16, 8], activation="relu", loss="mse", output_activation="linear",
-                               corruption=["masking:0.1", "saltpepper:0.1"])
+    stack = StackedAutoencoder(
+        64,
+        [16, 8],
+        activation="relu",
+        loss="mse",
+        output_activation="linear",
+        corruption=["masking:0.1", "saltpepper:0.1"],
+    )
     before = stack.encoder_layers[0].weight.detach().clone()
     with pytest.raises(ValueError, match="layer 2 is trained on the relu codes of layer 1.*maximum.*masking"):
         stack.pretrain(digits[0][:100], epochs=1, progress=False, device="cpu")
     assert torch.equal(stack.encoder_layers[0].weight, before)
     relu = StackedAutoencoder(64, [16, 8], activation="relu", corruption="gaussian:0.2")
-    assert relu.layer_corruption(1).value_range == (0.0, None)          # clipped at 0 only
+    assert relu.layer_corruption(1).value_range == (0.0, None)  # clipped at 0 only
 
 
 def test_pretraining_ends_in_evaluation_mode(digits):

@@ -43,9 +43,14 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
     @staticmethod
     def _shows_default(action) -> bool:
-        return (bool(action.option_strings) and "default" not in (action.help or "") and action.nargs != 0
-                and action.default is not None and action.default is not False
-                and action.default != argparse.SUPPRESS)
+        return (
+            bool(action.option_strings)
+            and "default" not in (action.help or "")
+            and action.nargs != 0
+            and action.default is not None
+            and action.default is not False
+            and action.default != argparse.SUPPRESS
+        )
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,8 +65,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="aekit", description="Autoencoders from the notes: train, evaluate, encode, "
-                    "denoise, compress and serve.")
+    parser = Parser(
+        prog="aekit",
+        description="Autoencoders from the notes: train, evaluate, encode, denoise, compress and serve.",
+    )
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-epoch log lines")
@@ -105,7 +112,7 @@ def _message(err: Exception) -> str:
     if isinstance(err, OSError) and err.strerror and err.filename is not None:
         # os.replace(tmp, path) names both: the second is the path the user gave
         name = str(err.filename2 if err.filename2 is not None else err.filename)
-        temporary = re.fullmatch(r"(.*/)?\.(.+)\.\w{8}\.tmp", name)   # io.atomic_path's .NAME.XXXXXXXX.tmp
+        temporary = re.fullmatch(r"(.*/)?\.(.+)\.\w{8}\.tmp", name)  # io.atomic_path's .NAME.XXXXXXXX.tmp
         if temporary:
             name = (temporary.group(1) or "") + temporary.group(2)
         return f"{err.strerror}: {name}"

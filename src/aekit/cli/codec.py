@@ -12,27 +12,47 @@ from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path
 from ..nn.activations import ACTIVATIONS
-from .common import out_file, positive_float
-from .common import add_data_arguments, int_list, load_data, say, write_array, write_json
+from .common import (
+    add_data_arguments,
+    int_list,
+    load_data,
+    out_file,
+    positive_float,
+    say,
+    write_array,
+    write_json,
+)
 from .core import add_fit_arguments, fit_options, split_validation
 from .runs import load_test, run_directory
 
 
 def register(sub) -> None:
-    codec = sub.add_parser("codec", help="train, compress, decompress and export a learned codec",
-                           description="The phone-to-cloud codec: rate-distortion training, bitstreams, ONNX.")
+    codec = sub.add_parser(
+        "codec",
+        help="train, compress, decompress and export a learned codec",
+        description="The phone-to-cloud codec: rate-distortion training, bitstreams, ONNX.",
+    )
     from . import Parser
+
     csub = codec.add_subparsers(dest="codec_command", metavar="ACTION", required=True, parser_class=Parser)
 
     p = csub.add_parser("train", help="train an autoencoder for compression (L = D + λ·R) and save the codec")
     add_data_arguments(p)
-    p.add_argument("--hidden", type=int_list, default=[256, 32], help="encoder sizes, last is the latent (256,32)")
+    p.add_argument(
+        "--hidden", type=int_list, default=[256, 32], help="encoder sizes, last is the latent (256,32)"
+    )
     p.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
-    p.add_argument("--lmbda", type=float, default=0.02, help="λ: squared error per item traded per bit (0.02)")
+    p.add_argument(
+        "--lmbda", type=float, default=0.02, help="λ: squared error per item traded per bit (0.02)"
+    )
     p.add_argument("--components", type=int, default=3, help="logistic components per latent density (3)")
-    p.add_argument("--quantizer", default="noise", choices=["noise", "ste"],
-                   help="decoder input in training: y+U(-½,½) (noise) or straight-through rounding (ste)")
-    add_fit_arguments(p, resume=False)     # train_codec has no checkpoints to resume from
+    p.add_argument(
+        "--quantizer",
+        default="noise",
+        choices=["noise", "ste"],
+        help="decoder input in training: y+U(-½,½) (noise) or straight-through rounding (ste)",
+    )
+    add_fit_arguments(p, resume=False)  # train_codec has no checkpoints to resume from
     p.add_argument("--out", required=True, help="codec directory to write")
     p.set_defaults(func=cmd_train)
 
@@ -51,26 +71,42 @@ def register(sub) -> None:
 
     p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
     p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("--out", default=None,
-                   help="ONNX file, with codec.json beside it naming it (default: DIR/encoder.onnx)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="ONNX file, with codec.json beside it naming it (default: DIR/encoder.onnx)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
-    p.add_argument("--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)")
+    p.add_argument(
+        "--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1..65535")
     p.add_argument("--max-body-mib", type=float, default=16.0, help="largest request body (16 MiB)")
-    p.add_argument("--max-output-mib", type=float, default=64.0,
-                   help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond")
-    p.add_argument("--no-batching", action="store_true",
-                   help="decode every request alone (default: concurrent small requests share one decoder pass)")
+    p.add_argument(
+        "--max-output-mib",
+        type=float,
+        default=64.0,
+        help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond",
+    )
+    p.add_argument(
+        "--no-batching",
+        action="store_true",
+        help="decode every request alone (default: concurrent small requests share one decoder pass)",
+    )
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("send", help="compress images on this machine (ONNX, no torch) and decode them on a server")
+    p = sub.add_parser(
+        "send", help="compress images on this machine (ONNX, no torch) and decode them on a server"
+    )
     p.add_argument("--server", required=True, help="service URL, e.g. http://127.0.0.1:8000")
     p.add_argument("--model", required=True, metavar="DIR", help="codec directory with encoder.onnx")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
-    p.add_argument("--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)")
+    p.add_argument(
+        "--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)"
+    )
     p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server, > 0")
     p.set_defaults(func=cmd_send)
 
@@ -86,42 +122,68 @@ def cmd_train(args) -> int:
     X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
     out = run_directory(args.out, overwrite=args.overwrite)
     seed_everything(args.seed)
-    model = Autoencoder(X.shape[1], args.hidden, activation=args.activation, code_activation="linear",
-                        output_activation="sigmoid", loss="mse")
+    model = Autoencoder(
+        X.shape[1],
+        args.hidden,
+        activation=args.activation,
+        code_activation="linear",
+        output_activation="sigmoid",
+        loss="mse",
+    )
     start = time.perf_counter()
-    codec = train_codec(model, X_tr, X_val=X_val, lmbda=args.lmbda, components=args.components,
-                        quantizer=args.quantizer, **fit_options(args))
+    codec = train_codec(
+        model,
+        X_tr,
+        X_val=X_val,
+        lmbda=args.lmbda,
+        components=args.components,
+        quantizer=args.quantizer,
+        **fit_options(args),
+    )
     seconds = time.perf_counter() - start
-    if not is_main():   # under torchrun: rank 0 writes the codec, its ONNX encoder and the report
+    if not is_main():  # under torchrun: rank 0 writes the codec, its ONNX encoder and the report
         return 0
     codec.save(out)
     if X_test is None:
         X_test = X_val if X_val is not None else X_tr
-    report = {"data": args.data, "lmbda": args.lmbda, "seconds": seconds, "fingerprint": codec.fingerprint.hex(),
-              **rd_point(codec, X_test)}
+    report = {
+        "data": args.data,
+        "lmbda": args.lmbda,
+        "seconds": seconds,
+        "fingerprint": codec.fingerprint.hex(),
+        **rd_point(codec, X_test),
+    }
     write_json(out / "metrics.json", report)
-    say(f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
-        f"PSNR {report['psnr_db']:.2f} dB -> {out}")
+    say(
+        f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
+        f"PSNR {report['psnr_db']:.2f} dB -> {out}"
+    )
     return 0
 
 
 def rd_point(codec, X) -> dict:
     """Bytes per item (one message for all of X) and PSNR of the decoded items."""
     from .. import metrics
+
     data = codec.compress(X)
     recon = codec.decompress(data)
-    return {"n": int(len(X)), "bytes": len(data), "bytes_per_item": len(data) / len(X),
-            "psnr_db": metrics.psnr(X.reshape(len(X), -1), np.clip(recon, 0, 1).reshape(len(X), -1))}
+    return {
+        "n": int(len(X)),
+        "bytes": len(data),
+        "bytes_per_item": len(data) / len(X),
+        "psnr_db": metrics.psnr(X.reshape(len(X), -1), np.clip(recon, 0, 1).reshape(len(X), -1)),
+    }
 
 
 def cmd_compress(args) -> int:
     from ..codec import Codec
+
     codec = Codec.load(args.model_dir)
     X, _ = load_data(args)
     if args.n is not None:
         if args.n < 1:
             raise ValueError(f"--n must be >= 1, got {args.n}")
-        X = X[:args.n]
+        X = X[: args.n]
     X = X.reshape(len(X), *codec.input_shape)
     data = codec.compress(X)
     with atomic_path(args.out) as tmp:
@@ -132,6 +194,7 @@ def cmd_compress(args) -> int:
 
 def cmd_decompress(args) -> int:
     from ..codec import Codec
+
     codec = Codec.load(args.model_dir)
     data = _read_limited(Path(args.stream))
     X = codec.decompress(data)
@@ -142,12 +205,13 @@ def cmd_decompress(args) -> int:
 
 def cmd_export(args) -> int:
     from ..codec import Codec
+
     codec = Codec.load(args.model_dir)
     if args.out is None:
-        codec.save(args.model_dir)          # rewrites the checkpoint with encoder.onnx and codec.json
+        codec.save(args.model_dir)  # rewrites the checkpoint with encoder.onnx and codec.json
         out = Path(args.model_dir) / "encoder.onnx"
     else:
-        out = codec.export(args.out)        # codec.json beside it names this file
+        out = codec.export(args.out)  # codec.json beside it names this file
     say(f"ONNX encoder (checked) -> {out}, tables -> {out.with_name('codec.json')}")
     return 0
 
@@ -167,6 +231,7 @@ def port_number(text: str) -> int:
 def _listen(host: str, port: int):
     """A listening socket on host:port, or a one-line error (port in use, unknown host...)."""
     import socket
+
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
         return socket.create_server((host, port), family=family)
@@ -176,7 +241,9 @@ def _listen(host: str, port: int):
 
 def cmd_serve(args) -> int:
     import uvicorn
+
     from ..codec.service import Registry, create_app
+
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
     if not 0 < args.max_output_mib <= 4096:
@@ -186,11 +253,16 @@ def cmd_serve(args) -> int:
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
-    app = create_app(list(registry.codecs.values()), max_body=int(args.max_body_mib * (1 << 20)),
-                     max_output=int(args.max_output_mib * (1 << 20)), batching=not args.no_batching)
+    app = create_app(
+        list(registry.codecs.values()),
+        max_body=int(args.max_body_mib * (1 << 20)),
+        max_output=int(args.max_output_mib * (1 << 20)),
+        batching=not args.no_batching,
+    )
     sock = _listen(args.host, args.port)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info",
-                            access_log=False)
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info", access_log=False
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -201,26 +273,38 @@ def cmd_serve(args) -> int:
 def cmd_send(args) -> int:
     import urllib.error
     import urllib.request
+
     from ..codec.device import DeviceEncoder
+
     encoder = DeviceEncoder(args.model)
     X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
     data = encoder.compress(X)
     png = args.out is not None and args.out.lower().endswith(".png")
-    request = urllib.request.Request(args.server.rstrip("/") + "/v1/decode", data=data, method="POST",
-                                     headers={"Content-Type": "application/octet-stream",
-                                              "Accept": "image/png" if png else "application/x-npy"})
+    request = urllib.request.Request(
+        args.server.rstrip("/") + "/v1/decode",
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Accept": "image/png" if png else "application/x-npy",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:
             answer = response.read()
     except urllib.error.HTTPError as err:
-        raise ValueError(f"the server answered {err.code}: {err.read().decode('utf-8', 'replace')[:500]}") from None
+        raise ValueError(
+            f"the server answered {err.code}: {err.read().decode('utf-8', 'replace')[:500]}"
+        ) from None
     except urllib.error.URLError as err:
         raise ValueError(f"cannot reach {args.server}: {err.reason}") from None
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_bytes(answer)
-    say(f"sent {len(X)} items in {len(data)} bytes ({len(data) / len(X):.2f} bytes/item); "
-        f"received {len(answer)} bytes" + (f" -> {args.out}" if args.out else ""))
+    say(
+        f"sent {len(X)} items in {len(data)} bytes ({len(data) / len(X):.2f} bytes/item); "
+        f"received {len(answer)} bytes" + (f" -> {args.out}" if args.out else "")
+    )
     return 0
 
 
@@ -232,7 +316,9 @@ def _read_limited(path: Path) -> bytes:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such bitstream file")
     if path.stat().st_size > MAX_STREAM_FILE:
-        raise DataError(f"{path} is {path.stat().st_size} bytes, more than {MAX_STREAM_FILE}: not a bitstream")
+        raise DataError(
+            f"{path} is {path.stat().st_size} bytes, more than {MAX_STREAM_FILE}: not a bitstream"
+        )
     return path.read_bytes()
 
 
@@ -242,12 +328,16 @@ def _read_images(path: Path, encoder) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix.lower() == ".npy":
         from ..data import load_array
-        X = load_array(path)[0].astype(np.float32)       # names the file: not .npy data, pickled objects...
+
+        X = load_array(path)[0].astype(np.float32)  # names the file: not .npy data, pickled objects...
         size = int(np.prod(encoder.input_shape))
         if X.size % size:
-            raise DataError(f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})")
+            raise DataError(
+                f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})"
+            )
         return X.reshape(-1, *encoder.input_shape)
     from PIL import Image, UnidentifiedImageError
+
     if encoder.image_shape is None:
         raise DataError(f"the codec's items {encoder.input_shape} are not images: pass .npy arrays")
     h, w = encoder.image_shape[:2]
@@ -269,6 +359,7 @@ def _write_output(out: str, X: np.ndarray, image_shape) -> None:
         if image_shape is None:
             raise ValueError("this codec's items are not images: write .npy")
         from ..codec.images import png_bytes
+
         with atomic_path(out) as tmp:
             tmp.write_bytes(png_bytes(X, image_shape))
     else:

@@ -15,8 +15,7 @@ from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path, atomic_write_text
 
-
-MAX_LAYER = 1 << 20     # the largest layer size (--hidden, --channels) the command line takes
+MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command line takes
 
 
 def int_list(text: str) -> list[int]:
@@ -24,12 +23,17 @@ def int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like '256,64', got {text!r}"
+        ) from None
     if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like '256,64', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like '256,64', got {text!r}"
+        )
     if max(values) > MAX_LAYER:
-        raise argparse.ArgumentTypeError(f"layer sizes must be at most {MAX_LAYER} (2**20), got {max(values)} "
-                                         f"in {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"layer sizes must be at most {MAX_LAYER} (2**20), got {max(values)} in {text!r}"
+        )
     return values
 
 
@@ -51,7 +55,7 @@ def positive_int(text: str) -> int:
 
 def seed_int(text: str) -> int:
     """A random seed: an int in 0 .. 2**63-1."""
-    return _number(text, int, lambda v: 0 <= v < 2 ** 63, "an integer seed in 0 .. 2**63-1")
+    return _number(text, int, lambda v: 0 <= v < 2**63, "an integer seed in 0 .. 2**63-1")
 
 
 def positive_float(text: str) -> float:
@@ -61,37 +65,59 @@ def positive_float(text: str) -> float:
 
 def out_file(*suffixes: str):
     """An argparse type: a file name ending in one of ``suffixes`` (any case), e.g. ``out_file(".png")``."""
+
     def check(text: str) -> str:
         if not text.lower().endswith(suffixes):
-            raise argparse.ArgumentTypeError(f"expected a file name ending in {' or '.join(suffixes)}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a file name ending in {' or '.join(suffixes)}, got {text!r}"
+            )
         return text
+
     check.__name__ = " or ".join(suffixes) + " file"
     return check
 
 
-def add_data_arguments(parser, *, default: str | None = "digits", split: str = "test",
-                       required: bool | None = None) -> None:
+def add_data_arguments(
+    parser, *, default: str | None = "digits", split: str = "test", required: bool | None = None
+) -> None:
     """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
-    parser.add_argument("--data", default=default, required=default is None if required is None else required,
-                        help=("digits (embedded, default), " if default == "digits" else "digits (embedded), ")
-                        + "mnist, fashion-mnist, kmnist, a directory of IDX files "
-                             "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file")
-    parser.add_argument("--data-root", default=None, help="directory holding the MNIST-format files "
-                        "(default: $AEKIT_DATA or ~/.cache/aekit)")
+    parser.add_argument(
+        "--data",
+        default=default,
+        required=default is None if required is None else required,
+        help=("digits (embedded, default), " if default == "digits" else "digits (embedded), ")
+        + "mnist, fashion-mnist, kmnist, a directory of IDX files "
+        "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="directory holding the MNIST-format files (default: $AEKIT_DATA or ~/.cache/aekit)",
+    )
     parser.add_argument("--download", action="store_true", help="download MNIST-family data if missing")
-    parser.add_argument("--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})")
+    parser.add_argument(
+        "--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})"
+    )
 
 
 def load_data(args, split: str | None = None, *, flatten: bool = True):
     """``(X, y)`` for the data named on the command line: samples as rows, one label per sample."""
-    X, y = datasets.load_dataset(args.data, split=split or args.split, flatten=flatten, root=args.data_root,
-                                 download=getattr(args, "download", False))
+    X, y = datasets.load_dataset(
+        args.data,
+        split=split or args.split,
+        flatten=flatten,
+        root=args.data_root,
+        download=getattr(args, "download", False),
+    )
     if X.ndim < 2:
-        raise DataError(f"--data {args.data} holds an array of shape {X.shape}: expected one sample per row, "
-                        "(n_samples, n_features) or images")
+        raise DataError(
+            f"--data {args.data} holds an array of shape {X.shape}: expected one sample per row, "
+            "(n_samples, n_features) or images"
+        )
     if y is not None and len(y) != len(X):
-        raise DataError(f"--data {args.data} holds {len(y)} labels for {len(X)} samples: expected one label "
-                        "per sample")
+        raise DataError(
+            f"--data {args.data} holds {len(y)} labels for {len(X)} samples: expected one label per sample"
+        )
     return X, y
 
 

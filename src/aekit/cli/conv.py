@@ -24,25 +24,30 @@ from ..nn.conv import BLOCKS
 from ..nn.pooling import UNPOOL_MODES
 from ..train import fit, seed_everything
 from . import core
-from .common import seed_int
-from .common import int_list, load_data, say, write_array, write_json
+from .common import int_list, load_data, say, seed_int, write_array, write_json
 from .runs import load_test, resumed_model, run_directory
 
 IMAGE_SUFFIXES = (".png",)
-MAX_PIXELS = 64_000_000          # refuse absurd images/arrays rather than exhausting memory
+MAX_PIXELS = 64_000_000  # refuse absurd images/arrays rather than exhausting memory
 
 
 def register(sub) -> None:
     _extend_train(sub)
-    p = sub.add_parser("denoise", help="denoise PNG images or .npy arrays with a trained (conv) autoencoder",
-                       description="Run the model in DIR on every INPUT (.png or .npy) and write OUTDIR/<name>.png "
-                                   "or .npy, plus OUTDIR/denoise.png with rows (clean /) noisy / denoised.")
+    p = sub.add_parser(
+        "denoise",
+        help="denoise PNG images or .npy arrays with a trained (conv) autoencoder",
+        description="Run the model in DIR on every INPUT (.png or .npy) and write OUTDIR/<name>.png "
+        "or .npy, plus OUTDIR/denoise.png with rows (clean /) noisy / denoised.",
+    )
     p.add_argument("model_dir", metavar="DIR")
     p.add_argument("inputs", metavar="INPUT", nargs="+", help=".png images or .npy arrays")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--add-noise", default=None, metavar="SPEC",
-                   help="the inputs are clean: corrupt them first (e.g. gaussian:0.5) and show clean / noisy / "
-                        "denoised")
+    p.add_argument(
+        "--add-noise",
+        default=None,
+        metavar="SPEC",
+        help="the inputs are clean: corrupt them first (e.g. gaussian:0.5) and show clean / noisy / denoised",
+    )
     p.add_argument("--seed", type=seed_int, default=0, help="seed of --add-noise (0 .. 2**63-1)")
     p.set_defaults(func=cmd_denoise)
 
@@ -50,39 +55,70 @@ def register(sub) -> None:
 def _extend_train(sub) -> None:
     """Add ``--model cae`` and its options to ``aekit train``."""
     group = core.add_trainer(sub, "cae", train_cae, "convolutional (denoising) autoencoder")
-    group.add_argument("--noise", dest="corruption", default=None, metavar="SPEC",
-                       help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)")
+    group.add_argument(
+        "--noise",
+        dest="corruption",
+        default=None,
+        metavar="SPEC",
+        help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)",
+    )
     group.add_argument("--channels", type=int_list, default=[32, 32], help="feature maps per level (32,32)")
     group.add_argument("--kernel-size", type=int, default=3)
-    group.add_argument("--block", default="modern", choices=list(BLOCKS),
-                       help="modern: Conv+BN+ReLU; masci: tanh(Ψ(X*W+b))")
-    group.add_argument("--unpool", default="upsample", choices=list(UNPOOL_MODES),
-                       help="approximate inverse of max-pooling in the decoder")
+    group.add_argument(
+        "--block", default="modern", choices=list(BLOCKS), help="modern: Conv+BN+ReLU; masci: tanh(Ψ(X*W+b))"
+    )
+    group.add_argument(
+        "--unpool",
+        default="upsample",
+        choices=list(UNPOOL_MODES),
+        help="approximate inverse of max-pooling in the decoder",
+    )
 
 
 def train_cae(args) -> int:
     X, y = load_data(args, "train", flatten=False)
     if X.ndim != 4:
-        raise DataError(f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape "
-                        f"{X.shape}")
+        raise DataError(
+            f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape {X.shape}"
+        )
     X_test, _ = load_test(args, flatten=False)
     X_tr, _, X_val, _ = split_validation(X, y, args)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
-    model = ConvAutoencoder(X.shape[1], args.channels, kernel_size=args.kernel_size, block=args.block,
-                            unpool=args.unpool, tied=args.tied, loss=args.loss,
-                            output_activation=args.output_activation, corruption=args.corruption)
+    model = ConvAutoencoder(
+        X.shape[1],
+        args.channels,
+        kernel_size=args.kernel_size,
+        block=args.block,
+        unpool=args.unpool,
+        tied=args.tied,
+        loss=args.loss,
+        output_activation=args.output_activation,
+        corruption=args.corruption,
+    )
     if args.resume:
         model = resumed_model(args, model, out)
     start = time.perf_counter()
-    history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
-                  **core.fit_options(args))
+    history = fit(
+        model,
+        X_tr,
+        X_val=X_val,
+        checkpoint_dir=out,
+        resume_from=out if args.resume else None,
+        **core.fit_options(args),
+    )
     seconds = time.perf_counter() - start
-    if not is_main():   # under torchrun: rank 0 evaluates and writes the report and figures
+    if not is_main():  # under torchrun: rank 0 evaluates and writes the report and figures
         return 0
-    report = {"model": "cae", "data": args.data, "config": model.config, "epochs": len(history["epoch"]),
-              "seconds": seconds, "train_samples_per_second": len(X_tr) * len(history["epoch"]) / seconds
-              if seconds > 0 else None, "train": core.reconstruction_metrics(model, X_tr[:10000])}
+    report = {
+        "model": "cae",
+        "data": args.data,
+        "config": model.config,
+        "epochs": len(history["epoch"]),
+        "seconds": seconds,
+        "train_samples_per_second": len(X_tr) * len(history["epoch"]) / seconds if seconds > 0 else None,
+        "train": core.reconstruction_metrics(model, X_tr[:10000]),
+    }
     if X_val is not None:
         report["validation"] = core.reconstruction_metrics(model, X_val)
     X_show = X_test if X_test is not None else X_tr
@@ -91,21 +127,35 @@ def train_cae(args) -> int:
     if model.corruption is not None:
         noisy = _corrupt(model.corruption, X_show, args.seed)
         denoised = inference.reconstruct(model, noisy)
-        report["denoising"] = {"n": len(X_show), "corruption": model.corruption.spec(),
-                               "psnr_noisy_db": metrics.psnr(X_show, noisy),
-                               "psnr_denoised_db": metrics.psnr(X_show, denoised)}
-        viz.reconstruction_grid({"clean": X_show, "noisy": noisy, "denoised": denoised}, out / "denoising.png",
-                                title=f"convolutional denoiser, {model.corruption.spec()}")
+        report["denoising"] = {
+            "n": len(X_show),
+            "corruption": model.corruption.spec(),
+            "psnr_noisy_db": metrics.psnr(X_show, noisy),
+            "psnr_denoised_db": metrics.psnr(X_show, denoised),
+        }
+        viz.reconstruction_grid(
+            {"clean": X_show, "noisy": noisy, "denoised": denoised},
+            out / "denoising.png",
+            title=f"convolutional denoiser, {model.corruption.spec()}",
+        )
     else:
-        viz.reconstruction_grid({"input": X_show, "reconstructed": inference.reconstruct(model, X_show[:10])},
-                                out / "reconstructions.png")
+        viz.reconstruction_grid(
+            {"input": X_show, "reconstructed": inference.reconstruct(model, X_show[:10])},
+            out / "reconstructions.png",
+        )
     viz.training_curves(history, out / "curves.png")
     write_json(out / "metrics.json", report)
     best = report.get("test", report["train"])
-    extra = (f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
-             f"{report['denoising']['psnr_denoised_db']:.2f} dB" if "denoising" in report else "")
-    say(f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: loss {best['loss']:.4g}, "
-        f"PSNR {best['psnr_db']:.2f} dB{extra} -> {out}")
+    extra = (
+        f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
+        f"{report['denoising']['psnr_denoised_db']:.2f} dB"
+        if "denoising" in report
+        else ""
+    )
+    say(
+        f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: loss {best['loss']:.4g}, "
+        f"PSNR {best['psnr_db']:.2f} dB{extra} -> {out}"
+    )
     return 0
 
 
@@ -126,8 +176,10 @@ def _corrupt(q_d, X: np.ndarray, seed: int) -> np.ndarray:
 def _in_channels(model) -> int:
     shape = getattr(model, "input_shape", ())
     if len(shape) != 3 or shape[0] is None:
-        raise DataError(f"{type(model).__name__} does not take images (input shape {shape}); "
-                        "denoise needs a convolutional model such as one from 'aekit train --model cae'")
+        raise DataError(
+            f"{type(model).__name__} does not take images (input shape {shape}); "
+            "denoise needs a convolutional model such as one from 'aekit train --model cae'"
+        )
     return int(shape[0])
 
 
@@ -159,8 +211,10 @@ def write_png(path: Path, image: np.ndarray) -> None:
 def read_npy(path: Path, channels: int) -> tuple[np.ndarray, tuple]:
     """An array of images as float32 (N, C, H, W) in [0, 1], and its original shape."""
     with open(path, "rb") as fh:
-        if fh.read(6) != b"\x93NUMPY":     # else np.load takes it for a pickle ("pickled (object) data")
-            raise DataError(f"{path} is not a .npy array (no NumPy header): expected a .npy file from numpy.save")
+        if fh.read(6) != b"\x93NUMPY":  # else np.load takes it for a pickle ("pickled (object) data")
+            raise DataError(
+                f"{path} is not a .npy array (no NumPy header): expected a .npy file from numpy.save"
+            )
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError) as err:
@@ -171,15 +225,22 @@ def read_npy(path: Path, channels: int) -> tuple[np.ndarray, tuple]:
     if arr.ndim == 2:
         images = arr[None, None]
     elif arr.ndim == 3:
-        images = arr[None] if (channels > 1 and arr.shape[0] == channels) else arr[:, None] if channels == 1 \
+        images = (
+            arr[None]
+            if (channels > 1 and arr.shape[0] == channels)
+            else arr[:, None]
+            if channels == 1
             else None
+        )
     elif arr.ndim == 4:
         images = arr
     else:
         images = None
     if images is None or images.shape[1] != channels:
-        raise DataError(f"{path} has shape {shape}: expected (H, W), (N, H, W) or (N, {channels}, H, W) images "
-                        f"for a model with {channels} channel(s)")
+        raise DataError(
+            f"{path} has shape {shape}: expected (H, W), (N, H, W) or (N, {channels}, H, W) images "
+            f"for a model with {channels} channel(s)"
+        )
     images = np.asarray(images, dtype=np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0)
     return np.ascontiguousarray(images), shape
 
@@ -203,8 +264,10 @@ def cmd_denoise(args) -> int:
         target = path.stem + (".png" if suffix in IMAGE_SUFFIXES else ".npy")
         if target.lower() in map(str.lower, targets):
             other = next(v for k, v in targets.items() if k.lower() == target.lower())
-            raise ValueError(f"inputs {other} and {name} would both be written to {out / target}: "
-                             "give inputs with distinct names (or denoise them in separate runs)")
+            raise ValueError(
+                f"inputs {other} and {name} would both be written to {out / target}: "
+                "give inputs with distinct names (or denoise them in separate runs)"
+            )
         targets[target] = repr(name)
     loaded = []
     for name in args.inputs:
@@ -225,13 +288,13 @@ def cmd_denoise(args) -> int:
         rows["clean"].extend(images[:10])
         rows["noisy"].extend(noisy[:10])
         rows["denoised"].extend(denoised[:10])
-    try:                       # images of different sizes cannot share a grid: then no figure
+    try:  # images of different sizes cannot share a grid: then no figure
         figure = {k: np.stack(v) for k, v in rows.items() if v and (k != "clean" or q_d is not None)}
-        viz.reconstruction_grid(figure, out / "denoise.png", title="denoised" + (f" ({q_d.spec()})" if q_d else ""))
+        viz.reconstruction_grid(
+            figure, out / "denoise.png", title="denoised" + (f" ({q_d.spec()})" if q_d else "")
+        )
         written.append(str(out / "denoise.png"))
     except ValueError:
         pass
     say(f"denoised {len(args.inputs)} input(s) -> {out}: {', '.join(written)}")
     return 0
-
-

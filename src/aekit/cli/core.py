@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -16,8 +17,17 @@ from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
 from ..train import fit, seed_everything
-from .common import out_file, positive_int, seed_int
-from .common import add_data_arguments, int_list, load_data, say, write_array, write_json
+from .common import (
+    add_data_arguments,
+    int_list,
+    load_data,
+    out_file,
+    positive_int,
+    say,
+    seed_int,
+    write_array,
+    write_json,
+)
 from .runs import add_run_arguments, clear_run, load_test, resumed_model, run_directory
 
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
@@ -36,25 +46,37 @@ def add_trainer(sub, name: str, run, help: str):
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model and write its checkpoint, metrics and figures",
-                       description="Train a model on --data and write to DIR: the checkpoint (config.json, "
-                                   "model.safetensors, training_state.*), metrics.json and curves.png; with "
-                                   "--model ae also reconstructions.png and filters.png, cae denoising.png, sda "
-                                   "filters.png and the pre-trained stack in DIR/pretrained.")
+    p = sub.add_parser(
+        "train",
+        help="train a model and write its checkpoint, metrics and figures",
+        description="Train a model on --data and write to DIR: the checkpoint (config.json, "
+        "model.safetensors, training_state.*), metrics.json and curves.png; with "
+        "--model ae also reconstructions.png and filters.png, cae denoising.png, sda "
+        "filters.png and the pre-trained stack in DIR/pretrained.",
+    )
     p.model_action = p.add_argument("--model", default="ae", choices=["ae"])
     add_data_arguments(p)
-    p.add_argument("--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)")
+    p.add_argument(
+        "--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)"
+    )
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's: W' = Wᵀ")
     p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
     p.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
-    p.add_argument("--code-activation", default=None, choices=list(ACTIVATIONS),
-                   help="activation of the code layer (default: --activation)")
+    p.add_argument(
+        "--code-activation",
+        default=None,
+        choices=list(ACTIVATIONS),
+        help="activation of the code layer (default: --activation)",
+    )
     p.add_argument("--loss", default="bce", choices=["bce", "mse"])
-    p.add_argument("--corruption", default=None,
-                   help="q_D for a denoising model: masking:0.25, gaussian:0.5, saltpepper:0.1")
+    p.add_argument(
+        "--corruption",
+        default=None,
+        help="q_D for a denoising model: masking:0.25, gaussian:0.5, saltpepper:0.1",
+    )
     add_fit_arguments(p)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.set_defaults(func=cmd_train, parser=p)   # parser: --resume tells the options given from the defaults
+    p.set_defaults(func=cmd_train, parser=p)  # parser: --resume tells the options given from the defaults
     add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
 
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
@@ -72,8 +94,12 @@ def register(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct --data: a figure (.png) or an array (.npy)")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
-    p.add_argument("--n", type=positive_int, default=10, help="samples in the figure (default 10, at least 1)")
-    p.add_argument("--out", required=True, type=out_file(".png", ".npy", ".npz"), help="recon.png or recon.npy")
+    p.add_argument(
+        "--n", type=positive_int, default=10, help="samples in the figure (default 10, at least 1)"
+    )
+    p.add_argument(
+        "--out", required=True, type=out_file(".png", ".npy", ".npz"), help="recon.png or recon.npy"
+    )
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("demo", help="denoising autoencoder on the embedded digits in under a minute")
@@ -90,21 +116,42 @@ def add_fit_arguments(p, *, resume: bool = True) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0,
-                   help="L2 penalty (adam, sgd) or decoupled weight decay (adamw)")
-    p.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
-                   help="constant (default) or cosine annealing from --lr to --lr/100 over --epochs")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="L2 penalty (adam, sgd) or decoupled weight decay (adamw)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=["constant", "cosine"],
+        help="constant (default) or cosine annealing from --lr to --lr/100 over --epochs",
+    )
     p.add_argument("--patience", type=int, default=None, help="early stopping on a validation split")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="fraction of the training data held out for validation (default 0.1; 0 for none)")
-    p.add_argument("--seed", type=seed_int, default=0)   # seed_int: 0 .. 2**63-1
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of the training data held out for validation (default 0.1; 0 for none)",
+    )
+    p.add_argument("--seed", type=seed_int, default=0)  # seed_int: 0 .. 2**63-1
     add_run_arguments(p, resume=resume)
 
 
 def fit_options(args) -> dict:
-    return dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                momentum=args.momentum, weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-                lr_schedule=None if args.lr_schedule == "constant" else args.lr_schedule, progress=not args.quiet)
+    return dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        seed=args.seed,
+        lr_schedule=None if args.lr_schedule == "constant" else args.lr_schedule,
+        progress=not args.quiet,
+    )
 
 
 def split_validation(X, y, fraction: float, seed: int):
@@ -122,9 +169,13 @@ def split_validation(X, y, fraction: float, seed: int):
 def reconstruction_metrics(model, X) -> dict:
     """Model loss, squared error per sample ‖z − x‖², MSE and PSNR of ``X``."""
     Z = inference.reconstruct(model, X)
-    return {"n": int(len(X)), "loss": float(np.mean(inference.reconstruction_error(model, X))),
-            "sq_error_per_sample": float(np.mean(metrics.squared_error_per_sample(X, Z))),
-            "mse": metrics.mse(X, Z), "psnr_db": metrics.psnr(X, Z)}
+    return {
+        "n": int(len(X)),
+        "loss": float(np.mean(inference.reconstruction_error(model, X))),
+        "sq_error_per_sample": float(np.mean(metrics.squared_error_per_sample(X, Z))),
+        "mse": metrics.mse(X, Z),
+        "psnr_db": metrics.psnr(X, Z),
+    }
 
 
 def cmd_train(args) -> int:
@@ -137,19 +188,37 @@ def train_dense(args) -> int:
     X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
-    model = Autoencoder(X.shape[1], args.hidden, activation=args.activation,
-                        output_activation=args.output_activation, code_activation=args.code_activation,
-                        tied=args.tied, loss=args.loss, corruption=args.corruption)
+    model = Autoencoder(
+        X.shape[1],
+        args.hidden,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        code_activation=args.code_activation,
+        tied=args.tied,
+        loss=args.loss,
+        corruption=args.corruption,
+    )
     if args.resume:
         model = resumed_model(args, model, out)
     start = time.perf_counter()
-    history = fit(model, X_tr, X_val=X_val, checkpoint_dir=out, resume_from=out if args.resume else None,
-                  **fit_options(args))
+    history = fit(
+        model,
+        X_tr,
+        X_val=X_val,
+        checkpoint_dir=out,
+        resume_from=out if args.resume else None,
+        **fit_options(args),
+    )
     seconds = time.perf_counter() - start
-    if not distributed.is_main():   # under torchrun: rank 0 evaluates and writes the report
+    if not distributed.is_main():  # under torchrun: rank 0 evaluates and writes the report
         return 0
-    report = {"model": "ae", "data": args.data, "epochs": len(history["epoch"]), "seconds": seconds,
-              "train": reconstruction_metrics(model, X_tr)}
+    report = {
+        "model": "ae",
+        "data": args.data,
+        "epochs": len(history["epoch"]),
+        "seconds": seconds,
+        "train": reconstruction_metrics(model, X_tr),
+    }
     if X_val is not None:
         report["validation"] = reconstruction_metrics(model, X_val)
     if X_test is not None:
@@ -157,8 +226,10 @@ def train_dense(args) -> int:
     write_json(out / "metrics.json", report)
     _figures(model, X_test if X_test is not None else X_tr, out)
     best = report.get("test", report["train"])
-    say(f"trained {model.config['hidden']} autoencoder in {seconds:.1f}s: loss {best['loss']:.4g}, "
-        f"PSNR {best['psnr_db']:.2f} dB -> {out}")
+    say(
+        f"trained {model.config['hidden']} autoencoder in {seconds:.1f}s: loss {best['loss']:.4g}, "
+        f"PSNR {best['psnr_db']:.2f} dB -> {out}"
+    )
     return 0
 
 
@@ -171,14 +242,10 @@ def _figures(model, X, out: Path) -> None:
         rows["reconstructed"] = inference.reconstruct(model, noisy)
     else:
         rows["reconstructed"] = inference.reconstruct(model, X[:10])
-    try:
+    with contextlib.suppress(ValueError):  # samples that are not images: no figure
         viz.reconstruction_grid(rows, out / "reconstructions.png")
-    except ValueError:  # samples that are not images: no figure
-        pass
-    try:
+    with contextlib.suppress(ValueError):  # rows that are not images: no figure
         viz.filter_tiles(viz.first_layer_weights(model), out / "filters.png")
-    except ValueError:  # rows that are not images: no figure
-        pass
     if model.history:
         viz.training_curves(model.history, out / "curves.png")
 
@@ -197,12 +264,21 @@ def classification_metrics(model, X, y) -> dict:
     n_classes = int(_n_classes(model))
     outside = np.flatnonzero((y < 0) | (y >= n_classes))
     if len(outside):
-        raise DataError(f"the labels of --data must be classes 0..{n_classes - 1} of this {n_classes}-class "
-                        f"model, found {int(y[outside[0]])} ({len(outside)} such label(s))")
+        raise DataError(
+            f"the labels of --data must be classes 0..{n_classes - 1} of this {n_classes}-class "
+            f"model, found {int(y[outside[0]])} ({len(outside)} such label(s))"
+        )
     pred = inference.predict(model, X)
-    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(
+        n_classes, n_classes
+    )
     error = float(np.mean(pred != y))
-    return {"n": int(len(y)), "error_rate": error, "error_pct": 100.0 * error, "confusion_matrix": confusion.tolist()}
+    return {
+        "n": int(len(y)),
+        "error_rate": error,
+        "error_pct": 100.0 * error,
+        "confusion_matrix": confusion.tolist(),
+    }
 
 
 def _flat_input(model) -> bool:
@@ -213,13 +289,15 @@ def _flat_input(model) -> bool:
 def cmd_evaluate(args) -> int:
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
-    if _n_classes(model) is not None:   # a classifier: error rate and confusion matrix
+    if _n_classes(model) is not None:  # a classifier: error rate and confusion matrix
         result = classification_metrics(model, X, y)
         result.update(data=args.data, split=args.split)
         if args.out:
             write_json(args.out, result)
-        say(f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
-            f"on {args.data} {args.split}")
+        say(
+            f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
+            f"on {args.data} {args.split}"
+        )
         say("confusion matrix (rows: true class, columns: predicted):")
         for row in result["confusion_matrix"]:
             say(" ".join(f"{v:5d}" for v in row))
@@ -244,14 +322,18 @@ def cmd_encode(args) -> int:
 def cmd_reconstruct(args) -> int:
     model = load(args.model_dir)
     if _n_classes(model) is not None:
-        raise ValueError(f"{args.model_dir} is a classifier ({_n_classes(model)} classes): it predicts labels, it "
-                         "does not reconstruct; use 'aekit evaluate' (or reconstruct with an autoencoder checkpoint)")
+        raise ValueError(
+            f"{args.model_dir} is a classifier ({_n_classes(model)} classes): it predicts labels, it "
+            "does not reconstruct; use 'aekit evaluate' (or reconstruct with an autoencoder checkpoint)"
+        )
     if not str(args.out).lower().endswith((".png", ".npy", ".npz")):
         raise ValueError(f"--out must end in .png (a figure), .npy or .npz (an array), got {args.out!r}")
     X, _ = load_data(args, flatten=_flat_input(model))
     if str(args.out).lower().endswith(".png"):
-        X = X[:args.n]
-        viz.reconstruction_grid({"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n)
+        X = X[: args.n]
+        viz.reconstruction_grid(
+            {"input": X, "reconstructed": inference.reconstruct(model, X)}, args.out, n=args.n
+        )
     else:
         write_array(args.out, inference.reconstruct(model, X))
     say(f"wrote {args.out}")
@@ -269,26 +351,45 @@ def cmd_demo(args) -> int:
     q_d = corruption_lib.Masking(0.3)
     model = Autoencoder(64, [96], corruption=q_d)
     start = time.perf_counter()
-    fit(model, X, X_val=X_test, epochs=args.epochs, batch_size=32, lr=3e-3, seed=args.seed,
-        progress=not args.quiet)
+    fit(
+        model,
+        X,
+        X_val=X_test,
+        epochs=args.epochs,
+        batch_size=32,
+        lr=3e-3,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     seconds = time.perf_counter() - start
-    clear_run(out)                       # the demo's own directory: an earlier demo's files go
+    clear_run(out)  # the demo's own directory: an earlier demo's files go
     model.save(out)
     torch.manual_seed(args.seed)
     noisy = q_d(torch.from_numpy(X_test)).numpy()
     denoised = inference.reconstruct(model, noisy)
-    report = {"data": "digits (scikit-learn, 8x8, test split of 360)", "corruption": q_d.spec(),
-              "hidden": [96], "epochs": args.epochs, "seconds": seconds,
-              "psnr_corrupted_db": metrics.psnr(X_test, noisy), "psnr_denoised_db": metrics.psnr(X_test, denoised),
-              "mse_corrupted": metrics.mse(X_test, noisy), "mse_denoised": metrics.mse(X_test, denoised)}
+    report = {
+        "data": "digits (scikit-learn, 8x8, test split of 360)",
+        "corruption": q_d.spec(),
+        "hidden": [96],
+        "epochs": args.epochs,
+        "seconds": seconds,
+        "psnr_corrupted_db": metrics.psnr(X_test, noisy),
+        "psnr_denoised_db": metrics.psnr(X_test, denoised),
+        "mse_corrupted": metrics.mse(X_test, noisy),
+        "mse_denoised": metrics.mse(X_test, denoised),
+    }
     write_json(out / "metrics.json", report)
-    viz.reconstruction_grid({"clean": X_test, "corrupted": noisy, "reconstructed": denoised},
-                            out / "denoising.png", title=f"denoising autoencoder, {q_d.spec()}")
+    viz.reconstruction_grid(
+        {"clean": X_test, "corrupted": noisy, "reconstructed": denoised},
+        out / "denoising.png",
+        title=f"denoising autoencoder, {q_d.spec()}",
+    )
     viz.training_curves(model.history, out / "curves.png")
-    say(f"denoising autoencoder on digits ({seconds:.1f}s): PSNR {report['psnr_corrupted_db']:.2f} dB corrupted "
-        f"-> {report['psnr_denoised_db']:.2f} dB reconstructed")
+    say(
+        f"denoising autoencoder on digits ({seconds:.1f}s): PSNR {report['psnr_corrupted_db']:.2f} dB corrupted "
+        f"-> {report['psnr_denoised_db']:.2f} dB reconstructed"
+    )
     say(f"figure:  {out / 'denoising.png'}")
     say(f"metrics: {out / 'metrics.json'}")
     say(f"model:   {out}  (aekit.load('{out}'))")
     return 0
-

@@ -10,14 +10,28 @@ from ..train import STATE_JSON, STATE_TENSORS
 from .common import has_split, load_data
 
 # what a training command writes in its --out directory: all of it goes before a fresh run there
-RUN_FILES = (CONFIG, WEIGHTS, STATE_JSON, STATE_TENSORS, "metrics.json",
-             "reconstructions.png", "filters.png", "curves.png", "denoising.png", "codec.json", "encoder.onnx")
+RUN_FILES = (
+    CONFIG,
+    WEIGHTS,
+    STATE_JSON,
+    STATE_TENSORS,
+    "metrics.json",
+    "reconstructions.png",
+    "filters.png",
+    "curves.png",
+    "denoising.png",
+    "codec.json",
+    "encoder.onnx",
+)
 RUN_DIRS = ("pretrained",)
 
 
 def add_run_arguments(p, *, resume: bool = True) -> None:
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the checkpoint already in the output directory (its old files are removed first)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint already in the output directory (its old files are removed first)",
+    )
     if resume:
         p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
 
@@ -29,12 +43,15 @@ def run_directory(out, *, resume: bool = False, overwrite: bool = False) -> Path
     out = Path(out)
     if resume:
         if not (out / STATE_JSON).is_file():
-            raise ValueError(f"--resume: {out} holds no run to continue (no {STATE_JSON}); "
-                             "leave out --resume to start one")
+            raise ValueError(
+                f"--resume: {out} holds no run to continue (no {STATE_JSON}); leave out --resume to start one"
+            )
         return out
     if (out / CONFIG).exists() and not overwrite:
-        raise ValueError(f"{out} already holds a checkpoint: pass --overwrite to replace it, --resume to "
-                         "continue it, or choose another directory")
+        raise ValueError(
+            f"{out} already holds a checkpoint: pass --overwrite to replace it, --resume to "
+            "continue it, or choose another directory"
+        )
     clear_run(out)
     return out
 
@@ -57,11 +74,13 @@ def resumed_model(args, model, path):
             continue
         given = getattr(args, key, None)
         if hasattr(args, key) and given == args.parser.get_default(key):
-            continue                      # not on the command line: the run's value holds
+            continue  # not on the command line: the run's value holds
         option = f"--{key.replace('_', '-')}" if hasattr(args, key) else key
-        raise ValueError(f"--resume: {option} {given if hasattr(args, key) else value!r} differs from the run's "
-                         f"{saved[key]!r} ({path}): a resumed run keeps its architecture; leave {option} out, or "
-                         "start afresh with --overwrite")
+        raise ValueError(
+            f"--resume: {option} {given if hasattr(args, key) else value!r} differs from the run's "
+            f"{saved[key]!r} ({path}): a resumed run keeps its architecture; leave {option} out, or "
+            "start afresh with --overwrite"
+        )
     return type(model)(**saved)
 
 

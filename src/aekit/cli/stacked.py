@@ -8,6 +8,7 @@ the first layer's weights as image tiles.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -17,27 +18,39 @@ from .. import corruption as corruption_lib
 from .. import viz
 from ..distributed import is_main
 from ..io import load
-from .common import out_file, positive_int
 from ..nn import StackedAutoencoder
 from ..train import fit_classifier, seed_everything
 from . import core
-from .common import load_data, say, write_json
+from .common import load_data, out_file, positive_int, say, write_json
 from .runs import load_test, resumed_model, run_directory
 
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
 
 def register(sub) -> None:
-    group = core.add_trainer(sub, "sda", train_sda, "stacked denoising autoencoder classifier "
-                             "(greedy pre-training + supervised fine-tuning); --corruption takes one spec per "
-                             "layer, comma-separated: masking:0.1,masking:0.2,masking:0.3")
-    group.add_argument("--pretrain-epochs", type=int, default=10,
-                       help="greedy pre-training epochs per layer (default 10; 0: no pre-training)")
-    group.add_argument("--pretrain-lr", type=float, default=None, help="pre-training learning rate (default: --lr)")
+    group = core.add_trainer(
+        sub,
+        "sda",
+        train_sda,
+        "stacked denoising autoencoder classifier "
+        "(greedy pre-training + supervised fine-tuning); --corruption takes one spec per "
+        "layer, comma-separated: masking:0.1,masking:0.2,masking:0.3",
+    )
+    group.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=10,
+        help="greedy pre-training epochs per layer (default 10; 0: no pre-training)",
+    )
+    group.add_argument(
+        "--pretrain-lr", type=float, default=None, help="pre-training learning rate (default: --lr)"
+    )
 
     p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")
     p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("--n", type=positive_int, default=100, help="number of filters to draw (default 100, at least 1)")
+    p.add_argument(
+        "--n", type=positive_int, default=100, help="number of filters to draw (default 100, at least 1)"
+    )
     p.add_argument("--out", required=True, type=out_file(".png"), help="filters.png")
     p.set_defaults(func=cmd_filters)
 
@@ -48,8 +61,10 @@ def parse_corruptions(text: str | None, n_layers: int) -> list | None:
         return None
     specs = [t.strip() for t in text.split(",") if t.strip()]
     if len(specs) not in (1, n_layers):
-        raise ValueError(f"--corruption has {len(specs)} specs for {n_layers} layers: give one for all "
-                         "layers or one per layer, e.g. masking:0.1,masking:0.2,masking:0.3")
+        raise ValueError(
+            f"--corruption has {len(specs)} specs for {n_layers} layers: give one for all "
+            "layers or one per layer, e.g. masking:0.1,masking:0.2,masking:0.3"
+        )
     corruptions = [None if s.lower() == "none" else corruption_lib.parse(s) for s in specs]
     return corruptions * n_layers if len(corruptions) == 1 else corruptions
 
@@ -81,31 +96,52 @@ def train_sda(args) -> int:
     options = core.fit_options(args)
     seed_everything(args.seed)
     start = time.perf_counter()
-    stack = StackedAutoencoder(X.shape[1], args.hidden, activation=args.activation,
-                               output_activation=args.output_activation, tied=args.tied, loss=args.loss,
-                               corruption=parse_corruptions(args.corruption, len(args.hidden)))
+    stack = StackedAutoencoder(
+        X.shape[1],
+        args.hidden,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        tied=args.tied,
+        loss=args.loss,
+        corruption=parse_corruptions(args.corruption, len(args.hidden)),
+    )
     if args.resume and (out / PRETRAINED).is_dir():
-        resumed_model(args, stack, out / PRETRAINED)      # the run's architecture: a changed option is an error
+        resumed_model(args, stack, out / PRETRAINED)  # the run's architecture: a changed option is an error
         stack = load(out / PRETRAINED)
         say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
     else:
         if args.pretrain_epochs:
             lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
             stack.pretrain(X_tr, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
-        if is_main():   # under torchrun only rank 0 writes
+        if is_main():  # under torchrun only rank 0 writes
             stack.save(out / PRETRAINED)
     pretrain_seconds = time.perf_counter() - start
     model = stack.to_classifier(n_classes)
-    history = fit_classifier(model, X_tr, y_tr, X_val=X_val, y_val=y_val, checkpoint_dir=out,
-                             resume_from=out if args.resume else None, **options)
+    history = fit_classifier(
+        model,
+        X_tr,
+        y_tr,
+        X_val=X_val,
+        y_val=y_val,
+        checkpoint_dir=out,
+        resume_from=out if args.resume else None,
+        **options,
+    )
     seconds = time.perf_counter() - start
-    if not is_main():   # under torchrun: rank 0 evaluates and writes the report and figures
+    if not is_main():  # under torchrun: rank 0 evaluates and writes the report and figures
         return 0
-    report = {"model": "sda", "data": args.data, "architecture": [X.shape[1], *stack.config["hidden"], n_classes],
-              "corruption": stack.config["corruption"], "pretrain_epochs": args.pretrain_epochs,
-              "finetune_epochs": len(history["epoch"]), "best_epoch": history["best_epoch"],
-              "pretrain_seconds": pretrain_seconds, "seconds": seconds,
-              "pretrain_loss": [h["train_loss"] for h in (stack.pretrain_history or [])]}
+    report = {
+        "model": "sda",
+        "data": args.data,
+        "architecture": [X.shape[1], *stack.config["hidden"], n_classes],
+        "corruption": stack.config["corruption"],
+        "pretrain_epochs": args.pretrain_epochs,
+        "finetune_epochs": len(history["epoch"]),
+        "best_epoch": history["best_epoch"],
+        "pretrain_seconds": pretrain_seconds,
+        "seconds": seconds,
+        "pretrain_loss": [h["train_loss"] for h in (stack.pretrain_history or [])],
+    }
     if X_val is not None:
         report["validation"] = core.classification_metrics(model, X_val, y_val)
     if X_test is not None:
@@ -115,16 +151,16 @@ def train_sda(args) -> int:
     _draw_filters(model, out / "filters.png")
     where = "test" if "test" in report else "validation" if "validation" in report else None
     result = f"{where} error {report[where]['error_pct']:.2f}%" if where else "trained"
-    say(f"stacked denoising autoencoder {'-'.join(map(str, report['architecture']))}: {result} "
-        f"(pre-training {pretrain_seconds:.0f}s, total {seconds:.0f}s) -> {out}")
+    say(
+        f"stacked denoising autoencoder {'-'.join(map(str, report['architecture']))}: {result} "
+        f"(pre-training {pretrain_seconds:.0f}s, total {seconds:.0f}s) -> {out}"
+    )
     return 0
 
 
 def _draw_filters(model, path) -> None:
-    try:
+    with contextlib.suppress(ValueError):  # inputs that are not square images: no figure
         viz.filter_grid(_first_layer_weights(model), path)
-    except ValueError:  # inputs that are not square images: no figure
-        pass
 
 
 def _first_layer_weights(model) -> np.ndarray:
@@ -136,9 +172,11 @@ def _first_layer_weights(model) -> np.ndarray:
 
 def cmd_filters(args) -> int:
     model = load(args.model_dir)
-    path = viz.filter_grid(_first_layer_weights(model), args.out, n=args.n,
-                           title=f"first-layer filters of {Path(args.model_dir).name}")
+    path = viz.filter_grid(
+        _first_layer_weights(model),
+        args.out,
+        n=args.n,
+        title=f"first-layer filters of {Path(args.model_dir).name}",
+    )
     say(f"wrote {path}")
     return 0
-
-

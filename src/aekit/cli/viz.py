@@ -10,8 +10,16 @@ from .. import inference, viz
 from ..io import load
 from ..maps import HINTON_2D, compare_maps, map_autoencoder
 from ..train import fit, seed_everything
-from .common import add_data_arguments, has_split, int_list, load_data, positive_int, say, write_json
-from .common import out_file
+from .common import (
+    add_data_arguments,
+    has_split,
+    int_list,
+    load_data,
+    out_file,
+    positive_int,
+    say,
+    write_json,
+)
 from .core import add_fit_arguments, fit_options, split_validation
 from .runs import run_directory
 
@@ -19,51 +27,90 @@ PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("map", help="2-D codes coloured by label beside PCA, with k-NN accuracy and trustworthiness",
-                       description="Draw the test set's 2-D codes (coloured by label) beside PCA's first two "
-                                   "components and measure both maps: k-NN accuracy (k=5, fit on the training "
-                                   "codes, scored on the test codes) and trustworthiness. With DIR, use that "
-                                   "trained 2-code checkpoint; without, train a 784-1000-500-250-2 autoencoder "
-                                   "(linear code, Hinton & Salakhutdinov 2006) first.")
-    p.add_argument("model_dir", metavar="DIR", nargs="?", default=None,
-                   help="a trained checkpoint with a 2-unit code (default: train one)")
+    p = sub.add_parser(
+        "map",
+        help="2-D codes coloured by label beside PCA, with k-NN accuracy and trustworthiness",
+        description="Draw the test set's 2-D codes (coloured by label) beside PCA's first two "
+        "components and measure both maps: k-NN accuracy (k=5, fit on the training "
+        "codes, scored on the test codes) and trustworthiness. With DIR, use that "
+        "trained 2-code checkpoint; without, train a 784-1000-500-250-2 autoencoder "
+        "(linear code, Hinton & Salakhutdinov 2006) first.",
+    )
+    p.add_argument(
+        "model_dir",
+        metavar="DIR",
+        nargs="?",
+        default=None,
+        help="a trained checkpoint with a 2-unit code (default: train one)",
+    )
     add_data_arguments(p)
-    p.add_argument("--hidden", type=int_list, default=list(HINTON_2D),
-                   help="encoder sizes when training, last must be 2 (default 1000,500,250,2)")
-    p.add_argument("--activation", default="gelu", choices=["gelu", "relu", "sigmoid", "tanh"],
-                   help="φ of the hidden layers (default gelu, the best measured on MNIST)")
-    p.add_argument("--corruption", default=None, metavar="SPEC",
-                   help="train a denoising map: q_D such as masking:0.2 (benchmarks/mnist_2d.py's best setting)")
-    add_fit_arguments(p, resume=False)       # --overwrite: of the --save directory
+    p.add_argument(
+        "--hidden",
+        type=int_list,
+        default=list(HINTON_2D),
+        help="encoder sizes when training, last must be 2 (default 1000,500,250,2)",
+    )
+    p.add_argument(
+        "--activation",
+        default="gelu",
+        choices=["gelu", "relu", "sigmoid", "tanh"],
+        help="φ of the hidden layers (default gelu, the best measured on MNIST)",
+    )
+    p.add_argument(
+        "--corruption",
+        default=None,
+        metavar="SPEC",
+        help="train a denoising map: q_D such as masking:0.2 (benchmarks/mnist_2d.py's best setting)",
+    )
+    add_fit_arguments(p, resume=False)  # --overwrite: of the --save directory
     p.set_defaults(epochs=30)
-    p.add_argument("--save", default=None, metavar="DIR", help="keep the trained model (checkpoint directory)")
+    p.add_argument(
+        "--save", default=None, metavar="DIR", help="keep the trained model (checkpoint directory)"
+    )
     p.add_argument("--k", type=int, default=5, help="neighbours of the k-NN classifier (default 5)")
-    p.add_argument("--trust-samples", type=int, default=3000,
-                   help="test points used for trustworthiness, which costs O(n^2) (default 3000)")
+    p.add_argument(
+        "--trust-samples",
+        type=int,
+        default=3000,
+        help="test points used for trustworthiness, which costs O(n^2) (default 3000)",
+    )
     p.add_argument("--metrics-out", default=None, help="also write the measured figures to this JSON")
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_map)
 
-    p = sub.add_parser("plot", help="one figure: recon, filters, curves, codes (histograms) or rd",
-                       description="recon: clean / (corrupted) / reconstructed grid; filters: first-layer "
-                                   "filters as tiles; curves: training and validation loss; codes: histograms "
-                                   "of the code units; rd: rate-distortion curves from a JSON of "
-                                   "{method: [[bytes, psnr], ...]} (or a list of {method, bytes, psnr}).")
+    p = sub.add_parser(
+        "plot",
+        help="one figure: recon, filters, curves, codes (histograms) or rd",
+        description="recon: clean / (corrupted) / reconstructed grid; filters: first-layer "
+        "filters as tiles; curves: training and validation loss; codes: histograms "
+        "of the code units; rd: rate-distortion curves from a JSON of "
+        "{method: [[bytes, psnr], ...]} (or a list of {method, bytes, psnr}).",
+    )
     p.add_argument("kind", choices=PLOTS)
     p.add_argument("source", metavar="DIR_OR_JSON", help="checkpoint directory (rd: a JSON of points)")
     add_data_arguments(p)
-    p.add_argument("--corruption", default=None,
-                   help="recon: corrupt the inputs first (default: the model's own q_D, if any)")
-    p.add_argument("--n", type=positive_int, default=None,
-                   help="samples (recon, 10), filters (100) or units (codes, 16); at least 1")
+    p.add_argument(
+        "--corruption",
+        default=None,
+        help="recon: corrupt the inputs first (default: the model's own q_D, if any)",
+    )
+    p.add_argument(
+        "--n",
+        type=positive_int,
+        default=None,
+        help="samples (recon, 10), filters (100) or units (codes, 16); at least 1",
+    )
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("report", help="one self-contained HTML page for a run directory",
-                       description="Collect a run directory (checkpoint config, metrics JSON, figures) into "
-                                   "one HTML file with every figure embedded: configuration, training curves, "
-                                   "metrics, reconstructions, filters, 2-D map and rate-distortion points where "
-                                   "they apply. Missing figures are drawn from the checkpoint when possible.")
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page for a run directory",
+        description="Collect a run directory (checkpoint config, metrics JSON, figures) into "
+        "one HTML file with every figure embedded: configuration, training curves, "
+        "metrics, reconstructions, filters, 2-D map and rate-distortion points where "
+        "they apply. Missing figures are drawn from the checkpoint when possible.",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR")
     add_data_arguments(p, default=None, required=False)
     p.add_argument("--title", default=None)
@@ -98,26 +145,43 @@ def cmd_map(args) -> int:
         if args.save:
             run_directory(args.save, overwrite=args.overwrite)
         seed_everything(args.seed)
-        model = map_autoencoder(X_tr.shape[1], args.hidden, activation=args.activation, corruption=args.corruption)
+        model = map_autoencoder(
+            X_tr.shape[1], args.hidden, activation=args.activation, corruption=args.corruption
+        )
         start = time.perf_counter()
         fit(model, X_fit, X_val=X_val, checkpoint_dir=args.save, **fit_options(args))
         seconds = time.perf_counter() - start
         source = f"{X_tr.shape[1]}-{'-'.join(map(str, args.hidden))} autoencoder, {args.epochs} epochs"
     maps = compare_maps(model, X_tr, y_tr, X_te, y_te, k=args.k, trust_samples=args.trust_samples)
     a, p = maps["aekit"]["metrics"], maps["pca"]["metrics"]
-    panels = {f"aekit ({source})\nkNN {a['knn_accuracy']:.3f}, trust. {a['trustworthiness']:.3f}":
-              (maps["aekit"]["test"], y_te),
-              f"PCA (first two components)\nkNN {p['knn_accuracy']:.3f}, trust. {p['trustworthiness']:.3f}":
-              (maps["pca"]["test"], y_te)}
+    panels = {
+        f"aekit ({source})\nkNN {a['knn_accuracy']:.3f}, trust. {a['trustworthiness']:.3f}": (
+            maps["aekit"]["test"],
+            y_te,
+        ),
+        f"PCA (first two components)\nkNN {p['knn_accuracy']:.3f}, trust. {p['trustworthiness']:.3f}": (
+            maps["pca"]["test"],
+            y_te,
+        ),
+    }
     viz.code_map(panels, args.out, title=f"{args.data}: test set in two dimensions")
-    result = {"data": args.data, "model": source, "aekit": a, "pca": p, "train_seconds": seconds,
-              "n_train": int(len(X_tr)), "n_test": int(len(X_te))}
+    result = {
+        "data": args.data,
+        "model": source,
+        "aekit": a,
+        "pca": p,
+        "train_seconds": seconds,
+        "n_train": int(len(X_tr)),
+        "n_test": int(len(X_te)),
+    }
     if args.metrics_out:
         write_json(args.metrics_out, result)
     if args.save:
         write_json(Path(args.save) / "map_metrics.json", result)
-    say(f"k-NN accuracy (k={args.k}): aekit {a['knn_accuracy']:.4f}, PCA {p['knn_accuracy']:.4f}; "
-        f"trustworthiness: aekit {a['trustworthiness']:.4f}, PCA {p['trustworthiness']:.4f} -> {args.out}")
+    say(
+        f"k-NN accuracy (k={args.k}): aekit {a['knn_accuracy']:.4f}, PCA {p['knn_accuracy']:.4f}; "
+        f"trustworthiness: aekit {a['trustworthiness']:.4f}, PCA {p['trustworthiness']:.4f} -> {args.out}"
+    )
     return 0
 
 
@@ -133,16 +197,23 @@ def cmd_plot(args) -> int:
     else:
         model = load(args.source)
         if args.kind == "filters":
-            viz.filter_tiles(viz.first_layer_weights(model), args.out, n=args.n or 100,
-                             sample_shape=getattr(model, "input_shape", None) or None)
+            viz.filter_tiles(
+                viz.first_layer_weights(model),
+                args.out,
+                n=args.n or 100,
+                sample_shape=getattr(model, "input_shape", None) or None,
+            )
         else:
-            flat = len(getattr(model, "input_shape", None) or ()) <= 1     # dense models take flat vectors
+            flat = len(getattr(model, "input_shape", None) or ()) <= 1  # dense models take flat vectors
             X, _ = load_data(args, flatten=flat)
             if args.kind == "codes":
                 viz.code_histograms(inference.encode(model, X[:5000]), args.out, n_units=args.n or 16)
             else:
-                viz.reconstruction_grid(viz.reconstruction_rows(model, X[:args.n or 10], args.corruption),
-                                        args.out, n=args.n or 10)
+                viz.reconstruction_grid(
+                    viz.reconstruction_rows(model, X[: args.n or 10], args.corruption),
+                    args.out,
+                    n=args.n or 10,
+                )
     say(f"wrote {args.out}")
     return 0
 
@@ -157,20 +228,26 @@ def _history(source) -> dict | None:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{config} is not valid JSON: {err}") from None
     if not isinstance(doc, dict):
-        raise ValueError(f"{config} holds a JSON {type(doc).__name__}: expected a checkpoint config (an object "
-                         "with a 'history')")
+        raise ValueError(
+            f"{config} holds a JSON {type(doc).__name__}: expected a checkpoint config (an object "
+            "with a 'history')"
+        )
     history = doc.get("history")
     if history is None:
         return None
     expected = f"{config}: 'history' must map names to lists of numbers (epoch, train_loss, val_loss, ...)"
     if not isinstance(history, dict):
         raise ValueError(f"{expected}, got a JSON {type(history).__name__}")
+
     def number(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
-    for key in ("epoch", "train_loss", "val_loss", "val_error"):      # what the figure draws
+
+    for key in ("epoch", "train_loss", "val_loss", "val_error"):  # what the figure draws
         values = history.get(key)
-        if values is not None and (not isinstance(values, list) or not all(
-                number(v) or (v is None and key == "val_loss") for v in values)):
+        if values is not None and (
+            not isinstance(values, list)
+            or not all(number(v) or (v is None and key == "val_loss") for v in values)
+        ):
             raise ValueError(f"{expected}; {key!r} holds {str(values)[:60]}")
     if history.get("best_epoch") is not None and not number(history["best_epoch"]):
         raise ValueError(f"{expected}; 'best_epoch' must be a number, got {str(history['best_epoch'])[:60]}")
@@ -189,8 +266,10 @@ def load_rd_points(path) -> dict:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
     points = rd_points(doc)
     if not points:
-        raise ValueError(f"{path} holds no rate-distortion points: expected {{method: [[bytes, psnr], ...]}} "
-                         "or a list of {method, bytes, psnr} records")
+        raise ValueError(
+            f"{path} holds no rate-distortion points: expected {{method: [[bytes, psnr], ...]}} "
+            "or a list of {method, bytes, psnr} records"
+        )
     return points
 
 
@@ -200,7 +279,7 @@ def cmd_report(args) -> int:
 
     data = None
     if args.data:
-        data = load_data(args, flatten=False)[0]        # the report shapes it for the model
+        data = load_data(args, flatten=False)[0]  # the report shapes it for the model
     path = write_report(args.run_dir, args.out, title=args.title, X=data)
     say(f"wrote {path} (open it in a browser: file://{Path(path).resolve()})")
     return 0

@@ -22,26 +22,40 @@ from dataclasses import dataclass
 
 from ..errors import BitstreamError
 
-__all__ = ["MAGIC", "VERSION", "FINGERPRINT_BYTES", "MODEL_ID_BYTES", "MAX_ITEMS", "MAX_LATENT_NDIM",
-           "MAX_LATENT_DIM", "MAX_LATENT_SIZE", "MAX_SYMBOLS", "MAX_PAYLOAD", "Header", "pack", "unpack", "read_header"]
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "FINGERPRINT_BYTES",
+    "MODEL_ID_BYTES",
+    "MAX_ITEMS",
+    "MAX_LATENT_NDIM",
+    "MAX_LATENT_DIM",
+    "MAX_LATENT_SIZE",
+    "MAX_SYMBOLS",
+    "MAX_PAYLOAD",
+    "Header",
+    "pack",
+    "unpack",
+    "read_header",
+]
 
 MAGIC = b"\xae"
 VERSION = 2
-FINGERPRINT_BYTES = 32         # SHA-256 of the model: bound into the CRC, never sent
-MODEL_ID_BYTES = 2             # what is sent: the fingerprint's first bytes, to pick the model
+FINGERPRINT_BYTES = 32  # SHA-256 of the model: bound into the CRC, never sent
+MODEL_ID_BYTES = 2  # what is sent: the fingerprint's first bytes, to pick the model
 CRC_BYTES = 4
-_V1_PREFIX = b"\xae\xc0"      # format version 1 (2-byte magic, 4-byte fingerprint, 15-byte frame)
+_V1_PREFIX = b"\xae\xc0"  # format version 1 (2-byte magic, 4-byte fingerprint, 15-byte frame)
 
 # bounds on every size field (checked before any allocation)
-MAX_ITEMS = 1 << 16            # items (images) in one message
+MAX_ITEMS = 1 << 16  # items (images) in one message
 MAX_LATENT_NDIM = 4
-MAX_LATENT_DIM = 1 << 16       # each latent axis
-MAX_LATENT_SIZE = 1 << 16      # symbols per item
-MAX_SYMBOLS = 1 << 24          # symbols per message (items x latent size)
-MAX_PAYLOAD = 1 << 28          # payload bytes
+MAX_LATENT_DIM = 1 << 16  # each latent axis
+MAX_LATENT_SIZE = 1 << 16  # symbols per item
+MAX_SYMBOLS = 1 << 24  # symbols per message (items x latent size)
+MAX_PAYLOAD = 1 << 28  # payload bytes
 _MAX_VARINT_BYTES = 5
 
-MIN_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + CRC_BYTES   # count, ndim, length (no dims)
+MIN_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + CRC_BYTES  # count, ndim, length (no dims)
 
 
 @dataclass(frozen=True)
@@ -82,12 +96,17 @@ def _read_varint(data: bytes, pos: int, field: str, maximum: int) -> tuple[int, 
         shift += 7
         if not byte & 0x80:
             if i > 0 and byte == 0:
-                raise BitstreamError(f"corrupt bitstream: the {field} field at byte {pos} is not minimally encoded")
+                raise BitstreamError(
+                    f"corrupt bitstream: the {field} field at byte {pos} is not minimally encoded"
+                )
             if value > maximum:
-                raise BitstreamError(f"corrupt bitstream: {field} is {value}, more than the allowed {maximum}")
+                raise BitstreamError(
+                    f"corrupt bitstream: {field} is {value}, more than the allowed {maximum}"
+                )
             return value, pos + i + 1
-    raise BitstreamError(f"corrupt bitstream: the {field} field at byte {pos} is longer than "
-                         f"{_MAX_VARINT_BYTES} bytes")
+    raise BitstreamError(
+        f"corrupt bitstream: the {field} field at byte {pos} is longer than {_MAX_VARINT_BYTES} bytes"
+    )
 
 
 # ------------------------------------------------------------------ write
@@ -100,8 +119,16 @@ def pack(fingerprint: bytes, count: int, latent_shape, payload: bytes) -> bytes:
     fingerprint = _check_fingerprint(fingerprint)
     latent_shape = tuple(int(s) for s in latent_shape)
     _check_sizes(count, latent_shape, len(payload), error=ValueError)
-    parts = [MAGIC, bytes([VERSION]), fingerprint[:MODEL_ID_BYTES], _varint(count), bytes([len(latent_shape)]),
-             *(_varint(s) for s in latent_shape), _varint(len(payload)), bytes(payload)]
+    parts = [
+        MAGIC,
+        bytes([VERSION]),
+        fingerprint[:MODEL_ID_BYTES],
+        _varint(count),
+        bytes([len(latent_shape)]),
+        *(_varint(s) for s in latent_shape),
+        _varint(len(payload)),
+        bytes(payload),
+    ]
     body = b"".join(parts)
     return body + _crc(fingerprint, body).to_bytes(CRC_BYTES, "big")
 
@@ -115,8 +142,9 @@ def _check_fingerprint(fingerprint) -> bytes:
     if not isinstance(fingerprint, (bytes, bytearray)):
         raise TypeError(f"fingerprint must be bytes (the model's SHA-256), got {type(fingerprint).__name__}")
     if len(fingerprint) != FINGERPRINT_BYTES:
-        raise ValueError(f"fingerprint must be the model's {FINGERPRINT_BYTES}-byte SHA-256, "
-                         f"got {len(fingerprint)} bytes")
+        raise ValueError(
+            f"fingerprint must be the model's {FINGERPRINT_BYTES}-byte SHA-256, got {len(fingerprint)} bytes"
+        )
     return bytes(fingerprint)
 
 
@@ -131,8 +159,9 @@ def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=
     if math.prod(latent_shape) > MAX_LATENT_SIZE:
         raise error(f"{prefix}latent shape {latent_shape} holds more than {MAX_LATENT_SIZE} symbols per item")
     if count * math.prod(latent_shape) > MAX_SYMBOLS:
-        raise error(f"{prefix}{count} items of latent shape {latent_shape} exceed {MAX_SYMBOLS} symbols "
-                    "per message")
+        raise error(
+            f"{prefix}{count} items of latent shape {latent_shape} exceed {MAX_SYMBOLS} symbols per message"
+        )
     if not 0 <= payload_length <= MAX_PAYLOAD:
         raise error(f"{prefix}payload length {payload_length} is outside 0..{MAX_PAYLOAD}")
 
@@ -147,19 +176,25 @@ def read_header(data: bytes) -> tuple[Header, int]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"a bitstream is bytes, got {type(data).__name__}")
     data = bytes(data)
-    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
-        raise BitstreamError(f"not an aekit bitstream: it starts with {data[:len(MAGIC)].hex() or 'nothing'}, "
-                             f"expected the magic {MAGIC.hex()}")
-    if data[:len(_V1_PREFIX)] == _V1_PREFIX:
-        raise BitstreamError(f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
-                             "(re-encode the images with this aekit)")
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        raise BitstreamError(
+            f"not an aekit bitstream: it starts with {data[: len(MAGIC)].hex() or 'nothing'}, "
+            f"expected the magic {MAGIC.hex()}"
+        )
+    if data[: len(_V1_PREFIX)] == _V1_PREFIX:
+        raise BitstreamError(
+            f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
+            "(re-encode the images with this aekit)"
+        )
     if len(data) > len(MAGIC) and data[len(MAGIC)] != VERSION:
-        raise BitstreamError(f"bitstream format version {data[len(MAGIC)]} is not supported: this aekit reads "
-                             f"version {VERSION}")
+        raise BitstreamError(
+            f"bitstream format version {data[len(MAGIC)]} is not supported: this aekit reads "
+            f"version {VERSION}"
+        )
     if len(data) < MIN_LENGTH:
         raise BitstreamError(f"truncated bitstream: {len(data)} bytes, a stream has at least {MIN_LENGTH}")
     pos = len(MAGIC) + 1
-    model_id = data[pos:pos + MODEL_ID_BYTES]
+    model_id = data[pos : pos + MODEL_ID_BYTES]
     pos += MODEL_ID_BYTES
     count, pos = _read_varint(data, pos, "item count", MAX_ITEMS)
     if pos >= len(data):
@@ -167,7 +202,9 @@ def read_header(data: bytes) -> tuple[Header, int]:
     ndim = data[pos]
     pos += 1
     if not 1 <= ndim <= MAX_LATENT_NDIM:
-        raise BitstreamError(f"corrupt bitstream: latent shape has {ndim} axes, expected 1..{MAX_LATENT_NDIM}")
+        raise BitstreamError(
+            f"corrupt bitstream: latent shape has {ndim} axes, expected 1..{MAX_LATENT_NDIM}"
+        )
     shape = []
     for axis in range(ndim):
         dim, pos = _read_varint(data, pos, f"latent axis {axis}", MAX_LATENT_DIM)
@@ -176,11 +213,15 @@ def read_header(data: bytes) -> tuple[Header, int]:
     _check_sizes(count, tuple(shape), length)
     expected = pos + length + CRC_BYTES
     if len(data) < expected:
-        raise BitstreamError(f"truncated bitstream: the header announces {expected} bytes "
-                             f"({length} of payload), but only {len(data)} arrived")
+        raise BitstreamError(
+            f"truncated bitstream: the header announces {expected} bytes "
+            f"({length} of payload), but only {len(data)} arrived"
+        )
     if len(data) > expected:
-        raise BitstreamError(f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
-                             f"{expected}-byte stream the header announces")
+        raise BitstreamError(
+            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
+            f"{expected}-byte stream the header announces"
+        )
     return Header(VERSION, model_id, count, tuple(shape), length), pos
 
 
@@ -193,13 +234,17 @@ def unpack(data: bytes, fingerprint: bytes) -> tuple[Header, bytes]:
     fingerprint = _check_fingerprint(fingerprint)
     header, pos = read_header(data)
     if header.model_id != fingerprint[:MODEL_ID_BYTES]:
-        raise BitstreamError(f"wrong model: the bitstream was made by model {header.model_id.hex()}, "
-                             f"this codec is {fingerprint[:MODEL_ID_BYTES].hex()}")
+        raise BitstreamError(
+            f"wrong model: the bitstream was made by model {header.model_id.hex()}, "
+            f"this codec is {fingerprint[:MODEL_ID_BYTES].hex()}"
+        )
     data = bytes(data)
     body, crc = data[:-CRC_BYTES], int.from_bytes(data[-CRC_BYTES:], "big")
     actual = _crc(fingerprint, body)
     if actual != crc:
-        raise BitstreamError(f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x}); "
-                             f"the stream is damaged, or was made by another model whose id is also "
-                             f"{header.model_id.hex()}")
+        raise BitstreamError(
+            f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x}); "
+            f"the stream is damaged, or was made by another model whose id is also "
+            f"{header.model_id.hex()}"
+        )
     return header, body[pos:]

@@ -28,11 +28,11 @@ from ..errors import BitstreamError, DataError
 
 __all__ = ["Tables", "MAX_TABLE_LENGTH", "MAX_PRECISION", "FLUSH_BYTES"]
 
-MAX_TABLE_LENGTH = 1 << 12     # symbols per dimension
-MAX_PRECISION = 24             # constriction's default range coder precision
-FLUSH_BYTES = 4                # allowance under N·b/8 bits: the coder's final word, sealed and trimmed
-_MAX_TRIM = 8                  # bytes the encoder tries to cut off the sealed stream
-_TRIM_UP_TO = 1 << 10          # ... in payloads up to 1 KiB (beyond: < 1% saved for several full decodes)
+MAX_TABLE_LENGTH = 1 << 12  # symbols per dimension
+MAX_PRECISION = 24  # constriction's default range coder precision
+FLUSH_BYTES = 4  # allowance under N·b/8 bits: the coder's final word, sealed and trimmed
+_MAX_TRIM = 8  # bytes the encoder tries to cut off the sealed stream
+_TRIM_UP_TO = 1 << 10  # ... in payloads up to 1 KiB (beyond: < 1% saved for several full decodes)
 
 
 class Tables:
@@ -56,18 +56,29 @@ class Tables:
         freqs = np.asarray(freqs)
         if not isinstance(precision, (int, np.integer)) or not 1 <= precision <= MAX_PRECISION:
             raise ValueError(f"precision must be an int in 1..{MAX_PRECISION}, got {precision!r}")
-        if offsets.ndim != 1 or lengths.shape != offsets.shape or freqs.ndim != 2 or len(freqs) != len(offsets):
-            raise ValueError(f"tables must be offsets (D,), lengths (D,), freqs (D, W); got "
-                             f"{offsets.shape}, {lengths.shape}, {freqs.shape}")
+        if (
+            offsets.ndim != 1
+            or lengths.shape != offsets.shape
+            or freqs.ndim != 2
+            or len(freqs) != len(offsets)
+        ):
+            raise ValueError(
+                f"tables must be offsets (D,), lengths (D,), freqs (D, W); got "
+                f"{offsets.shape}, {lengths.shape}, {freqs.shape}"
+            )
         for name, a in (("offsets", offsets), ("lengths", lengths), ("freqs", freqs)):
             if not np.issubdtype(a.dtype, np.integer):
                 raise ValueError(f"{name} must be integers, got dtype {a.dtype}")
         if freqs.shape[1] > MAX_TABLE_LENGTH or len(offsets) == 0:
-            raise ValueError(f"tables must have 1.. dimensions and at most {MAX_TABLE_LENGTH} symbols each, "
-                             f"got freqs of shape {freqs.shape}")
+            raise ValueError(
+                f"tables must have 1.. dimensions and at most {MAX_TABLE_LENGTH} symbols each, "
+                f"got freqs of shape {freqs.shape}"
+            )
         if freqs.shape[1] < 2 or lengths.min() < 2 or lengths.max() > freqs.shape[1]:
-            raise ValueError(f"lengths must lie in 2..{freqs.shape[1]} (the coder needs two symbols at least), "
-                             f"got {lengths.min()}..{lengths.max()}")
+            raise ValueError(
+                f"lengths must lie in 2..{freqs.shape[1]} (the coder needs two symbols at least), "
+                f"got {lengths.min()}..{lengths.max()}"
+            )
         if np.abs(offsets).max() > 1 << 30:
             raise ValueError("offsets must lie within ±2^30")
         total = 1 << int(precision)
@@ -77,7 +88,9 @@ class Tables:
         sums = freqs.astype(np.int64).sum(1)
         if (sums != total).any():
             d = int(np.argmax(sums != total))
-            raise ValueError(f"the frequencies of dimension {d} sum to {sums[d]}, expected 2^{precision} = {total}")
+            raise ValueError(
+                f"the frequencies of dimension {d} sum to {sums[d]}, expected 2^{precision} = {total}"
+            )
         self.offsets = offsets.astype(np.int64)
         self.lengths = lengths.astype(np.int64)
         self.freqs = freqs.astype(np.int64)
@@ -88,7 +101,7 @@ class Tables:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_models"] = None          # constriction models are rebuilt on demand (they do not pickle)
+        state["_models"] = None  # constriction models are rebuilt on demand (they do not pickle)
         return state
 
     @property
@@ -108,10 +121,12 @@ class Tables:
         """One constriction ``Categorical`` per dimension (built once, deterministically from the integers)."""
         if self._models is None:
             import constriction
+
             scale = float(1 << self.precision)
-            self._models = [constriction.stream.model.Categorical(self.freqs[d, :self.lengths[d]] / scale,
-                                                                  perfect=False)
-                            for d in range(self.dim)]
+            self._models = [
+                constriction.stream.model.Categorical(self.freqs[d, : self.lengths[d]] / scale, perfect=False)
+                for d in range(self.dim)
+            ]
         return self._models
 
     def clip(self, symbols: np.ndarray) -> np.ndarray:
@@ -132,8 +147,10 @@ class Tables:
         y = np.asarray(latents, dtype=np.float64)
         bad = ~np.isfinite(y).all(axis=tuple(range(1, y.ndim)))
         if bad.any():
-            raise DataError(f"the encoder gave NaN or infinite latents for item(s) {np.flatnonzero(bad)[:10].tolist()} "
-                            f"of {len(y)}: their inputs are out of the model's range")
+            raise DataError(
+                f"the encoder gave NaN or infinite latents for item(s) {np.flatnonzero(bad)[:10].tolist()} "
+                f"of {len(y)}: their inputs are out of the model's range"
+            )
         return np.rint(np.clip(y, self.low, self.high)).astype(np.int64)
 
     def min_payload(self, count: int) -> int:
@@ -166,18 +183,21 @@ class Tables:
         The payload is at least :meth:`min_payload` bytes long (zero-padded if need be).
         """
         import constriction
+
         symbols = np.asarray(symbols)
         if symbols.ndim != 2 or symbols.shape[1] != self.dim or len(symbols) == 0:
             raise ValueError(f"symbols must have shape (N >= 1, {self.dim}), got {symbols.shape}")
         idx = symbols.astype(np.int64) - self.offsets
         if (idx < 0).any() or (idx >= self.lengths).any():
             raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
-        idx = np.ascontiguousarray(idx.T, dtype=np.int32)                         # (D, N), dimension-major
+        idx = np.ascontiguousarray(idx.T, dtype=np.int32)  # (D, N), dimension-major
         encoder = constriction.stream.queue.RangeEncoder()
         for d, model in enumerate(self.models()):
             encoder.encode(idx[d], model)
         data = self._trim(encoder.get_compressed().astype(">u4").tobytes(), idx)
-        return data + bytes(max(0, self.min_payload(len(symbols)) - len(data)))   # zero bytes decode as nothing
+        return data + bytes(
+            max(0, self.min_payload(len(symbols)) - len(data))
+        )  # zero bytes decode as nothing
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """Inverse of :meth:`encode`: ``count`` items of D symbols, (count, D) int64.
@@ -189,21 +209,26 @@ class Tables:
             decoded with these tables.
         """
         if len(payload) < self.min_payload(count):
-            raise BitstreamError(f"corrupt bitstream: {count} items take at least {self.min_payload(count)} bytes "
-                                 f"of payload with this model's tables ({self.min_item_bits} bits per item, less "
-                                 f"{FLUSH_BYTES} bytes), the stream has {len(payload)}")
+            raise BitstreamError(
+                f"corrupt bitstream: {count} items take at least {self.min_payload(count)} bytes "
+                f"of payload with this model's tables ({self.min_item_bits} bits per item, less "
+                f"{FLUSH_BYTES} bytes), the stream has {len(payload)}"
+            )
         return np.ascontiguousarray(self._indices(payload, count).T) + self.offsets
 
     def _indices(self, payload: bytes, count: int) -> np.ndarray:
         """Range-decode ``count`` items: table indices s − o_d, (D, count), dimension-major."""
         import constriction
+
         idx = np.empty((self.dim, count), dtype=np.int64)
         try:
             decoder = constriction.stream.queue.RangeDecoder(_words(payload))
             for d, model in enumerate(self.models()):
                 idx[d] = decoder.decode(model, count)
-        except Exception as err:   # constriction reports invalid data with its own exception types
-            raise BitstreamError(f"corrupt bitstream: the entropy-coded payload does not decode ({err})") from None
+        except Exception as err:  # constriction reports invalid data with its own exception types
+            raise BitstreamError(
+                f"corrupt bitstream: the entropy-coded payload does not decode ({err})"
+            ) from None
         if (idx < 0).any() or (idx >= self.lengths[:, None]).any():
             raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
         return idx

@@ -26,11 +26,11 @@ from .coder import MAX_PRECISION, MAX_TABLE_LENGTH, Tables
 __all__ = ["DeviceEncoder", "read_device_config"]
 
 TABLES_FILE = "codec.json"
-TABLES_FORMAT_VERSION = 3        # 2: "fingerprint" is the whole 32-byte SHA-256 (bitstream v2 needs it);
-                                 # 3: "tables_sha256" binds the tables to it, the encoder is named and hashed
+TABLES_FORMAT_VERSION = 3  # 2: "fingerprint" is the whole 32-byte SHA-256 (bitstream v2 needs it);
+# 3: "tables_sha256" binds the tables to it, the encoder is named and hashed
 MAX_CONFIG_BYTES = 64 << 20
 MAX_INPUT_NDIM = 4
-MAX_INPUT_SIZE = 1 << 26         # values per item
+MAX_INPUT_SIZE = 1 << 26  # values per item
 
 
 def read_device_config(path) -> dict:
@@ -38,28 +38,36 @@ def read_device_config(path) -> dict:
     path = Path(path)
     file = path / TABLES_FILE if path.is_dir() else path
     if not file.is_file():
-        raise CheckpointError(f"{file} not found: a codec directory holds {TABLES_FILE} and encoder.onnx "
-                              "(write them with Codec.save or `aekit codec export`)")
+        raise CheckpointError(
+            f"{file} not found: a codec directory holds {TABLES_FILE} and encoder.onnx "
+            "(write them with Codec.save or `aekit codec export`)"
+        )
     if file.stat().st_size > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"{file} is {file.stat().st_size} bytes, more than {MAX_CONFIG_BYTES}: not a codec file")
+        raise CheckpointError(
+            f"{file} is {file.stat().st_size} bytes, more than {MAX_CONFIG_BYTES}: not a codec file"
+        )
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as err:      # not UTF-8, not JSON, nested too deep, too long a number
+    except (ValueError, RecursionError) as err:  # not UTF-8, not JSON, nested too deep, too long a number
         raise CheckpointError(f"{file} is corrupted: not valid JSON ({err})") from None
     if not isinstance(config, dict) or config.get("format") != "aekit-codec":
         raise CheckpointError(f"{file} is not an aekit codec file")
     if config.get("format_version") != TABLES_FORMAT_VERSION:
-        raise CheckpointError(f"{file} has codec format version {config.get('format_version')!r}; this aekit "
-                              f"reads version {TABLES_FORMAT_VERSION} (export the codec again: `aekit codec export DIR` "
-                              "or Codec.save)")
+        raise CheckpointError(
+            f"{file} has codec format version {config.get('format_version')!r}; this aekit "
+            f"reads version {TABLES_FORMAT_VERSION} (export the codec again: `aekit codec export DIR` "
+            "or Codec.save)"
+        )
     try:
         fields = _check_fields(config)
     except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"{file} is corrupted: {err}") from None
     if fields["tables"].sha256(fields["fingerprint"]) != config.get("tables_sha256"):
-        raise CheckpointError(f"{file}: its tables do not match their SHA-256 (tables_sha256) and the model "
-                              "fingerprint: they were edited or come from another model; export the codec again "
-                              "(`aekit codec export`)")
+        raise CheckpointError(
+            f"{file}: its tables do not match their SHA-256 (tables_sha256) and the model "
+            "fingerprint: they were edited or come from another model; export the codec again "
+            "(`aekit codec export`)"
+        )
     return {**config, **fields}
 
 
@@ -69,18 +77,26 @@ def _check_fields(config: dict) -> dict:
     if len(fingerprint) != bitstream.FINGERPRINT_BYTES:
         raise ValueError(f"fingerprint has {len(fingerprint)} bytes, expected {bitstream.FINGERPRINT_BYTES}")
     input_shape = _shape(config["input_shape"], "input_shape", MAX_INPUT_NDIM, MAX_INPUT_SIZE)
-    latent_shape = _shape(config["latent_shape"], "latent_shape", bitstream.MAX_LATENT_NDIM,
-                          bitstream.MAX_LATENT_SIZE)
+    latent_shape = _shape(
+        config["latent_shape"], "latent_shape", bitstream.MAX_LATENT_NDIM, bitstream.MAX_LATENT_SIZE
+    )
     image_shape = config.get("image_shape")
     if image_shape is not None:
         image_shape = _shape(image_shape, "image_shape", 3, MAX_INPUT_SIZE)
         if not 2 <= len(image_shape) <= 3 or math.prod(image_shape) != math.prod(input_shape):
-            raise ValueError(f"image_shape {image_shape} is not (H, W) or (H, W, C) of the "
-                             f"{math.prod(input_shape)} values of an item")
+            raise ValueError(
+                f"image_shape {image_shape} is not (H, W) or (H, W, C) of the "
+                f"{math.prod(input_shape)} values of an item"
+            )
     if not isinstance(config.get("unit_interval", False), bool):
         raise ValueError(f"unit_interval must be true or false, got {config['unit_interval']!r}")
-    return {"fingerprint": fingerprint, "input_shape": input_shape, "latent_shape": latent_shape,
-            "image_shape": image_shape, "tables": _tables(config, math.prod(latent_shape))}
+    return {
+        "fingerprint": fingerprint,
+        "input_shape": input_shape,
+        "latent_shape": latent_shape,
+        "image_shape": image_shape,
+        "tables": _tables(config, math.prod(latent_shape)),
+    }
 
 
 def _tables(config: dict, dim: int) -> Tables:
@@ -95,7 +111,7 @@ def _tables(config: dict, dim: int) -> Tables:
         row = _ints(row, f"freqs[{d}]", 1, 1 << precision)
         if len(row) != lengths[d]:
             raise ValueError(f"table {d} has {len(row)} frequencies, its length says {lengths[d]}")
-        freqs[d, :lengths[d]] = row
+        freqs[d, : lengths[d]] = row
     return Tables(np.array(offsets), np.array(lengths), freqs, precision)
 
 
@@ -123,19 +139,28 @@ def _encoder_file(path: Path, config: dict) -> Path:
     """The exported encoder that codec.json names: a plain file name in ``path``, present, with its SHA-256."""
     name, expected = config.get("encoder"), config.get("encoder_sha256")
     if name is None or expected is None:
-        raise CheckpointError(f"{path / TABLES_FILE} names no exported encoder (encoder: {name!r}, "
-                              f"encoder_sha256: {expected!r}): export it with `aekit codec export {path}` "
-                              "or Codec.save(dir) (export=True)")
-    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0") or \
-            not isinstance(expected, str):
-        raise CheckpointError(f"{path / TABLES_FILE} is corrupted: encoder must be a file name in {path} "
-                              f"with its SHA-256 as hex, got {name!r} and {expected!r}")
+        raise CheckpointError(
+            f"{path / TABLES_FILE} names no exported encoder (encoder: {name!r}, "
+            f"encoder_sha256: {expected!r}): export it with `aekit codec export {path}` "
+            "or Codec.save(dir) (export=True)"
+        )
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or any(c in name for c in "/\\\0")
+        or not isinstance(expected, str)
+    ):
+        raise CheckpointError(
+            f"{path / TABLES_FILE} is corrupted: encoder must be a file name in {path} "
+            f"with its SHA-256 as hex, got {name!r} and {expected!r}"
+        )
     file = path / name
     if not file.is_file():
         raise CheckpointError(f"{file} not found: export the encoder first (`aekit codec export`)")
     if hashlib.sha256(file.read_bytes()).hexdigest() != expected:
-        raise CheckpointError(f"{file} does not match the SHA-256 in {TABLES_FILE}: "
-                              "it belongs to another codec or is corrupted")
+        raise CheckpointError(
+            f"{file} does not match the SHA-256 in {TABLES_FILE}: it belongs to another codec or is corrupted"
+        )
     return file
 
 
@@ -163,7 +188,7 @@ class DeviceEncoder:
         _check_graph(self.session, onnx_file, self.input_shape, math.prod(self.latent_shape))
         self.input_name = self.session.get_inputs()[0].name
         self.tables: Tables = config["tables"]
-        self.tables.models()                     # build the coder's models once, not per message
+        self.tables.models()  # build the coder's models once, not per message
 
     def _check(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -171,7 +196,9 @@ class DeviceEncoder:
             if X.shape == self.input_shape:
                 X = X[None]
             else:
-                raise DataError(f"X has shape {X.shape}, expected (N, {', '.join(map(str, self.input_shape))})")
+                raise DataError(
+                    f"X has shape {X.shape}, expected (N, {', '.join(map(str, self.input_shape))})"
+                )
         if len(X) == 0:
             raise DataError("X is empty: nothing to compress")
         if not np.isfinite(X).all():
@@ -199,12 +226,13 @@ class DeviceEncoder:
 def _session(onnx_file: Path, threads: int):
     """An onnxruntime session on the CPU (CheckpointError if the file is not a loadable ONNX model)."""
     import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(os.fspath(onnx_file), options, providers=["CPUExecutionProvider"])
-    except Exception as err:        # onnxruntime's own types: InvalidProtobuf, Fail, InvalidGraph, ...
+    except Exception as err:  # onnxruntime's own types: InvalidProtobuf, Fail, InvalidGraph, ...
         raise CheckpointError(f"{onnx_file} is not a loadable ONNX model: {err}") from None
 
 
@@ -212,10 +240,19 @@ def _check_graph(session, onnx_file: Path, input_shape: tuple, dim: int) -> None
     """The ONNX graph maps one input (N, *input_shape) to one output (N, D), as codec.json says."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
-        raise CheckpointError(f"{onnx_file} has {len(inputs)} inputs and {len(outputs)} outputs; an exported "
-                              "encoder has one of each")
-    for what, shape, wanted in (("input", inputs[0].shape, input_shape), ("output", outputs[0].shape, (dim,))):
-        per_item = list(shape[1:])           # axis 0 is N; a named (dynamic) axis fits any size
-        if len(per_item) != len(wanted) or any(isinstance(s, int) and s != w for s, w in zip(per_item, wanted)):
-            raise CheckpointError(f"{onnx_file}: its {what} has shape {shape}, but {TABLES_FILE} says "
-                                  f"(N, {', '.join(map(str, wanted))}): they belong to different codecs")
+        raise CheckpointError(
+            f"{onnx_file} has {len(inputs)} inputs and {len(outputs)} outputs; an exported "
+            "encoder has one of each"
+        )
+    for what, shape, wanted in (
+        ("input", inputs[0].shape, input_shape),
+        ("output", outputs[0].shape, (dim,)),
+    ):
+        per_item = list(shape[1:])  # axis 0 is N; a named (dynamic) axis fits any size
+        if len(per_item) != len(wanted) or any(
+            isinstance(s, int) and s != w for s, w in zip(per_item, wanted)
+        ):
+            raise CheckpointError(
+                f"{onnx_file}: its {what} has shape {shape}, but {TABLES_FILE} says "
+                f"(N, {', '.join(map(str, wanted))}): they belong to different codecs"
+            )

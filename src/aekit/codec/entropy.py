@@ -18,7 +18,6 @@ the model into the integer tables of :class:`aekit.codec.coder.Tables`.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch import nn
@@ -48,9 +47,9 @@ class FactorizedPrior(nn.Module):
         if not isinstance(components, int) or not 1 <= components <= 16:
             raise ValueError(f"components must be an int in 1..16, got {components!r}")
         self.dim, self.components = dim, components
-        self.logits = nn.Parameter(torch.zeros(dim, components))                          # π = softmax
-        self.loc = nn.Parameter(torch.linspace(-1.0, 1.0, components).repeat(dim, 1))   # μ
-        self.log_scale = nn.Parameter(torch.zeros(dim, components))                       # log s
+        self.logits = nn.Parameter(torch.zeros(dim, components))  # π = softmax
+        self.loc = nn.Parameter(torch.linspace(-1.0, 1.0, components).repeat(dim, 1))  # μ
+        self.log_scale = nn.Parameter(torch.zeros(dim, components))  # log s
 
     def _params(self, dtype=None):
         logits, loc, log_scale = self.logits, self.loc, self.log_scale
@@ -66,7 +65,7 @@ class FactorizedPrior(nn.Module):
     def likelihood(self, y: torch.Tensor) -> torch.Tensor:
         """P_d(y) = F_d(y + ½) − F_d(y − ½) for y of shape (N, D), bounded below by 1e-9."""
         weight, loc, scale = self._params(y.dtype)
-        upper = (y.unsqueeze(-1) + 0.5 - loc) / scale                                    # (N, D, K)
+        upper = (y.unsqueeze(-1) + 0.5 - loc) / scale  # (N, D, K)
         lower = (y.unsqueeze(-1) - 0.5 - loc) / scale
         # σ(a) − σ(b) = σ(−b) − σ(−a): take the side where both are small, to keep precision in the tails
         sign = -torch.sign(upper + lower).detach()
@@ -87,24 +86,26 @@ class FactorizedPrior(nn.Module):
         The probabilities are scaled to integer frequencies >= 1 summing to 2^precision.
         """
         limit = max_length // 2
-        grid = torch.arange(-limit, limit + 1, dtype=torch.float64, device=self.loc.device)  # candidate symbols
-        edges = self.cdf((grid + 0.5).unsqueeze(-1).expand(-1, self.dim))               # F(k + ½), (G, D)
-        edges = edges.T.cpu().numpy()                                                     # (D, G)
+        grid = torch.arange(
+            -limit, limit + 1, dtype=torch.float64, device=self.loc.device
+        )  # candidate symbols
+        edges = self.cdf((grid + 0.5).unsqueeze(-1).expand(-1, self.dim))  # F(k + ½), (G, D)
+        edges = edges.T.cpu().numpy()  # (D, G)
         half = tail_mass / 2
         offsets, lengths, rows = [], [], []
         for d in range(self.dim):
-            lo = int(np.searchsorted(edges[d], half, side="left"))                        # first k: F(k+½) >= tail
-            hi = int(np.searchsorted(edges[d], 1 - half, side="left"))                    # first k: F(k+½) >= 1-tail
+            lo = int(np.searchsorted(edges[d], half, side="left"))  # first k: F(k+½) >= tail
+            hi = int(np.searchsorted(edges[d], 1 - half, side="left"))  # first k: F(k+½) >= 1-tail
             lo, hi = min(lo, len(grid) - 2), min(max(hi, lo + 1), len(grid) - 1)
-            cum = np.concatenate([[0.0], edges[d, lo:hi], [1.0]])                         # F at the cell edges
-            pmf = np.diff(cum)                                                            # tails folded in
+            cum = np.concatenate([[0.0], edges[d, lo:hi], [1.0]])  # F at the cell edges
+            pmf = np.diff(cum)  # tails folded in
             offsets.append(int(grid[lo]))
             lengths.append(len(pmf))
             rows.append(_quantise(pmf, precision))
         width = max(lengths)
         freqs = np.zeros((self.dim, width), dtype=np.int64)
         for d, row in enumerate(rows):
-            freqs[d, :len(row)] = row
+            freqs[d, : len(row)] = row
         return np.array(offsets, dtype=np.int64), np.array(lengths, dtype=np.int64), freqs
 
 

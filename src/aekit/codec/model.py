@@ -35,7 +35,7 @@ __all__ = ["Codec", "QUANTIZERS", "TABLES_FILE", "ENCODER_FILE", "MAX_PARAMETERS
 QUANTIZERS = ("noise", "ste")
 ENCODER_FILE = "encoder.onnx"
 TABLES_FORMAT = "aekit-codec"
-MAX_PARAMETERS = 1 << 28       # weights and buffers of an autoencoder built from a config (1 GiB of float32)
+MAX_PARAMETERS = 1 << 28  # weights and buffers of an autoencoder built from a config (1 GiB of float32)
 
 
 @io.register
@@ -62,14 +62,30 @@ class Codec(AEModule):
         How to draw one item as an image (H, W) or (H, W, C), for PNG responses.
     """
 
-    def __init__(self, autoencoder, *, lmbda: float = 0.01, components: int = 3, quantizer: str = "noise",
-                 precision: int = 16, tail_mass: float = 1e-6, image_shape=None, table_width: int = 0):
+    def __init__(
+        self,
+        autoencoder,
+        *,
+        lmbda: float = 0.01,
+        components: int = 3,
+        quantizer: str = "noise",
+        precision: int = 16,
+        tail_mass: float = 1e-6,
+        image_shape=None,
+        table_width: int = 0,
+    ):
         super().__init__()
         _check_settings(lmbda, quantizer, precision, tail_mass, table_width)
         if isinstance(autoencoder, dict):
             autoencoder = _build(autoencoder)
-        if not (hasattr(autoencoder, "encode") and hasattr(autoencoder, "decode") and isinstance(autoencoder, nn.Module)):
-            raise TypeError(f"autoencoder must be an aekit model with encode/decode, got {type(autoencoder).__name__}")
+        if not (
+            hasattr(autoencoder, "encode")
+            and hasattr(autoencoder, "decode")
+            and isinstance(autoencoder, nn.Module)
+        ):
+            raise TypeError(
+                f"autoencoder must be an aekit model with encode/decode, got {type(autoencoder).__name__}"
+            )
         self.autoencoder = autoencoder
         self.input_shape = tuple(getattr(autoencoder, "input_shape", ()) or ())
         if not self.input_shape or None in self.input_shape:
@@ -82,8 +98,10 @@ class Codec(AEModule):
         self.latent_shape = tuple(probe.shape[1:])
         self.latent_size = math.prod(self.latent_shape)
         if not 1 <= self.latent_size <= bitstream.MAX_LATENT_SIZE:
-            raise ValueError(f"the code has {self.latent_size} values per item, a bitstream carries "
-                             f"1..{bitstream.MAX_LATENT_SIZE}")
+            raise ValueError(
+                f"the code has {self.latent_size} values per item, a bitstream carries "
+                f"1..{bitstream.MAX_LATENT_SIZE}"
+            )
         if image_shape is None:
             image_shape = _guess_image_shape(self.input_shape)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
@@ -97,14 +115,24 @@ class Codec(AEModule):
         self.register_buffer("table_freqs", torch.zeros(self.latent_size, table_width, dtype=torch.int32))
         self._tables = None
         self._fingerprint = None
-        self._set_config(autoencoder={"class": type(autoencoder).__name__, "args": _args(autoencoder)},
-                         lmbda=self.lmbda, components=components, quantizer=quantizer, precision=precision,
-                         tail_mass=self.tail_mass, image_shape=None if self.image_shape is None else
-                         list(self.image_shape), table_width=table_width)
+        self._set_config(
+            autoencoder={"class": type(autoencoder).__name__, "args": _args(autoencoder)},
+            lmbda=self.lmbda,
+            components=components,
+            quantizer=quantizer,
+            precision=precision,
+            tail_mass=self.tail_mass,
+            image_shape=None if self.image_shape is None else list(self.image_shape),
+            table_width=table_width,
+        )
 
     def checkpoint_args(self) -> dict:
-        return {**self.config, "lmbda": self.lmbda, "quantizer": self.quantizer,
-                "table_width": int(self.table_freqs.shape[1])}
+        return {
+            **self.config,
+            "lmbda": self.lmbda,
+            "quantizer": self.quantizer,
+            "table_width": int(self.table_freqs.shape[1]),
+        }
 
     # ------------------------------------------------------------------ training objective
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,14 +147,14 @@ class Codec(AEModule):
         """``(D, R)`` per item: squared error and bits, with noise in training mode and rounding otherwise."""
         y = self.encode(x)
         if self.training:
-            y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)                   # ỹ = y + u
+            y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)  # ỹ = y + u
             y_dec = y_noisy if self.quantizer == "noise" else y + (torch.round(y) - y).detach()
             bits = self.prior.bits(y_noisy)
         else:
-            y_dec = torch.round(y)                                                   # ŷ
+            y_dec = torch.round(y)  # ŷ
             bits = self.prior.bits(y_dec)
         x_hat = self.decode(y_dec)
-        distortion = (x_hat - x).pow(2).reshape(len(x), -1).sum(1)                  # ‖x − x̂‖²
+        distortion = (x_hat - x).pow(2).reshape(len(x), -1).sum(1)  # ‖x − x̂‖²
         return distortion, bits
 
     def loss(self, x: torch.Tensor, target=None) -> torch.Tensor:
@@ -140,7 +168,7 @@ class Codec(AEModule):
 
     # ------------------------------------------------------------------ tables
     @torch.no_grad()
-    def update(self) -> "Codec":
+    def update(self) -> Codec:
         """Tabulate the entropy model into integer CDF tables (call after training); returns self."""
         offsets, lengths, freqs = self.prior.tabulate(self.precision, self.tail_mass)
         device = self.table_offsets.device
@@ -171,8 +199,12 @@ class Codec(AEModule):
 
     def _read_tables(self) -> Tables:
         """The table buffers as :class:`Tables` (ValueError if they are not valid tables)."""
-        return Tables(self.table_offsets.cpu().numpy(), self.table_lengths.cpu().numpy(),
-                      self.table_freqs.cpu().numpy(), self.precision)
+        return Tables(
+            self.table_offsets.cpu().numpy(),
+            self.table_lengths.cpu().numpy(),
+            self.table_freqs.cpu().numpy(),
+            self.precision,
+        )
 
     @property
     def fingerprint(self) -> bytes:
@@ -188,11 +220,11 @@ class Codec(AEModule):
     @property
     def model_id(self) -> bytes:
         """The fingerprint's first bytes, as written in each bitstream (picks the model in the service)."""
-        return self.fingerprint[:bitstream.MODEL_ID_BYTES]
+        return self.fingerprint[: bitstream.MODEL_ID_BYTES]
 
     def train(self, mode: bool = True):
         if mode:
-            self._fingerprint = None        # weights may change: recompute after training
+            self._fingerprint = None  # weights may change: recompute after training
         return super().train(mode)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -229,8 +261,10 @@ class Codec(AEModule):
         """The integer symbols (N, D) of a bitstream made by this codec."""
         header, payload = bitstream.unpack(data, self.fingerprint)
         if tuple(header.latent_shape) != tuple(self.latent_shape):
-            raise BitstreamError(f"corrupt bitstream: latent shape {header.latent_shape}, the model's is "
-                                 f"{tuple(self.latent_shape)}")
+            raise BitstreamError(
+                f"corrupt bitstream: latent shape {header.latent_shape}, the model's is "
+                f"{tuple(self.latent_shape)}"
+            )
         return self.tables.decode(payload, header.count)
 
     def decompress(self, data: bytes) -> np.ndarray:
@@ -251,12 +285,12 @@ class Codec(AEModule):
         Device files of an earlier save that no longer fit are removed: without ``export``
         encoder.onnx, before :meth:`update` codec.json as well.
         """
-        with io.transaction():     # the checkpoint and its device files, or none of them
+        with io.transaction():  # the checkpoint and its device files, or none of them
             path = super().save(path, history=history, extra=extra)
             if self.updated and export:
                 self.export(path / ENCODER_FILE)
                 return path
-            (path / ENCODER_FILE).unlink(missing_ok=True)        # an earlier export: other weights, other tables
+            (path / ENCODER_FILE).unlink(missing_ok=True)  # an earlier export: other weights, other tables
             if self.updated:
                 io.atomic_write_text(path / TABLES_FILE, json.dumps(self.device_config()))
             else:
@@ -275,44 +309,71 @@ class Codec(AEModule):
         (a path beside codec.json; None: not exported, the device refuses to run)."""
         t = self.tables
         encoder = None if encoder is None else Path(encoder)
-        return {"format": TABLES_FORMAT, "format_version": TABLES_FORMAT_VERSION,
-                "fingerprint": self.fingerprint.hex(),
-                "input_shape": list(self.input_shape), "latent_shape": list(self.latent_shape),
-                "image_shape": None if self.image_shape is None else list(self.image_shape),
-                "unit_interval": self.unit_interval, "precision": t.precision,
-                "offsets": t.offsets.tolist(), "lengths": t.lengths.tolist(),
-                "freqs": [t.freqs[d, :t.lengths[d]].tolist() for d in range(t.dim)],
-                "tables_sha256": t.sha256(self.fingerprint),
-                "encoder": None if encoder is None else encoder.name,
-                "encoder_sha256": None if encoder is None else io._sha256(encoder)}
+        return {
+            "format": TABLES_FORMAT,
+            "format_version": TABLES_FORMAT_VERSION,
+            "fingerprint": self.fingerprint.hex(),
+            "input_shape": list(self.input_shape),
+            "latent_shape": list(self.latent_shape),
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "unit_interval": self.unit_interval,
+            "precision": t.precision,
+            "offsets": t.offsets.tolist(),
+            "lengths": t.lengths.tolist(),
+            "freqs": [t.freqs[d, : t.lengths[d]].tolist() for d in range(t.dim)],
+            "tables_sha256": t.sha256(self.fingerprint),
+            "encoder": None if encoder is None else encoder.name,
+            "encoder_sha256": None if encoder is None else io._sha256(encoder),
+        }
 
     @classmethod
-    def load(cls, path, *, device="cpu") -> "Codec":
+    def load(cls, path, *, device="cpu") -> Codec:
         """Load a codec saved by :meth:`save` (no unpickling); its tables, if any, are checked."""
         model = io.load(path, device=device)
         if not isinstance(model, cls):
             raise CheckpointError(f"{path} holds a {type(model).__name__}, not a Codec")
-        if model.table_lengths.any():            # all zero: saved before update(), no tables to check
+        if model.table_lengths.any():  # all zero: saved before update(), no tables to check
             try:
                 model._read_tables()
             except ValueError as err:
-                raise CheckpointError(f"{path}: the entropy tables in {io.WEIGHTS} are corrupted: {err}") from None
+                raise CheckpointError(
+                    f"{path}: the entropy tables in {io.WEIGHTS} are corrupted: {err}"
+                ) from None
         return model
 
     def export_encoder(self, path) -> Path:
         """Write g_a as ONNX (input ``x`` (N, *input_shape) float32 -> ``y`` (N, D)), checked by onnx.checker."""
         import onnx
+
         path = Path(path)
         encoder = _EncoderGraph(self.autoencoder).to("cpu").eval()
         example = torch.zeros(2, *self.input_shape)
         with io.atomic_path(path) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                torch.onnx.export(encoder, (example,), str(tmp), input_names=["x"], output_names=["y"],
-                                  dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=17, dynamo=False)
-            except Exception:   # the TorchScript exporter is deprecated; fall back to torch.export + onnxscript
-                torch.onnx.export(encoder, (example,), str(tmp), input_names=["x"], output_names=["y"],
-                                  dynamic_shapes=({0: torch.export.Dim("n")},), dynamo=True, verbose=False)
+                torch.onnx.export(
+                    encoder,
+                    (example,),
+                    str(tmp),
+                    input_names=["x"],
+                    output_names=["y"],
+                    dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
+                    opset_version=17,
+                    dynamo=False,
+                )
+            except (
+                Exception
+            ):  # the TorchScript exporter is deprecated; fall back to torch.export + onnxscript
+                torch.onnx.export(
+                    encoder,
+                    (example,),
+                    str(tmp),
+                    input_names=["x"],
+                    output_names=["y"],
+                    dynamic_shapes=({0: torch.export.Dim("n")},),
+                    dynamo=True,
+                    verbose=False,
+                )
             onnx.checker.check_model(onnx.load(str(tmp)), full_check=True)
         self.autoencoder.to(self.device)
         return path
@@ -348,9 +409,14 @@ def _check_settings(lmbda, quantizer, precision, tail_mass, table_width) -> None
         raise ValueError(f"precision must be an int in 8..20, got {precision!r}")
     if not (isinstance(tail_mass, (int, float)) and 0 < tail_mass < 0.1):
         raise ValueError(f"tail_mass must be in (0, 0.1), got {tail_mass!r}")
-    if not isinstance(table_width, int) or isinstance(table_width, bool) or not 0 <= table_width <= MAX_TABLE_LENGTH:
-        raise ValueError(f"table_width must be an int in 0..{MAX_TABLE_LENGTH} (symbols per table), "
-                         f"got {table_width!r}")
+    if (
+        not isinstance(table_width, int)
+        or isinstance(table_width, bool)
+        or not 0 <= table_width <= MAX_TABLE_LENGTH
+    ):
+        raise ValueError(
+            f"table_width must be an int in 0..{MAX_TABLE_LENGTH} (symbols per table), got {table_width!r}"
+        )
 
 
 def _args(module) -> dict:
@@ -363,11 +429,15 @@ def _build(spec: dict):
         raise ValueError(f"autoencoder must be a module or {{'class': name, 'args': {{...}}}}, got {spec!r}")
     cls = io._REGISTRY.get(spec["class"])
     if cls is None:
-        raise ValueError(f"unknown autoencoder class {spec['class']!r}; known: {', '.join(sorted(io._REGISTRY))}")
+        raise ValueError(
+            f"unknown autoencoder class {spec['class']!r}; known: {', '.join(sorted(io._REGISTRY))}"
+        )
     size = _size_on_meta(cls, spec["args"])
     if size > MAX_PARAMETERS:
-        raise ValueError(f"autoencoder {spec['class']} with {spec['args']} has {size:,} weights and buffers, "
-                         f"more than the allowed {MAX_PARAMETERS:,}")
+        raise ValueError(
+            f"autoencoder {spec['class']} with {spec['args']} has {size:,} weights and buffers, "
+            f"more than the allowed {MAX_PARAMETERS:,}"
+        )
     return cls(**spec["args"])
 
 
@@ -376,7 +446,7 @@ def _size_on_meta(cls, args: dict) -> int:
     try:
         with torch.device("meta"):
             module = cls(**args)
-    except (RuntimeError, OverflowError) as err:      # torch's word for an impossible size
+    except (RuntimeError, OverflowError) as err:  # torch's word for an impossible size
         raise ValueError(f"cannot build {cls.__name__} from {args}: {err}") from None
     return sum(t.numel() for t in (*module.parameters(), *module.buffers()))
 

@@ -37,8 +37,8 @@ __all__ = ["create_app", "Registry", "Batcher", "DEFAULT_MAX_BODY", "DEFAULT_MAX
 
 DEFAULT_MAX_BODY = 16 << 20
 DEFAULT_MAX_OUTPUT = 64 << 20  # bytes of float32 reconstructions per request
-INLINE_SYMBOLS = 1 << 14     # messages up to this many symbols are decoded on the event loop
-INLINE_BYTES = 1 << 20       # answers up to this many bytes are written (.npy, PNG) on the event loop
+INLINE_SYMBOLS = 1 << 14  # messages up to this many symbols are decoded on the event loop
+INLINE_BYTES = 1 << 20  # answers up to this many bytes are written (.npy, PNG) on the event loop
 NPY = "application/x-npy"
 PNG = "image/png"
 
@@ -57,13 +57,15 @@ class Registry:
         key = codec.model_id
         if key in self.codecs:
             same = "the same model" if self.codecs[key].fingerprint == codec.fingerprint else "two models"
-            raise ValueError(f"{same} with model id {key.hex()}: {self.paths.get(key)} and {path}; "
-                             "serve one of them (retrain or fine-tune the other to change its fingerprint)")
+            raise ValueError(
+                f"{same} with model id {key.hex()}: {self.paths.get(key)} and {path}; "
+                "serve one of them (retrain or fine-tune the other to change its fingerprint)"
+            )
         self.codecs[key] = codec.eval()
         self.paths[key] = path
 
     @classmethod
-    def from_dirs(cls, dirs) -> "Registry":
+    def from_dirs(cls, dirs) -> Registry:
         registry = cls()
         for d in dirs:
             registry.add(Codec.load(d), str(d))
@@ -74,8 +76,10 @@ def _self_test(codec: Codec, path: str | None) -> None:
     """Refuse a codec that cannot decode a stream of its own: a fault of the server, not of its clients."""
     where = path or f"model {codec.model_id.hex()}"
     if not codec.updated:
-        raise CheckpointError(f"{where}: the codec has no entropy tables (saved before update()): "
-                              "call codec.update() and save it again")
+        raise CheckpointError(
+            f"{where}: the codec has no entropy tables (saved before update()): "
+            "call codec.update() and save it again"
+        )
     probe = np.zeros((1, *codec.input_shape), dtype=np.float32)
     try:
         codec.eval().decompress(codec.compress(probe))
@@ -100,7 +104,7 @@ class Batcher:
         self.max_symbols = max_symbols
         self.pending: list[tuple[np.ndarray, asyncio.Future]] = []
         self.size = 0
-        self.batches = self.items = 0           # counters, for tests and curious operators
+        self.batches = self.items = 0  # counters, for tests and curious operators
 
     async def decode(self, symbols: np.ndarray) -> np.ndarray:
         loop = asyncio.get_running_loop()
@@ -109,7 +113,7 @@ class Batcher:
             loop.call_soon(self.flush)
         self.pending.append((symbols, future))
         self.size += symbols.size
-        if self.size >= self.max_symbols:       # bound the batch: decode now, the scheduled flush finds it empty
+        if self.size >= self.max_symbols:  # bound the batch: decode now, the scheduled flush finds it empty
             self.flush()
         return await future
 
@@ -120,15 +124,15 @@ class Batcher:
         self.batches, self.items = self.batches + 1, self.items + len(batch)
         try:
             rows = self.codec.dequantize(np.concatenate([symbols for symbols, _ in batch]))
-        except Exception as err:                # every waiting request learns of it; the service stays up
+        except Exception as err:  # every waiting request learns of it; the service stays up
             for _, future in batch:
                 if not future.done():
                     future.set_exception(err)
             return
         start = 0
         for symbols, future in batch:
-            if not future.done():               # a client that went away leaves a cancelled future
-                future.set_result(rows[start:start + len(symbols)])
+            if not future.done():  # a client that went away leaves a cancelled future
+                future.set_result(rows[start : start + len(symbols)])
             start += len(symbols)
 
 
@@ -145,8 +149,14 @@ class Health(BaseModel):
     models: int
 
 
-def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int = DEFAULT_MAX_OUTPUT,
-               threads: int | None = 1, batching: bool = True) -> FastAPI:
+def create_app(
+    models=(),
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    threads: int | None = 1,
+    batching: bool = True,
+) -> FastAPI:
     """The decode service for ``models`` (codec directories or loaded :class:`Codec` objects).
 
     Parameters
@@ -172,6 +182,7 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int =
     async def lifespan(app: FastAPI):
         if threads is not None:
             import torch
+
             torch.set_num_threads(threads)
         registry = Registry()
         for m in models:
@@ -180,12 +191,17 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int =
             else:
                 registry.add(Codec.load(m), str(Path(m)))
         app.state.registry = registry
-        app.state.batchers = {key: Batcher(codec) for key, codec in registry.codecs.items()} if batching else {}
+        app.state.batchers = (
+            {key: Batcher(codec) for key, codec in registry.codecs.items()} if batching else {}
+        )
         yield
 
-    app = FastAPI(title="aekit decode service", version="1",
-                  description="Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="aekit decode service",
+        version="1",
+        description="Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.",
+        lifespan=lifespan,
+    )
 
     def get_registry(request: Request) -> Registry:
         return request.app.state.registry
@@ -196,24 +212,43 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int =
 
     @app.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
     async def list_models(registry: Registry = Depends(get_registry)) -> list[ModelInfo]:
-        return [ModelInfo(model_id=key.hex(), fingerprint=c.fingerprint.hex(), input_shape=list(c.input_shape),
-                          latent_shape=list(c.latent_shape),
-                          image_shape=None if c.image_shape is None else list(c.image_shape))
-                for key, c in registry.codecs.items()]
+        return [
+            ModelInfo(
+                model_id=key.hex(),
+                fingerprint=c.fingerprint.hex(),
+                input_shape=list(c.input_shape),
+                latent_shape=list(c.latent_shape),
+                image_shape=None if c.image_shape is None else list(c.image_shape),
+            )
+            for key, c in registry.codecs.items()
+        ]
 
-    @app.post("/v1/decode", summary="Decode a bitstream",
-              responses={200: {"content": {NPY: {}, PNG: {}},
-                               "description": "The reconstructions, (N, *input_shape) float32 .npy, or a PNG"},
-                         400: {"description": "Corrupt, truncated or wrong-version bitstream"},
-                         404: {"description": "No loaded model has the stream's model id"},
-                         413: {"description": "Body, or the decoded answer, too large"},
-                         415: {"description": "Content type is not application/octet-stream"}},
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    @app.post(
+        "/v1/decode",
+        summary="Decode a bitstream",
+        responses={
+            200: {
+                "content": {NPY: {}, PNG: {}},
+                "description": "The reconstructions, (N, *input_shape) float32 .npy, or a PNG",
+            },
+            400: {"description": "Corrupt, truncated or wrong-version bitstream"},
+            404: {"description": "No loaded model has the stream's model id"},
+            413: {"description": "Body, or the decoded answer, too large"},
+            415: {"description": "Content type is not application/octet-stream"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
     async def decode(request: Request, registry: Registry = Depends(get_registry)) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/octet-stream":
-            raise HTTPException(415, f"expected Content-Type application/octet-stream, got {content_type or 'none'!r}")
+            raise HTTPException(
+                415, f"expected Content-Type application/octet-stream, got {content_type or 'none'!r}"
+            )
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body:
             raise HTTPException(413, f"body of {declared} bytes exceeds the limit of {max_body} bytes")
@@ -226,26 +261,36 @@ def create_app(models=(), *, max_body: int = DEFAULT_MAX_BODY, max_output: int =
             header, _ = bitstream.read_header(bytes(body))
             codec = registry.codecs.get(header.model_id)
             if codec is None:
-                raise HTTPException(404, f"no loaded model has id {header.model_id.hex()}; "
-                                         f"loaded: {', '.join(key.hex() for key in registry.codecs) or 'none'}")
-            item = math.prod(codec.input_shape) * 4                           # bytes of one float32 item
+                raise HTTPException(
+                    404,
+                    f"no loaded model has id {header.model_id.hex()}; "
+                    f"loaded: {', '.join(key.hex() for key in registry.codecs) or 'none'}",
+                )
+            item = math.prod(codec.input_shape) * 4  # bytes of one float32 item
             if header.count * item > max_output:
-                raise HTTPException(413, f"the stream holds {header.count} items, {header.count * item} bytes "
-                                         f"decoded; the limit is {max_output} bytes ({max_output // item} items "
-                                         "of this model): send fewer items per request")
+                raise HTTPException(
+                    413,
+                    f"the stream holds {header.count} items, {header.count * item} bytes "
+                    f"decoded; the limit is {max_output} bytes ({max_output // item} items "
+                    "of this model): send fewer items per request",
+                )
             batcher = request.app.state.batchers.get(header.model_id)
-            if header.count * header.latent_size > INLINE_SYMBOLS:   # a big message must not stall the event loop
+            if (
+                header.count * header.latent_size > INLINE_SYMBOLS
+            ):  # a big message must not stall the event loop
                 X = await run_in_threadpool(codec.decompress, bytes(body))
-            elif batcher is not None:                  # symbols now (400 if corrupt), g_s with the turn's others
+            elif batcher is not None:  # symbols now (400 if corrupt), g_s with the turn's others
                 X = await batcher.decode(codec.decompress_symbols(bytes(body)))
-            else:                                      # sub-millisecond: no thread hop
+            else:  # sub-millisecond: no thread hop
                 X = codec.decompress(bytes(body))
         except BitstreamError as err:
             raise HTTPException(400, str(err)) from None
         png = _wants_png(request.headers.get("accept", ""))
         if png and codec.image_shape is None:
-            raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
-        if X.nbytes > INLINE_BYTES:                    # a big answer is written off the event loop too
+            raise HTTPException(
+                406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}"
+            )
+        if X.nbytes > INLINE_BYTES:  # a big answer is written off the event loop too
             content = await run_in_threadpool(_render, X, codec.image_shape if png else None)
         else:
             content = _render(X, codec.image_shape if png else None)

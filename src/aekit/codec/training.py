@@ -17,9 +17,21 @@ from .model import QUANTIZERS, Codec
 __all__ = ["train_codec"]
 
 
-def train_codec(model, X, *, lmbda: float = 0.01, X_val=None, epochs: int = 10, batch_size: int = 128,
-                lr: float = 1e-3, components: int = 3, quantizer: str | None = None, precision: int = 16,
-                image_shape=None, **fit_options) -> Codec:
+def train_codec(
+    model,
+    X,
+    *,
+    lmbda: float = 0.01,
+    X_val=None,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    components: int = 3,
+    quantizer: str | None = None,
+    precision: int = 16,
+    image_shape=None,
+    **fit_options,
+) -> Codec:
     """Train ``model`` for rate-distortion and return the :class:`Codec` with its tables.
 
     Parameters
@@ -53,10 +65,16 @@ def train_codec(model, X, *, lmbda: float = 0.01, X_val=None, epochs: int = 10, 
         codec.lmbda = float(lmbda)
         codec.quantizer = quantizer
         codec.config["quantizer"] = quantizer
-        codec.clear_tables()             # the weights change: old tables would not fit them
+        codec.clear_tables()  # the weights change: old tables would not fit them
     else:
-        codec = Codec(model, lmbda=lmbda, components=components, quantizer=quantizer or "noise", precision=precision,
-                      image_shape=image_shape)
+        codec = Codec(
+            model,
+            lmbda=lmbda,
+            components=components,
+            quantizer=quantizer or "noise",
+            precision=precision,
+            image_shape=image_shape,
+        )
     history = fit(codec, X, X_val=X_val, epochs=epochs, batch_size=batch_size, lr=lr, **fit_options)
     codec.history = history
     codec.update()

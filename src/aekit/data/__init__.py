@@ -71,12 +71,16 @@ def _directory(path: Path, split: str, flatten: bool):
             (train, _, train_classes), (test, _, test_classes) = (find_images(p) for p in parts.values())
             if train_classes != test_classes:  # else the same label would name different classes
                 raise DataError(f"train/ has classes {train_classes} but test/ has {test_classes}")
-            mode = auto_mode(train + test)  # one channel count, so a model trained on one split takes the other
+            mode = auto_mode(
+                train + test
+            )  # one channel count, so a model trained on one split takes the other
             return _by_split(lambda s: load_image_folder(parts[s], mode=mode, flatten=flatten), split)
         return _fixed_split(*load_image_folder(path, flatten=flatten), split)
     except DataError as e:
-        raise DataError(f"{e} (a data directory holds MNIST-named IDX files, e.g. train-images-idx3-ubyte[.gz], "
-                        "or images: directly, in one sub-folder per class, or in train/ and test/)") from None
+        raise DataError(
+            f"{e} (a data directory holds MNIST-named IDX files, e.g. train-images-idx3-ubyte[.gz], "
+            "or images: directly, in one sub-folder per class, or in train/ and test/)"
+        ) from None
 
 
 def _by_split(load, split: str):
@@ -85,7 +89,9 @@ def _by_split(load, split: str):
         return load(split)
     (X1, y1), (X2, y2) = load("train"), load("test")
     if X1.shape[1:] != X2.shape[1:]:
-        raise DataError(f"train items have shape {X1.shape[1:]} but test items {X2.shape[1:]}: cannot join them")
+        raise DataError(
+            f"train items have shape {X1.shape[1:]} but test items {X2.shape[1:]}: cannot join them"
+        )
     return np.concatenate([X1, X2]), (None if y1 is None else np.concatenate([y1, y2]))
 
 
@@ -144,9 +150,7 @@ def load_dataset(
     if name == "digits":
         return _digits(split, flatten)
     if name == "mnist":
-        return _by_split(
-            lambda s: load_mnist(root, s, download=download, flatten=flatten), split
-        )
+        return _by_split(lambda s: load_mnist(root, s, download=download, flatten=flatten), split)
     if name in _IDX_NAMED:
         directory = Path(root) if root is not None else default_data_dir() / name
         if not directory.is_dir():

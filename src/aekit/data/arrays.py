@@ -25,9 +25,7 @@ def _is_idx(path: Path) -> bool:
     return path.suffix.lower() in (".idx", ".gz") or bool(_IDX_NAME.search(path.name.lower()))
 
 
-def load_array(
-    path: str | os.PathLike, *, key: str | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
+def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Load data from a file, returning ``(X, y)`` with ``y`` None when absent.
 
     Parameters
@@ -83,11 +81,15 @@ def _check_npy_header(fp, available: int, what: str) -> None:
     except (ValueError, SyntaxError, EOFError, OSError) as exc:
         raise DataError(f"{what} is not a readable .npy array: {exc}") from None
     if dtype.hasobject:
-        raise DataError(f"{what} holds Python objects ({dtype}), which would need unpickling "
-                        "(allow_pickle=False); save plain numeric arrays instead")
+        raise DataError(
+            f"{what} holds Python objects ({dtype}), which would need unpickling "
+            "(allow_pickle=False); save plain numeric arrays instead"
+        )
     declared, present = math.prod(shape) * dtype.itemsize, available - fp.tell()
     if declared > present:
-        raise DataError(f"{what} declares shape {shape} of {dtype} ({declared} bytes) but holds {present} bytes")
+        raise DataError(
+            f"{what} declares shape {shape} of {dtype} ({declared} bytes) but holds {present} bytes"
+        )
 
 
 def _np_load(path: Path):

@@ -64,9 +64,7 @@ def verify_md5(path: str | os.PathLike, md5: str) -> None:
         raise DataError(f"md5 mismatch for {str(path)!r}: expected {md5.lower()}, got {actual}")
 
 
-def download(
-    url: str, dest: str | os.PathLike, md5: str | None = None, *, timeout: float = 30
-) -> Path:
+def download(url: str, dest: str | os.PathLike, md5: str | None = None, *, timeout: float = 30) -> Path:
     """Download ``url`` to ``dest`` atomically, checking its md5 if given.
 
     The data is streamed into a temporary file next to ``dest`` and moved into
@@ -109,9 +107,7 @@ def download(
             out.flush()
             os.fsync(out.fileno())
         if md5 is not None and digest.hexdigest() != md5.lower():
-            raise DataError(
-                f"md5 mismatch for {url}: expected {md5.lower()}, got {digest.hexdigest()}"
-            )
+            raise DataError(f"md5 mismatch for {url}: expected {md5.lower()}, got {digest.hexdigest()}")
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: a shared $AEKIT_DATA must stay readable

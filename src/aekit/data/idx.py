@@ -85,7 +85,7 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"IDX file not found: {str(path)!r}")
     gz = _is_gzip(path)
     try:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
             return _read_idx(f, path, None if gz else path.stat().st_size)
     except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip stream
         raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
@@ -101,9 +101,7 @@ def _read_idx(f, path: Path, file_size: int | None) -> np.ndarray:
         )
     dtype, ndim = IDX_DTYPES[magic[2]], magic[3]
     if not 1 <= ndim <= MAX_NDIM:
-        raise DataError(
-            f"{str(path)!r} declares {ndim} dimensions, expected 1 to {MAX_NDIM}"
-        )
+        raise DataError(f"{str(path)!r} declares {ndim} dimensions, expected 1 to {MAX_NDIM}")
     raw_dims = f.read(4 * ndim)
     if len(raw_dims) < 4 * ndim:
         raise DataError(
@@ -158,9 +156,7 @@ def save_idx(path: str | os.PathLike, array) -> Path:
         names = ", ".join(dt.name for dt in codes)
         raise DataError(f"cannot save dtype {array.dtype} as IDX, expected one of: {names}")
     if not 1 <= array.ndim <= MAX_NDIM:
-        raise DataError(
-            f"cannot save a {array.ndim}-D array as IDX, expected 1 to {MAX_NDIM} dimensions"
-        )
+        raise DataError(f"cannot save a {array.ndim}-D array as IDX, expected 1 to {MAX_NDIM} dimensions")
     data = (
         bytes([0, 0, code, array.ndim])
         + struct.pack(f">{array.ndim}I", *array.shape)

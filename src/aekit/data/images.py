@@ -84,11 +84,15 @@ def _open(path: Path, max_pixels: int):
     width, height = image.size
     if width * height > max_pixels:
         image.close()
-        raise DataError(f"{str(path)!r} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+        raise DataError(
+            f"{str(path)!r} is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
+        )
     if image.mode in ("I", "F"):
         image.close()
-        raise DataError(f"{str(path)!r} has pixel mode {image.mode!r} (32-bit), whose range is unknown; "
-                        "expected 8- or 16-bit grayscale or colour")
+        raise DataError(
+            f"{str(path)!r} has pixel mode {image.mode!r} (32-bit), whose range is unknown; "
+            "expected 8- or 16-bit grayscale or colour"
+        )
     return image
 
 
@@ -119,8 +123,14 @@ def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     height, width = size
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(pixels[:, :, c]))
-                           .resize((width, height), Image.Resampling.BILINEAR)) for c in range(pixels.shape[2])]
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(pixels[:, :, c])).resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
+        )
+        for c in range(pixels.shape[2])
+    ]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
 
 

@@ -82,8 +82,7 @@ def load_idx_pair(
         )
     if len(images) != len(labels):
         raise DataError(
-            f"{len(images)} images in {str(images_path)!r} but "
-            f"{len(labels)} labels in {str(labels_path)!r}"
+            f"{len(images)} images in {str(images_path)!r} but {len(labels)} labels in {str(labels_path)!r}"
         )
     X = images.astype(np.float32) / np.float32(255)
     X = X.reshape(len(X), -1) if flatten else X[:, None]
@@ -161,7 +160,5 @@ def load_mnist(
         directory = fetch_mnist(root if root is not None else default_data_dir() / "mnist")
     X, y = load_idx_dataset(directory, split, flatten=False)
     if X.shape[2:] != (28, 28):
-        raise DataError(
-            f"MNIST images in {str(directory)!r} must be 28x28, got {X.shape[2]}x{X.shape[3]}"
-        )
+        raise DataError(f"MNIST images in {str(directory)!r} must be 28x28, got {X.shape[2]}x{X.shape[3]}")
     return (X.reshape(len(X), -1) if flatten else X), y

@@ -72,9 +72,7 @@ def check_array(
     if X.ndim == 0:
         raise DataError(f"{name} must be an array with a samples axis, got a scalar")
     if X.shape[0] < min_samples:
-        raise DataError(
-            f"{name} must have at least {min_samples} sample(s), got shape {X.shape}"
-        )
+        raise DataError(f"{name} must have at least {min_samples} sample(s), got shape {X.shape}")
     if X.size == 0:
         raise DataError(f"{name} is empty: shape {X.shape}")
 

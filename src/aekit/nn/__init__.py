@@ -7,5 +7,14 @@ from .dense import Autoencoder, DenoisingAutoencoder
 from .pooling import unpool
 from .stacked import StackedAutoencoder, StackedClassifier
 
-__all__ = ["AEModule", "Autoencoder", "DenoisingAutoencoder", "StackedAutoencoder", "StackedClassifier",
-           "ConvAutoencoder", "StackedConvAutoencoder", "ConvClassifier", "unpool"]
+__all__ = [
+    "AEModule",
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "StackedAutoencoder",
+    "StackedClassifier",
+    "ConvAutoencoder",
+    "StackedConvAutoencoder",
+    "ConvClassifier",
+    "unpool",
+]

@@ -28,7 +28,7 @@ RANGES = {
     "sigmoid": (0.0, 1.0),
     "tanh": (-1.0, 1.0),
     "relu": (0.0, None),
-    "gelu": (-0.17, None),          # min of a·Φ(a) is −0.16997, at a = −0.7518
+    "gelu": (-0.17, None),  # min of a·Φ(a) is −0.16997, at a = −0.7518
     "linear": (None, None),
 }
 
@@ -53,7 +53,7 @@ def apply(name: str, a: torch.Tensor) -> torch.Tensor:
     if name == "relu":
         return torch.relu(a)
     if name == "gelu":
-        return F.gelu(a)                                      # a·Φ(a)
+        return F.gelu(a)  # a·Φ(a)
     return a
 
 
@@ -65,6 +65,6 @@ def derivative(name: str, pre: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         return 1 - out * out
     if name == "relu":
         return (pre > 0).to(pre.dtype)
-    if name == "gelu":                                        # Φ(a) + a·N(a; 0, 1)
+    if name == "gelu":  # Φ(a) + a·N(a; 0, 1)
         return torch.special.ndtr(pre) + pre * torch.exp(-0.5 * pre * pre) / math.sqrt(2 * math.pi)
     return torch.ones_like(pre)

@@ -27,9 +27,11 @@ class AEModule(Savable, nn.Module):
         X = check_array(X, ndim=1 + len(self.input_shape), unit_interval=self.unit_interval, name=name)
         for axis, (want, got) in enumerate(zip(self.input_shape, X.shape[1:]), start=1):
             if want is not None and want != got:
-                raise DataError(f"{name} has shape {X.shape}, but {type(self).__name__} expects samples of shape "
-                                f"{tuple('any' if s is None else s for s in self.input_shape)} "
-                                f"(axis {axis}: expected {want}, got {got})")
+                raise DataError(
+                    f"{name} has shape {X.shape}, but {type(self).__name__} expects samples of shape "
+                    f"{tuple('any' if s is None else s for s in self.input_shape)} "
+                    f"(axis {axis}: expected {want}, got {got})"
+                )
         return X
 
     @property

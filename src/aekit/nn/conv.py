@@ -28,7 +28,7 @@ has the input's shape; an image smaller than pool_size^levels is an error.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,9 @@ BLOCKS = ("modern", "masci")
 def _channels(channels) -> list[int]:
     sizes = [channels] if isinstance(channels, int) else list(channels)
     if not sizes or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in sizes):
-        raise ValueError(f"channels must be a positive int or a non-empty sequence of positive ints, got {channels!r}")
+        raise ValueError(
+            f"channels must be a positive int or a non-empty sequence of positive ints, got {channels!r}"
+        )
     return sizes
 
 
@@ -57,22 +59,33 @@ def check_conv_args(in_channels, kernel_size, block, pool_size) -> None:
     """Shared argument checks of the convolutional models."""
     if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels <= 0:
         raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
-    if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be an odd positive int ('same' convolutions keep the size), "
-                         f"got {kernel_size!r}")
+    if (
+        not isinstance(kernel_size, int)
+        or isinstance(kernel_size, bool)
+        or kernel_size < 1
+        or kernel_size % 2 == 0
+    ):
+        raise ValueError(
+            f"kernel_size must be an odd positive int ('same' convolutions keep the size), "
+            f"got {kernel_size!r}"
+        )
     if block not in BLOCKS:
-        raise ValueError(f"block must be 'modern' (Conv + BN + ReLU) or 'masci' (tanh(Ψ(X * W + b))), got {block!r}")
+        raise ValueError(
+            f"block must be 'modern' (Conv + BN + ReLU) or 'masci' (tanh(Ψ(X * W + b))), got {block!r}"
+        )
     if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 2:
         raise ValueError(f"pool_size must be an int >= 2, got {pool_size!r}")
 
 
 def check_spatial(x_shape, levels: int, pool_size: int, name: str = "X") -> None:
     """Raise a clear error when an image is too small for ``levels`` poolings of ``pool_size``."""
-    need = pool_size ** levels
+    need = pool_size**levels
     h, w = x_shape[-2:]
     if h < need or w < need:
-        raise DataError(f"{name} has images of size {h}x{w}, but {levels} pooling level(s) of size {pool_size} "
-                        f"need at least {need}x{need}: use fewer channels levels or a smaller pool_size")
+        raise DataError(
+            f"{name} has images of size {h}x{w}, but {levels} pooling level(s) of size {pool_size} "
+            f"need at least {need}x{need}: use fewer channels levels or a smaller pool_size"
+        )
 
 
 class EncoderBlock(nn.Module):
@@ -82,7 +95,7 @@ class EncoderBlock(nn.Module):
         super().__init__()
         self.block = block
         self.pool_size = pool_size
-        self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2)      # W_k, b_k
+        self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2)  # W_k, b_k
         self.bn = nn.BatchNorm2d(c_out) if block == "modern" else None
         if block == "masci":
             nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain("tanh"))
@@ -91,10 +104,10 @@ class EncoderBlock(nn.Module):
         nn.init.zeros_(self.conv.bias)
 
     def forward(self, x: torch.Tensor, return_indices: bool = False):
-        a = self.conv(x)                                                   # X * W_k + b_k
+        a = self.conv(x)  # X * W_k + b_k
         if self.block == "masci":
-            pooled, idx = max_pool(a, self.pool_size, return_indices=True)   # Ψ(·)
-            h = torch.tanh(pooled)                                         # Φ_k = tanh(Ψ(X * W_k + b_k))
+            pooled, idx = max_pool(a, self.pool_size, return_indices=True)  # Ψ(·)
+            h = torch.tanh(pooled)  # Φ_k = tanh(Ψ(X * W_k + b_k))
         else:
             h, idx = max_pool(torch.relu(self.bn(a)), self.pool_size, return_indices=True)
         return (h, idx) if return_indices else h
@@ -109,15 +122,15 @@ class _MasciDecoderLevel(nn.Module):
         self.padding = kernel_size // 2
         self.tied = tied
         if tied:
-            self.bias = nn.Parameter(torch.zeros(c_in))                                 # c_k
-            self._encoder = [encoder]     # a plain list: the weight is the encoder's Parameter, not a copy
+            self.bias = nn.Parameter(torch.zeros(c_in))  # c_k
+            self._encoder = [encoder]  # a plain list: the weight is the encoder's Parameter, not a copy
         else:
-            self.conv = nn.Conv2d(c_out, c_in, kernel_size, padding=self.padding)       # W̃_k, c_k
+            self.conv = nn.Conv2d(c_out, c_in, kernel_size, padding=self.padding)  # W̃_k, c_k
             nn.init.xavier_uniform_(self.conv.weight)
             nn.init.zeros_(self.conv.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.tied:   # conv_transpose2d with W_k = convolution with the flipped, transposed filters W̃_k
+        if self.tied:  # conv_transpose2d with W_k = convolution with the flipped, transposed filters W̃_k
             return F.conv_transpose2d(h, self._encoder[0].conv.weight, self.bias, padding=self.padding)
         return self.conv(h)
 
@@ -166,10 +179,21 @@ class ConvAutoencoder(AEModule):
         Keep weights and activations in channels-last memory format (faster convolutions on CPU).
     """
 
-    def __init__(self, in_channels: int, channels: int | Sequence[int] = (32, 32), *, kernel_size: int = 3,
-                 block: str = "modern", unpool: str = "upsample", pool_size: int = 2, tied: bool = False,
-                 loss: str = "bce", output_activation: str = "sigmoid", corruption=None,
-                 channels_last: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int | Sequence[int] = (32, 32),
+        *,
+        kernel_size: int = 3,
+        block: str = "modern",
+        unpool: str = "upsample",
+        pool_size: int = 2,
+        tied: bool = False,
+        loss: str = "bce",
+        output_activation: str = "sigmoid",
+        corruption=None,
+        channels_last: bool = True,
+    ):
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
@@ -177,17 +201,29 @@ class ConvAutoencoder(AEModule):
         losses.check_loss(loss)
         activations.check_activation(output_activation, "output_activation")
         if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError(f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
-                             f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'")
+            raise ValueError(
+                f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
+                f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'"
+            )
         if tied and block != "masci":
-            raise ValueError("tied=True shares the encoder filters with the decoder of block='masci'; the modern "
-                             "decoder has convolutions of other shapes: use block='masci' or tied=False")
+            raise ValueError(
+                "tied=True shares the encoder filters with the decoder of block='masci'; the modern "
+                "decoder has convolutions of other shapes: use block='masci' or tied=False"
+            )
         corruption = corruption_lib.from_config(corruption)
-        self._set_config(in_channels=in_channels, channels=channels, kernel_size=kernel_size, block=block,
-                         unpool=unpool, pool_size=pool_size, tied=bool(tied), loss=loss,
-                         output_activation=output_activation,
-                         corruption=corruption.to_config() if corruption else None,
-                         channels_last=bool(channels_last))
+        self._set_config(
+            in_channels=in_channels,
+            channels=channels,
+            kernel_size=kernel_size,
+            block=block,
+            unpool=unpool,
+            pool_size=pool_size,
+            tied=bool(tied),
+            loss=loss,
+            output_activation=output_activation,
+            corruption=corruption.to_config() if corruption else None,
+            channels_last=bool(channels_last),
+        )
         self.input_shape = (in_channels, None, None)
         self.unit_interval = loss == "bce"
         self.loss_name = loss
@@ -199,15 +235,18 @@ class ConvAutoencoder(AEModule):
         self.channels_last = bool(channels_last)
 
         sizes = [in_channels, *channels]
-        self.encoder_blocks = nn.ModuleList(EncoderBlock(a, b, kernel_size, block, pool_size)
-                                            for a, b in zip(sizes[:-1], sizes[1:]))
-        if block == "masci":   # level k maps channels[k] -> sizes[k]; applied from the top down
-            self.decoder_levels = nn.ModuleList(_MasciDecoderLevel(enc, kernel_size, bool(tied))
-                                                for enc in reversed(self.encoder_blocks))
+        self.encoder_blocks = nn.ModuleList(
+            EncoderBlock(a, b, kernel_size, block, pool_size) for a, b in zip(sizes[:-1], sizes[1:])
+        )
+        if block == "masci":  # level k maps channels[k] -> sizes[k]; applied from the top down
+            self.decoder_levels = nn.ModuleList(
+                _MasciDecoderLevel(enc, kernel_size, bool(tied)) for enc in reversed(self.encoder_blocks)
+            )
         else:
-            tops = [channels[-1], *reversed(channels[1:])]            # input channels of each decoder level
-            self.decoder_levels = nn.ModuleList(_ModernDecoderLevel(a, b, kernel_size)
-                                                for a, b in zip(tops, reversed(channels)))
+            tops = [channels[-1], *reversed(channels[1:])]  # input channels of each decoder level
+            self.decoder_levels = nn.ModuleList(
+                _ModernDecoderLevel(a, b, kernel_size) for a, b in zip(tops, reversed(channels))
+            )
             self.output_conv = nn.Conv2d(channels[0], in_channels, kernel_size, padding=kernel_size // 2)
             nn.init.xavier_uniform_(self.output_conv.weight)
             nn.init.zeros_(self.output_conv.bias)
@@ -226,8 +265,10 @@ class ConvAutoencoder(AEModule):
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.config["in_channels"]:
-            raise DataError(f"{type(self).__name__} expects (N, {self.config['in_channels']}, H, W) images, "
-                            f"got shape {tuple(x.shape)}")
+            raise DataError(
+                f"{type(self).__name__} expects (N, {self.config['in_channels']}, H, W) images, "
+                f"got shape {tuple(x.shape)}"
+            )
         check_spatial(x.shape, self.levels, self.pool_size, "x")
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
@@ -253,18 +294,20 @@ class ConvAutoencoder(AEModule):
         pooling size; ``switches`` are required by ``unpool="switches"``.
         """
         if self.unpool_mode == "switches" and switches is None:
-            raise ValueError("unpool='switches' decodes with the max-pooling switches of the encoder: "
-                             "call forward(x), or decode_logits(y, sizes, switches) from encode_with_switches(x)")
+            raise ValueError(
+                "unpool='switches' decodes with the max-pooling switches of the encoder: "
+                "call forward(x), or decode_logits(y, sizes, switches) from encode_with_switches(x)"
+            )
         for level, dec in enumerate(self.decoder_levels):
-            k = self.levels - 1 - level                                # the encoder level being inverted
+            k = self.levels - 1 - level  # the encoder level being inverted
             size = sizes[k] if sizes is not None else None
             idx = switches[k] if switches is not None else None
             if self.block == "masci":
-                y = dec(unpool(y, self.pool_size, self.unpool_mode, idx, size))    # Ψ⁻¹(H) * W̃_k + c_k
+                y = dec(unpool(y, self.pool_size, self.unpool_mode, idx, size))  # Ψ⁻¹(H) * W̃_k + c_k
                 if k > 0:
                     y = torch.tanh(y)
             else:
-                y = unpool(dec(y), self.pool_size, self.unpool_mode, idx, size)    # Conv-BN-ReLU, Up
+                y = unpool(dec(y), self.pool_size, self.unpool_mode, idx, size)  # Conv-BN-ReLU, Up
         return y if self.block == "masci" else self.output_conv(y)
 
     def decode(self, y: torch.Tensor, sizes=None, switches=None) -> torch.Tensor:

@@ -15,7 +15,7 @@ whose convolutional filters are exact copies of the pre-trained ones; with
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -33,7 +33,9 @@ __all__ = ["ConvClassifier", "StackedConvAutoencoder"]
 def _size_pair(input_size, what: str = "input_size") -> list[int]:
     size = [input_size, input_size] if isinstance(input_size, int) else list(input_size)
     if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(f"{what} must be an int or a (height, width) pair of positive ints, got {input_size!r}")
+        raise ValueError(
+            f"{what} must be an int or a (height, width) pair of positive ints, got {input_size!r}"
+        )
     return size
 
 
@@ -55,9 +57,20 @@ class ConvClassifier(AEModule):
         Dropout before every fully connected layer.
     """
 
-    def __init__(self, in_channels: int, channels: int | Sequence[int] = (32, 32), *, n_classes: int = 10,
-                 input_size=28, kernel_size: int = 3, block: str = "masci", pool_size: int = 2,
-                 hidden: int | Sequence[int] = (), dropout: float = 0.0, channels_last: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int | Sequence[int] = (32, 32),
+        *,
+        n_classes: int = 10,
+        input_size=28,
+        kernel_size: int = 3,
+        block: str = "masci",
+        pool_size: int = 2,
+        hidden: int | Sequence[int] = (),
+        dropout: float = 0.0,
+        channels_last: bool = True,
+    ):
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
@@ -70,15 +83,25 @@ class ConvClassifier(AEModule):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         check_spatial(size, len(channels), pool_size, "input_size")
-        self._set_config(in_channels=in_channels, channels=channels, n_classes=n_classes, input_size=size,
-                         kernel_size=kernel_size, block=block, pool_size=pool_size, hidden=hidden,
-                         dropout=float(dropout), channels_last=bool(channels_last))
+        self._set_config(
+            in_channels=in_channels,
+            channels=channels,
+            n_classes=n_classes,
+            input_size=size,
+            kernel_size=kernel_size,
+            block=block,
+            pool_size=pool_size,
+            hidden=hidden,
+            dropout=float(dropout),
+            channels_last=bool(channels_last),
+        )
         self.input_shape = (in_channels, *size)
         self.unit_interval = False
         self.channels_last = bool(channels_last)
         sizes = [in_channels, *channels]
-        self.features = nn.ModuleList(EncoderBlock(a, b, kernel_size, block, pool_size)
-                                      for a, b in zip(sizes[:-1], sizes[1:]))
+        self.features = nn.ModuleList(
+            EncoderBlock(a, b, kernel_size, block, pool_size) for a, b in zip(sizes[:-1], sizes[1:])
+        )
         h, w = size
         for _ in channels:
             h, w = h // pool_size, w // pool_size
@@ -94,8 +117,10 @@ class ConvClassifier(AEModule):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened top feature maps (the features an SVM could use)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise DataError(f"ConvClassifier expects (N, {', '.join(map(str, self.input_shape))}) images, "
-                            f"got shape {tuple(x.shape)}")
+            raise DataError(
+                f"ConvClassifier expects (N, {', '.join(map(str, self.input_shape))}) images, "
+                f"got shape {tuple(x.shape)}"
+            )
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         for blk in self.features:
@@ -124,29 +149,60 @@ class StackedConvAutoencoder(AEModule):
         Image size; set by :meth:`pretrain` when not given (the CNN head needs it).
     """
 
-    def __init__(self, in_channels: int, channels: int | Sequence[int] = (32, 32), *, kernel_size: int = 3,
-                 block: str = "masci", unpool: str = "random", pool_size: int = 2, tied: bool = False,
-                 loss: str = "bce", corruption=None, input_size=None, channels_last: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int | Sequence[int] = (32, 32),
+        *,
+        kernel_size: int = 3,
+        block: str = "masci",
+        unpool: str = "random",
+        pool_size: int = 2,
+        tied: bool = False,
+        loss: str = "bce",
+        corruption=None,
+        input_size=None,
+        channels_last: bool = True,
+    ):
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
         check_unpool(unpool)
         corruption = corruption_lib.from_config(corruption)
         size = None if input_size is None else _size_pair(input_size)
-        self._set_config(in_channels=in_channels, channels=channels, kernel_size=kernel_size, block=block,
-                         unpool=unpool, pool_size=pool_size, tied=bool(tied), loss=loss,
-                         corruption=corruption.to_config() if corruption else None, input_size=size,
-                         channels_last=bool(channels_last))
+        self._set_config(
+            in_channels=in_channels,
+            channels=channels,
+            kernel_size=kernel_size,
+            block=block,
+            unpool=unpool,
+            pool_size=pool_size,
+            tied=bool(tied),
+            loss=loss,
+            corruption=corruption.to_config() if corruption else None,
+            input_size=size,
+            channels_last=bool(channels_last),
+        )
         self.input_shape = (in_channels, None, None)
         self.unit_interval = loss == "bce"
         sizes = [in_channels, *channels]
-        inner_out = "tanh" if block == "masci" else "linear"    # the maps below: tanh codes, or ReLU maps
+        inner_out = "tanh" if block == "masci" else "linear"  # the maps below: tanh codes, or ReLU maps
         self.layers = nn.ModuleList(
-            ConvAutoencoder(a, [b], kernel_size=kernel_size, block=block, unpool=unpool, pool_size=pool_size,
-                            tied=tied, loss=loss if k == 0 else "mse",
-                            output_activation="sigmoid" if k == 0 else inner_out,
-                            corruption=corruption if k == 0 else None, channels_last=channels_last)
-            for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
+            ConvAutoencoder(
+                a,
+                [b],
+                kernel_size=kernel_size,
+                block=block,
+                unpool=unpool,
+                pool_size=pool_size,
+                tied=tied,
+                loss=loss if k == 0 else "mse",
+                output_activation="sigmoid" if k == 0 else inner_out,
+                corruption=corruption if k == 0 else None,
+                channels_last=channels_last,
+            )
+            for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))
+        )
         self.input_size = size
 
     def checkpoint_args(self) -> dict:
@@ -183,31 +239,42 @@ class StackedConvAutoencoder(AEModule):
         (batched, inference mode), not per batch. ``epochs`` may be one value per level; the other
         keyword arguments (``batch_size``, ``lr``, ``seed``, ``device``, ...) go to ``fit``.
         """
-        from .. import inference                      # the loop lives above nn/
+        from .. import inference  # the loop lives above nn/
         from ..train import fit
 
         epochs = [epochs] * len(self.layers) if isinstance(epochs, int) else list(epochs)
         if len(epochs) != len(self.layers):
-            raise ValueError(f"epochs must be an int or one value per level ({len(self.layers)}), got {epochs!r}")
+            raise ValueError(
+                f"epochs must be an int or one value per level ({len(self.layers)}), got {epochs!r}"
+            )
         X = self.validate_input(X)
         size = [int(X.shape[2]), int(X.shape[3])]
         if self.input_size is not None and self.input_size != size:
-            raise DataError(f"X has images of size {size[0]}x{size[1]}, but this stack was built for "
-                            f"{self.input_size[0]}x{self.input_size[1]}")
+            raise DataError(
+                f"X has images of size {size[0]}x{size[1]}, but this stack was built for "
+                f"{self.input_size[0]}x{self.input_size[1]}"
+            )
         self.input_size = size
         X_val = None if X_val is None else self.validate_input(X_val, name="X_val")
         histories = []
         for k, layer in enumerate(self.layers):
             histories.append(fit(layer, X, X_val=X_val, epochs=epochs[k], **fit_kwargs))
-            if k + 1 < len(self.layers):             # the maps the next level trains on, computed once
+            if k + 1 < len(self.layers):  # the maps the next level trains on, computed once
                 X = inference.encode(layer, X)
                 X_val = None if X_val is None else inference.encode(layer, X_val)
         self.history = {"levels": histories}
-        self.eval()                                  # like fit: batch norm uses its running statistics
+        self.eval()  # like fit: batch norm uses its running statistics
         return histories
 
-    def to_cnn(self, n_classes: int, hidden: int | Sequence[int] = (), *, dropout: float = 0.0,
-               pretrained: bool = True, input_size=None) -> ConvClassifier:
+    def to_cnn(
+        self,
+        n_classes: int,
+        hidden: int | Sequence[int] = (),
+        *,
+        dropout: float = 0.0,
+        pretrained: bool = True,
+        input_size=None,
+    ) -> ConvClassifier:
         """A CNN of identical convolutional topology plus a classifier head.
 
         ``pretrained=True`` copies every pre-trained encoder block (filters, biases and, for the
@@ -218,12 +285,20 @@ class StackedConvAutoencoder(AEModule):
         if size is None:
             raise ValueError("to_cnn needs the image size: call pretrain(X) first or pass input_size=(H, W)")
         cfg = self.config
-        cnn = ConvClassifier(cfg["in_channels"], cfg["channels"], n_classes=n_classes, input_size=size,
-                             kernel_size=cfg["kernel_size"], block=cfg["block"], pool_size=cfg["pool_size"],
-                             hidden=hidden, dropout=dropout, channels_last=cfg["channels_last"])
+        cnn = ConvClassifier(
+            cfg["in_channels"],
+            cfg["channels"],
+            n_classes=n_classes,
+            input_size=size,
+            kernel_size=cfg["kernel_size"],
+            block=cfg["block"],
+            pool_size=cfg["pool_size"],
+            hidden=hidden,
+            dropout=dropout,
+            channels_last=cfg["channels_last"],
+        )
         if pretrained:
             with torch.no_grad():
                 for blk, layer in zip(cnn.features, self.layers):
                     blk.load_state_dict(layer.encoder_blocks[0].state_dict())
         return cnn.to(next(self.parameters()).device)
-

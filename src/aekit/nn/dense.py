@@ -15,7 +15,7 @@ penalty on the codes (L1, or KL to a target rate) and the contractive penalty
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,15 +40,19 @@ def check_dense_args(input_dim, hidden, activation: str, output_activation: str,
     activations.check_activation(output_activation, "output_activation")
     losses.check_loss(loss)
     if loss == "bce" and output_activation != "sigmoid":
-        raise ValueError(f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
-                         f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'")
+        raise ValueError(
+            f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
+            f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'"
+        )
     return hidden
 
 
 def _sizes(hidden) -> list[int]:
     sizes = [hidden] if isinstance(hidden, int) else list(hidden)
     if not sizes or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in sizes):
-        raise ValueError(f"hidden must be a positive int or a non-empty sequence of positive ints, got {hidden!r}")
+        raise ValueError(
+            f"hidden must be a positive int or a non-empty sequence of positive ints, got {hidden!r}"
+        )
     return sizes
 
 
@@ -84,30 +88,55 @@ class Autoencoder(AEModule):
 
     unit_interval = False
 
-    def __init__(self, input_dim: int, hidden: int | Sequence[int] = 64, *, activation: str = "sigmoid",
-                 output_activation: str = "sigmoid", code_activation: str | None = None, tied: bool = False,
-                 loss: str = "bce", corruption=None, sparsity: str | None = None, sparsity_weight: float = 1e-3,
-                 sparsity_target: float = 0.05, contractive: float = 0.0):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: int | Sequence[int] = 64,
+        *,
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+        code_activation: str | None = None,
+        tied: bool = False,
+        loss: str = "bce",
+        corruption=None,
+        sparsity: str | None = None,
+        sparsity_weight: float = 1e-3,
+        sparsity_target: float = 0.05,
+        contractive: float = 0.0,
+    ):
         super().__init__()
         hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         code_activation = activations.check_activation(code_activation or activation, "code_activation")
         if sparsity not in SPARSITY:
             raise ValueError(f"sparsity must be None, 'l1' or 'kl', got {sparsity!r}")
         if sparsity == "kl" and code_activation != "sigmoid":
-            raise ValueError("sparsity='kl' treats codes as firing rates in (0, 1): it needs a sigmoid code "
-                             f"activation, got {code_activation!r}")
+            raise ValueError(
+                "sparsity='kl' treats codes as firing rates in (0, 1): it needs a sigmoid code "
+                f"activation, got {code_activation!r}"
+            )
         if sparsity == "kl" and not 0 < sparsity_target < 1:
             raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target!r}")
         if not contractive >= 0:
             raise ValueError(f"contractive must be >= 0, got {contractive!r}")
         if contractive and len(hidden) != 1:
-            raise ValueError(f"the contractive penalty is defined here for one hidden layer, got hidden={hidden}")
+            raise ValueError(
+                f"the contractive penalty is defined here for one hidden layer, got hidden={hidden}"
+            )
         corruption = corruption_lib.from_config(corruption)
-        self._set_config(input_dim=input_dim, hidden=hidden, activation=activation,
-                         output_activation=output_activation, code_activation=code_activation, tied=bool(tied),
-                         loss=loss, corruption=corruption.to_config() if corruption else None,
-                         sparsity=sparsity, sparsity_weight=float(sparsity_weight),
-                         sparsity_target=float(sparsity_target), contractive=float(contractive))
+        self._set_config(
+            input_dim=input_dim,
+            hidden=hidden,
+            activation=activation,
+            output_activation=output_activation,
+            code_activation=code_activation,
+            tied=bool(tied),
+            loss=loss,
+            corruption=corruption.to_config() if corruption else None,
+            sparsity=sparsity,
+            sparsity_weight=float(sparsity_weight),
+            sparsity_target=float(sparsity_target),
+            contractive=float(contractive),
+        )
         self.input_shape = (input_dim,)
         self.unit_interval = loss == "bce" or output_activation == "sigmoid"
         self.loss_name = loss
@@ -116,12 +145,14 @@ class Autoencoder(AEModule):
 
         sizes = [input_dim, *hidden]
         pairs = list(zip(sizes[:-1], sizes[1:]))
-        self.encoder_layers = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)                   # W, b
+        self.encoder_layers = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)  # W, b
         self.encoder_activations = [activation] * (len(hidden) - 1) + [code_activation]
         if self.tied:
-            self.decoder_biases = nn.ParameterList(nn.Parameter(torch.zeros(a)) for a, _ in reversed(pairs))  # b'
+            self.decoder_biases = nn.ParameterList(
+                nn.Parameter(torch.zeros(a)) for a, _ in reversed(pairs)
+            )  # b'
         else:
-            self.decoder_layers = nn.ModuleList(nn.Linear(b, a) for a, b in reversed(pairs))     # W', b'
+            self.decoder_layers = nn.ModuleList(nn.Linear(b, a) for a, b in reversed(pairs))  # W', b'
         self.decoder_activations = [activation] * (len(hidden) - 1) + [output_activation]
         self.reset_parameters()
 
@@ -140,7 +171,7 @@ class Autoencoder(AEModule):
     def decoder_weight(self, k: int) -> torch.Tensor:
         """W' of decoder layer ``k`` (0 = the one applied to the code): Wᵀ of the mirrored encoder layer if tied."""
         if self.tied:
-            return self.encoder_layers[len(self.encoder_layers) - 1 - k].weight.t()   # W' = Wᵀ, shared
+            return self.encoder_layers[len(self.encoder_layers) - 1 - k].weight.t()  # W' = Wᵀ, shared
         return self.decoder_layers[k].weight
 
     def decoder_bias(self, k: int) -> torch.Tensor:
@@ -201,7 +232,7 @@ class Autoencoder(AEModule):
         if cfg["contractive"]:
             # ‖J_f(x)‖²_F = Σ_j φ'(a_j)² Σ_i W_ji²  for y = φ(W x + b)
             dphi = activations.derivative(self.encoder_activations[0], first_pre, first_out)
-            w_sq = self.encoder_layers[0].weight.pow(2).sum(1)                                   # (hidden,)
+            w_sq = self.encoder_layers[0].weight.pow(2).sum(1)  # (hidden,)
             total = total + cfg["contractive"] * (dphi.pow(2) * w_sq).sum(1).mean()
         return total
 
@@ -210,10 +241,14 @@ class Autoencoder(AEModule):
 class DenoisingAutoencoder(Autoencoder):
     """An :class:`Autoencoder` trained on corrupted inputs x̃ ~ q_D(x̃|x); masking ν = 0.25 by default."""
 
-    def __init__(self, input_dim: int, hidden: int | Sequence[int] = 64, *, corruption="masking:0.25", **kwargs):
+    def __init__(
+        self, input_dim: int, hidden: int | Sequence[int] = 64, *, corruption="masking:0.25", **kwargs
+    ):
         if corruption is None:
-            raise ValueError("DenoisingAutoencoder needs a corruption, e.g. 'masking:0.25'; "
-                             "use Autoencoder for a plain one")
+            raise ValueError(
+                "DenoisingAutoencoder needs a corruption, e.g. 'masking:0.25'; "
+                "use Autoencoder for a plain one"
+            )
         super().__init__(input_dim, hidden, corruption=corruption, **kwargs)
 
 

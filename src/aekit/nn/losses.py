@@ -17,7 +17,9 @@ LOSSES = ("bce", "mse")
 
 def check_loss(name: str) -> str:
     if name not in LOSSES:
-        raise ValueError(f"loss must be 'bce' (cross-entropy, inputs in [0, 1]) or 'mse' (½‖z − x‖²), got {name!r}")
+        raise ValueError(
+            f"loss must be 'bce' (cross-entropy, inputs in [0, 1]) or 'mse' (½‖z − x‖²), got {name!r}"
+        )
     return name
 
 
@@ -38,7 +40,9 @@ def reconstruction_error(loss: str, logits: torch.Tensor, z: torch.Tensor, x: to
     return squared_error(z, x)
 
 
-def mean_reconstruction_error(loss: str, logits: torch.Tensor, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def mean_reconstruction_error(
+    loss: str, logits: torch.Tensor, z: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
     """The batch mean of :func:`reconstruction_error`, as one summed kernel (Σ over samples and features, / N).
 
     Equal to ``reconstruction_error(...).mean()`` up to float rounding, with fewer passes over the

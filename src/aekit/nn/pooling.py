@@ -36,8 +36,14 @@ def max_pool(x: torch.Tensor, kernel_size: int = 2, *, return_indices: bool = Fa
     return F.max_pool2d(x, kernel_size, kernel_size, return_indices=return_indices)
 
 
-def unpool(x: torch.Tensor, kernel_size: int = 2, mode: str = "upsample", indices: torch.Tensor | None = None,
-           output_size=None, generator: torch.Generator | None = None) -> torch.Tensor:
+def unpool(
+    x: torch.Tensor,
+    kernel_size: int = 2,
+    mode: str = "upsample",
+    indices: torch.Tensor | None = None,
+    output_size=None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Approximate inverse of k×k max-pooling: (N, C, h, w) -> (N, C, k·h, k·w), or ``output_size``.
 
     Parameters
@@ -65,7 +71,9 @@ def unpool(x: torch.Tensor, kernel_size: int = 2, mode: str = "upsample", indice
     n, c, h, w = x.shape
     size = (k * h, k * w) if output_size is None else tuple(int(s) for s in output_size)[-2:]
     if size[0] < k * h or size[1] < k * w or size[0] >= k * (h + 1) or size[1] >= k * (w + 1):
-        raise ValueError(f"output_size {size} does not match pooled maps of size {(h, w)} with kernel_size {k}")
+        raise ValueError(
+            f"output_size {size} does not match pooled maps of size {(h, w)} with kernel_size {k}"
+        )
     if mode == "switches":
         if indices is None:
             raise ValueError("unpool mode 'switches' needs the indices returned by max-pooling")
@@ -73,14 +81,14 @@ def unpool(x: torch.Tensor, kernel_size: int = 2, mode: str = "upsample", indice
             raise ValueError(f"indices shape {tuple(indices.shape)} does not match x shape {tuple(x.shape)}")
         return F.max_unpool2d(x, indices, k, k, output_size=size)
 
-    up = x.repeat_interleave(k, dim=2).repeat_interleave(k, dim=3)            # (N, C, kh, kw), each = value
+    up = x.repeat_interleave(k, dim=2).repeat_interleave(k, dim=3)  # (N, C, kh, kw), each = value
     if mode == "spread":
-        up = up / (k * k)                                                      # value / k² everywhere
+        up = up / (k * k)  # value / k² everywhere
     elif mode == "random":
         pick = torch.randint(k * k, (n, c, h, w), device=x.device, generator=generator)
-        onehot = F.one_hot(pick, k * k).to(x.dtype)                            # (N, C, h, w, k²)
+        onehot = F.one_hot(pick, k * k).to(x.dtype)  # (N, C, h, w, k²)
         mask = onehot.view(n, c, h, w, k, k).permute(0, 1, 2, 4, 3, 5).reshape(n, c, k * h, k * w)
-        up = up * mask                                                         # one position keeps the value
+        up = up * mask  # one position keeps the value
     if size != (k * h, k * w):
         up = F.pad(up, (0, size[1] - k * w, 0, size[0] - k * h))
     return up

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -49,8 +49,10 @@ def _layer_corruptions(corruption, n_layers: int) -> list:
     """One q_D per layer from None, one corruption (shared), or a sequence of one per layer."""
     if isinstance(corruption, (list, tuple)):
         if len(corruption) != n_layers:
-            raise ValueError(f"corruption has {len(corruption)} entries but the stack has {n_layers} layers: "
-                             "give one corruption for all layers or exactly one per layer")
+            raise ValueError(
+                f"corruption has {len(corruption)} entries but the stack has {n_layers} layers: "
+                "give one corruption for all layers or exactly one per layer"
+            )
         return [corruption_lib.from_config(c) for c in corruption]
     return [corruption_lib.from_config(corruption) for _ in range(n_layers)]
 
@@ -59,9 +61,15 @@ def _check_layer(layer, n_layers: int) -> int:
     """Layer index 1..L (``None`` = the top layer L; negative counts from the top)."""
     if layer is None:
         return n_layers
-    if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not -n_layers <= layer <= n_layers \
-            or layer == 0:
-        raise ValueError(f"layer must be an int in 1..{n_layers} (or -{n_layers}..-1 from the top), got {layer!r}")
+    if (
+        not isinstance(layer, (int, np.integer))
+        or isinstance(layer, bool)
+        or not -n_layers <= layer <= n_layers
+        or layer == 0
+    ):
+        raise ValueError(
+            f"layer must be an int in 1..{n_layers} (or -{n_layers}..-1 from the top), got {layer!r}"
+        )
     return int(layer) if layer > 0 else n_layers + 1 + int(layer)
 
 
@@ -102,15 +110,31 @@ class StackedAutoencoder(AEModule):
 
     unit_interval = False
 
-    def __init__(self, input_dim: int, hidden: Sequence[int] = (500, 500), *, activation: str = "sigmoid",
-                 output_activation: str = "sigmoid", tied: bool = True, loss: str = "bce", corruption=None,
-                 unrolled: bool = False):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: Sequence[int] = (500, 500),
+        *,
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+        tied: bool = True,
+        loss: str = "bce",
+        corruption=None,
+        unrolled: bool = False,
+    ):
         super().__init__()
         hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         corruptions = _layer_corruptions(corruption, len(hidden))
-        self._set_config(input_dim=input_dim, hidden=hidden, activation=activation,
-                         output_activation=output_activation, tied=bool(tied), loss=loss,
-                         corruption=[c.to_config() if c else None for c in corruptions], unrolled=False)
+        self._set_config(
+            input_dim=input_dim,
+            hidden=hidden,
+            activation=activation,
+            output_activation=output_activation,
+            tied=bool(tied),
+            loss=loss,
+            corruption=[c.to_config() if c else None for c in corruptions],
+            unrolled=False,
+        )
         self.input_shape = (input_dim,)
         self.unit_interval = loss == "bce"
         self.loss_name = loss
@@ -153,11 +177,18 @@ class StackedAutoencoder(AEModule):
         if k == 0:
             loss, out_act = cfg["loss"], cfg["output_activation"]
         elif cfg["activation"] == "sigmoid":
-            loss, out_act = "bce", "sigmoid"    # codes in (0, 1): reconstruct them with L_H, as Vincent et al.
+            loss, out_act = "bce", "sigmoid"  # codes in (0, 1): reconstruct them with L_H, as Vincent et al.
         else:
             loss, out_act = "mse", "linear"
-        return Autoencoder(self.sizes[k], [self.sizes[k + 1]], activation=cfg["activation"],
-                           output_activation=out_act, tied=cfg["tied"], loss=loss, corruption=self.layer_corruption(k))
+        return Autoencoder(
+            self.sizes[k],
+            [self.sizes[k + 1]],
+            activation=cfg["activation"],
+            output_activation=out_act,
+            tied=cfg["tied"],
+            loss=loss,
+            corruption=self.layer_corruption(k),
+        )
 
     def layer_corruption(self, k: int):
         """q_D of layer ``k`` (0-based) for the values its inputs take: the given one on the data (k = 0),
@@ -168,8 +199,10 @@ class StackedAutoencoder(AEModule):
         try:
             return q.with_range(*activations.RANGES[act])
         except ValueError as err:
-            raise ValueError(f"layer {k + 1} is trained on the {act} codes of layer {k}: {err}; give that layer "
-                             "another corruption, e.g. 'masking:0.25', in a list of one per layer") from None
+            raise ValueError(
+                f"layer {k + 1} is trained on the {act} codes of layer {k}: {err}; give that layer "
+                "another corruption, e.g. 'masking:0.25', in a list of one per layer"
+            ) from None
 
     @torch.no_grad()
     def _codes(self, k: int, H: np.ndarray) -> np.ndarray:
@@ -179,12 +212,20 @@ class StackedAutoencoder(AEModule):
         out = np.empty((len(H), enc.out_features), dtype=np.float32)
         with torch.inference_mode():
             for i in range(0, len(H), CACHE_CHUNK):
-                block = torch.from_numpy(H[i:i + CACHE_CHUNK]).to(device)
-                out[i:i + CACHE_CHUNK] = activations.apply(act, enc(block)).cpu().numpy()
+                block = torch.from_numpy(H[i : i + CACHE_CHUNK]).to(device)
+                out[i : i + CACHE_CHUNK] = activations.apply(act, enc(block)).cpu().numpy()
         return out
 
-    def pretrain(self, X, *, X_val=None, epochs: int | Sequence[int] = 10, layers: Sequence[int] | None = None,
-                 device=None, **fit_kwargs) -> list[dict]:
+    def pretrain(
+        self,
+        X,
+        *,
+        X_val=None,
+        epochs: int | Sequence[int] = 10,
+        layers: Sequence[int] | None = None,
+        device=None,
+        **fit_kwargs,
+    ) -> list[dict]:
         """Greedy layer-wise pre-training; returns one :func:`aekit.fit` history per layer.
 
         Layer k is trained as a (denoising) autoencoder on h⁽ᵏ⁻¹⁾, the codes of layers 1..k−1
@@ -207,7 +248,9 @@ class StackedAutoencoder(AEModule):
         from ..train import default_device, fit  # train sits above nn; imported lazily
 
         if "checkpoint_dir" in fit_kwargs or "resume_from" in fit_kwargs:
-            raise TypeError("pretrain() does not take checkpoint_dir/resume_from: save the stack after pre-training")
+            raise TypeError(
+                "pretrain() does not take checkpoint_dir/resume_from: save the stack after pre-training"
+            )
         n = self.n_layers
         per_layer = [epochs] * n if isinstance(epochs, int) else list(epochs)
         if len(per_layer) != n:
@@ -218,23 +261,36 @@ class StackedAutoencoder(AEModule):
         seed = fit_kwargs.pop("seed", None)
 
         for k in todo:
-            self.layer_corruption(k - 1)   # a noise the codes' range cannot take fails now, not after layer 1
+            self.layer_corruption(k - 1)  # a noise the codes' range cannot take fails now, not after layer 1
         H = self.validate_input(X, name="X")
         H_val = self.validate_input(X_val, name="X_val") if X_val is not None else None
         histories: list[dict] = []
         for k in range(max(todo)):
             if k + 1 in todo:
-                log.info("pre-training layer %d/%d: %d -> %d, %s", k + 1, n, self.sizes[k], self.sizes[k + 1],
-                         self.corruptions[k].spec() if self.corruptions[k] else "no corruption")
+                log.info(
+                    "pre-training layer %d/%d: %d -> %d, %s",
+                    k + 1,
+                    n,
+                    self.sizes[k],
+                    self.sizes[k + 1],
+                    self.corruptions[k].spec() if self.corruptions[k] else "no corruption",
+                )
                 ae = self.layer_autoencoder(k)
                 ae.encoder_layers[0].load_state_dict(self.encoder_layers[k].state_dict())
-                history = fit(ae, H, X_val=H_val, epochs=per_layer[k], device=device,
-                              seed=None if seed is None else seed + k, **fit_kwargs)
+                history = fit(
+                    ae,
+                    H,
+                    X_val=H_val,
+                    epochs=per_layer[k],
+                    device=device,
+                    seed=None if seed is None else seed + k,
+                    **fit_kwargs,
+                )
                 history["layer"] = k + 1
                 histories.append(history)
                 self.encoder_layers[k].load_state_dict(ae.encoder_layers[0].state_dict())
-                del ae                     # the decoder W'_k, b'_k is discarded
-            if k + 1 < max(todo):          # h⁽ᵏ⁾ for all the data, once
+                del ae  # the decoder W'_k, b'_k is discarded
+            if k + 1 < max(todo):  # h⁽ᵏ⁾ for all the data, once
                 H = self._codes(k, H)
                 H_val = self._codes(k, H_val) if H_val is not None else None
         self.history = {"pretrain": histories}
@@ -242,7 +298,7 @@ class StackedAutoencoder(AEModule):
         return histories
 
     # ------------------------------------------------------------------ unrolled deep autoencoder
-    def unroll(self) -> "StackedAutoencoder":
+    def unroll(self) -> StackedAutoencoder:
         """Add the mirrored decoder h⁽ᵏ⁻¹⁾ = φ(W'_k h⁽ᵏ⁾ + b'_k), W'_k initialised to W_kᵀ (untied), b'_k = 0."""
         if self.decoder_layers is not None:
             return self
@@ -251,7 +307,7 @@ class StackedAutoencoder(AEModule):
         for enc in reversed(self.encoder_layers):
             dec = nn.Linear(enc.out_features, enc.in_features).to(device)
             with torch.no_grad():
-                dec.weight.copy_(enc.weight.t())                                   # W'_k = W_kᵀ
+                dec.weight.copy_(enc.weight.t())  # W'_k = W_kᵀ
                 dec.bias.zero_()
             decoder.append(dec)
         self.decoder_layers = decoder
@@ -260,8 +316,10 @@ class StackedAutoencoder(AEModule):
 
     def _require_unrolled(self) -> None:
         if self.decoder_layers is None:
-            raise AekitError("this StackedAutoencoder has no decoder (pre-training discards them): call "
-                             "finetune(X) or unroll() before decoding or reconstructing")
+            raise AekitError(
+                "this StackedAutoencoder has no decoder (pre-training discards them): call "
+                "finetune(X) or unroll() before decoding or reconstructing"
+            )
 
     def decode_logits(self, y: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the unrolled network's output: (N, hidden[-1]) -> (N, input_dim)."""
@@ -305,13 +363,20 @@ class StackedAutoencoder(AEModule):
         return history
 
     # ------------------------------------------------------------------ supervised
-    def to_classifier(self, n_classes: int, *, dropout: float = 0.0,
-                      input_dropout: float = 0.0) -> "StackedClassifier":
+    def to_classifier(
+        self, n_classes: int, *, dropout: float = 0.0, input_dropout: float = 0.0
+    ) -> StackedClassifier:
         """The notes' "output layer added on top of the stack": a classifier whose hidden layers are
         copies of the pre-trained encoders and whose new output layer gives class logits.
         ``dropout`` / ``input_dropout``: see :class:`StackedClassifier`."""
-        clf = StackedClassifier(self.sizes[0], self.sizes[1:], n_classes, activation=self.config["activation"],
-                                dropout=dropout, input_dropout=input_dropout)
+        clf = StackedClassifier(
+            self.sizes[0],
+            self.sizes[1:],
+            n_classes,
+            activation=self.config["activation"],
+            dropout=dropout,
+            input_dropout=input_dropout,
+        )
         for mine, theirs in zip(self.encoder_layers, clf.hidden_layers):
             theirs.load_state_dict(mine.state_dict())
         return clf.to(self.encoder_layers[0].weight.device)
@@ -343,8 +408,16 @@ class StackedClassifier(AEModule):
 
     unit_interval = False
 
-    def __init__(self, input_dim: int, hidden: Sequence[int], n_classes: int, *, activation: str = "sigmoid",
-                 dropout: float = 0.0, input_dropout: float = 0.0):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden: Sequence[int],
+        n_classes: int,
+        *,
+        activation: str = "sigmoid",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+    ):
         super().__init__()
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
             raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
@@ -355,8 +428,14 @@ class StackedClassifier(AEModule):
         for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
-        self._set_config(input_dim=input_dim, hidden=hidden, n_classes=int(n_classes), activation=activation,
-                         dropout=float(dropout), input_dropout=float(input_dropout))
+        self._set_config(
+            input_dim=input_dim,
+            hidden=hidden,
+            n_classes=int(n_classes),
+            activation=activation,
+            dropout=float(dropout),
+            input_dropout=float(input_dropout),
+        )
         self.input_shape = (input_dim,)
         self.n_classes = int(n_classes)
         sizes = [input_dim, *hidden]
