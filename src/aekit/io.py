@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import os
 import signal
@@ -33,11 +32,14 @@ from safetensors.torch import load_file, save_file
 
 from ._version import __version__
 from .errors import CheckpointError
+from .registry import model_class, register
 
 __all__ = [
     "Savable",
     "register",
     "load",
+    "save",
+    "sha256_file",
     "save_tensors",
     "load_tensors",
     "atomic_path",
@@ -54,14 +56,6 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "aekit-checkpoint"
 FORMAT_VERSION = 1
-
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Class decorator: make ``cls`` loadable by :func:`load` under its name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
 
 
 # ---------------------------------------------------------------- atomic files
@@ -153,7 +147,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(_staged(path), "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -183,7 +177,7 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> dict:
 
 def file_entry(path: Path) -> dict:
     """``{"sha256", "bytes"}`` of ``path`` (as written, even while a transaction holds it back)."""
-    return {"sha256": _sha256(path), "bytes": _staged(path).stat().st_size}
+    return {"sha256": sha256_file(path), "bytes": _staged(path).stat().st_size}
 
 
 def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
@@ -202,7 +196,7 @@ def load_tensors(path: Path, manifest: dict | None) -> dict[str, torch.Tensor]:
                 f"{path} is {size} bytes but config.json recorded {manifest.get('bytes')}: "
                 "the file is truncated or was replaced"
             )
-        if _sha256(path) != manifest.get("sha256"):
+        if sha256_file(path) != manifest.get("sha256"):
             raise CheckpointError(
                 f"{path} does not match the SHA-256 recorded in config.json: "
                 "the file is corrupted or belongs to another checkpoint"
@@ -232,27 +226,40 @@ class Savable:
         self, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None
     ) -> Path:
         """Write the checkpoint directory ``path`` (created if needed) and return it."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with transaction():  # the weights and the config.json that vouches for them, or neither
-            self._write(path, history, extra)
-        return path
+        return save(self, path, history=history, extra=extra)
 
-    def _write(self, path: Path, history: dict | None, extra: dict | None) -> None:
-        entry = save_tensors(self.state_dict(), path / WEIGHTS)
-        history = history if history is not None else self.history
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "class": type(self).__name__,
-            "args": self.checkpoint_args(),
-            "aekit_version": __version__,
-            "torch_version": torch.__version__,
-            "history": history,
-            "extra": extra or {},
-            "files": {WEIGHTS: entry},
-        }
-        atomic_write_text(path / CONFIG, json.dumps(config, indent=2, default=_json_default))
+
+def save(
+    model: Any, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None
+) -> Path:
+    """Write ``model``'s checkpoint directory ``path`` (created if needed) and return it.
+
+    ``model`` is a registered module with ``checkpoint_args()`` (every aekit model); ``history``
+    defaults to ``model.history``.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with transaction():  # the weights and the config.json that vouches for them, or neither
+        write_checkpoint(model, path, history, extra)
+    return path
+
+
+def write_checkpoint(model: Any, path: Path, history: dict | None, extra: dict | None) -> None:
+    """The files of :func:`save` (call it inside a :func:`transaction`)."""
+    entry = save_tensors(model.state_dict(), path / WEIGHTS)
+    history = history if history is not None else getattr(model, "history", None)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": type(model).__name__,
+        "args": model.checkpoint_args(),
+        "aekit_version": __version__,
+        "torch_version": torch.__version__,
+        "history": history,
+        "extra": extra or {},
+        "files": {WEIGHTS: entry},
+    }
+    atomic_write_text(path / CONFIG, json.dumps(config, indent=2, default=_json_default))
 
 
 def _json_default(value):
@@ -339,13 +346,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
         tensors do not fit the recorded model.
     """
     config = read_config(path)
-    importlib.import_module("aekit.nn")  # registers every model class (aekit imports it lazily)
-    cls = _REGISTRY.get(config["class"])
-    if cls is None:
-        raise CheckpointError(
-            f"{path} holds a {config['class']!r}, which this aekit cannot build; "
-            f"known classes: {', '.join(sorted(_REGISTRY))}"
-        )
+    cls = model_class(config["class"], path)
     tensors = load_tensors(Path(path) / WEIGHTS, config["files"].get(WEIGHTS))
     with torch.device("meta"):  # shapes only, no memory: the sizes in config.json must fit the tensors
         _check_fit(_build(cls, config, path), tensors, Path(path), config["class"])

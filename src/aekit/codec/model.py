@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import io
+from .. import io, registry
 from ..errors import BitstreamError, CheckpointError
 from ..nn.base import AEModule
 from . import bitstream
@@ -38,7 +38,7 @@ TABLES_FORMAT = "aekit-codec"
 MAX_PARAMETERS = 1 << 28  # weights and buffers of an autoencoder built from a config (1 GiB of float32)
 
 
-@io.register
+@registry.register
 class Codec(AEModule):
     """An autoencoder made into a compressor.
 
@@ -323,7 +323,7 @@ class Codec(AEModule):
             "freqs": [t.freqs[d, : t.lengths[d]].tolist() for d in range(t.dim)],
             "tables_sha256": t.sha256(self.fingerprint),
             "encoder": None if encoder is None else encoder.name,
-            "encoder_sha256": None if encoder is None else io._sha256(encoder),
+            "encoder_sha256": None if encoder is None else io.sha256_file(encoder),
         }
 
     @classmethod
@@ -427,11 +427,11 @@ def _build(spec: dict):
     """The autoencoder of ``{"class": name, "args": {...}}``, its size counted before anything is allocated."""
     if not isinstance(spec.get("class"), str) or not isinstance(spec.get("args"), dict):
         raise ValueError(f"autoencoder must be a module or {{'class': name, 'args': {{...}}}}, got {spec!r}")
-    cls = io._REGISTRY.get(spec["class"])
-    if cls is None:
+    if spec["class"] not in registry.known_classes():
         raise ValueError(
-            f"unknown autoencoder class {spec['class']!r}; known: {', '.join(sorted(io._REGISTRY))}"
+            f"unknown autoencoder class {spec['class']!r}; known: {', '.join(registry.known_classes())}"
         )
+    cls = registry.model_class(spec["class"])
     size = _size_on_meta(cls, spec["args"])
     if size > MAX_PARAMETERS:
         raise ValueError(

@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import corruption as corruption_lib
 from ..errors import DataError
-from ..io import register
+from ..registry import register
 from . import activations, losses
 from .base import AEModule
 from .pooling import check_unpool, max_pool, unpool

@@ -22,7 +22,7 @@ from torch import nn
 
 from .. import corruption as corruption_lib
 from ..errors import DataError
-from ..io import register
+from ..registry import register
 from .base import AEModule
 from .conv import ConvAutoencoder, EncoderBlock, _channels, check_conv_args, check_spatial
 from .pooling import check_unpool

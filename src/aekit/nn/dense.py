@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import corruption as corruption_lib
-from ..io import register
+from ..registry import register
 from . import activations, losses
 from .base import AEModule
 

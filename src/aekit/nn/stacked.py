@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import corruption as corruption_lib
 from ..errors import AekitError
-from ..io import register
+from ..registry import register
 from . import activations, losses
 from .base import AEModule
 from .dense import Autoencoder, _init_linear, _sizes, check_dense_args
