@@ -1,4 +1,8 @@
-"""Helpers shared by the sub-commands: data arguments, output files, printing."""
+"""Helpers shared by the sub-commands: data arguments, output files, printing.
+
+Nothing here imports torch at import time: the parsers are built from this module for every
+``--help``; torch comes in with the first command that runs.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as datasets
-from ..distributed import is_main
 from ..errors import DataError
-from ..io import atomic_path, atomic_write_text
 
 MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command line takes
 
@@ -126,7 +128,29 @@ def has_split(spec: str) -> bool:
     return spec in ("digits", "mnist", "fashion-mnist", "kmnist") or Path(spec).is_dir()
 
 
+def add_run_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
+    """--overwrite, and --resume when the command can continue a run (see :mod:`aekit.cli.runs`)."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint already in the output directory (its old files are removed first)",
+    )
+    if resume:
+        p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+
+
+def atomic_path(path):
+    """:func:`aekit.io.atomic_path` (a context giving a temporary file that replaces ``path`` on success),
+    imported on the first call so that building the parsers does not import torch."""
+    from .. import io
+
+    return io.atomic_path(path)
+
+
 def write_json(path, obj) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    from ..io import atomic_write_text
+
     path = Path(path)
     atomic_write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
     return path
@@ -134,6 +158,8 @@ def write_json(path, obj) -> Path:
 
 def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
+    from ..io import atomic_path
+
     path = Path(path)
     buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
@@ -145,6 +171,13 @@ def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return path
+
+
+def is_main() -> bool:
+    """Whether this process is rank 0, the one that writes reports (torch is imported on the first call)."""
+    from ..distributed import is_main as rank_zero
+
+    return rank_zero()
 
 
 def say(*parts) -> None:
