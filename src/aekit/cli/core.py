@@ -74,7 +74,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.set_defaults(func=cmd_train, parser=p)  # parser: --resume tells the options given from the defaults
     add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
+    _register_checkpoint_commands(sub)
 
+
+def _register_checkpoint_commands(sub) -> None:
+    """evaluate, encode, reconstruct: read a checkpoint and --data; and demo."""
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)

@@ -22,6 +22,12 @@ PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
 
 def register(sub) -> None:
+    _register_map(sub)
+    _register_plot(sub)
+    _register_report(sub)
+
+
+def _register_map(sub) -> None:
     p = sub.add_parser(
         "map",
         help="2-D codes coloured by label beside PCA, with k-NN accuracy and trustworthiness",
@@ -73,6 +79,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_map)
 
+
+def _register_plot(sub) -> None:
     p = sub.add_parser(
         "plot",
         help="one figure: recon, filters, curves, codes (histograms) or rd",
@@ -98,6 +106,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_plot)
 
+
+def _register_report(sub) -> None:
     p = sub.add_parser(
         "report",
         help="one self-contained HTML page for a run directory",

@@ -80,7 +80,9 @@ def _open(path: Path, max_pixels: int):
 
     try:
         image = Image.open(path)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow's own bound, above any sensible max_pixels
+        raise DataError(f"{str(path)!r} declares more pixels than the limit of {max_pixels}: {e}") from None
+    except (UnidentifiedImageError, OSError) as e:
         raise DataError(
             f"{str(path)!r} is not a readable image: not an image format Pillow knows ({e})"
         ) from None
