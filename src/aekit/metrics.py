@@ -10,6 +10,7 @@ classifier (Vincent et al., JMLR 2010).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import DataError
 
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-def _pair(x, z):
+def _pair(x: ArrayLike, z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=np.float64)
     z = np.asarray(z, dtype=np.float64)
     if x.shape != z.shape:
@@ -38,26 +39,28 @@ def _pair(x, z):
     return x.reshape(len(x), -1), z.reshape(len(z), -1)
 
 
-def mse(x, z) -> float:
+def mse(x: ArrayLike, z: ArrayLike) -> float:
     """Mean squared error over every element."""
     x, z = _pair(x, z)
     return float(np.mean((x - z) ** 2))
 
 
-def squared_error_per_sample(x, z) -> np.ndarray:
+def squared_error_per_sample(x: ArrayLike, z: ArrayLike) -> np.ndarray:
     """‖z − x‖² for each sample (summed over features): the figure Hinton & Salakhutdinov 2006 report."""
     x, z = _pair(x, z)
     return np.sum((x - z) ** 2, axis=1)
 
 
-def bce(x, z, eps: float = 1e-7) -> float:
+def bce(x: ArrayLike, z: ArrayLike, eps: float = 1e-7) -> float:
     """Mean over samples of the cross-entropy −Σ [x log z + (1 − x) log(1 − z)], z clipped to [eps, 1 − eps]."""
     x, z = _pair(x, z)
     z = np.clip(z, eps, 1 - eps)
     return float(np.mean(-np.sum(x * np.log(z) + (1 - x) * np.log1p(-z), axis=1)))
 
 
-def psnr(x, z, data_range: float = 1.0, *, reduction: str = "mean"):
+def psnr(
+    x: ArrayLike, z: ArrayLike, data_range: float = 1.0, *, reduction: str = "mean"
+) -> float | np.ndarray:
     """Peak signal-to-noise ratio 10·log10(range² / MSE) per image, averaged (``reduction="mean"``)
     or returned per image (``"none"``). A perfect reconstruction gives ``inf``."""
     x, z = _pair(x, z)
@@ -71,7 +74,9 @@ def psnr(x, z, data_range: float = 1.0, *, reduction: str = "mean"):
     return float(np.mean(values))
 
 
-def confusion_matrix(y_true, y_pred, n_classes: int, *, name: str = "y_true") -> np.ndarray:
+def confusion_matrix(
+    y_true: ArrayLike, y_pred: ArrayLike, n_classes: int, *, name: str = "y_true"
+) -> np.ndarray:
     """C[i, j] = number of samples of class i predicted as j, for classes 0..n_classes-1.
 
     A label outside 0..n_classes-1 is a :class:`~aekit.errors.DataError` that calls the labels ``name``.
@@ -92,7 +97,7 @@ def confusion_matrix(y_true, y_pred, n_classes: int, *, name: str = "y_true") ->
     )
 
 
-def reconstruction_report(x, z) -> dict:
+def reconstruction_report(x: ArrayLike, z: ArrayLike) -> dict:
     """``{"n", "sq_error_per_sample", "mse", "psnr_db"}`` of reconstructions ``z`` of ``x``:
     mean ‖z − x‖² per sample, mean squared error, PSNR 10·log10(1 / MSE) averaged over samples."""
     return {
@@ -103,7 +108,9 @@ def reconstruction_report(x, z) -> dict:
     }
 
 
-def classification_report(y_true, y_pred, n_classes: int, *, name: str = "y_true") -> dict:
+def classification_report(
+    y_true: ArrayLike, y_pred: ArrayLike, n_classes: int, *, name: str = "y_true"
+) -> dict:
     """``{"n", "error_rate", "error_pct", "confusion_matrix"}``: the share of wrong predictions and
     the confusion matrix (rows: true class, columns: predicted) as nested lists."""
     confusion = confusion_matrix(y_true, y_pred, n_classes, name=name)

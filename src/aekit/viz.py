@@ -11,14 +11,21 @@ import contextlib
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+
+    from .corruption import Corruption
 
 __all__ = [
     "image_shape",
@@ -116,7 +123,7 @@ def reconstruction_grid(
         return save_figure(fig, path)
 
 
-def seeded_corruption(q_d, X, *, seed: int = 0) -> np.ndarray:
+def seeded_corruption(q_d: Corruption, X: ArrayLike, *, seed: int = 0) -> np.ndarray:
     """x̃ ~ q_D(x̃ | x) for every sample of ``X``, drawn from a local ``torch.Generator`` seeded with ``seed``.
 
     The same ``seed`` gives the same noise (the figures and reports that show corrupted inputs are
@@ -144,7 +151,9 @@ def seeded_corruption(q_d, X, *, seed: int = 0) -> np.ndarray:
         return q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), generator=generator).numpy()
 
 
-def reconstruction_rows(model, X, corruption=None) -> dict:
+def reconstruction_rows(
+    model: torch.nn.Module, X: np.ndarray, corruption: str | dict | Corruption | None = None
+) -> dict:
     """``{"clean", "corrupted", "reconstructed"}`` rows for :func:`reconstruction_grid`: ``X``, its
     corruption by ``corruption`` (a spec such as ``"masking:0.3"``; default the model's own q_D; no row
     when neither) and the model's reconstruction of what it was given."""

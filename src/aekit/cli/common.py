@@ -10,6 +10,8 @@ import argparse
 import io as _io
 import json
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +41,9 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def _number(text: str, convert, ok, expected: str):
+def _checked_number(
+    text: str, convert: Callable[[str], float], ok: Callable[[float], bool], expected: str
+) -> float:
     """``convert(text)`` when it parses and ``ok`` holds for it, else an argparse error saying what was expected."""
     try:
         value = convert(text)
@@ -52,20 +56,20 @@ def _number(text: str, convert, ok, expected: str):
 
 def positive_int(text: str) -> int:
     """An int >= 1 (for ``--n``)."""
-    return _number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
+    return _checked_number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
 
 
 def seed_int(text: str) -> int:
     """A random seed: an int in 0 .. 2**63-1."""
-    return _number(text, int, lambda v: 0 <= v < 2**63, "an integer seed in 0 .. 2**63-1")
+    return _checked_number(text, int, lambda v: 0 <= v < 2**63, "an integer seed in 0 .. 2**63-1")
 
 
 def positive_float(text: str) -> float:
     """A finite float > 0 (for ``--timeout``)."""
-    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number (> 0)")
+    return _checked_number(text, float, lambda v: 0 < v < float("inf"), "a positive number (> 0)")
 
 
-def out_file(*suffixes: str):
+def out_file(*suffixes: str) -> Callable[[str], str]:
     """An argparse type: a file name ending in one of ``suffixes`` (any case), e.g. ``out_file(".png")``."""
 
     def check(text: str) -> str:
@@ -80,7 +84,11 @@ def out_file(*suffixes: str):
 
 
 def add_data_arguments(
-    parser, *, default: str | None = "digits", split: str = "test", required: bool | None = None
+    parser: argparse.ArgumentParser,
+    *,
+    default: str | None = "digits",
+    split: str = "test",
+    required: bool | None = None,
 ) -> None:
     """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
     parser.add_argument(
@@ -102,7 +110,9 @@ def add_data_arguments(
     )
 
 
-def load_data(args, split: str | None = None, *, flatten: bool = True):
+def load_data(
+    args: argparse.Namespace, split: str | None = None, *, flatten: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y)`` for the data named on the command line: samples as rows, one label per sample."""
     X, y = datasets.load_dataset(
         args.data,
@@ -139,7 +149,7 @@ def add_run_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> Non
         p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
 
 
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike) -> AbstractContextManager[Path]:
     """:func:`aekit.io.atomic_path` (a context giving a temporary file that replaces ``path`` on success),
     imported on the first call so that building the parsers does not import torch."""
     from .. import io
@@ -147,7 +157,7 @@ def atomic_path(path):
     return io.atomic_path(path)
 
 
-def write_json(path, obj) -> Path:
+def write_json(path: str | os.PathLike, obj: object) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     from ..io import atomic_write_text
 
@@ -156,7 +166,7 @@ def write_json(path, obj) -> Path:
     return path
 
 
-def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
+def write_array(path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
     from ..io import atomic_path
 
@@ -180,7 +190,7 @@ def is_main() -> bool:
     return rank_zero()
 
 
-def say(*parts) -> None:
+def say(*parts: object) -> None:
     """Print a result line on standard output (results, not logs); under torchrun only rank 0 prints."""
     if is_main():
         print(*parts, flush=True)

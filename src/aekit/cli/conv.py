@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,13 +19,16 @@ from . import core
 from .choices import CONV_BLOCKS, UNPOOL_NAMES
 from .common import int_list, is_main, load_data, say, seed_int, write_array, write_json
 
+if TYPE_CHECKING:
+    from torch import nn
+
 #: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
 DENOISE_IMAGE_SUFFIXES = (".png",)
 #: The most values a .npy input of ``aekit denoise`` may hold (image files: aekit.data.MAX_PIXELS pixels).
 MAX_ARRAY_VALUES = 64_000_000
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     _extend_train(sub)
     p = sub.add_parser(
         "denoise",
@@ -44,7 +49,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_denoise)
 
 
-def _extend_train(sub) -> None:
+def _extend_train(sub: argparse._SubParsersAction) -> None:
     """Add ``--model cae`` and its options to ``aekit train``."""
     group = core.add_trainer(sub, "cae", train_cae, "convolutional (denoising) autoencoder")
     group.add_argument(
@@ -67,7 +72,7 @@ def _extend_train(sub) -> None:
     )
 
 
-def train_cae(args) -> int:
+def train_cae(args: argparse.Namespace) -> int:
     from ..nn import ConvAutoencoder
     from ..train import seed_everything
     from .runs import load_test, run_directory
@@ -111,7 +116,7 @@ def train_cae(args) -> int:
     return 0
 
 
-def _cae_figures(args, model, X, history: dict, out: Path) -> dict:
+def _cae_figures(args: argparse.Namespace, model: nn.Module, X: np.ndarray, history: dict, out: Path) -> dict:
     """Draw denoising.png (a denoiser) or reconstructions.png, and curves.png; return the denoising report."""
     from .. import inference, metrics, viz
 
@@ -137,7 +142,7 @@ def _cae_figures(args, model, X, history: dict, out: Path) -> dict:
     return {"denoising": denoising}
 
 
-def _say_cae(args, model, report: dict, seconds: float, out: Path) -> None:
+def _say_cae(args: argparse.Namespace, model: nn.Module, report: dict, seconds: float, out: Path) -> None:
     best = report.get("test", report["train"])
     extra = (
         f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
@@ -152,7 +157,7 @@ def _say_cae(args, model, report: dict, seconds: float, out: Path) -> None:
 
 
 # ---------------------------------------------------------------------- denoise
-def _in_channels(model) -> int:
+def _in_channels(model: nn.Module) -> int:
     shape = getattr(model, "input_shape", ())
     if len(shape) != 3 or shape[0] is None:
         raise DataError(
@@ -239,7 +244,7 @@ def _read_input(path: Path, channels: int) -> tuple[np.ndarray, tuple | None]:
     return read_npy(path, channels)
 
 
-def cmd_denoise(args) -> int:
+def cmd_denoise(args: argparse.Namespace) -> int:
     from .. import corruption, inference, viz
     from ..io import load
 

@@ -5,9 +5,12 @@ The handlers import the library (torch, matplotlib) when they run, not when the 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,12 +29,17 @@ from .common import (
     write_json,
 )
 
+if TYPE_CHECKING:
+    from torch import nn
+
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
 TRAINER_HELP: dict = {}
 
 
-def add_trainer(sub, name: str, run, help: str):
+def add_trainer(
+    sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], help: str
+) -> argparse._ArgumentGroup:
     """Make ``aekit train --model NAME`` call ``run(args)``; return an argument group for its own options."""
     train = sub.choices["train"]
     TRAINERS[name] = run
@@ -41,7 +49,7 @@ def add_trainer(sub, name: str, run, help: str):
     return train.add_argument_group(f"--model {name}")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model and write its checkpoint, metrics and figures",
@@ -77,7 +85,7 @@ def register(sub) -> None:
     _register_checkpoint_commands(sub)
 
 
-def _register_checkpoint_commands(sub) -> None:
+def _register_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
     """evaluate, encode, reconstruct: read a checkpoint and --data; and demo."""
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
     p.add_argument("model_dir", metavar="DIR")
@@ -109,7 +117,7 @@ def _register_checkpoint_commands(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def add_fit_arguments(p, *, resume: bool = True) -> None:
+def add_fit_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
     """The training options; ``resume``: the command can continue a run (--resume)."""
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
@@ -139,7 +147,7 @@ def add_fit_arguments(p, *, resume: bool = True) -> None:
     add_run_arguments(p, resume=resume)
 
 
-def fit_options(args) -> dict:
+def fit_options(args: argparse.Namespace) -> dict:
     return dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -154,14 +162,14 @@ def fit_options(args) -> dict:
     )
 
 
-def split_off_validation(X, y, args):
+def split_off_validation(X: np.ndarray, y: np.ndarray | None, args: argparse.Namespace) -> tuple:
     """``(X_train, y_train, X_val, y_val)``: --val-fraction of the samples held out, drawn with --seed."""
     from ..data import holdout_split
 
     return holdout_split(X, y, args.val_fraction, args.seed, name="--val-fraction")
 
 
-def reconstruction_metrics(model, X) -> dict:
+def reconstruction_metrics(model: nn.Module, X: np.ndarray) -> dict:
     """Model loss, squared error per sample ‖z − x‖², MSE and PSNR of ``X`` (see :mod:`aekit.metrics`)."""
     from .. import inference, metrics
 
@@ -170,11 +178,11 @@ def reconstruction_metrics(model, X) -> dict:
     return {"n": report.pop("n"), "loss": loss, **report}
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     return TRAINERS[args.model](args)
 
 
-def train_dense(args) -> int:
+def train_dense(args: argparse.Namespace) -> int:
     from ..nn import Autoencoder
     from ..train import seed_everything
     from .runs import load_test, run_directory
@@ -209,7 +217,9 @@ def train_dense(args) -> int:
     return 0
 
 
-def fit_run(args, model, X_train, X_val, out: Path) -> tuple:
+def fit_run(
+    args: argparse.Namespace, model: nn.Module, X_train: np.ndarray, X_val: np.ndarray | None, out: Path
+) -> tuple:
     """Train ``model`` (resumed from ``out`` with --resume) with the command line's fit options, saving
     checkpoints in ``out``: ``(model, history, seconds)``."""
     from ..train import fit
@@ -229,12 +239,12 @@ def fit_run(args, model, X_train, X_val, out: Path) -> tuple:
     return model, history, time.perf_counter() - start
 
 
-def split_metrics(model, **splits) -> dict:
+def split_metrics(model: nn.Module, **splits: np.ndarray | None) -> dict:
     """``{name: reconstruction_metrics(model, X)}`` for each split given that is not None."""
     return {name: reconstruction_metrics(model, X) for name, X in splits.items() if X is not None}
 
 
-def _figures(model, X, out: Path) -> None:
+def _figures(model: nn.Module, X: np.ndarray, out: Path) -> None:
     from .. import viz
 
     with contextlib.suppress(ValueError):  # samples that are not images: no figure
@@ -245,13 +255,13 @@ def _figures(model, X, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
-def _n_classes(model) -> int | None:
+def _n_classes(model: nn.Module) -> int | None:
     """The number of classes of a classifier checkpoint; None for an autoencoder."""
     n = getattr(model, "n_classes", None)
     return n if n is not None else getattr(model, "config", {}).get("n_classes")
 
 
-def classification_metrics(model, X, y) -> dict:
+def classification_metrics(model: nn.Module, X: np.ndarray, y: np.ndarray | None) -> dict:
     """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
     from .. import inference, metrics
     from ..data import check_labels
@@ -263,12 +273,12 @@ def classification_metrics(model, X, y) -> dict:
     return metrics.classification_report(y, pred, int(_n_classes(model)), name="the labels of --data")
 
 
-def _flat_input(model) -> bool:
+def _flat_input(model: nn.Module) -> bool:
     """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
     return len(getattr(model, "input_shape", ())) != 3
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..io import load
 
     model = load(args.model_dir)
@@ -291,7 +301,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_encode(args) -> int:
+def cmd_encode(args: argparse.Namespace) -> int:
     from .. import inference
     from ..io import load
 
@@ -303,7 +313,7 @@ def cmd_encode(args) -> int:
     return 0
 
 
-def cmd_reconstruct(args) -> int:
+def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .. import inference, viz
     from ..io import load
 
@@ -327,7 +337,7 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     """A denoising autoencoder (masking noise) on scikit-learn's digits: clean / corrupted / reconstructed."""
     from .. import corruption, inference, metrics, viz
     from ..data import load_dataset

@@ -8,19 +8,25 @@ the first layer's weights as image tiles.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import core
 from .common import is_main, load_data, out_file, positive_int, say, write_json
 
+if TYPE_CHECKING:
+    from torch import nn
+
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     group = core.add_trainer(
         sub,
         "sda",
@@ -64,7 +70,7 @@ def parse_corruptions(text: str | None, n_layers: int) -> list | None:
     return corruptions * n_layers if len(corruptions) == 1 else corruptions
 
 
-def _label_classes(y, data: str) -> int:
+def _label_classes(y: np.ndarray | None, data: str) -> int:
     """K of labels 0..K-1, checked before any training."""
     y = np.asarray(y)
     if y.size == 0 or y.dtype.kind not in "iuf" or y.min() < 0 or not np.array_equal(y, np.round(y)):
@@ -73,7 +79,7 @@ def _label_classes(y, data: str) -> int:
     return int(y.max()) + 1
 
 
-def train_sda(args) -> int:
+def train_sda(args: argparse.Namespace) -> int:
     """Pre-train a stacked denoising autoencoder, add a softmax layer and fine-tune it on the labels."""
     from ..train import fit_classifier, seed_everything
     from .runs import run_directory
@@ -121,7 +127,7 @@ def train_sda(args) -> int:
     return 0
 
 
-def _sda_data(args) -> tuple:
+def _sda_data(args: argparse.Namespace) -> tuple:
     """``(X, y, n_classes, X_test, y_test)`` of --data, its labels and the options checked before training."""
     from .runs import load_test
 
@@ -139,7 +145,9 @@ def _sda_data(args) -> tuple:
     return X, y, n_classes, X_test, y_test
 
 
-def _pretrained_stack(args, n_inputs: int, X_train, options: dict, out: Path):
+def _pretrained_stack(
+    args: argparse.Namespace, n_inputs: int, X_train: np.ndarray, options: dict, out: Path
+) -> nn.Module:
     """The greedily pre-trained stack: loaded from ``out/pretrained`` with --resume, else trained (and saved)."""
     from ..io import load
     from ..nn import StackedAutoencoder
@@ -167,7 +175,7 @@ def _pretrained_stack(args, n_inputs: int, X_train, options: dict, out: Path):
     return stack
 
 
-def _sda_figures(model, history: dict, out: Path) -> None:
+def _sda_figures(model: nn.Module, history: dict, out: Path) -> None:
     from .. import viz
 
     viz.training_curves(history, out / "curves.png", title="supervised fine-tuning")
@@ -183,21 +191,21 @@ def _say_sda(report: dict, out: Path) -> None:
     )
 
 
-def _draw_filters(model, path) -> None:
+def _draw_filters(model: nn.Module, path: str | os.PathLike) -> None:
     from .. import viz
 
     with contextlib.suppress(ValueError):  # inputs that are not square images: no figure
         viz.filter_grid(_first_layer_weights(model), path)
 
 
-def _first_layer_weights(model) -> np.ndarray:
+def _first_layer_weights(model: nn.Module) -> np.ndarray:
     layers = getattr(model, "encoder_layers", None)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no first encoder layer to draw")
     return layers[0].weight.detach().cpu().numpy()
 
 
-def cmd_filters(args) -> int:
+def cmd_filters(args: argparse.Namespace) -> int:
     from .. import viz
     from ..io import load
 

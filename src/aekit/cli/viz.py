@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .common import (
     add_data_arguments,
@@ -18,16 +23,19 @@ from .common import (
 )
 from .core import add_fit_arguments, fit_options, split_off_validation
 
+if TYPE_CHECKING:
+    pass
+
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     _register_map(sub)
     _register_plot(sub)
     _register_report(sub)
 
 
-def _register_map(sub) -> None:
+def _register_map(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "map",
         help="2-D codes coloured by label beside PCA, with k-NN accuracy and trustworthiness",
@@ -80,7 +88,7 @@ def _register_map(sub) -> None:
     p.set_defaults(func=cmd_map)
 
 
-def _register_plot(sub) -> None:
+def _register_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
         help="one figure: recon, filters, curves, codes (histograms) or rd",
@@ -107,7 +115,7 @@ def _register_plot(sub) -> None:
     p.set_defaults(func=cmd_plot)
 
 
-def _register_report(sub) -> None:
+def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="one self-contained HTML page for a run directory",
@@ -124,7 +132,7 @@ def _register_report(sub) -> None:
 
 
 # ---------------------------------------------------------------------- map
-def _splits(args):
+def _splits(args: argparse.Namespace) -> tuple:
     """(X_train, y_train, X_test, y_test) with labels, from --data (20% held out when it has no test split)."""
     from ..data import holdout_split
 
@@ -141,7 +149,7 @@ def _splits(args):
     return X_tr, y_tr, X_te, y_te
 
 
-def _map_model(args, X_train) -> tuple:
+def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
     """``(model, source, training seconds)``: the checkpoint DIR, or a map autoencoder trained on X_train."""
     from ..io import load
     from ..maps import HINTON_2D, map_autoencoder
@@ -166,7 +174,7 @@ def _map_model(args, X_train) -> tuple:
     )
 
 
-def cmd_map(args) -> int:
+def cmd_map(args: argparse.Namespace) -> int:
     from .. import viz
     from ..maps import compare_maps
 
@@ -206,7 +214,7 @@ def cmd_map(args) -> int:
 
 
 # ---------------------------------------------------------------------- plot
-def cmd_plot(args) -> int:
+def cmd_plot(args: argparse.Namespace) -> int:
     from .. import inference, viz
     from ..io import load
 
@@ -241,7 +249,7 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def _history(source) -> dict | None:
+def _history(source: str | os.PathLike) -> dict | None:
     path = Path(source)
     config = path / "config.json" if path.is_dir() else path
     if not config.is_file():
@@ -262,7 +270,7 @@ def _history(source) -> dict | None:
     if not isinstance(history, dict):
         raise ValueError(f"{expected}, got a JSON {type(history).__name__}")
 
-    def number(v) -> bool:
+    def number(v: object) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     for key in ("epoch", "train_loss", "val_loss", "val_error"):  # what the figure draws
@@ -277,7 +285,7 @@ def _history(source) -> dict | None:
     return history
 
 
-def load_rd_points(path) -> dict:
+def load_rd_points(path: str | os.PathLike) -> dict:
     """Read rate-distortion points from JSON: ``{method: [[bytes, psnr], ...]}``, or
     ``{"points": ...}``, or a list of ``{"method", "bytes", "psnr"}`` records."""
     from ..report import rd_points
@@ -297,7 +305,7 @@ def load_rd_points(path) -> dict:
 
 
 # ---------------------------------------------------------------------- report
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     data = None

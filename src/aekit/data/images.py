@@ -15,11 +15,16 @@ format Pillow can read; in a folder, all images have the same size unless
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aekit.errors import DataError
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "auto_mode", "find_images", "load_image_folder", "read_image"]
 
@@ -74,7 +79,7 @@ def find_images(directory: str | os.PathLike) -> tuple[list[Path], np.ndarray | 
     return paths, np.asarray(labels, dtype=np.int64), [p.name for p in class_dirs]
 
 
-def _open(path: Path, max_pixels: int):
+def _open(path: Path, max_pixels: int) -> PIL.Image.Image:
     """Open ``path`` lazily and check its declared size before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
@@ -101,7 +106,7 @@ def _open(path: Path, max_pixels: int):
     return image
 
 
-def auto_mode(paths, *, max_pixels: int = MAX_PIXELS) -> str:
+def auto_mode(paths: Iterable[str | os.PathLike], *, max_pixels: int = MAX_PIXELS) -> str:
     """``"L"`` when every image of ``paths`` is grayscale (8- or 16-bit), else ``"RGB"`` (headers only)."""
     for path in paths:
         with _open(Path(path), max_pixels) as image:
@@ -110,7 +115,7 @@ def auto_mode(paths, *, max_pixels: int = MAX_PIXELS) -> str:
     return "L"
 
 
-def _pixels(image, path: Path, channels: int) -> np.ndarray:
+def _pixels(image: PIL.Image.Image, path: Path, channels: int) -> np.ndarray:
     """(H, W, channels) float32 in [0, 1]: 16-bit grayscale scaled by 65535, everything else by 255."""
     from PIL import Image
 
@@ -144,7 +149,7 @@ def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
 
 
-def _check_size(size) -> tuple[int, int] | None:
+def _check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
     """``size`` as a (height, width) tuple of positive ints, or None."""
     if size is None:
         return None
