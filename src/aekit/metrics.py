@@ -53,9 +53,9 @@ def squared_error_per_sample(x: ArrayLike, z: ArrayLike) -> np.ndarray:
 
 def bce(x: ArrayLike, z: ArrayLike, eps: float = 1e-7) -> float:
     """Mean over samples of the cross-entropy −Σ [x log z + (1 − x) log(1 − z)], z clipped to [eps, 1 − eps]."""
-    x, z = _pair(x, z)
-    z = np.clip(z, eps, 1 - eps)
-    return float(np.mean(-np.sum(x * np.log(z) + (1 - x) * np.log1p(-z), axis=1)))
+    xs, zs = _pair(x, z)
+    zs = np.clip(zs, eps, 1 - eps)
+    return float(np.mean(-np.sum(xs * np.log(zs) + (1 - xs) * np.log1p(-zs), axis=1)))
 
 
 def psnr(
@@ -101,7 +101,7 @@ def reconstruction_report(x: ArrayLike, z: ArrayLike) -> dict:
     """``{"n", "sq_error_per_sample", "mse", "psnr_db"}`` of reconstructions ``z`` of ``x``:
     mean ‖z − x‖² per sample, mean squared error, PSNR 10·log10(1 / MSE) averaged over samples."""
     return {
-        "n": int(len(x)),
+        "n": int(np.shape(x)[0]),
         "sq_error_per_sample": float(np.mean(squared_error_per_sample(x, z))),
         "mse": mse(x, z),
         "psnr_db": psnr(x, z),

@@ -14,7 +14,7 @@ import importlib
 import logging
 import re
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ..errors import AekitError
@@ -57,7 +57,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line and exit code 2, never a usage dump; help shows defaults."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
 

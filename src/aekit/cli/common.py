@@ -13,11 +13,16 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .. import data as datasets
 from ..errors import DataError
+
+N = TypeVar("N", int, float)
+#: What the handlers are given as a model: any aekit model (a torch.nn.Module whose attributes vary by family).
+Model = Any
 
 MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command line takes
 
@@ -41,9 +46,7 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def _checked_number(
-    text: str, convert: Callable[[str], float], ok: Callable[[float], bool], expected: str
-) -> float:
+def _checked_number(text: str, convert: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> N:
     """``convert(text)`` when it parses and ``ok`` holds for it, else an argparse error saying what was expected."""
     try:
         value = convert(text)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DataError
 from . import core
 from .choices import CONV_BLOCKS, UNPOOL_NAMES
-from .common import int_list, is_main, load_data, say, seed_int, write_array, write_json
-
-if TYPE_CHECKING:
-    from torch import nn
+from .common import Model, int_list, is_main, load_data, say, seed_int, write_array, write_json
 
 #: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
 DENOISE_IMAGE_SUFFIXES = (".png",)
@@ -116,7 +112,7 @@ def train_cae(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cae_figures(args: argparse.Namespace, model: nn.Module, X: np.ndarray, history: dict, out: Path) -> dict:
+def _cae_figures(args: argparse.Namespace, model: Model, X: np.ndarray, history: dict, out: Path) -> dict:
     """Draw denoising.png (a denoiser) or reconstructions.png, and curves.png; return the denoising report."""
     from .. import inference, metrics, viz
 
@@ -142,7 +138,7 @@ def _cae_figures(args: argparse.Namespace, model: nn.Module, X: np.ndarray, hist
     return {"denoising": denoising}
 
 
-def _say_cae(args: argparse.Namespace, model: nn.Module, report: dict, seconds: float, out: Path) -> None:
+def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: float, out: Path) -> None:
     best = report.get("test", report["train"])
     extra = (
         f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
@@ -157,8 +153,8 @@ def _say_cae(args: argparse.Namespace, model: nn.Module, report: dict, seconds: 
 
 
 # ---------------------------------------------------------------------- denoise
-def _in_channels(model: nn.Module) -> int:
-    shape = getattr(model, "input_shape", ())
+def _in_channels(model: Model) -> int:
+    shape: tuple = getattr(model, "input_shape", ())
     if len(shape) != 3 or shape[0] is None:
         raise DataError(
             f"{type(model).__name__} does not take images (input shape {shape}); "

@@ -10,12 +10,12 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .choices import ACTIVATION_NAMES
 from .common import (
+    Model,
     add_data_arguments,
     add_run_arguments,
     int_list,
@@ -28,9 +28,6 @@ from .common import (
     write_array,
     write_json,
 )
-
-if TYPE_CHECKING:
-    from torch import nn
 
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
@@ -169,7 +166,7 @@ def split_off_validation(X: np.ndarray, y: np.ndarray | None, args: argparse.Nam
     return holdout_split(X, y, args.val_fraction, args.seed, name="--val-fraction")
 
 
-def reconstruction_metrics(model: nn.Module, X: np.ndarray) -> dict:
+def reconstruction_metrics(model: Model, X: np.ndarray) -> dict:
     """Model loss, squared error per sample ‖z − x‖², MSE and PSNR of ``X`` (see :mod:`aekit.metrics`)."""
     from .. import inference, metrics
 
@@ -218,7 +215,7 @@ def train_dense(args: argparse.Namespace) -> int:
 
 
 def fit_run(
-    args: argparse.Namespace, model: nn.Module, X_train: np.ndarray, X_val: np.ndarray | None, out: Path
+    args: argparse.Namespace, model: Model, X_train: np.ndarray, X_val: np.ndarray | None, out: Path
 ) -> tuple:
     """Train ``model`` (resumed from ``out`` with --resume) with the command line's fit options, saving
     checkpoints in ``out``: ``(model, history, seconds)``."""
@@ -239,12 +236,12 @@ def fit_run(
     return model, history, time.perf_counter() - start
 
 
-def split_metrics(model: nn.Module, **splits: np.ndarray | None) -> dict:
+def split_metrics(model: Model, **splits: np.ndarray | None) -> dict:
     """``{name: reconstruction_metrics(model, X)}`` for each split given that is not None."""
     return {name: reconstruction_metrics(model, X) for name, X in splits.items() if X is not None}
 
 
-def _figures(model: nn.Module, X: np.ndarray, out: Path) -> None:
+def _figures(model: Model, X: np.ndarray, out: Path) -> None:
     from .. import viz
 
     with contextlib.suppress(ValueError):  # samples that are not images: no figure
@@ -255,14 +252,14 @@ def _figures(model: nn.Module, X: np.ndarray, out: Path) -> None:
         viz.training_curves(model.history, out / "curves.png")
 
 
-def _n_classes(model: nn.Module) -> int | None:
+def _n_classes(model: Model) -> int | None:
     """The number of classes of a classifier checkpoint; None for an autoencoder."""
     n = getattr(model, "n_classes", None)
     return n if n is not None else getattr(model, "config", {}).get("n_classes")
 
 
-def classification_metrics(model: nn.Module, X: np.ndarray, y: np.ndarray | None) -> dict:
-    """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
+def classification_metrics(model: Model, X: np.ndarray, y: np.ndarray | None, n_classes: int) -> dict:
+    """Error rate and confusion matrix (rows: true class, columns: predicted) of a ``n_classes`` classifier."""
     from .. import inference, metrics
     from ..data import check_labels
 
@@ -270,10 +267,10 @@ def classification_metrics(model: nn.Module, X: np.ndarray, y: np.ndarray | None
         raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
     y = check_labels(y, len(X), name="the labels of --data")
     pred = inference.predict(model, X)
-    return metrics.classification_report(y, pred, int(_n_classes(model)), name="the labels of --data")
+    return metrics.classification_report(y, pred, n_classes, name="the labels of --data")
 
 
-def _flat_input(model: nn.Module) -> bool:
+def _flat_input(model: Model) -> bool:
     """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
     return len(getattr(model, "input_shape", ())) != 3
 
@@ -283,12 +280,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
-    classifier = _n_classes(model) is not None
-    result = classification_metrics(model, X, y) if classifier else reconstruction_metrics(model, X)
+    n_classes = _n_classes(model)
+    if n_classes is None:
+        result = reconstruction_metrics(model, X)
+    else:
+        result = classification_metrics(model, X, y, int(n_classes))
     result.update(data=args.data, split=args.split)
     if args.out:
         write_json(args.out, result)
-    if not classifier:
+    if n_classes is None:
         say(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
         return 0
     say(

@@ -13,15 +13,11 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import core
-from .common import is_main, load_data, out_file, positive_int, say, write_json
-
-if TYPE_CHECKING:
-    from torch import nn
+from .common import Model, is_main, load_data, out_file, positive_int, say, write_json
 
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
@@ -120,7 +116,7 @@ def train_sda(args: argparse.Namespace) -> int:
     }
     for name, X_split, y_split in (("validation", X_val, y_val), ("test", X_test, y_test)):
         if X_split is not None:
-            report[name] = core.classification_metrics(model, X_split, y_split)
+            report[name] = core.classification_metrics(model, X_split, y_split, n_classes)
     write_json(out / "metrics.json", report)
     _sda_figures(model, history, out)
     _say_sda(report, out)
@@ -147,7 +143,7 @@ def _sda_data(args: argparse.Namespace) -> tuple:
 
 def _pretrained_stack(
     args: argparse.Namespace, n_inputs: int, X_train: np.ndarray, options: dict, out: Path
-) -> nn.Module:
+) -> Model:
     """The greedily pre-trained stack: loaded from ``out/pretrained`` with --resume, else trained (and saved)."""
     from ..io import load
     from ..nn import StackedAutoencoder
@@ -175,7 +171,7 @@ def _pretrained_stack(
     return stack
 
 
-def _sda_figures(model: nn.Module, history: dict, out: Path) -> None:
+def _sda_figures(model: Model, history: dict, out: Path) -> None:
     from .. import viz
 
     viz.training_curves(history, out / "curves.png", title="supervised fine-tuning")
@@ -191,14 +187,14 @@ def _say_sda(report: dict, out: Path) -> None:
     )
 
 
-def _draw_filters(model: nn.Module, path: str | os.PathLike) -> None:
+def _draw_filters(model: Model, path: str | os.PathLike) -> None:
     from .. import viz
 
     with contextlib.suppress(ValueError):  # inputs that are not square images: no figure
         viz.filter_grid(_first_layer_weights(model), path)
 
 
-def _first_layer_weights(model: nn.Module) -> np.ndarray:
+def _first_layer_weights(model: Model) -> np.ndarray:
     layers = getattr(model, "encoder_layers", None)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no first encoder layer to draw")

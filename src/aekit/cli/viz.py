@@ -7,7 +7,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,9 +21,6 @@ from .common import (
     write_json,
 )
 from .core import add_fit_arguments, fit_options, split_off_validation
-
-if TYPE_CHECKING:
-    pass
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 

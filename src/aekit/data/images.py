@@ -245,12 +245,12 @@ def load_image_folder(
     paths, labels, _ = find_images(directory)
     if mode == "auto":
         mode = auto_mode(paths, max_pixels=max_pixels)
-    X = None
-    for i, path in enumerate(paths):
+    first = read_image(paths[0], mode=mode, size=size, max_pixels=max_pixels)
+    X = np.empty((len(paths), *first.shape), dtype=np.float32)
+    X[0] = first
+    for i, path in enumerate(paths[1:], start=1):
         image = read_image(path, mode=mode, size=size, max_pixels=max_pixels)
-        if X is None:
-            X = np.empty((len(paths), *image.shape), dtype=np.float32)
-        elif image.shape != X.shape[1:]:
+        if image.shape != X.shape[1:]:
             raise DataError(
                 f"{str(path)!r} is {image.shape[2]}x{image.shape[1]} but {str(paths[0])!r} is "
                 f"{X.shape[3]}x{X.shape[2]} (width x height): give size=(height, width) to resize them all"
