@@ -134,9 +134,10 @@ def test_drawing_a_corrupted_figure_leaves_the_global_generator_alone(tiny, tmp_
     np.testing.assert_array_equal(again["corrupted"], rows["corrupted"])  # the same noise every time
 
 
-def test_seeded_corruption_is_the_noise_of_that_seed(tiny):
+@pytest.mark.parametrize("spec", ["masking:0.3", "gaussian:0.4", "saltpepper:0.3"])
+def test_seeded_corruption_is_the_noise_of_that_seed(tiny, spec):
     _, X, _ = tiny
-    q_d = aekit.corruption.parse("saltpepper:0.3")
+    q_d = aekit.corruption.parse(spec)
     before = torch.get_rng_state()
     noisy = viz.seeded_corruption(q_d, X, seed=7)
     assert torch.equal(torch.get_rng_state(), before)
