@@ -30,3 +30,35 @@ def test_shape_mismatch_raises():
 def test_empty_input_is_an_error_not_nan(fn, shape):
     with pytest.raises(ValueError, match="nothing to compare"):
         fn(np.zeros(shape), np.zeros(shape))
+
+
+def test_confusion_matrix_and_classification_report_by_hand():
+    from aekit.errors import DataError
+    from aekit.metrics import classification_report, confusion_matrix
+
+    y, pred = np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2])
+    expected = [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    np.testing.assert_array_equal(confusion_matrix(y, pred, 3), expected)
+    report = classification_report(y, pred, 3)
+    assert report == {
+        "n": 6,
+        "error_rate": pytest.approx(2 / 6),
+        "error_pct": pytest.approx(100 * 2 / 6),
+        "confusion_matrix": expected,
+    }
+    with pytest.raises(DataError, match=r"the labels must be classes 0..2 of this 3-class model, found 5"):
+        confusion_matrix([0, 5], [0, 1], 3, name="the labels")
+    with pytest.raises(ValueError, match="2 labels but 3 predictions"):
+        confusion_matrix([0, 1], [0, 1, 2], 3)
+
+
+def test_reconstruction_report_gathers_the_figures():
+    from aekit.metrics import reconstruction_report
+
+    x, z = np.zeros((2, 4)), np.full((2, 4), 0.5)
+    assert reconstruction_report(x, z) == {
+        "n": 2,
+        "sq_error_per_sample": pytest.approx(1.0),
+        "mse": pytest.approx(0.25),
+        "psnr_db": pytest.approx(10 * np.log10(4)),
+    }

@@ -121,3 +121,28 @@ def test_failed_drawing_leaves_no_figure_open(tmp_path):
         with pytest.raises(OSError):
             viz.training_curves({"train_loss": [1.0, 0.5]}, tmp_path)  # saving onto a directory fails
     assert set(plt.get_fignums()) == before
+
+
+def test_drawing_a_corrupted_figure_leaves_the_global_generator_alone(tiny, tmp_path):
+    model, X, _ = tiny
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    rows = viz.reconstruction_rows(model, X[:10])  # the model's own q_D: masking:0.2
+    viz.reconstruction_grid(rows, tmp_path / "r.png")
+    assert torch.equal(torch.get_rng_state(), before)  # neither reseeded nor advanced
+    again = viz.reconstruction_rows(model, X[:10])
+    np.testing.assert_array_equal(again["corrupted"], rows["corrupted"])  # the same noise every time
+
+
+@pytest.mark.parametrize("spec", ["masking:0.3", "gaussian:0.4", "saltpepper:0.3"])
+def test_seeded_corruption_is_the_noise_of_that_seed(tiny, spec):
+    _, X, _ = tiny
+    q_d = aekit.corruption.parse(spec)
+    before = torch.get_rng_state()
+    noisy = viz.seeded_corruption(q_d, X, seed=7)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(7)  # what the figures drew before: the same stream from the global generator
+    expected = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
+    np.testing.assert_array_equal(noisy, expected)
+    assert noisy.dtype == np.float32 and noisy.shape == X.shape
+    assert not np.array_equal(viz.seeded_corruption(q_d, X, seed=8), noisy)

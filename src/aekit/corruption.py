@@ -58,8 +58,16 @@ def _range_text(value_range) -> str:
     return ("(-inf" if low is None else f"[{low:g}") + ", " + ("inf)" if high is None else f"{high:g}]")
 
 
+def _noise(draw, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """``draw`` (torch.rand or torch.randn) shaped like ``x``: from ``generator``, else the global generator."""
+    if generator is None:
+        return (torch.rand_like if draw is torch.rand else torch.randn_like)(x)
+    return draw(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
 class Corruption(nn.Module):
-    """Base class: ``corruption(x)`` returns x̃ ~ q_D(x̃ | x), same shape and dtype."""
+    """Base class: ``corruption(x)`` returns x̃ ~ q_D(x̃ | x), same shape and dtype; ``corruption(x,
+    generator=g)`` draws the noise from the ``torch.Generator`` g instead of the global one."""
 
     kind: str = ""
     value_range: tuple | None = None  # (low, high) of the input, for the kinds whose noise depends on it
@@ -124,8 +132,8 @@ class Masking(Corruption):
         super().__init__()
         self.nu = _check_fraction("Masking nu", nu)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        keep = torch.rand_like(x) >= self.nu
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        keep = _noise(torch.rand, x, generator) >= self.nu
         return x * keep
 
     def to_config(self) -> dict:
@@ -146,8 +154,8 @@ class Gaussian(Corruption):
         self.clip = bool(clip)
         self.value_range = _check_range(value_range)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        noisy = x + self.sigma * torch.randn_like(x)
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        noisy = x + self.sigma * _noise(torch.randn, x, generator)
         low, high = self.value_range
         if not self.clip or (low is None and high is None):
             return noisy
@@ -179,9 +187,9 @@ class SaltAndPepper(Corruption):
                 f"value_range needs both bounds, got {_range_text(self.value_range)}"
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hit = torch.rand_like(x) < self.nu
-        salt = torch.rand_like(x) < 0.5
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        hit = _noise(torch.rand, x, generator) < self.nu
+        salt = _noise(torch.rand, x, generator) < 0.5
         low, high = self.value_range
         return torch.where(hit, torch.where(salt, high, low).to(x.dtype), x)  # salt = max, pepper = min
 

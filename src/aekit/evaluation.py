@@ -27,7 +27,7 @@ from sklearn.neighbors import KNeighborsClassifier
 __all__ = ["knn_accuracy", "trustworthiness", "pca_codes", "map_metrics"]
 
 
-def _codes(Z, name: str) -> np.ndarray:
+def _check_codes(Z, name: str) -> np.ndarray:
     Z = np.asarray(Z, dtype=np.float64)
     if Z.ndim != 2 or len(Z) == 0:
         raise ValueError(f"{name} must be a non-empty (n_samples, n_components) array, got shape {Z.shape}")
@@ -55,7 +55,7 @@ def knn_accuracy(Z_train, y_train, Z_test, y_test, *, k: int = 5) -> float:
     k : int
         Neighbours voting (uniform weights, Euclidean distance).
     """
-    Z_train, Z_test = _codes(Z_train, "Z_train"), _codes(Z_test, "Z_test")
+    Z_train, Z_test = _check_codes(Z_train, "Z_train"), _check_codes(Z_test, "Z_test")
     y_train, y_test = _labels(y_train, len(Z_train), "y_train"), _labels(y_test, len(Z_test), "y_test")
     if Z_train.shape[1] != Z_test.shape[1]:
         raise ValueError(f"Z_train has {Z_train.shape[1]} components but Z_test has {Z_test.shape[1]}")
@@ -72,7 +72,7 @@ def trustworthiness(X, Z, *, k: int = 5, max_samples: int | None = 3000, seed: i
     subset; None for all) are used.
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    Z = _codes(Z, "Z")
+    Z = _check_codes(Z, "Z")
     if len(X) != len(Z):
         raise ValueError(f"X has {len(X)} samples but Z has {len(Z)}")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k < len(X) / 2:

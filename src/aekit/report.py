@@ -56,15 +56,16 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{c
 
 
 # ====================================================================== rate-distortion points
-def _number(value):
+def _json_number(value):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _record_point(rec: dict):
     rate = next(
-        (_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec), None
+        (_json_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec),
+        None,
     )
-    dist = next((_number(rec[k]) for k in ("psnr", "psnr_db") if k in rec), None)
+    dist = next((_json_number(rec[k]) for k in ("psnr", "psnr_db") if k in rec), None)
     return None if rate is None or dist is None else (float(rate), float(dist))
 
 
@@ -84,7 +85,7 @@ def rd_points(doc, _name: str = "aekit", _depth: int = 0) -> dict:
                 if point is not None:
                     found.setdefault(str(rec.get("method", rec.get("name", _name))), []).append(point)
         elif all(
-            isinstance(p, (list, tuple)) and len(p) == 2 and all(_number(v) is not None for v in p)
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(_json_number(v) is not None for v in p)
             for p in doc
         ):
             found[_name] = [(float(a), float(b)) for a, b in doc]
@@ -128,7 +129,7 @@ def _table(rows, header=("name", "value")) -> str:
     rows = list(rows)
     extra = len(rows) - MAX_ROWS
     body = "".join(
-        f'<tr><td>{_esc(k)}</td><td class="{"num" if _number(v) is not None else ""}">'
+        f'<tr><td>{_esc(k)}</td><td class="{"num" if _json_number(v) is not None else ""}">'
         f"{_esc(_fmt(v))}</td></tr>"
         for k, v in rows[:MAX_ROWS]
     )
@@ -264,7 +265,9 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
             body += _note(f"the history in config.json could not be drawn: {err}")
     if isinstance(history, dict) and history.get("train_loss"):
         last = {
-            k: v[-1] for k, v in history.items() if isinstance(v, list) and v and _number(v[-1]) is not None
+            k: v[-1]
+            for k, v in history.items()
+            if isinstance(v, list) and v and _json_number(v[-1]) is not None
         }
         last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})
         body += _table(last.items(), ("last epoch", "value"))

@@ -11,19 +11,27 @@ import contextlib
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+
+    from .corruption import Corruption
 
 __all__ = [
     "image_shape",
     "reconstruction_grid",
     "reconstruction_rows",
+    "seeded_corruption",
     "training_curves",
     "first_layer_weights",
     "filter_tiles",
@@ -115,22 +123,47 @@ def reconstruction_grid(
         return save_figure(fig, path)
 
 
-def reconstruction_rows(model, X, corruption=None) -> dict:
+def seeded_corruption(q_d: Corruption, X: ArrayLike, *, seed: int = 0) -> np.ndarray:
+    """x̃ ~ q_D(x̃ | x) for every sample of ``X``, drawn from a local ``torch.Generator`` seeded with ``seed``.
+
+    The same ``seed`` gives the same noise (the figures and reports that show corrupted inputs are
+    reproducible), and the global torch generator is neither read nor reseeded: drawing a figure
+    leaves the random state of the training around it as it was.
+
+    Parameters
+    ----------
+    q_d : aekit.corruption.Corruption
+        The corruption process.
+    X : array_like
+        Samples, any shape; drawn as float32.
+    seed : int
+        Seed of the local generator (0 .. 2**63-1).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the shape of ``X``.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), generator=generator).numpy()
+
+
+def reconstruction_rows(
+    model: torch.nn.Module, X: np.ndarray, corruption: str | dict | Corruption | None = None
+) -> dict:
     """``{"clean", "corrupted", "reconstructed"}`` rows for :func:`reconstruction_grid`: ``X``, its
     corruption by ``corruption`` (a spec such as ``"masking:0.3"``; default the model's own q_D; no row
     when neither) and the model's reconstruction of what it was given."""
-    import torch
-
     from . import corruption as corruption_lib
     from .inference import reconstruct
 
     q_d = corruption_lib.from_config(corruption) if corruption else getattr(model, "corruption", None)
     rows = {"clean": X}
     if q_d is not None:
-        gen_state = torch.get_rng_state()
-        torch.manual_seed(0)  # the same noise every time the figure is drawn
-        X = q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
-        torch.set_rng_state(gen_state)
+        X = seeded_corruption(q_d, X, seed=0)  # the same noise every time the figure is drawn
         rows["corrupted"] = X
     rows["reconstructed"] = reconstruct(model, X)
     return rows

@@ -190,3 +190,51 @@ def test_cli_trains_on_an_image_folder(tmp_path):
     )
     assert (out / "model.safetensors").is_file()
     assert main(["-q", "evaluate", str(out), "--data", str(tmp_path / "imgs")]) == 0
+
+
+def _png_header_only(path, width, height):
+    """A PNG that declares width x height 8-bit grey pixels and holds none (a small file, a huge image)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 3)  # far fewer bytes than the rows declared
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_read_image_one_file_in_each_mode(tmp_path):
+    from aekit.data import read_image
+
+    grey = gray(1)[0]
+    rgb = np.random.default_rng(5).integers(0, 256, size=(6, 5, 3), dtype=np.uint8)
+    g, c = write_images(tmp_path, [grey, rgb])
+    np.testing.assert_array_equal(read_image(g) * 255, grey[None].astype(np.float32))  # (1, H, W)
+    assert read_image(c).shape == (3, 6, 5) and read_image(c).dtype == np.float32
+    np.testing.assert_array_equal(read_image(c) * 255, rgb.transpose(2, 0, 1).astype(np.float32))
+    assert read_image(c, mode="L").shape == (1, 6, 5)
+    np.testing.assert_array_equal(read_image(g, mode="RGB"), np.repeat(read_image(g), 3, axis=0))
+    assert read_image(g, size=(3, 4)).shape == (1, 3, 4)
+    with pytest.raises(DataError, match="mode must be None, 'L' or 'RGB'"):
+        read_image(g, mode="auto")
+
+
+def test_read_image_checks_the_declared_size_before_decoding(tmp_path):
+    from aekit.data import MAX_PIXELS, read_image
+
+    bomb = _png_header_only(tmp_path / "bomb.png", 5000, 5000)  # 25 M pixels in 33 bytes
+    assert MAX_PIXELS < 5000 * 5000
+    with pytest.raises(DataError, match=r"bomb.png.* is 5000x5000 = 25000000 pixels, over the limit of"):
+        read_image(bomb)
+    huge = _png_header_only(tmp_path / "huge.png", 100_000, 100_000)  # beyond Pillow's own bound
+    with pytest.raises(DataError, match=r"huge.png.* declares more pixels than the limit of 1000"):
+        read_image(huge, max_pixels=1000)
+    with pytest.raises(DataError, match=r"small.png.* could not be decoded"):  # header fine, no pixel data
+        read_image(_png_header_only(tmp_path / "small.png", 4, 4))
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(DataError, match=r"notes.png.* is not a readable image"):
+        read_image(text)

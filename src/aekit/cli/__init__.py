@@ -14,6 +14,7 @@ import importlib
 import logging
 import re
 import sys
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ..errors import AekitError
@@ -35,14 +36,14 @@ class UsageError(Exception):
 class DefaultsHelpFormatter(argparse.HelpFormatter):
     """Help that shows each option's default, unless its text already speaks of one or it has none."""
 
-    def _format_action(self, action):
+    def _format_action(self, action: argparse.Action) -> str:
         if self._shows_default(action):
             action = copy.copy(action)
             action.help = f"{action.help} (default: %(default)s)" if action.help else "default: %(default)s"
         return super()._format_action(action)
 
     @staticmethod
-    def _shows_default(action) -> bool:
+    def _shows_default(action: argparse.Action) -> bool:
         return (
             bool(action.option_strings)
             and "default" not in (action.help or "")
@@ -56,11 +57,11 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line and exit code 2, never a usage dump; help shows defaults."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run ``aekit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distributed import is_main
 from ..errors import DataError
-from ..io import atomic_path
-from ..nn.activations import ACTIVATIONS
+from .choices import ACTIVATION_NAMES
 from .common import (
     add_data_arguments,
+    atomic_path,
     int_list,
+    is_main,
     load_data,
     out_file,
     positive_float,
@@ -22,8 +22,7 @@ from .common import (
     write_array,
     write_json,
 )
-from .core import add_fit_arguments, fit_options, split_validation
-from .runs import load_test, run_directory
+from .core import add_fit_arguments, fit_options, split_off_validation
 
 
 def register(sub) -> None:
@@ -41,7 +40,7 @@ def register(sub) -> None:
     p.add_argument(
         "--hidden", type=int_list, default=[256, 32], help="encoder sizes, last is the latent (256,32)"
     )
-    p.add_argument("--activation", default="relu", choices=list(ACTIVATIONS))
+    p.add_argument("--activation", default="relu", choices=ACTIVATION_NAMES)
     p.add_argument(
         "--lmbda", type=float, default=0.02, help="λ: squared error per item traded per bit (0.02)"
     )
@@ -116,10 +115,11 @@ def cmd_train(args) -> int:
     from ..codec import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
+    from .runs import load_test, run_directory
 
     X, y = load_data(args, "train")
     X_test, _ = load_test(args)
-    X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
+    X_tr, _, X_val, _ = split_off_validation(X, y, args)
     out = run_directory(args.out, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = Autoencoder(
@@ -336,21 +336,14 @@ def _read_images(path: Path, encoder) -> np.ndarray:
                 f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})"
             )
         return X.reshape(-1, *encoder.input_shape)
-    from PIL import Image, UnidentifiedImageError
+    from ..data import read_image
 
     if encoder.image_shape is None:
         raise DataError(f"the codec's items {encoder.input_shape} are not images: pass .npy arrays")
-    h, w = encoder.image_shape[:2]
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB" if len(encoder.image_shape) == 3 else "L")
-            if image.size != (w, h):
-                image = image.resize((w, h), Image.BILINEAR)
-            pixels = np.asarray(image, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"{path} is not a readable image: {err}") from None
-    if len(encoder.input_shape) == 3 and encoder.input_shape[0] == 3:
-        pixels = pixels.transpose(2, 0, 1)
+    mode = "RGB" if len(encoder.image_shape) == 3 else "L"
+    pixels = read_image(path, mode=mode, size=tuple(encoder.image_shape[:2]))  # (C, H, W)
+    if len(encoder.input_shape) != 3:  # flat items are laid out as image_shape says: (H, W) or (H, W, C)
+        pixels = pixels.transpose(1, 2, 0)
     return pixels.reshape(1, *encoder.input_shape)
 
 

@@ -1,4 +1,8 @@
-"""Helpers shared by the sub-commands: data arguments, output files, printing."""
+"""Helpers shared by the sub-commands: data arguments, output files, printing.
+
+Nothing here imports torch at import time: the parsers are built from this module for every
+``--help``; torch comes in with the first command that runs.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import argparse
 import io as _io
 import json
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .. import data as datasets
-from ..distributed import is_main
 from ..errors import DataError
-from ..io import atomic_path, atomic_write_text
+
+N = TypeVar("N", int, float)
+#: What the handlers are given as a model: any aekit model (a torch.nn.Module whose attributes vary by family).
+Model = Any
 
 MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command line takes
 
@@ -37,7 +46,7 @@ def int_list(text: str) -> list[int]:
     return values
 
 
-def _number(text: str, convert, ok, expected: str):
+def _checked_number(text: str, convert: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> N:
     """``convert(text)`` when it parses and ``ok`` holds for it, else an argparse error saying what was expected."""
     try:
         value = convert(text)
@@ -50,20 +59,20 @@ def _number(text: str, convert, ok, expected: str):
 
 def positive_int(text: str) -> int:
     """An int >= 1 (for ``--n``)."""
-    return _number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
+    return _checked_number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
 
 
 def seed_int(text: str) -> int:
     """A random seed: an int in 0 .. 2**63-1."""
-    return _number(text, int, lambda v: 0 <= v < 2**63, "an integer seed in 0 .. 2**63-1")
+    return _checked_number(text, int, lambda v: 0 <= v < 2**63, "an integer seed in 0 .. 2**63-1")
 
 
 def positive_float(text: str) -> float:
     """A finite float > 0 (for ``--timeout``)."""
-    return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number (> 0)")
+    return _checked_number(text, float, lambda v: 0 < v < float("inf"), "a positive number (> 0)")
 
 
-def out_file(*suffixes: str):
+def out_file(*suffixes: str) -> Callable[[str], str]:
     """An argparse type: a file name ending in one of ``suffixes`` (any case), e.g. ``out_file(".png")``."""
 
     def check(text: str) -> str:
@@ -78,7 +87,11 @@ def out_file(*suffixes: str):
 
 
 def add_data_arguments(
-    parser, *, default: str | None = "digits", split: str = "test", required: bool | None = None
+    parser: argparse.ArgumentParser,
+    *,
+    default: str | None = "digits",
+    split: str = "test",
+    required: bool | None = None,
 ) -> None:
     """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
     parser.add_argument(
@@ -100,7 +113,9 @@ def add_data_arguments(
     )
 
 
-def load_data(args, split: str | None = None, *, flatten: bool = True):
+def load_data(
+    args: argparse.Namespace, split: str | None = None, *, flatten: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y)`` for the data named on the command line: samples as rows, one label per sample."""
     X, y = datasets.load_dataset(
         args.data,
@@ -126,14 +141,38 @@ def has_split(spec: str) -> bool:
     return spec in ("digits", "mnist", "fashion-mnist", "kmnist") or Path(spec).is_dir()
 
 
-def write_json(path, obj) -> Path:
+def add_run_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
+    """--overwrite, and --resume when the command can continue a run (see :mod:`aekit.cli.runs`)."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint already in the output directory (its old files are removed first)",
+    )
+    if resume:
+        p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+
+
+def atomic_path(path: str | os.PathLike) -> AbstractContextManager[Path]:
+    """:func:`aekit.io.atomic_path` (a context giving a temporary file that replaces ``path`` on success),
+    imported on the first call so that building the parsers does not import torch."""
+    from .. import io
+
+    return io.atomic_path(path)
+
+
+def write_json(path: str | os.PathLike, obj: object) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    from ..io import atomic_write_text
+
     path = Path(path)
     atomic_write_text(path, json.dumps(obj, indent=2, default=float) + "\n")
     return path
 
 
-def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
+def write_array(path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
+    from ..io import atomic_path
+
     path = Path(path)
     buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
@@ -147,7 +186,14 @@ def write_array(path, X: np.ndarray, y: np.ndarray | None = None) -> Path:
     return path
 
 
-def say(*parts) -> None:
+def is_main() -> bool:
+    """Whether this process is rank 0, the one that writes reports (torch is imported on the first call)."""
+    from ..distributed import is_main as rank_zero
+
+    return rank_zero()
+
+
+def say(*parts: object) -> None:
     """Print a result line on standard output (results, not logs); under torchrun only rank 0 prints."""
     if is_main():
         print(*parts, flush=True)

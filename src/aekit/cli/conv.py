@@ -8,30 +8,23 @@
 
 from __future__ import annotations
 
-import time
+import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .. import corruption as corruption_lib
-from .. import inference, metrics, viz
-from ..distributed import is_main
 from ..errors import DataError
-from ..io import atomic_path, load
-from ..nn import ConvAutoencoder
-from ..nn.conv import BLOCKS
-from ..nn.pooling import UNPOOL_MODES
-from ..train import fit, seed_everything
 from . import core
-from .common import int_list, load_data, say, seed_int, write_array, write_json
-from .runs import load_test, resumed_model, run_directory
+from .choices import CONV_BLOCKS, UNPOOL_NAMES
+from .common import Model, int_list, is_main, load_data, say, seed_int, write_array, write_json
 
-IMAGE_SUFFIXES = (".png",)
-MAX_PIXELS = 64_000_000  # refuse absurd images/arrays rather than exhausting memory
+#: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
+DENOISE_IMAGE_SUFFIXES = (".png",)
+#: The most values a .npy input of ``aekit denoise`` may hold (image files: aekit.data.MAX_PIXELS pixels).
+MAX_ARRAY_VALUES = 64_000_000
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     _extend_train(sub)
     p = sub.add_parser(
         "denoise",
@@ -52,7 +45,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_denoise)
 
 
-def _extend_train(sub) -> None:
+def _extend_train(sub: argparse._SubParsersAction) -> None:
     """Add ``--model cae`` and its options to ``aekit train``."""
     group = core.add_trainer(sub, "cae", train_cae, "convolutional (denoising) autoencoder")
     group.add_argument(
@@ -65,24 +58,28 @@ def _extend_train(sub) -> None:
     group.add_argument("--channels", type=int_list, default=[32, 32], help="feature maps per level (32,32)")
     group.add_argument("--kernel-size", type=int, default=3)
     group.add_argument(
-        "--block", default="modern", choices=list(BLOCKS), help="modern: Conv+BN+ReLU; masci: tanh(Ψ(X*W+b))"
+        "--block", default="modern", choices=CONV_BLOCKS, help="modern: Conv+BN+ReLU; masci: tanh(Ψ(X*W+b))"
     )
     group.add_argument(
         "--unpool",
         default="upsample",
-        choices=list(UNPOOL_MODES),
+        choices=UNPOOL_NAMES,
         help="approximate inverse of max-pooling in the decoder",
     )
 
 
-def train_cae(args) -> int:
+def train_cae(args: argparse.Namespace) -> int:
+    from ..nn import ConvAutoencoder
+    from ..train import seed_everything
+    from .runs import load_test, run_directory
+
     X, y = load_data(args, "train", flatten=False)
     if X.ndim != 4:
         raise DataError(
             f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape {X.shape}"
         )
     X_test, _ = load_test(args, flatten=False)
-    X_tr, _, X_val, _ = split_validation(X, y, args)
+    X_tr, _, X_val, _ = core.split_off_validation(X, y, args)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = ConvAutoencoder(
@@ -96,55 +93,52 @@ def train_cae(args) -> int:
         output_activation=args.output_activation,
         corruption=args.corruption,
     )
-    if args.resume:
-        model = resumed_model(args, model, out)
-    start = time.perf_counter()
-    history = fit(
-        model,
-        X_tr,
-        X_val=X_val,
-        checkpoint_dir=out,
-        resume_from=out if args.resume else None,
-        **core.fit_options(args),
-    )
-    seconds = time.perf_counter() - start
+    model, history, seconds = core.fit_run(args, model, X_tr, X_val, out)
     if not is_main():  # under torchrun: rank 0 evaluates and writes the report and figures
         return 0
+    epochs = len(history["epoch"])
     report = {
         "model": "cae",
         "data": args.data,
         "config": model.config,
-        "epochs": len(history["epoch"]),
+        "epochs": epochs,
         "seconds": seconds,
-        "train_samples_per_second": len(X_tr) * len(history["epoch"]) / seconds if seconds > 0 else None,
-        "train": core.reconstruction_metrics(model, X_tr[:10000]),
+        "train_samples_per_second": len(X_tr) * epochs / seconds if seconds > 0 else None,
     }
-    if X_val is not None:
-        report["validation"] = core.reconstruction_metrics(model, X_val)
-    X_show = X_test if X_test is not None else X_tr
-    if X_test is not None:
-        report["test"] = core.reconstruction_metrics(model, X_test)
-    if model.corruption is not None:
-        noisy = _corrupt(model.corruption, X_show, args.seed)
-        denoised = inference.reconstruct(model, noisy)
-        report["denoising"] = {
-            "n": len(X_show),
-            "corruption": model.corruption.spec(),
-            "psnr_noisy_db": metrics.psnr(X_show, noisy),
-            "psnr_denoised_db": metrics.psnr(X_show, denoised),
-        }
-        viz.reconstruction_grid(
-            {"clean": X_show, "noisy": noisy, "denoised": denoised},
-            out / "denoising.png",
-            title=f"convolutional denoiser, {model.corruption.spec()}",
-        )
-    else:
-        viz.reconstruction_grid(
-            {"input": X_show, "reconstructed": inference.reconstruct(model, X_show[:10])},
-            out / "reconstructions.png",
-        )
-    viz.training_curves(history, out / "curves.png")
+    report.update(core.split_metrics(model, train=X_tr[:10000], validation=X_val, test=X_test))
+    report.update(_cae_figures(args, model, X_test if X_test is not None else X_tr, history, out))
     write_json(out / "metrics.json", report)
+    _say_cae(args, model, report, seconds, out)
+    return 0
+
+
+def _cae_figures(args: argparse.Namespace, model: Model, X: np.ndarray, history: dict, out: Path) -> dict:
+    """Draw denoising.png (a denoiser) or reconstructions.png, and curves.png; return the denoising report."""
+    from .. import inference, metrics, viz
+
+    viz.training_curves(history, out / "curves.png")
+    if model.corruption is None:
+        viz.reconstruction_grid(
+            {"input": X, "reconstructed": inference.reconstruct(model, X[:10])}, out / "reconstructions.png"
+        )
+        return {}
+    noisy = viz.seeded_corruption(model.corruption, X, seed=args.seed)
+    denoised = inference.reconstruct(model, noisy)
+    viz.reconstruction_grid(
+        {"clean": X, "noisy": noisy, "denoised": denoised},
+        out / "denoising.png",
+        title=f"convolutional denoiser, {model.corruption.spec()}",
+    )
+    denoising = {
+        "n": len(X),
+        "corruption": model.corruption.spec(),
+        "psnr_noisy_db": metrics.psnr(X, noisy),
+        "psnr_denoised_db": metrics.psnr(X, denoised),
+    }
+    return {"denoising": denoising}
+
+
+def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: float, out: Path) -> None:
     best = report.get("test", report["train"])
     extra = (
         f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
@@ -156,25 +150,11 @@ def train_cae(args) -> int:
         f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: loss {best['loss']:.4g}, "
         f"PSNR {best['psnr_db']:.2f} dB{extra} -> {out}"
     )
-    return 0
-
-
-def split_validation(X, y, args):
-    return core.split_validation(X, y, args.val_fraction, args.seed)
-
-
-def _corrupt(q_d, X: np.ndarray, seed: int) -> np.ndarray:
-    gen_state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        return q_d(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy()
-    finally:
-        torch.set_rng_state(gen_state)
 
 
 # ---------------------------------------------------------------------- denoise
-def _in_channels(model) -> int:
-    shape = getattr(model, "input_shape", ())
+def _in_channels(model: Model) -> int:
+    shape: tuple = getattr(model, "input_shape", ())
     if len(shape) != 3 or shape[0] is None:
         raise DataError(
             f"{type(model).__name__} does not take images (input shape {shape}); "
@@ -183,24 +163,11 @@ def _in_channels(model) -> int:
     return int(shape[0])
 
 
-def read_png(path: Path, channels: int) -> np.ndarray:
-    """A PNG as float32 (C, H, W) in [0, 1] (converted to grey or RGB for the model)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise DataError(f"{path}: {img.width}x{img.height} is larger than {MAX_PIXELS} pixels")
-            img = img.convert("L" if channels == 1 else "RGB")
-            arr = np.asarray(img, dtype=np.float32) / 255.0
-    except (OSError, Image.DecompressionBombError) as err:
-        raise DataError(f"{path} is not a readable image: {err}") from None
-    return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
-
-
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write a (C, H, W) image in [0, 1] as an 8-bit PNG, atomically."""
     from PIL import Image
+
+    from ..io import atomic_path
 
     img = np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
     img = img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)
@@ -210,32 +177,18 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 def read_npy(path: Path, channels: int) -> tuple[np.ndarray, tuple]:
     """An array of images as float32 (N, C, H, W) in [0, 1], and its original shape."""
+    from ..data import load_array
+
     with open(path, "rb") as fh:
-        if fh.read(6) != b"\x93NUMPY":  # else np.load takes it for a pickle ("pickled (object) data")
+        if fh.read(6) != b"\x93NUMPY":
             raise DataError(
                 f"{path} is not a .npy array (no NumPy header): expected a .npy file from numpy.save"
             )
-    try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path} is not a readable .npy array: {err}") from None
-    if arr.size > MAX_PIXELS:
-        raise DataError(f"{path} holds {arr.size} values, more than the limit of {MAX_PIXELS}")
+    arr = load_array(path)[0]  # names the file: pickled objects, truncated data...
+    if arr.size > MAX_ARRAY_VALUES:
+        raise DataError(f"{path} holds {arr.size} values, more than the limit of {MAX_ARRAY_VALUES}")
     shape = arr.shape
-    if arr.ndim == 2:
-        images = arr[None, None]
-    elif arr.ndim == 3:
-        images = (
-            arr[None]
-            if (channels > 1 and arr.shape[0] == channels)
-            else arr[:, None]
-            if channels == 1
-            else None
-        )
-    elif arr.ndim == 4:
-        images = arr
-    else:
-        images = None
+    images = _as_images(arr, channels)
     if images is None or images.shape[1] != channels:
         raise DataError(
             f"{path} has shape {shape}: expected (H, W), (N, H, W) or (N, {channels}, H, W) images "
@@ -245,23 +198,29 @@ def read_npy(path: Path, channels: int) -> tuple[np.ndarray, tuple]:
     return np.ascontiguousarray(images), shape
 
 
-def cmd_denoise(args) -> int:
-    model = load(args.model_dir)
-    channels = _in_channels(model)
-    out = Path(args.out)
-    q_d = corruption_lib.parse(args.add_noise) if args.add_noise else None
-    rows: dict[str, list] = {"clean": [], "noisy": [], "denoised": []}
-    written = []
-    # every input is checked and read, and every output name known, before anything is written
+def _as_images(arr: np.ndarray, channels: int) -> np.ndarray | None:
+    """``arr`` as (N, C, H, W): (H, W) is one image, (N, H, W) N grey ones or one with C channels."""
+    if arr.ndim == 2:
+        return arr[None, None]
+    if arr.ndim == 3 and channels > 1 and arr.shape[0] == channels:
+        return arr[None]
+    if arr.ndim == 3 and channels == 1:
+        return arr[:, None]
+    return arr if arr.ndim == 4 else None
+
+
+def _output_names(inputs: list[str], out: Path) -> list[str]:
+    """The file each input is written to in ``out``, checked before anything is read or written: every
+    input exists and has a known suffix, and no two outputs (nor the figure) share a name."""
     targets: dict[str, str] = {"denoise.png": "the figure"}
-    for name in args.inputs:
+    for name in inputs:
         path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"input {name!r} not found")
         suffix = path.suffix.lower()
-        if suffix not in IMAGE_SUFFIXES and suffix != ".npy":
+        if suffix not in DENOISE_IMAGE_SUFFIXES and suffix != ".npy":
             raise DataError(f"{name}: expected a .png image or a .npy array, got {suffix or 'no suffix'!r}")
-        target = path.stem + (".png" if suffix in IMAGE_SUFFIXES else ".npy")
+        target = path.stem + (".png" if suffix in DENOISE_IMAGE_SUFFIXES else ".npy")
         if target.lower() in map(str.lower, targets):
             other = next(v for k, v in targets.items() if k.lower() == target.lower())
             raise ValueError(
@@ -269,25 +228,40 @@ def cmd_denoise(args) -> int:
                 "give inputs with distinct names (or denoise them in separate runs)"
             )
         targets[target] = repr(name)
-    loaded = []
-    for name in args.inputs:
-        path = Path(name)
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            loaded.append((path, read_png(path, channels)[None], None))
-        else:
-            loaded.append((path, *read_npy(path, channels)))
-    for path, images, shape in loaded:
-        noisy = _corrupt(q_d, images, args.seed) if q_d is not None else images
+    return list(targets)[1:]
+
+
+def _read_input(path: Path, channels: int) -> tuple[np.ndarray, tuple | None]:
+    """``(images (N, C, H, W), the .npy's shape or None for an image file)``."""
+    from ..data import read_image
+
+    if path.suffix.lower() in DENOISE_IMAGE_SUFFIXES:
+        return read_image(path, mode="L" if channels == 1 else "RGB")[None], None
+    return read_npy(path, channels)
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .. import corruption, inference, viz
+    from ..io import load
+
+    model = load(args.model_dir)
+    channels = _in_channels(model)
+    out = Path(args.out)
+    q_d = corruption.parse(args.add_noise) if args.add_noise else None
+    targets = _output_names(args.inputs, out)  # every input checked and read before anything is written
+    loaded = [_read_input(Path(name), channels) for name in args.inputs]
+    rows: dict[str, list] = {"clean": [], "noisy": [], "denoised": []}
+    written = []
+    for (images, shape), target in zip(loaded, targets):
+        noisy = viz.seeded_corruption(q_d, images, seed=args.seed) if q_d is not None else images
         denoised = inference.reconstruct(model, noisy)
-        target = out / (path.stem + (".png" if shape is None else ".npy"))
         if shape is None:
-            write_png(target, denoised[0])
+            write_png(out / target, denoised[0])
         else:
-            write_array(target, denoised.reshape(shape))
-        written.append(str(target))
-        rows["clean"].extend(images[:10])
-        rows["noisy"].extend(noisy[:10])
-        rows["denoised"].extend(denoised[:10])
+            write_array(out / target, denoised.reshape(shape))
+        written.append(str(out / target))
+        for row, samples in zip(rows.values(), (images, noisy, denoised)):
+            row.extend(samples[:10])
     try:  # images of different sizes cannot share a grid: then no figure
         figure = {k: np.stack(v) for k, v in rows.items() if v and (k != "clean" or q_d is not None)}
         viz.reconstruction_grid(

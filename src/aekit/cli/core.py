@@ -1,25 +1,25 @@
-"""Sub-commands for the dense family: train, evaluate, encode, reconstruct, demo."""
+"""Sub-commands for the dense family: train, evaluate, encode, reconstruct, demo.
+
+The handlers import the library (torch, matplotlib) when they run, not when the parsers are built.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .. import corruption as corruption_lib
-from .. import distributed, inference, metrics, viz
-from ..data import check_labels
-from ..errors import DataError
-from ..io import load
-from ..nn import Autoencoder
-from ..nn.activations import ACTIVATIONS
-from ..train import fit, seed_everything
+from .choices import ACTIVATION_NAMES
 from .common import (
+    Model,
     add_data_arguments,
+    add_run_arguments,
     int_list,
+    is_main,
     load_data,
     out_file,
     positive_int,
@@ -28,14 +28,15 @@ from .common import (
     write_array,
     write_json,
 )
-from .runs import add_run_arguments, clear_run, load_test, resumed_model, run_directory
 
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
 TRAINER_HELP: dict = {}
 
 
-def add_trainer(sub, name: str, run, help: str):
+def add_trainer(
+    sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], help: str
+) -> argparse._ArgumentGroup:
     """Make ``aekit train --model NAME`` call ``run(args)``; return an argument group for its own options."""
     train = sub.choices["train"]
     TRAINERS[name] = run
@@ -45,7 +46,7 @@ def add_trainer(sub, name: str, run, help: str):
     return train.add_argument_group(f"--model {name}")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a model and write its checkpoint, metrics and figures",
@@ -60,12 +61,12 @@ def register(sub) -> None:
         "--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)"
     )
     p.add_argument("--tied", action="store_true", help="tie decoder weights to the encoder's: W' = Wᵀ")
-    p.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS))
-    p.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
+    p.add_argument("--activation", default="sigmoid", choices=ACTIVATION_NAMES)
+    p.add_argument("--output-activation", default="sigmoid", choices=ACTIVATION_NAMES)
     p.add_argument(
         "--code-activation",
         default=None,
-        choices=list(ACTIVATIONS),
+        choices=ACTIVATION_NAMES,
         help="activation of the code layer (default: --activation)",
     )
     p.add_argument("--loss", default="bce", choices=["bce", "mse"])
@@ -78,7 +79,11 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.set_defaults(func=cmd_train, parser=p)  # parser: --resume tells the options given from the defaults
     add_trainer(sub, "ae", train_dense, "dense (denoising) autoencoder (default)")
+    _register_checkpoint_commands(sub)
 
+
+def _register_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
+    """evaluate, encode, reconstruct: read a checkpoint and --data; and demo."""
     p = sub.add_parser("evaluate", help="reconstruction (or classification) metrics of a checkpoint")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
@@ -109,7 +114,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def add_fit_arguments(p, *, resume: bool = True) -> None:
+def add_fit_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
     """The training options; ``resume``: the command can continue a run (--resume)."""
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
@@ -139,7 +144,7 @@ def add_fit_arguments(p, *, resume: bool = True) -> None:
     add_run_arguments(p, resume=resume)
 
 
-def fit_options(args) -> dict:
+def fit_options(args: argparse.Namespace) -> dict:
     return dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -154,38 +159,34 @@ def fit_options(args) -> dict:
     )
 
 
-def split_validation(X, y, fraction: float, seed: int):
-    """Hold out the last ``fraction`` of a seeded permutation: (X_train, y_train, X_val, y_val)."""
-    if not 0 <= fraction < 1:
-        raise ValueError(f"--val-fraction must be in [0, 1), got {fraction}")
-    n_val = int(round(len(X) * fraction))
-    if n_val == 0:
-        return X, y, None, None
-    order = np.random.default_rng(seed).permutation(len(X))
-    tr, va = order[:-n_val], order[-n_val:]
-    return X[tr], None if y is None else y[tr], X[va], None if y is None else y[va]
+def split_off_validation(X: np.ndarray, y: np.ndarray | None, args: argparse.Namespace) -> tuple:
+    """``(X_train, y_train, X_val, y_val)``: --val-fraction of the samples held out, drawn with --seed."""
+    from ..data import holdout_split
+
+    return holdout_split(X, y, args.val_fraction, args.seed, name="--val-fraction")
 
 
-def reconstruction_metrics(model, X) -> dict:
-    """Model loss, squared error per sample ‖z − x‖², MSE and PSNR of ``X``."""
-    Z = inference.reconstruct(model, X)
-    return {
-        "n": int(len(X)),
-        "loss": float(np.mean(inference.reconstruction_error(model, X))),
-        "sq_error_per_sample": float(np.mean(metrics.squared_error_per_sample(X, Z))),
-        "mse": metrics.mse(X, Z),
-        "psnr_db": metrics.psnr(X, Z),
-    }
+def reconstruction_metrics(model: Model, X: np.ndarray) -> dict:
+    """Model loss, squared error per sample ‖z − x‖², MSE and PSNR of ``X`` (see :mod:`aekit.metrics`)."""
+    from .. import inference, metrics
+
+    report = metrics.reconstruction_report(X, inference.reconstruct(model, X))
+    loss = float(np.mean(inference.reconstruction_error(model, X)))
+    return {"n": report.pop("n"), "loss": loss, **report}
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     return TRAINERS[args.model](args)
 
 
-def train_dense(args) -> int:
+def train_dense(args: argparse.Namespace) -> int:
+    from ..nn import Autoencoder
+    from ..train import seed_everything
+    from .runs import load_test, run_directory
+
     X, y = load_data(args, "train")
     X_test, _ = load_test(args)
-    X_tr, _, X_val, _ = split_validation(X, y, args.val_fraction, args.seed)
+    X_tr, _, X_val, _ = split_off_validation(X, y, args)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = Autoencoder(
@@ -198,31 +199,11 @@ def train_dense(args) -> int:
         loss=args.loss,
         corruption=args.corruption,
     )
-    if args.resume:
-        model = resumed_model(args, model, out)
-    start = time.perf_counter()
-    history = fit(
-        model,
-        X_tr,
-        X_val=X_val,
-        checkpoint_dir=out,
-        resume_from=out if args.resume else None,
-        **fit_options(args),
-    )
-    seconds = time.perf_counter() - start
-    if not distributed.is_main():  # under torchrun: rank 0 evaluates and writes the report
+    model, history, seconds = fit_run(args, model, X_tr, X_val, out)
+    if not is_main():  # under torchrun: rank 0 evaluates and writes the report
         return 0
-    report = {
-        "model": "ae",
-        "data": args.data,
-        "epochs": len(history["epoch"]),
-        "seconds": seconds,
-        "train": reconstruction_metrics(model, X_tr),
-    }
-    if X_val is not None:
-        report["validation"] = reconstruction_metrics(model, X_val)
-    if X_test is not None:
-        report["test"] = reconstruction_metrics(model, X_test)
+    report = {"model": "ae", "data": args.data, "epochs": len(history["epoch"]), "seconds": seconds}
+    report.update(split_metrics(model, train=X_tr, validation=X_val, test=X_test))
     write_json(out / "metrics.json", report)
     _figures(model, X_test if X_test is not None else X_tr, out)
     best = report.get("test", report["train"])
@@ -233,84 +214,97 @@ def train_dense(args) -> int:
     return 0
 
 
-def _figures(model, X, out: Path) -> None:
-    rows = {"clean": X[:10]}
-    if model.corruption is not None:
-        torch.manual_seed(0)
-        noisy = model.corruption(torch.from_numpy(X[:10])).numpy()
-        rows["corrupted"] = noisy
-        rows["reconstructed"] = inference.reconstruct(model, noisy)
-    else:
-        rows["reconstructed"] = inference.reconstruct(model, X[:10])
+def fit_run(
+    args: argparse.Namespace, model: Model, X_train: np.ndarray, X_val: np.ndarray | None, out: Path
+) -> tuple:
+    """Train ``model`` (resumed from ``out`` with --resume) with the command line's fit options, saving
+    checkpoints in ``out``: ``(model, history, seconds)``."""
+    from ..train import fit
+    from .runs import resumed_model
+
+    if args.resume:
+        model = resumed_model(args, model, out)
+    start = time.perf_counter()
+    history = fit(
+        model,
+        X_train,
+        X_val=X_val,
+        checkpoint_dir=out,
+        resume_from=out if args.resume else None,
+        **fit_options(args),
+    )
+    return model, history, time.perf_counter() - start
+
+
+def split_metrics(model: Model, **splits: np.ndarray | None) -> dict:
+    """``{name: reconstruction_metrics(model, X)}`` for each split given that is not None."""
+    return {name: reconstruction_metrics(model, X) for name, X in splits.items() if X is not None}
+
+
+def _figures(model: Model, X: np.ndarray, out: Path) -> None:
+    from .. import viz
+
     with contextlib.suppress(ValueError):  # samples that are not images: no figure
-        viz.reconstruction_grid(rows, out / "reconstructions.png")
+        viz.reconstruction_grid(viz.reconstruction_rows(model, X[:10]), out / "reconstructions.png")
     with contextlib.suppress(ValueError):  # rows that are not images: no figure
         viz.filter_tiles(viz.first_layer_weights(model), out / "filters.png")
     if model.history:
         viz.training_curves(model.history, out / "curves.png")
 
 
-def _n_classes(model) -> int | None:
+def _n_classes(model: Model) -> int | None:
     """The number of classes of a classifier checkpoint; None for an autoencoder."""
     n = getattr(model, "n_classes", None)
     return n if n is not None else getattr(model, "config", {}).get("n_classes")
 
 
-def classification_metrics(model, X, y) -> dict:
-    """Error rate and confusion matrix (rows: true class, columns: predicted) of a classifier."""
+def classification_metrics(model: Model, X: np.ndarray, y: np.ndarray | None, n_classes: int) -> dict:
+    """Error rate and confusion matrix (rows: true class, columns: predicted) of a ``n_classes`` classifier."""
+    from .. import inference, metrics
+    from ..data import check_labels
+
     if y is None:
         raise ValueError("evaluating a classifier needs labelled data: --data has no labels")
     y = check_labels(y, len(X), name="the labels of --data")
-    n_classes = int(_n_classes(model))
-    outside = np.flatnonzero((y < 0) | (y >= n_classes))
-    if len(outside):
-        raise DataError(
-            f"the labels of --data must be classes 0..{n_classes - 1} of this {n_classes}-class "
-            f"model, found {int(y[outside[0]])} ({len(outside)} such label(s))"
-        )
     pred = inference.predict(model, X)
-    confusion = np.bincount(y * n_classes + pred, minlength=n_classes * n_classes).reshape(
-        n_classes, n_classes
-    )
-    error = float(np.mean(pred != y))
-    return {
-        "n": int(len(y)),
-        "error_rate": error,
-        "error_pct": 100.0 * error,
-        "confusion_matrix": confusion.tolist(),
-    }
+    return metrics.classification_report(y, pred, n_classes, name="the labels of --data")
 
 
-def _flat_input(model) -> bool:
+def _flat_input(model: Model) -> bool:
     """Whether ``model`` takes flat vectors (dense) rather than (C, H, W) images (convolutional)."""
     return len(getattr(model, "input_shape", ())) != 3
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..io import load
+
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
-    if _n_classes(model) is not None:  # a classifier: error rate and confusion matrix
-        result = classification_metrics(model, X, y)
-        result.update(data=args.data, split=args.split)
-        if args.out:
-            write_json(args.out, result)
-        say(
-            f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
-            f"on {args.data} {args.split}"
-        )
-        say("confusion matrix (rows: true class, columns: predicted):")
-        for row in result["confusion_matrix"]:
-            say(" ".join(f"{v:5d}" for v in row))
-        return 0
-    result = reconstruction_metrics(model, X)
+    n_classes = _n_classes(model)
+    if n_classes is None:
+        result = reconstruction_metrics(model, X)
+    else:
+        result = classification_metrics(model, X, y, int(n_classes))
     result.update(data=args.data, split=args.split)
     if args.out:
         write_json(args.out, result)
-    say(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+    if n_classes is None:
+        say(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+        return 0
+    say(
+        f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
+        f"on {args.data} {args.split}"
+    )
+    say("confusion matrix (rows: true class, columns: predicted):")
+    for row in result["confusion_matrix"]:
+        say(" ".join(f"{v:5d}" for v in row))
     return 0
 
 
-def cmd_encode(args) -> int:
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .. import inference
+    from ..io import load
+
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
@@ -319,7 +313,10 @@ def cmd_encode(args) -> int:
     return 0
 
 
-def cmd_reconstruct(args) -> int:
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .. import inference, viz
+    from ..io import load
+
     model = load(args.model_dir)
     if _n_classes(model) is not None:
         raise ValueError(
@@ -340,15 +337,19 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     """A denoising autoencoder (masking noise) on scikit-learn's digits: clean / corrupted / reconstructed."""
+    from .. import corruption, inference, metrics, viz
     from ..data import load_dataset
+    from ..nn import Autoencoder
+    from ..train import fit, seed_everything
+    from .runs import clear_run
 
     out = Path(args.out)
     X, _ = load_dataset("digits", split="train")
     X_test, _ = load_dataset("digits", split="test")
     seed_everything(args.seed)
-    q_d = corruption_lib.Masking(0.3)
+    q_d = corruption.Masking(0.3)
     model = Autoencoder(64, [96], corruption=q_d)
     start = time.perf_counter()
     fit(
@@ -364,8 +365,7 @@ def cmd_demo(args) -> int:
     seconds = time.perf_counter() - start
     clear_run(out)  # the demo's own directory: an earlier demo's files go
     model.save(out)
-    torch.manual_seed(args.seed)
-    noisy = q_d(torch.from_numpy(X_test)).numpy()
+    noisy = viz.seeded_corruption(q_d, X_test, seed=args.seed)
     denoised = inference.reconstruct(model, noisy)
     report = {
         "data": "digits (scikit-learn, 8x8, test split of 360)",
@@ -385,11 +385,15 @@ def cmd_demo(args) -> int:
         title=f"denoising autoencoder, {q_d.spec()}",
     )
     viz.training_curves(model.history, out / "curves.png")
+    _say_demo(report, out)
+    return 0
+
+
+def _say_demo(report: dict, out: Path) -> None:
     say(
-        f"denoising autoencoder on digits ({seconds:.1f}s): PSNR {report['psnr_corrupted_db']:.2f} dB corrupted "
-        f"-> {report['psnr_denoised_db']:.2f} dB reconstructed"
+        f"denoising autoencoder on digits ({report['seconds']:.1f}s): PSNR {report['psnr_corrupted_db']:.2f} dB "
+        f"corrupted -> {report['psnr_denoised_db']:.2f} dB reconstructed"
     )
     say(f"figure:  {out / 'denoising.png'}")
     say(f"metrics: {out / 'metrics.json'}")
     say(f"model:   {out}  (aekit.load('{out}'))")
-    return 0

@@ -8,26 +8,21 @@ the first layer's weights as image tiles.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import corruption as corruption_lib
-from .. import viz
-from ..distributed import is_main
-from ..io import load
-from ..nn import StackedAutoencoder
-from ..train import fit_classifier, seed_everything
 from . import core
-from .common import load_data, out_file, positive_int, say, write_json
-from .runs import load_test, resumed_model, run_directory
+from .common import Model, is_main, load_data, out_file, positive_int, say, write_json
 
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     group = core.add_trainer(
         sub,
         "sda",
@@ -57,6 +52,8 @@ def register(sub) -> None:
 
 def parse_corruptions(text: str | None, n_layers: int) -> list | None:
     """``"masking:0.1,masking:0.2,masking:0.3"`` -> one q_D per layer (one spec is shared by all layers)."""
+    from .. import corruption
+
     if text is None:
         return None
     specs = [t.strip() for t in text.split(",") if t.strip()]
@@ -65,11 +62,11 @@ def parse_corruptions(text: str | None, n_layers: int) -> list | None:
             f"--corruption has {len(specs)} specs for {n_layers} layers: give one for all "
             "layers or one per layer, e.g. masking:0.1,masking:0.2,masking:0.3"
         )
-    corruptions = [None if s.lower() == "none" else corruption_lib.parse(s) for s in specs]
+    corruptions = [None if s.lower() == "none" else corruption.parse(s) for s in specs]
     return corruptions * n_layers if len(corruptions) == 1 else corruptions
 
 
-def _n_classes(y, data: str) -> int:
+def _label_classes(y: np.ndarray | None, data: str) -> int:
     """K of labels 0..K-1, checked before any training."""
     y = np.asarray(y)
     if y.size == 0 or y.dtype.kind not in "iuf" or y.min() < 0 or not np.array_equal(y, np.round(y)):
@@ -78,43 +75,18 @@ def _n_classes(y, data: str) -> int:
     return int(y.max()) + 1
 
 
-def train_sda(args) -> int:
+def train_sda(args: argparse.Namespace) -> int:
     """Pre-train a stacked denoising autoencoder, add a softmax layer and fine-tune it on the labels."""
-    X, y = load_data(args, "train")
-    if y is None:
-        raise ValueError(f"--model sda trains a classifier: --data {args.data} has no labels")
-    n_classes = _n_classes(y, args.data)
-    if args.pretrain_epochs < 0:
-        raise ValueError(f"--pretrain-epochs must be >= 0, got {args.pretrain_epochs}")
-    if args.pretrain_lr is not None and not 0 < args.pretrain_lr < float("inf"):
-        raise ValueError(f"--pretrain-lr must be a number > 0, got {args.pretrain_lr}")
-    X_test, y_test = load_test(args)
-    if y_test is not None:
-        _n_classes(y_test, f"{args.data} (test split)")
-    X_tr, y_tr, X_val, y_val = core.split_validation(X, y, args.val_fraction, args.seed)
+    from ..train import fit_classifier, seed_everything
+    from .runs import run_directory
+
+    X, y, n_classes, X_test, y_test = _sda_data(args)
+    X_tr, y_tr, X_val, y_val = core.split_off_validation(X, y, args)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     options = core.fit_options(args)
     seed_everything(args.seed)
     start = time.perf_counter()
-    stack = StackedAutoencoder(
-        X.shape[1],
-        args.hidden,
-        activation=args.activation,
-        output_activation=args.output_activation,
-        tied=args.tied,
-        loss=args.loss,
-        corruption=parse_corruptions(args.corruption, len(args.hidden)),
-    )
-    if args.resume and (out / PRETRAINED).is_dir():
-        resumed_model(args, stack, out / PRETRAINED)  # the run's architecture: a changed option is an error
-        stack = load(out / PRETRAINED)
-        say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
-    else:
-        if args.pretrain_epochs:
-            lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
-            stack.pretrain(X_tr, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
-        if is_main():  # under torchrun only rank 0 writes
-            stack.save(out / PRETRAINED)
+    stack = _pretrained_stack(args, X.shape[1], X_tr, options, out)
     pretrain_seconds = time.perf_counter() - start
     model = stack.to_classifier(n_classes)
     history = fit_classifier(
@@ -142,35 +114,97 @@ def train_sda(args) -> int:
         "seconds": seconds,
         "pretrain_loss": [h["train_loss"] for h in (stack.pretrain_history or [])],
     }
-    if X_val is not None:
-        report["validation"] = core.classification_metrics(model, X_val, y_val)
-    if X_test is not None:
-        report["test"] = core.classification_metrics(model, X_test, y_test)
+    for name, X_split, y_split in (("validation", X_val, y_val), ("test", X_test, y_test)):
+        if X_split is not None:
+            report[name] = core.classification_metrics(model, X_split, y_split, n_classes)
     write_json(out / "metrics.json", report)
+    _sda_figures(model, history, out)
+    _say_sda(report, out)
+    return 0
+
+
+def _sda_data(args: argparse.Namespace) -> tuple:
+    """``(X, y, n_classes, X_test, y_test)`` of --data, its labels and the options checked before training."""
+    from .runs import load_test
+
+    X, y = load_data(args, "train")
+    if y is None:
+        raise ValueError(f"--model sda trains a classifier: --data {args.data} has no labels")
+    n_classes = _label_classes(y, args.data)
+    if args.pretrain_epochs < 0:
+        raise ValueError(f"--pretrain-epochs must be >= 0, got {args.pretrain_epochs}")
+    if args.pretrain_lr is not None and not 0 < args.pretrain_lr < float("inf"):
+        raise ValueError(f"--pretrain-lr must be a number > 0, got {args.pretrain_lr}")
+    X_test, y_test = load_test(args)
+    if y_test is not None:
+        _label_classes(y_test, f"{args.data} (test split)")
+    return X, y, n_classes, X_test, y_test
+
+
+def _pretrained_stack(
+    args: argparse.Namespace, n_inputs: int, X_train: np.ndarray, options: dict, out: Path
+) -> Model:
+    """The greedily pre-trained stack: loaded from ``out/pretrained`` with --resume, else trained (and saved)."""
+    from ..io import load
+    from ..nn import StackedAutoencoder
+    from .runs import resumed_model
+
+    stack = StackedAutoencoder(
+        n_inputs,
+        args.hidden,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        tied=args.tied,
+        loss=args.loss,
+        corruption=parse_corruptions(args.corruption, len(args.hidden)),
+    )
+    if args.resume and (out / PRETRAINED).is_dir():
+        resumed_model(args, stack, out / PRETRAINED)  # the run's architecture: a changed option is an error
+        stack = load(out / PRETRAINED)
+        say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
+        return stack
+    if args.pretrain_epochs:
+        lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
+        stack.pretrain(X_train, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
+    if is_main():  # under torchrun only rank 0 writes
+        stack.save(out / PRETRAINED)
+    return stack
+
+
+def _sda_figures(model: Model, history: dict, out: Path) -> None:
+    from .. import viz
+
     viz.training_curves(history, out / "curves.png", title="supervised fine-tuning")
     _draw_filters(model, out / "filters.png")
+
+
+def _say_sda(report: dict, out: Path) -> None:
     where = "test" if "test" in report else "validation" if "validation" in report else None
     result = f"{where} error {report[where]['error_pct']:.2f}%" if where else "trained"
     say(
         f"stacked denoising autoencoder {'-'.join(map(str, report['architecture']))}: {result} "
-        f"(pre-training {pretrain_seconds:.0f}s, total {seconds:.0f}s) -> {out}"
+        f"(pre-training {report['pretrain_seconds']:.0f}s, total {report['seconds']:.0f}s) -> {out}"
     )
-    return 0
 
 
-def _draw_filters(model, path) -> None:
+def _draw_filters(model: Model, path: str | os.PathLike) -> None:
+    from .. import viz
+
     with contextlib.suppress(ValueError):  # inputs that are not square images: no figure
         viz.filter_grid(_first_layer_weights(model), path)
 
 
-def _first_layer_weights(model) -> np.ndarray:
+def _first_layer_weights(model: Model) -> np.ndarray:
     layers = getattr(model, "encoder_layers", None)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no first encoder layer to draw")
     return layers[0].weight.detach().cpu().numpy()
 
 
-def cmd_filters(args) -> int:
+def cmd_filters(args: argparse.Namespace) -> int:
+    from .. import viz
+    from ..io import load
+
     model = load(args.model_dir)
     path = viz.filter_grid(
         _first_layer_weights(model),

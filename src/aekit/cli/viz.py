@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import time
 from pathlib import Path
 
-from .. import inference, viz
-from ..io import load
-from ..maps import HINTON_2D, compare_maps, map_autoencoder
-from ..train import fit, seed_everything
+import numpy as np
+
 from .common import (
     add_data_arguments,
     has_split,
@@ -20,13 +20,18 @@ from .common import (
     say,
     write_json,
 )
-from .core import add_fit_arguments, fit_options, split_validation
-from .runs import run_directory
+from .core import add_fit_arguments, fit_options, split_off_validation
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
+    _register_map(sub)
+    _register_plot(sub)
+    _register_report(sub)
+
+
+def _register_map(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "map",
         help="2-D codes coloured by label beside PCA, with k-NN accuracy and trustworthiness",
@@ -47,8 +52,8 @@ def register(sub) -> None:
     p.add_argument(
         "--hidden",
         type=int_list,
-        default=list(HINTON_2D),
-        help="encoder sizes when training, last must be 2 (default 1000,500,250,2)",
+        default=None,
+        help="encoder sizes when training, last must be 2 (default 1000,500,250,2: aekit.maps.HINTON_2D)",
     )
     p.add_argument(
         "--activation",
@@ -78,6 +83,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_map)
 
+
+def _register_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot",
         help="one figure: recon, filters, curves, codes (histograms) or rd",
@@ -103,6 +110,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, type=out_file(".png"), help="figure (.png)")
     p.set_defaults(func=cmd_plot)
 
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="one self-contained HTML page for a run directory",
@@ -119,8 +128,10 @@ def register(sub) -> None:
 
 
 # ---------------------------------------------------------------------- map
-def _splits(args):
-    """(X_train, y_train, X_test, y_test) with labels, from --data."""
+def _splits(args: argparse.Namespace) -> tuple:
+    """(X_train, y_train, X_test, y_test) with labels, from --data (20% held out when it has no test split)."""
+    from ..data import holdout_split
+
     if has_split(args.data):
         X_tr, y_tr = load_data(args, "train")
         X_te, y_te = load_data(args, "test")
@@ -128,30 +139,43 @@ def _splits(args):
         X, y = load_data(args)
         if y is None:
             raise ValueError(f"--data {args.data} has no labels: a map is coloured and scored by label")
-        X_tr, y_tr, X_te, y_te = split_validation(X, y, 0.2, args.seed)
+        X_tr, y_tr, X_te, y_te = holdout_split(X, y, 0.2, args.seed)
     if y_tr is None or y_te is None:
         raise ValueError(f"--data {args.data} has no labels: a map is coloured and scored by label")
     return X_tr, y_tr, X_te, y_te
 
 
-def cmd_map(args) -> int:
-    X_tr, y_tr, X_te, y_te = _splits(args)
-    seconds = None
+def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
+    """``(model, source, training seconds)``: the checkpoint DIR, or a map autoencoder trained on X_train."""
+    from ..io import load
+    from ..maps import HINTON_2D, map_autoencoder
+    from ..train import fit, seed_everything
+    from .runs import run_directory
+
     if args.model_dir:
-        model = load(args.model_dir)
-        source = str(args.model_dir)
-    else:
-        X_fit, _, X_val, _ = split_validation(X_tr, None, args.val_fraction, args.seed)
-        if args.save:
-            run_directory(args.save, overwrite=args.overwrite)
-        seed_everything(args.seed)
-        model = map_autoencoder(
-            X_tr.shape[1], args.hidden, activation=args.activation, corruption=args.corruption
-        )
-        start = time.perf_counter()
-        fit(model, X_fit, X_val=X_val, checkpoint_dir=args.save, **fit_options(args))
-        seconds = time.perf_counter() - start
-        source = f"{X_tr.shape[1]}-{'-'.join(map(str, args.hidden))} autoencoder, {args.epochs} epochs"
+        return load(args.model_dir), str(args.model_dir), None
+    hidden = list(HINTON_2D) if args.hidden is None else args.hidden
+    X_fit, _, X_val, _ = split_off_validation(X_train, None, args)
+    if args.save:
+        run_directory(args.save, overwrite=args.overwrite)
+    seed_everything(args.seed)
+    model = map_autoencoder(X_train.shape[1], hidden, activation=args.activation, corruption=args.corruption)
+    start = time.perf_counter()
+    fit(model, X_fit, X_val=X_val, checkpoint_dir=args.save, **fit_options(args))
+    seconds = time.perf_counter() - start
+    return (
+        model,
+        f"{X_train.shape[1]}-{'-'.join(map(str, hidden))} autoencoder, {args.epochs} epochs",
+        seconds,
+    )
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from .. import viz
+    from ..maps import compare_maps
+
+    X_tr, y_tr, X_te, y_te = _splits(args)
+    model, source, seconds = _map_model(args, X_tr)
     maps = compare_maps(model, X_tr, y_tr, X_te, y_te, k=args.k, trust_samples=args.trust_samples)
     a, p = maps["aekit"]["metrics"], maps["pca"]["metrics"]
     panels = {
@@ -186,7 +210,10 @@ def cmd_map(args) -> int:
 
 
 # ---------------------------------------------------------------------- plot
-def cmd_plot(args) -> int:
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .. import inference, viz
+    from ..io import load
+
     if args.kind == "rd":
         viz.rate_distortion(load_rd_points(args.source), args.out)
     elif args.kind == "curves":
@@ -218,7 +245,7 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def _history(source) -> dict | None:
+def _history(source: str | os.PathLike) -> dict | None:
     path = Path(source)
     config = path / "config.json" if path.is_dir() else path
     if not config.is_file():
@@ -239,7 +266,7 @@ def _history(source) -> dict | None:
     if not isinstance(history, dict):
         raise ValueError(f"{expected}, got a JSON {type(history).__name__}")
 
-    def number(v) -> bool:
+    def number(v: object) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     for key in ("epoch", "train_loss", "val_loss", "val_error"):  # what the figure draws
@@ -254,7 +281,7 @@ def _history(source) -> dict | None:
     return history
 
 
-def load_rd_points(path) -> dict:
+def load_rd_points(path: str | os.PathLike) -> dict:
     """Read rate-distortion points from JSON: ``{method: [[bytes, psnr], ...]}``, or
     ``{"points": ...}``, or a list of ``{"method", "bytes", "psnr"}`` records."""
     from ..report import rd_points
@@ -274,7 +301,7 @@ def load_rd_points(path) -> dict:
 
 
 # ---------------------------------------------------------------------- report
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     from ..report import write_report
 
     data = None

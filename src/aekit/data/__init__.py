@@ -15,18 +15,21 @@ from aekit.data.arrays import load_array
 from aekit.data.digits import load_digits
 from aekit.data.download import default_data_dir, download, fetch_mnist, md5sum, verify_md5
 from aekit.data.idx import load_idx, save_idx
-from aekit.data.images import auto_mode, find_images, load_image_folder
+from aekit.data.images import MAX_PIXELS, auto_mode, find_images, load_image_folder, read_image
 from aekit.data.mnist import find_idx_files, load_idx_dataset, load_idx_pair, load_mnist
+from aekit.data.splits import holdout_split
 from aekit.data.validate import check_array, check_labels
 from aekit.errors import DataError
 
 __all__ = [
+    "MAX_PIXELS",
     "check_array",
     "check_labels",
     "default_data_dir",
     "download",
     "auto_mode",
     "fetch_mnist",
+    "holdout_split",
     "find_images",
     "load_array",
     "load_dataset",
@@ -37,6 +40,7 @@ __all__ = [
     "load_image_folder",
     "load_mnist",
     "md5sum",
+    "read_image",
     "save_idx",
     "verify_md5",
 ]

@@ -136,7 +136,7 @@ def _load_npz(path: Path, key: str | None):
     return arrays[0], (arrays[1] if len(arrays) > 1 else None)
 
 
-def _is_number(field: str) -> bool:
+def _parses_as_number(field: str) -> bool:
     try:
         float(field)
     except ValueError:
@@ -148,7 +148,7 @@ def _load_csv(path: Path) -> np.ndarray:
     try:  # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first number
         with open(path, encoding="utf-8-sig") as f:
             first = f.readline()
-        header = bool(first.strip()) and not all(_is_number(field) for field in first.split(","))
+        header = bool(first.strip()) and not all(_parses_as_number(field) for field in first.split(","))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data": an error below
             X = np.loadtxt(path, delimiter=",", skiprows=int(header), ndmin=2, encoding="utf-8-sig")

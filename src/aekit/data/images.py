@@ -1,26 +1,32 @@
-"""Folders of image files (PNG, JPEG, ...) as arrays, decoded by Pillow.
+"""Image files (PNG, JPEG, ...) as arrays, decoded by Pillow: one file (:func:`read_image`) or a folder.
 
-Two layouts, as in torchvision's ``ImageFolder``:
+Two folder layouts, as in torchvision's ``ImageFolder``:
 
 - ``folder/*.png``: images directly in the folder, no labels;
 - ``folder/<class>/**/*.png``: one sub-folder per class; label ``i`` is the
   ``i``-th class name in sorted order (:func:`find_images` returns the names).
 
 Every image is checked before it is decoded: at most ``max_pixels`` pixels
-(a small file can declare a huge image), a format Pillow can read, and the
-same size as the others unless ``size=`` resizes them all.
+(:data:`MAX_PIXELS` by default; a small file can declare a huge image) and a
+format Pillow can read; in a folder, all images have the same size unless
+``size=`` resizes them all.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aekit.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "auto_mode", "find_images", "load_image_folder"]
+if TYPE_CHECKING:
+    import PIL.Image
+
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "auto_mode", "find_images", "load_image_folder", "read_image"]
 
 #: File suffixes read as images (case-insensitive); other files are ignored.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
@@ -73,14 +79,18 @@ def find_images(directory: str | os.PathLike) -> tuple[list[Path], np.ndarray | 
     return paths, np.asarray(labels, dtype=np.int64), [p.name for p in class_dirs]
 
 
-def _open(path: Path, max_pixels: int):
+def _open(path: Path, max_pixels: int) -> PIL.Image.Image:
     """Open ``path`` lazily and check its declared size before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         image = Image.open(path)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise DataError(f"{str(path)!r} is not an image Pillow can read: {e}") from None
+    except Image.DecompressionBombError as e:  # Pillow's own bound, above any sensible max_pixels
+        raise DataError(f"{str(path)!r} declares more pixels than the limit of {max_pixels}: {e}") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(
+            f"{str(path)!r} is not a readable image: not an image format Pillow knows ({e})"
+        ) from None
     width, height = image.size
     if width * height > max_pixels:
         image.close()
@@ -96,7 +106,7 @@ def _open(path: Path, max_pixels: int):
     return image
 
 
-def auto_mode(paths, *, max_pixels: int = MAX_PIXELS) -> str:
+def auto_mode(paths: Iterable[str | os.PathLike], *, max_pixels: int = MAX_PIXELS) -> str:
     """``"L"`` when every image of ``paths`` is grayscale (8- or 16-bit), else ``"RGB"`` (headers only)."""
     for path in paths:
         with _open(Path(path), max_pixels) as image:
@@ -105,15 +115,20 @@ def auto_mode(paths, *, max_pixels: int = MAX_PIXELS) -> str:
     return "L"
 
 
-def _pixels(image, path: Path, channels: int) -> np.ndarray:
+def _pixels(image: PIL.Image.Image, path: Path, channels: int) -> np.ndarray:
     """(H, W, channels) float32 in [0, 1]: 16-bit grayscale scaled by 65535, everything else by 255."""
+    from PIL import Image
+
     try:
         if image.mode.startswith("I;16"):
             gray = np.asarray(image, dtype=np.uint16).astype(np.float32) / np.float32(65535)
             return np.repeat(gray[:, :, None], channels, axis=2)
         converted = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError) as e:  # truncated or corrupt data shows up on decoding
-        raise DataError(f"{str(path)!r} could not be decoded: {e}") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        # truncated or corrupt data shows up on decoding
+        raise DataError(
+            f"{str(path)!r} is not a readable image: its pixels could not be decoded ({e})"
+        ) from None
     converted = converted.reshape(*converted.shape[:2], channels)
     return converted.astype(np.float32) / np.float32(255)
 
@@ -132,6 +147,63 @@ def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         for c in range(pixels.shape[2])
     ]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
+
+
+def _check_size(size: Sequence[int] | None) -> tuple[int, int] | None:
+    """``size`` as a (height, width) tuple of positive ints, or None."""
+    if size is None:
+        return None
+    size = tuple(size)
+    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+        raise DataError(f"size must be (height, width) of positive integers, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def read_image(
+    path: str | os.PathLike,
+    *,
+    mode: str | None = None,
+    size: tuple[int, int] | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
+    """Read one image file (PNG, JPEG, ...) as float32 (channels, height, width) in [0, 1].
+
+    The header is checked before any pixel is decoded: a small file can declare
+    a huge image, so more than ``max_pixels`` pixels is refused up front.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file.
+    mode : {None, "L", "RGB"}
+        ``"L"``: one grayscale channel; ``"RGB"``: three channels (grayscale
+        repeated); None: ``"L"`` for a grayscale image, else ``"RGB"``. Alpha
+        channels are dropped.
+    size : (height, width), optional
+        Resize to this size (bilinear, on the [0, 1] values).
+    max_pixels : int
+        Refuse an image with more pixels than this.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (C, H, W): 8-bit values / 255, 16-bit grayscale / 65535.
+
+    Raises
+    ------
+    DataError
+        Naming ``path``: not an image, truncated or corrupt, too large, 32-bit pixels.
+    """
+    if mode not in (None, *MODES[1:]):
+        raise DataError(f"mode must be None, 'L' or 'RGB', got {mode!r}")
+    size = _check_size(size)
+    path = Path(path)
+    with _open(path, max_pixels) as image:
+        channels = 1 if (mode or ("L" if image.mode in _GRAY else "RGB")) == "L" else 3
+        pixels = _pixels(image, path, channels)
+    if size is not None and pixels.shape[:2] != size:
+        pixels = _resize(pixels, size)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
 def load_image_folder(
@@ -169,29 +241,21 @@ def load_image_folder(
     """
     if mode not in MODES:
         raise DataError(f"mode must be one of {MODES}, got {mode!r}")
-    if size is not None:
-        size = tuple(size)
-        if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
-            raise DataError(f"size must be (height, width) of positive integers, got {size!r}")
+    size = _check_size(size)
     paths, labels, _ = find_images(directory)
     if mode == "auto":
         mode = auto_mode(paths, max_pixels=max_pixels)
-    channels = 1 if mode == "L" else 3
-
-    X = None
-    for i, path in enumerate(paths):
-        with _open(path, max_pixels) as image:
-            if size is None and X is not None and image.size != (X.shape[3], X.shape[2]):
-                raise DataError(
-                    f"{str(path)!r} is {image.size[0]}x{image.size[1]} but {str(paths[0])!r} is "
-                    f"{X.shape[3]}x{X.shape[2]} (width x height): give size=(height, width) to resize them all"
-                )
-            pixels = _pixels(image, path, channels)
-        if size is not None and pixels.shape[:2] != size:
-            pixels = _resize(pixels, size)
-        if X is None:
-            X = np.empty((len(paths), channels, *pixels.shape[:2]), dtype=np.float32)
-        X[i] = pixels.transpose(2, 0, 1)
+    first = read_image(paths[0], mode=mode, size=size, max_pixels=max_pixels)
+    X = np.empty((len(paths), *first.shape), dtype=np.float32)
+    X[0] = first
+    for i, path in enumerate(paths[1:], start=1):
+        image = read_image(path, mode=mode, size=size, max_pixels=max_pixels)
+        if image.shape != X.shape[1:]:
+            raise DataError(
+                f"{str(path)!r} is {image.shape[2]}x{image.shape[1]} but {str(paths[0])!r} is "
+                f"{X.shape[3]}x{X.shape[2]} (width x height): give size=(height, width) to resize them all"
+            )
+        X[i] = image
     if flatten:
         X = X.reshape(len(X), -1)
     return X, labels
