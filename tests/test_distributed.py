@@ -14,10 +14,9 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
 import aekit
-from aekit import distributed
 from aekit.data import load_digits
 from aekit.nn import Autoencoder
-from aekit.train import _rank_order, fit, fit_classifier, seed_everything
+from aekit.train import _rank_order, distributed, fit, fit_classifier, seed_everything
 
 SRC = Path(aekit.__file__).resolve().parents[1]
 FIT = dict(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path
 from ..nn.activations import ACTIVATIONS
+from ..train.distributed import is_main
 from .common import (
     add_data_arguments,
     int_list,

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as datasets
-from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path, atomic_write_text
+from ..train.distributed import is_main
 
 MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command line takes
 

@@ -16,13 +16,13 @@ import torch
 
 from .. import corruption as corruption_lib
 from .. import inference, metrics, viz
-from ..distributed import is_main
 from ..errors import DataError
 from ..io import atomic_path, load
 from ..nn import ConvAutoencoder
 from ..nn.conv import BLOCKS
 from ..nn.pooling import UNPOOL_MODES
 from ..train import fit, seed_everything
+from ..train.distributed import is_main
 from . import core
 from .common import int_list, load_data, say, seed_int, write_array, write_json
 from .runs import load_test, resumed_model, run_directory

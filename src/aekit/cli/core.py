@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from .. import corruption as corruption_lib
-from .. import distributed, inference, metrics, viz
+from .. import inference, metrics, viz
 from ..data import check_labels
 from ..errors import DataError
 from ..io import load
 from ..nn import Autoencoder
 from ..nn.activations import ACTIVATIONS
-from ..train import fit, seed_everything
+from ..train import distributed, fit, seed_everything
 from .common import (
     add_data_arguments,
     int_list,

@@ -5,16 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..io import CONFIG, WEIGHTS, read_config
-from ..train import STATE_JSON, STATE_TENSORS
+from ..io import CONFIG, STATE_JSON, read_config
+from ..io import RUN_FILES as CHECKPOINT_FILES
 from .common import has_split, load_data
 
 # what a training command writes in its --out directory: all of it goes before a fresh run there
 RUN_FILES = (
-    CONFIG,
-    WEIGHTS,
-    STATE_JSON,
-    STATE_TENSORS,
+    *CHECKPOINT_FILES,
     "metrics.json",
     "reconstructions.png",
     "filters.png",

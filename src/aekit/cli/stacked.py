@@ -16,10 +16,10 @@ import numpy as np
 
 from .. import corruption as corruption_lib
 from .. import viz
-from ..distributed import is_main
 from ..io import load
 from ..nn import StackedAutoencoder
 from ..train import fit_classifier, seed_everything
+from ..train.distributed import is_main
 from . import core
 from .common import load_data, out_file, positive_int, say, write_json
 from .runs import load_test, resumed_model, run_directory
