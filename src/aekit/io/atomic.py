@@ -27,9 +27,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     (inside a :func:`transaction`: when the outermost transaction ends without an error)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(name)
     staged = False
     try:
         yield tmp
@@ -43,7 +43,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             earlier = pending.pop(path.absolute(), None)  # written twice: the last one wins
             if earlier is not None:
                 earlier.unlink(missing_ok=True)
-            pending[path.absolute()] = staged = tmp
+            pending[path.absolute()] = tmp
+            staged = True
     finally:
         if not staged:
             tmp.unlink(missing_ok=True)
@@ -58,7 +59,8 @@ def transaction() -> Iterator[None]:
     if getattr(_staging, "pending", None) is not None:
         yield
         return
-    _staging.pending = pending = {}
+    pending: dict[Path, Path] = {}
+    _staging.pending = pending
     try:
         yield
     except BaseException:

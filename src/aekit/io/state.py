@@ -95,7 +95,8 @@ def write_training_state(directory: str | os.PathLike, model: torch.nn.Module, s
 
 def _optimizer_to_tensors(sd: dict) -> tuple[dict, dict]:
     """An optimizer's state dict as tensors (``optim.<param id>.<slot>``) and JSON (the rest)."""
-    tensors, scalars = {}, {}
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict] = {}
     for pid, slots in sd["state"].items():
         for key, value in slots.items():
             if torch.is_tensor(value):

@@ -42,7 +42,7 @@ def is_loader(data: Any) -> bool:
 
 def n_batches(train: Data, batch_size: int, world: int = 1) -> int:
     """Batches per epoch on each rank."""
-    if is_loader(train):
+    if isinstance(train, DataLoader):
         return len(train)
     per_rank = -(-batch_size // world)
     return math.ceil(len(train[0]) / (per_rank * world))
@@ -58,7 +58,7 @@ def batches(
     items: int = 1,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """One epoch of this rank's batches: ``items`` tensors each (inputs, and labels), on ``device``."""
-    if is_loader(train):
+    if isinstance(train, DataLoader):
         for batch in train:
             yield tuple(b.to(device, non_blocking=True) for b in _loader_items(batch, items))
         return
@@ -92,10 +92,10 @@ def sums_over_batches(
 ) -> list[float]:
     """Σ over chunks of the validation data of ``fn(*chunk)`` (a tuple of tensors), in float64."""
     step = max(batch_size, 1024)
-    totals = None
+    totals: list[torch.Tensor] = []
     for i in range(0, len(data[0]), step):
         parts = [p.double() for p in fn(*(t[i : i + step] for t in data))]
-        totals = parts if totals is None else [a + b for a, b in zip(totals, parts)]
+        totals = [a + b for a, b in zip(totals, parts)] if totals else parts
     return [t.item() for t in totals]
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
 from ..errors import DataError, TrainingError
 from . import distributed as dist_
@@ -197,6 +198,7 @@ def _train(
     device, ddp, rank, world = _placement(config)
     model.to(device)
     train, val = _on_device(train, val, device, rank, world)
+    layout: contextlib.AbstractContextManager[bool]
     if is_loader(train):
         layout = contextlib.nullcontext(False)
     else:
@@ -204,9 +206,11 @@ def _train(
     with layout:
         optimizer = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
         gen, shuffle_seed = _shuffling(config.seed, ddp, rank)
-        if ddp and is_loader(train):
+        if ddp and isinstance(train, DataLoader):
             train = parallel.distributed_loader(train, rank, world, shuffle_seed)
-        run = Run(model, config, optimizer, device, train, val, task.monitor, gen, rank, world, ddp)
+        run = Run(
+            model, config, optimizer, device, train, val, task.monitor, gen, rank=rank, world=world, ddp=ddp
+        )
         run.n_batches = n_batches(train, config.batch_size, world)
         run.early_stopping = next(cb for cb in callbacks if isinstance(cb, EarlyStopping))
         for callback in callbacks:
@@ -230,7 +234,7 @@ def _epoch(
     if config.lr_schedule == "cosine":
         set_lr(opt, cosine_lr(config.lr, epoch - 1, config.epochs))
     start = time.perf_counter()
-    if run.ddp and is_loader(run.train) and hasattr(run.train.sampler, "set_epoch"):
+    if run.ddp and isinstance(run.train, DataLoader) and hasattr(run.train.sampler, "set_epoch"):
         run.train.sampler.set_epoch(epoch - 1)
     total = torch.zeros((), device=run.device)  # Σ loss·n over this rank's batches, read once per epoch
     seen = 0
@@ -246,7 +250,7 @@ def _epoch(
             callback.on_batch_end(run, i, loss)
     logs = {"train_loss": _epoch_loss(run, total, seen, epoch)}
     if run.val is not None:
-        logs.update(_validate(run, task))
+        logs.update(_validate(run, run.val, task))
     logs["seconds"] = time.perf_counter() - start
     run.history["epoch"].append(epoch)
     for key, value in logs.items():
@@ -271,13 +275,13 @@ def _epoch_loss(run: Run, total: torch.Tensor, seen: int, epoch: int) -> float:
     return train_loss
 
 
-def _validate(run: Run, task: _Task) -> dict[str, float]:
-    """Validation scores on clean inputs (no corruption), over every rank's slice."""
+def _validate(run: Run, val: tuple[torch.Tensor, ...], task: _Task) -> dict[str, float]:
+    """Validation scores on clean inputs (no corruption), over every rank's slice ``val``."""
     run.model.eval()
     with torch.inference_mode():
-        metrics = task.validate(run.model, run.val, run.config.batch_size)
+        metrics = task.validate(run.model, val, run.config.batch_size)
     if run.ddp:
-        metrics = parallel.mean_over_ranks(metrics, len(run.val[0]), run.device)
+        metrics = parallel.mean_over_ranks(metrics, len(val[0]), run.device)
     return {k: float(v) for k, v in metrics.items()}
 
 
@@ -286,7 +290,8 @@ def _finish(run: Run, callbacks: list[Callback]) -> dict:
     complete on every rank before any returns."""
     history, stopping = run.history, run.early_stopping
     last = history["epoch"][-1] if history["epoch"] else 0
-    history["best_epoch"] = stopping.best_epoch if stopping.best_epoch is not None else last
+    best = stopping.best_epoch if stopping is not None else None
+    history["best_epoch"] = best if best is not None else last
     history["stopped_early"] = run.stop_training
     run.model.history = history
     run.model.eval()
