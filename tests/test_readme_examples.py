@@ -17,7 +17,11 @@ def _blocks(heading: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "heading, n_blocks",
-    [("Quick start (Python)", 1), ("Training settings and callbacks", 1), ("Stacked denoising autoencoders", 2)],
+    [
+        ("Quick start (Python)", 1),
+        ("Training settings and callbacks", 1),
+        ("Stacked denoising autoencoders", 2),
+    ],
 )
 def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
