@@ -9,7 +9,7 @@ import torch
 
 import aekit
 from aekit import Autoencoder
-from aekit.train import Callback, CSVLogger, EarlyStopping, TensorBoard
+from aekit.train import Callback, CSVLogger, EarlyStopping, ProgressBar, TensorBoard
 
 
 class Recorder(Callback):
@@ -143,3 +143,20 @@ def test_tensorboard_logs_every_epochs_losses(digits, monkeypatch, tmp_path):
         ("seconds", 2),
         ("closed", str(tmp_path)),
     ]
+
+
+def test_the_progress_bar_is_closed_when_training_fails(digits):
+    closed = []
+
+    class Bar(ProgressBar):
+        def close(self):
+            closed.append(self.bar is not None)
+            super().close()
+
+    class Fail(Callback):
+        def on_epoch_end(self, run, epoch, logs):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        aekit.fit(Autoencoder(64, 4), digits[0][:64], epochs=2, callbacks=[Fail(), Bar(enabled=False)])
+    assert closed == [True]

@@ -208,6 +208,10 @@ class ProgressBar(Callback):
             log.info("epoch %d/%d %s (%.1fs)", epoch, epochs, msg, logs["seconds"])
 
     def on_fit_end(self, run: Run) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Take the bar off the terminal."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,7 +203,7 @@ def _train(
         layout = contextlib.nullcontext(False)
     else:
         layout = channels_last(model, device, lambda: task.batch_loss(model, *(t[:2] for t in train)))
-    with layout:
+    with layout, _closing_progress(callbacks):
         optimizer = make_optimizer(model, config.optimizer, config.lr, config.momentum, config.weight_decay)
         gen, shuffle_seed = _shuffling(config.seed, ddp, rank)
         if ddp and isinstance(train, DataLoader):
@@ -240,7 +240,9 @@ def _epoch(
     seen = 0
     data = batches(run.train, config.batch_size, run.shuffle_gen, run.device, run.rank, run.world, task.items)
     for i, batch in enumerate(data):
-        loss = objective(*batch)
+        loss = objective(
+            *batch
+        )  # corrupt, encode, decode, loss (a classifier: the cross-entropy of its logits)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -321,6 +323,18 @@ def _callbacks(config: TrainConfig, given: Iterable[Callback]) -> list[Callback]
     progress = [cb for cb in given if isinstance(cb, ProgressBar)] or [ProgressBar(config.progress)]
     others = [cb for cb in given if not isinstance(cb, (EarlyStopping, Checkpoint, ProgressBar))]
     return [*(stopping or [EarlyStopping(config.patience)]), *checkpoints, *others, *progress]
+
+
+@contextlib.contextmanager
+def _closing_progress(callbacks: list[Callback]) -> Iterator[None]:
+    """Progress bars are closed when the run fails too (a run that ends closes them in ``on_fit_end``)."""
+    try:
+        yield
+    except BaseException:
+        for callback in callbacks:
+            if isinstance(callback, ProgressBar):
+                callback.close()
+        raise
 
 
 def _placement(config: TrainConfig) -> tuple[torch.device, bool, int, int]:
