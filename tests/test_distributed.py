@@ -14,10 +14,9 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
 import aekit
-from aekit import distributed
 from aekit.data import load_digits
 from aekit.nn import Autoencoder
-from aekit.train import _rank_order, fit, fit_classifier, seed_everything
+from aekit.train import _rank_order, distributed, fit, fit_classifier, seed_everything
 
 SRC = Path(aekit.__file__).resolve().parents[1]
 FIT = dict(
@@ -134,6 +133,7 @@ def two_ranks(tmp_path_factory):
     return out, weights, histories
 
 
+@pytest.mark.slow
 def test_ranks_end_with_identical_weights_and_history(two_ranks):
     _, (w0, w1), (h0, h1) = two_ranks
     assert w0.keys() == w1.keys()
@@ -144,6 +144,7 @@ def test_ranks_end_with_identical_weights_and_history(two_ranks):
     assert h0["clf"]["val_error"] == h1["clf"]["val_error"]
 
 
+@pytest.mark.slow
 def test_loss_falls(two_ranks):
     _, _, (h0, _) = two_ranks
     for name in ("ae", "clf", "loader", "conv"):
@@ -151,6 +152,7 @@ def test_loss_falls(two_ranks):
     assert h0["clf"]["val_error"][-1] < 0.2
 
 
+@pytest.mark.slow
 def test_gradients_are_averaged_like_one_process(two_ranks, tmp_path):
     # batch_size is the global batch: 2 ranks x 25 samples follow the 1-process run with batches of 50.
     # Without the all-reduce each rank would follow its own half of the data and end elsewhere.
@@ -171,6 +173,7 @@ def test_gradients_are_averaged_like_one_process(two_ranks, tmp_path):
     np.testing.assert_allclose(h0["clf"]["val_error"], h_clf["val_error"], atol=1e-9)
 
 
+@pytest.mark.slow
 def test_only_rank_zero_writes_checkpoints(two_ranks):
     out, _, _ = two_ranks
     assert (out / "rank0" / "ae" / "model.safetensors").is_file()
@@ -179,6 +182,7 @@ def test_only_rank_zero_writes_checkpoints(two_ranks):
     assert len(loaded.history["epoch"]) == FIT["epochs"]
 
 
+@pytest.mark.slow
 def test_resume_is_exact_with_two_ranks(two_ranks):
     # 2 epochs, then 2 more resumed from rank 0's checkpoint (which holds both ranks' noise generators)
     # = 4 epochs in one go, bit for bit, on each rank
@@ -264,10 +268,12 @@ def _check_run(done, run: Path):
     assert aekit.load(run).history["epoch"] == [1, 2]
 
 
+@pytest.mark.slow
 def test_torchrun_cli(tmp_path):
     _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")  # gloo, CPU ranks
 
 
+@pytest.mark.slow
 def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
     # two "nodes" (two torchrun launchers, one process each) on this machine, joined by a c10d
     # rendezvous as in the README's multi-machine command; the second node's process is global rank 1
@@ -299,6 +305,7 @@ def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
     _check_run(done, tmp_path / "run")  # one report, from the node that holds rank 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs CUDA GPUs")
 def test_torchrun_cli_nccl(tmp_path):
     # one process per GPU (at most 2): the default device is cuda:LOCAL_RANK and the backend NCCL

@@ -175,7 +175,7 @@ def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, mo
         if Path(dst).name == "a":
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the two renames
 
-    monkeypatch.setattr(io.os, "replace", replace_and_interrupt)
+    monkeypatch.setattr(os, "replace", replace_and_interrupt)
     with pytest.raises(KeyboardInterrupt), io.transaction():
         io.atomic_write_text(tmp_path / "a", "new a")
         io.atomic_write_text(tmp_path / "b", "new b")

@@ -16,7 +16,12 @@ def _blocks(heading: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "heading, n_blocks", [("Quick start (Python)", 1), ("Stacked denoising autoencoders", 2)]
+    "heading, n_blocks",
+    [
+        ("Quick start (Python)", 1),
+        ("Training settings and callbacks", 1),
+        ("Stacked denoising autoencoders", 2),
+    ],
 )
 def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -28,6 +33,9 @@ def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     if heading.startswith("Quick"):
         assert namespace["codes"].shape == (1797, 16)
         assert (tmp_path / "runs" / "dae" / "model.safetensors").is_file()
+    elif heading.startswith("Training"):
+        assert namespace["history"]["epoch"] == [1, 2]
+        assert (tmp_path / "runs" / "history.csv").read_text().startswith("epoch,train_loss,seconds,val_loss")
     else:
         assert 0.0 <= namespace["pipe"].score(namespace["X_test"], namespace["y_test"]) <= 1.0
         assert namespace["recon"].shape == namespace["X"].shape

@@ -121,34 +121,33 @@ def test_bad_settings_raise(digits, kwargs, match):
 def test_a_checkpoint_keeps_the_gpus_random_state(tmp_path, monkeypatch):
     # corruption noise drawn on a GPU comes from the GPU's own generator: resuming there must restore it.
     # The bookkeeping is checked here with torch.cuda's two calls replaced (no GPU needed).
-    from aekit import train as train_mod
+    from aekit import io
     from aekit.io import load_tensors
+    from aekit.train import resume
 
     gpu_state = torch.arange(16, dtype=torch.uint8)
     restored = {}
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: gpu_state.clone())
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device=None: restored.update(state=state))
     model = Autoencoder(8, 2)
-    model.to = lambda *args, **kwargs: model  # stays on the CPU when _restore moves it "to the GPU"
     opt = torch.optim.Adam(model.parameters())
-    gen = torch.Generator().manual_seed(0)
-    state = {"best": float("inf"), "bad_epochs": 0, "best_state": None, "start": 0}
     history = {"epoch": [1], "train_loss": [1.0], "seconds": [0.1]}
     cuda = torch.device("cuda")
-    train_mod._checkpoint(tmp_path, model, opt, gen, history, state, 1, finished=False, device=cuda)
-    doc = json.loads((tmp_path / train_mod.STATE_JSON).read_text())
-    tensors = load_tensors(tmp_path / train_mod.STATE_TENSORS, doc["files"][train_mod.STATE_TENSORS])
+
+    def checkpoint(directory, device):
+        state = io.TrainingState(1, history, opt.state_dict(), resume.capture_rng(device))
+        io.write_training_state(directory, model, state)
+        doc = json.loads((directory / io.STATE_JSON).read_text())
+        return load_tensors(directory / io.STATE_TENSORS, doc["files"][io.STATE_TENSORS])
+
+    tensors = checkpoint(tmp_path, cuda)
     assert torch.equal(tensors["rng.cuda"], gpu_state)
-    train_mod._restore(tmp_path, model, opt, gen, {}, dict(state), cuda)
+    resume.restore_rng(io.read_training_state(tmp_path).rng, cuda)
     assert torch.equal(restored["state"], gpu_state)
     # on the CPU there is no GPU state to keep, and resuming on the CPU leaves the GPU's alone
     restored.clear()
-    train_mod._checkpoint(tmp_path / "cpu", model, opt, gen, history, state, 1, finished=False)
-    doc = json.loads((tmp_path / "cpu" / train_mod.STATE_JSON).read_text())
-    assert "rng.cuda" not in load_tensors(
-        tmp_path / "cpu" / train_mod.STATE_TENSORS, doc["files"][train_mod.STATE_TENSORS]
-    )
-    train_mod._restore(tmp_path, model, opt, gen, {}, dict(state), torch.device("cpu"))
+    assert "rng.cuda" not in checkpoint(tmp_path / "cpu", torch.device("cpu"))
+    resume.restore_rng(io.read_training_state(tmp_path).rng, torch.device("cpu"))
     assert restored == {}
 
 
@@ -325,7 +324,7 @@ def test_ctrl_c_inside_a_checkpoint_leaves_the_previous_epochs_whole(digits, tmp
     aekit.fit(full, X, X_val=X_val, epochs=4, **kw)
 
     writes = {"n": 0}
-    write_text, save_tensors = aekit.io.atomic_write_text, aekit.io.save_tensors
+    write_text, save_tensors = aekit.io.atomic.atomic_write_text, aekit.io.files.save_tensors
 
     def interrupt_the_third(path):
         if path.name == file:
@@ -341,8 +340,8 @@ def test_ctrl_c_inside_a_checkpoint_leaves_the_previous_epochs_whole(digits, tmp
         interrupt_the_third(path)
         return save_tensors(t, path)
 
-    monkeypatch.setattr(aekit.io, "atomic_write_text", text)
-    monkeypatch.setattr(aekit.io, "save_tensors", tensors)
+    monkeypatch.setattr(aekit.io.atomic, "atomic_write_text", text)
+    monkeypatch.setattr(aekit.io.files, "save_tensors", tensors)
     part = Autoencoder(64, 8, corruption="gaussian:0.2")
     part.load_state_dict(init)
     with pytest.raises(KeyboardInterrupt):

@@ -48,7 +48,6 @@ _SUBMODULES = (
     "train",
     "io",
     "inference",
-    "distributed",
     "codec",
     "viz",
     "maps",

@@ -188,7 +188,7 @@ def write_array(path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = N
 
 def is_main() -> bool:
     """Whether this process is rank 0, the one that writes reports (torch is imported on the first call)."""
-    from ..distributed import is_main as rank_zero
+    from ..train.distributed import is_main as rank_zero
 
     return rank_zero()
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..io import CONFIG, WEIGHTS, read_config
-from ..train import STATE_JSON, STATE_TENSORS
+from ..io import CONFIG, STATE_JSON, read_config
+from ..io import RUN_FILES as CHECKPOINT_FILES
 from .common import has_split, load_data
 
 # what a training command writes in its --out directory: all of it goes before a fresh run there
 RUN_FILES = (
-    CONFIG,
-    WEIGHTS,
-    STATE_JSON,
-    STATE_TENSORS,
+    *CHECKPOINT_FILES,
     "metrics.json",
     "reconstructions.png",
     "filters.png",
@@ -24,16 +21,6 @@ RUN_FILES = (
     "encoder.onnx",
 )
 RUN_DIRS = ("pretrained",)
-
-
-def add_run_arguments(p, *, resume: bool = True) -> None:
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the checkpoint already in the output directory (its old files are removed first)",
-    )
-    if resume:
-        p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
 
 
 def run_directory(out, *, resume: bool = False, overwrite: bool = False) -> Path:
