@@ -19,5 +19,5 @@ def test_an_old_checkpoint_loads_and_gives_the_same_outputs(name):
     x = torch.from_numpy(want["xi" if name.startswith("conv") else "x"])
     with torch.no_grad():
         np.testing.assert_allclose(model.encode(x).numpy(), want[f"{name}/encode"], rtol=1e-6, atol=1e-6)
-        if f"{name}/forward" in want:
+        if f"{name}/forward" in want and not name.startswith("conv"):  # the conv stack unpools at random
             np.testing.assert_allclose(model(x).numpy(), want[f"{name}/forward"], rtol=1e-6, atol=1e-6)
