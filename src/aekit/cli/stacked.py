@@ -19,6 +19,7 @@ from .. import viz
 from ..distributed import is_main
 from ..io import load
 from ..nn import StackedAutoencoder
+from ..pretrain import pretrain
 from ..train import fit_classifier, seed_everything
 from . import core
 from .common import load_data, out_file, positive_int, say, write_json
@@ -112,7 +113,7 @@ def train_sda(args) -> int:
     else:
         if args.pretrain_epochs:
             lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
-            stack.pretrain(X_tr, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
+            pretrain(stack, X_tr, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
         if is_main():  # under torchrun only rank 0 writes
             stack.save(out / PRETRAINED)
     pretrain_seconds = time.perf_counter() - start
