@@ -45,6 +45,14 @@ class _Recomputed(nn.Module):
     def __init__(self, stack: GreedyLayers, k: int, ae: nn.Module) -> None:
         super().__init__()
         self.stack, self.k, self.ae = stack, k, ae
+        self.channels_last = getattr(ae, "channels_last", None)  # fit reads the autoencoder's memory format
+
+    def train(self, mode: bool = True) -> _Recomputed:
+        """Only the autoencoder trains; the frozen layers below stay in evaluation mode, as when cached."""
+        super().train(mode)
+        self.stack.eval()
+        self.ae.train(mode)
+        return self
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """The autoencoder's loss on h⁽ᵏ⁻¹⁾, computed from x through the frozen layers below."""
