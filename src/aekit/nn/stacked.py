@@ -5,18 +5,12 @@ Learning Useful Representations in a Deep Network with a Local Denoising
 Criterion", JMLR 11 (2010); Bengio et al., "Greedy Layer-Wise Training of Deep
 Networks", NIPS 2006; Hinton & Salakhutdinov, Science 313 (2006).
 
-Greedy pre-training, as in the notes::
-
-    h⁽⁰⁾ = x
-    for k = 1..L:
-        train a (denoising) autoencoder  y = φ(W_k h̃⁽ᵏ⁻¹⁾ + b_k),  z = φ(W'_k y + b'_k)
-            on  L_H(h⁽ᵏ⁻¹⁾, z),  h̃⁽ᵏ⁻¹⁾ ~ q_D(h̃ | h⁽ᵏ⁻¹⁾)
-        keep (W_k, b_k), discard the decoder (W'_k, b'_k)
-        h⁽ᵏ⁾ = φ(W_k h⁽ᵏ⁻¹⁾ + b_k)     computed ONCE for the whole data set
-
-The loop itself is :func:`aekit.pretrain.pretrain` (training sits above nn); the
-stack says which autoencoder trains layer k and how h⁽ᵏ⁾ follows from h⁽ᵏ⁻¹⁾.
-Then either an output layer is added on top of the stack and the whole network is
+Greedy pre-training (the notes' loop is written out in :mod:`aekit.pretrain`):
+layer k is trained as a (denoising) autoencoder y = φ(W_k h̃⁽ᵏ⁻¹⁾ + b_k) on the
+codes h⁽ᵏ⁻¹⁾ of the layers below, computed once for the whole data set, and its
+decoder is discarded. The loop is :func:`aekit.pretrain.pretrain` (training sits
+above nn); the stack says which autoencoder trains layer k and how h⁽ᵏ⁾ follows
+from h⁽ᵏ⁻¹⁾. Then either an output layer is added on top of the stack and the whole network is
 fine-tuned on a supervised cost (:meth:`StackedAutoencoder.to_classifier` and
 :func:`aekit.fit_classifier`), or the stack is unrolled into a deep autoencoder
 whose decoder starts as the mirrored encoders, W'_k = W_kᵀ, and fine-tuned on
