@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,10 +63,8 @@ class _Recomputed(nn.Module):
         return self.ae.loss(x)
 
 
-def _codes(stack: GreedyLayers, k: int, H: np.ndarray | None) -> np.ndarray | None:
+def _codes(stack: GreedyLayers, k: int, H: np.ndarray) -> np.ndarray:
     """h⁽ᵏ⁺¹⁾ for every row of h⁽ᵏ⁾ = ``H``: one pass, in blocks, in inference mode."""
-    if H is None:
-        return None
     return map_batches(stack, H, lambda h: stack.layer_codes(k, h), CODES_BATCH)
 
 
@@ -86,7 +85,7 @@ def pretrain(
     epochs: int | Sequence[int] = 10,
     layers: Sequence[int] | None = None,
     cache: bool = True,
-    **fit_kwargs: object,
+    **fit_kwargs: Any,
 ) -> list[dict]:
     """Greedy layer-wise pre-training of ``stack``; returns one :func:`aekit.fit` history per layer.
 
@@ -155,14 +154,15 @@ def pretrain(
             stack.to(next(ae.parameters()).device)
             del ae, model
         if cache and k < max(todo):  # h⁽ᵏ⁾ for all the data, once
-            H, H_val = _codes(stack, k, H), _codes(stack, k, H_val)
+            H = _codes(stack, k, H)
+            H_val = None if H_val is None else _codes(stack, k, H_val)
     stack.history = {"pretrain": histories}
     stack.eval()
     return histories
 
 
 def finetune(
-    stack: StackedAutoencoder, X: object, *, X_val: object = None, epochs: int = 10, **fit_kwargs: object
+    stack: StackedAutoencoder, X: object, *, X_val: object = None, epochs: int = 10, **fit_kwargs: Any
 ) -> dict:
     """Unsupervised fine-tuning of the unrolled deep autoencoder (Hinton & Salakhutdinov 2006).
 

@@ -9,6 +9,8 @@ kept and how h⁽ᵏ⁾ follows from h⁽ᵏ⁻¹⁾; the training loop lives ab
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,8 +18,13 @@ from torch import nn
 __all__ = ["GreedyLayers"]
 
 
-class GreedyLayers:
+class GreedyLayers(nn.Module):
     """Mixin of the models :func:`aekit.pretrain.pretrain` can pre-train; layers k are 0-based."""
+
+    if TYPE_CHECKING:  # provided by AEModule, which every user of this mixin also is
+        history: dict | None
+
+        def validate_input(self, X: object, name: str = "X") -> np.ndarray: ...
 
     @property
     def n_layers(self) -> int:

@@ -76,6 +76,7 @@ class Dense(nn.Linear):
         return dense(x, self.weight, self.bias, self.activation)
 
     def extra_repr(self) -> str:
+        """``in_features=…, out_features=…, bias=True, activation=…`` in the module's repr."""
         return f"{super().extra_repr()}, activation={self.activation}"
 
 

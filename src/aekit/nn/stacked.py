@@ -40,7 +40,9 @@ from .layers import Dense, DenseStack
 __all__ = ["StackedAutoencoder", "StackedClassifier"]
 
 
-def _layer_corruptions(corruption: object, n_layers: int) -> list[Corruption | None]:
+def _layer_corruptions(
+    corruption: Corruption | str | dict | Sequence[Corruption | str | dict | None] | None, n_layers: int
+) -> list[Corruption | None]:
     """One q_D per layer from None, one corruption (shared), or a sequence of one per layer."""
     if isinstance(corruption, (list, tuple)):
         if len(corruption) != n_layers:
@@ -114,7 +116,7 @@ class StackedAutoencoder(GreedyLayers, AEModule):
         output_activation: str = "sigmoid",
         tied: bool = True,
         loss: str = "bce",
-        corruption: object = None,
+        corruption: Corruption | str | dict | Sequence[Corruption | str | dict | None] | None = None,
         unrolled: bool = False,
     ) -> None:
         super().__init__()
