@@ -108,7 +108,7 @@ def pretrain(
         Which layers (1..L) to train; the others keep their weights (default: all).
     cache : bool
         False recomputes the frozen layers below for every batch instead of once (the cost the
-        notes avoid; kept to measure the saving).
+        notes avoid; kept to measure the saving, in one process: not under ``torchrun``).
     **fit_kwargs
         Passed to :func:`aekit.fit` for every layer: ``batch_size``, ``lr``, ``optimizer``, ``device``,
         ``patience``, ``seed`` (layer k uses ``seed + k - 1``), ``progress``, ``lr_schedule``...
