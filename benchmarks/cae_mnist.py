@@ -33,6 +33,7 @@ import torch
 import aekit
 from aekit.data import load_mnist
 from aekit.io import atomic_write_text
+from aekit.train import pretrain
 
 HERE = Path(__file__).resolve().parent
 
@@ -132,8 +133,14 @@ def main(argv=None) -> int:
     )
     X_pre = X_tr[np.random.default_rng(12345).permutation(len(X_tr))[: args.pretrain_n]]
     start = time.perf_counter()
-    histories = stack.pretrain(
-        X_pre, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=0, progress=False
+    histories = pretrain(
+        stack,
+        X_pre,
+        epochs=args.pretrain_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=0,
+        progress=False,
     )
     seconds = time.perf_counter() - start
     result["pretraining"] = {

@@ -4,9 +4,9 @@ Logistic units everywhere except the linear 30-unit code. The paper pre-trains
 greedily, layer by layer, with RBMs, unrolls the stack into a deep autoencoder
 and fine-tunes it on the reconstruction cross-entropy. We follow the same
 recipe with autoencoders in place of RBMs (``--pretrain-epochs``; the notes'
-greedy layer-wise pre-training: each layer trained on the codes of the one
-below, computed once, its decoder kept only as the unrolled network's starting
-point) and fine-tune with Adam and a cosine learning-rate schedule.
+greedy layer-wise pre-training, :func:`aekit.train.pretrain`: each layer a tied
+autoencoder trained on the codes of the one below, computed once, its decoder
+kept only as the unrolled network's starting point) and fine-tune with Adam and a cosine learning-rate schedule.
 ``--pretrain-epochs 0`` trains the deep network from a random start instead,
 which, as the paper says, works poorly for this deep logistic network. Reported: test squared error per image
 (‖z − x‖² summed over the 784 pixels, averaged over the 10,000 test images),
@@ -27,43 +27,11 @@ from sklearn.decomposition import PCA
 
 import aekit
 from aekit.data import load_mnist
+from aekit.train import pretrain
 from common import mnist_root, write_result
 
 PAPER_DEEP = 3.00
 PAPER_PCA = 13.87
-
-
-def pretrain(deep: aekit.Autoencoder, X: np.ndarray, *, epochs: int, **fit_kwargs) -> None:
-    """Greedy layer-wise pre-training of ``deep``'s encoder, then its decoder set to the mirror image.
-
-    Layer k is a one-hidden-layer autoencoder with tied weights trained on h⁽ᵏ⁻¹⁾ (computed once
-    for all of X); the unrolled decoder starts from W'_k = W_kᵀ and the layer's own decoder bias.
-    """
-    H = X
-    n = len(deep.encoder_layers)
-    for k, enc in enumerate(deep.encoder_layers):
-        code_act = deep.encoder_activations[k]
-        layer = aekit.Autoencoder(
-            enc.in_features,
-            enc.out_features,
-            activation=code_act,
-            output_activation="sigmoid",
-            tied=True,
-            loss="bce",
-        )
-        aekit.fit(layer, H, epochs=epochs, progress=True, lr_schedule="cosine", **fit_kwargs)
-        with torch.no_grad():
-            enc.load_state_dict(layer.encoder_layers[0].state_dict())
-            dec = deep.decoder_layers[n - 1 - k]
-            dec.weight.copy_(enc.weight.t())  # W'_k = W_kᵀ, then fine-tuned untied
-            dec.bias.copy_(layer.decoder_biases[0])
-        if k + 1 < n:
-            H = aekit.encode(layer, H)  # h⁽ᵏ⁾ for all the data, once
-        print(
-            f"pre-trained layer {k + 1}/{n}: {enc.in_features} -> {enc.out_features} "
-            f"(loss {layer.history['train_loss'][-1]:.3f})",
-            flush=True,
-        )
 
 
 def main() -> None:
@@ -121,9 +89,18 @@ def main() -> None:
     pretrain_seconds = 0.0
     if args.pretrain_epochs and not (args.resume or args.report_checkpoint):
         t0 = time.perf_counter()
-        pretrain(
-            model, X, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+        histories = pretrain(
+            model,
+            X,
+            epochs=args.pretrain_epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            progress=True,
+            lr_schedule="cosine",
         )
+        for h in histories:
+            print(f"pre-trained layer {h['layer']}: loss {h['train_loss'][-1]:.3f}", flush=True)
         pretrain_seconds = time.perf_counter() - t0
         err0 = float(
             np.mean(aekit.metrics.squared_error_per_sample(X_test, aekit.reconstruct(model, X_test)))

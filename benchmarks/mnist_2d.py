@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     }
     start = time.perf_counter()
     if args.pretrain_epochs:
-        from hinton_mnist import pretrain
+        from aekit.train import pretrain
 
         pretrain(
             model, X_tr, epochs=args.pretrain_epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed

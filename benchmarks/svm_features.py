@@ -24,6 +24,7 @@ import aekit
 from aekit.cli.common import int_list
 from aekit.cli.stacked import parse_corruptions
 from aekit.data import load_mnist
+from aekit.train import pretrain
 from common import mnist_root, write_result
 
 DEFAULTS = {
@@ -108,7 +109,8 @@ def main() -> None:
             784, args.hidden, tied=True, corruption=parse_corruptions(args.corruption, len(args.hidden))
         )
         start = time.perf_counter()
-        stack.pretrain(
+        pretrain(
+            stack,
             data[0][0],
             epochs=args.pretrain_epochs,
             batch_size=args.batch_size,

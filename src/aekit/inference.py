@@ -6,28 +6,23 @@ corruption, batch-norm statistics frozen) and returns NumPy arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
+from torch import nn
+
+from .nn.batches import map_batches
 
 __all__ = ["encode", "reconstruct", "reconstruction_error", "predict_proba", "predict"]
 
 
-def _map(model, X, fn, batch_size: int, name: str = "X") -> np.ndarray:
+def _map(
+    model: nn.Module, X, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, name: str = "X"
+) -> np.ndarray:
+    """``fn`` over the checked ``X`` in batches (:func:`aekit.nn.batches.map_batches`)."""
     X = model.validate_input(X, name=name) if hasattr(model, "validate_input") else np.asarray(X, np.float32)
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    try:
-        with torch.inference_mode():
-            for i in range(0, len(X), batch_size):
-                xb = torch.from_numpy(X[i : i + batch_size]).to(device)
-                out.append(fn(xb).float().cpu().numpy())
-    finally:
-        model.train(was_training)
-    if not out:
-        raise ValueError(f"{name} is empty")
-    return np.concatenate(out)
+    return map_batches(model, X, fn, batch_size, name)
 
 
 def encode(model, X, *, batch_size: int = 1024) -> np.ndarray:

@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .nn.dense import Autoencoder
 from .nn.stacked import StackedAutoencoder
-from .train import fit, fit_classifier
+from .train import finetune, fit, fit_classifier, pretrain
 
 __all__ = [
     "AutoencoderTransformer",
@@ -297,7 +297,9 @@ class _StackedParams:
         if self.pretrain_epochs:
             kwargs = self._fit_kwargs()
             kwargs["lr"] = float(self.pretrain_lr if self.pretrain_lr is not None else self.lr)
-            self.pretrain_history_ = stack.pretrain(Xs, epochs=int(self.pretrain_epochs), seed=seed, **kwargs)
+            self.pretrain_history_ = pretrain(
+                stack, Xs, epochs=int(self.pretrain_epochs), seed=seed, **kwargs
+            )
 
 
 class StackedDenoisingTransformer(
@@ -376,8 +378,8 @@ class StackedDenoisingTransformer(
         def train(stack, seed):
             self._pretrain(stack, Xs, seed)
             if self.finetune_epochs:
-                self.finetune_history_ = stack.finetune(
-                    Xs, epochs=int(self.finetune_epochs), seed=seed, **self._fit_kwargs()
+                self.finetune_history_ = finetune(
+                    stack, Xs, epochs=int(self.finetune_epochs), seed=seed, **self._fit_kwargs()
                 )
 
         self.model_ = self._train(lambda: self._build_stack(X.shape[1]), train)

@@ -6,6 +6,7 @@ import torch
 
 import aekit
 from aekit.data import load_dataset
+from aekit.train import pretrain
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def test_to_cnn_copies_the_pretrained_filters_exactly(digit_images, block, unpoo
     X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6), block=block, unpool=unpool)
-    histories = stack.pretrain(X, epochs=[2, 1], batch_size=64, seed=0, progress=False)
+    histories = pretrain(stack, X, epochs=[2, 1], batch_size=64, seed=0, progress=False)
     assert [len(h["epoch"]) for h in histories] == [2, 1]
     assert stack.input_size == [8, 8]
     cnn = stack.to_cnn(10, hidden=16)
@@ -42,7 +43,7 @@ def test_random_baseline_has_the_same_topology_and_other_weights(digit_images):
     X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6))
-    stack.pretrain(X, epochs=1, batch_size=64, progress=False)
+    pretrain(stack, X, epochs=1, batch_size=64, progress=False)
     pre, rand = stack.to_cnn(10), stack.to_cnn(10, pretrained=False)
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
     assert shapes(pre) == shapes(rand)
@@ -53,7 +54,7 @@ def test_higher_levels_train_on_the_pooled_maps_below(digit_images):
     X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 6), block="masci")
-    stack.pretrain(X, epochs=[1, 0], batch_size=64, progress=False)
+    pretrain(stack, X, epochs=[1, 0], batch_size=64, progress=False)
     level1 = stack.layers[1]
     assert level1.config["in_channels"] == 4 and level1.loss_name == "mse"
     assert level1.output_activation == "tanh"  # it reconstructs tanh codes in [-1, 1]
@@ -66,7 +67,7 @@ def test_pretrained_cnn_classifies_digits(digit_images):
     X_test, y_test = load_dataset("digits", split="test", flatten=False)
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (8, 8))
-    stack.pretrain(X, epochs=3, batch_size=32, lr=3e-3, seed=0, progress=False)
+    pretrain(stack, X, epochs=3, batch_size=32, lr=3e-3, seed=0, progress=False)
     cnn = stack.to_cnn(10, hidden=32)
     aekit.fit_classifier(cnn, X, y, epochs=15, batch_size=32, lr=3e-3, seed=0, progress=False)
     error = np.mean(aekit.predict(cnn, X_test) != y_test)
@@ -76,7 +77,7 @@ def test_pretrained_cnn_classifies_digits(digit_images):
 def test_save_load_stack_and_cnn(tmp_path, digit_images):
     X, _ = digit_images
     stack = aekit.StackedConvAutoencoder(1, (4,), block="modern", unpool="upsample")
-    stack.pretrain(X, epochs=1, batch_size=64, progress=False)
+    pretrain(stack, X, epochs=1, batch_size=64, progress=False)
     stack.save(tmp_path / "stack")
     again = aekit.load(tmp_path / "stack")
     assert again.input_size == [8, 8]
@@ -93,7 +94,7 @@ def test_errors():
     with pytest.raises(ValueError, match="pretrain"):
         stack.to_cnn(10)
     with pytest.raises(ValueError, match="epochs"):
-        stack.pretrain(np.zeros((2, 1, 8, 8), np.float32), epochs=[1])
+        pretrain(stack, np.zeros((2, 1, 8, 8), np.float32), epochs=[1])
     with pytest.raises(ValueError, match="n_classes"):
         stack.to_cnn(1, input_size=8)
 
@@ -102,7 +103,7 @@ def test_pretraining_ends_in_evaluation_mode_and_encoding_keeps_the_statistics(d
     X, _ = digit_images
     aekit.seed_everything(0)
     stack = aekit.StackedConvAutoencoder(1, (4, 4), block="modern", unpool="upsample")
-    stack.pretrain(X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
+    pretrain(stack, X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
     assert not any(m.training for m in stack.modules())
     bn = stack.layers[0].encoder_blocks[0].bn
     running_mean = bn.running_mean.clone()

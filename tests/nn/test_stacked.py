@@ -6,10 +6,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 import aekit
-import aekit.train
+import aekit.train.layerwise
 from aekit import corruption
 from aekit.errors import AekitError
 from aekit.nn import StackedAutoencoder, StackedClassifier
+from aekit.train import finetune, pretrain
 
 
 def _count_rows(module):
@@ -30,14 +31,14 @@ def test_pretraining_computes_each_layer_input_once(digits, monkeypatch):
     stack = StackedAutoencoder(64, [24, 16, 8], corruption="masking:0.2")
     counters = [_count_rows(layer) for layer in stack.encoder_layers]
     inputs = []
-    real_fit = aekit.train.fit
+    real_fit = aekit.train.layerwise.fit
 
     def spy(model, data, **kwargs):
         inputs.append(np.array(data))
         return real_fit(model, data, **kwargs)
 
-    monkeypatch.setattr(aekit.train, "fit", spy)
-    histories = stack.pretrain(X, epochs=3, batch_size=32, seed=0, progress=False, device="cpu")
+    monkeypatch.setattr(aekit.train.layerwise, "fit", spy)
+    histories = pretrain(stack, X, epochs=3, batch_size=32, seed=0, progress=False, device="cpu")
 
     # layers 1 and 2 map the whole data set exactly once (3 epochs x 7 batches would be 21 passes), layer 3 never
     assert [c["rows"] for c in counters] == [200, 200, 0]
@@ -50,7 +51,7 @@ def test_pretraining_computes_each_layer_input_once(digits, monkeypatch):
 
 def test_decoders_are_discarded_after_pretraining(digits):
     stack = StackedAutoencoder(64, [16, 8], tied=False)
-    stack.pretrain(digits[0][:100], epochs=1, progress=False, seed=0, device="cpu")
+    pretrain(stack, digits[0][:100], epochs=1, progress=False, seed=0, device="cpu")
     assert sorted(stack.state_dict()) == [
         "encoder_layers.0.bias",
         "encoder_layers.0.weight",
@@ -66,7 +67,7 @@ def test_pretraining_changes_only_the_requested_layers(digits):
     torch.manual_seed(0)
     stack = StackedAutoencoder(64, [16, 8])
     before = {k: v.clone() for k, v in stack.state_dict().items()}
-    stack.pretrain(digits[0][:100], epochs=2, layers=[2], progress=False, seed=0, device="cpu")
+    pretrain(stack, digits[0][:100], epochs=2, layers=[2], progress=False, seed=0, device="cpu")
     after = stack.state_dict()
     assert torch.equal(before["encoder_layers.0.weight"], after["encoder_layers.0.weight"])
     assert not torch.equal(before["encoder_layers.1.weight"], after["encoder_layers.1.weight"])
@@ -76,12 +77,12 @@ def test_unroll_mirrors_the_encoders_and_finetune_lowers_the_error(digits):
     X = digits[0][:300]
     torch.manual_seed(0)
     stack = StackedAutoencoder(64, [32, 16])
-    stack.pretrain(X, epochs=3, batch_size=32, progress=False, seed=0, device="cpu")
+    pretrain(stack, X, epochs=3, batch_size=32, progress=False, seed=0, device="cpu")
     stack.unroll()
     for enc, dec in zip(stack.encoder_layers, reversed(stack.decoder_layers)):
         assert torch.equal(dec.weight, enc.weight.t())  # W'_k = W_kᵀ
     before = float(aekit.reconstruction_error(stack, X).mean())
-    history = stack.finetune(X, epochs=5, batch_size=32, lr=3e-3, progress=False, seed=0, device="cpu")
+    history = finetune(stack, X, epochs=5, batch_size=32, lr=3e-3, progress=False, seed=0, device="cpu")
     after = float(aekit.reconstruction_error(stack, X).mean())
     assert after < before
     assert stack.history["finetune"] is history and len(stack.history["pretrain"]) == 2
@@ -96,7 +97,7 @@ def test_corruption_per_layer_and_config():
     with pytest.raises(ValueError, match="2 entries but the stack has 3 layers"):
         StackedAutoencoder(64, [16, 8, 4], corruption=["masking:0.1", "masking:0.2"])
     with pytest.raises(ValueError, match="epochs has 1 entries"):
-        shared.pretrain(np.zeros((4, 64), np.float32), epochs=[1], progress=False)
+        pretrain(shared, np.zeros((4, 64), np.float32), epochs=[1], progress=False)
 
 
 def test_transform_layers_and_errors(digits):
@@ -116,7 +117,7 @@ def test_finetuned_classifier_beats_logistic_regression(digits):
     X, y, X_test, y_test = digits
     aekit.seed_everything(0)
     stack = StackedAutoencoder(64, [64, 32], corruption=["masking:0.1", "masking:0.2"])
-    stack.pretrain(X, epochs=3, batch_size=64, lr=1e-2, progress=False, seed=0, device="cpu")
+    pretrain(stack, X, epochs=3, batch_size=64, lr=1e-2, progress=False, seed=0, device="cpu")
     clf = stack.to_classifier(10)
     for mine, theirs in zip(stack.encoder_layers, clf.hidden_layers):  # starts from the pre-trained weights
         assert torch.equal(mine.weight, theirs.weight) and mine.weight is not theirs.weight
@@ -145,7 +146,7 @@ def test_save_and_load_stack_and_classifier(tmp_path, digits):
     X = digits[0][:50]
     torch.manual_seed(0)
     stack = StackedAutoencoder(64, [16, 8], corruption=["masking:0.1", "saltpepper:0.1"], tied=True)
-    stack.pretrain(X, epochs=1, progress=False, seed=0, device="cpu")
+    pretrain(stack, X, epochs=1, progress=False, seed=0, device="cpu")
     stack.save(tmp_path / "stack")
     same = aekit.load(tmp_path / "stack")
     assert isinstance(same, StackedAutoencoder) and same.decoder_layers is None
@@ -195,14 +196,14 @@ def test_input_dropout_zeroes_inputs_in_training_only():
 def _layer_inputs_and_noise(stack, X, monkeypatch):
     """Pre-train ``stack`` and return, per layer, (its training input h, its q_D)."""
     seen = []
-    real_fit = aekit.train.fit
+    real_fit = aekit.train.layerwise.fit
 
     def spy(model, data, **kwargs):
         seen.append((torch.from_numpy(np.array(data)), model.corruption))
         return real_fit(model, data, **kwargs)
 
-    monkeypatch.setattr(aekit.train, "fit", spy)
-    stack.pretrain(X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
+    monkeypatch.setattr(aekit.train.layerwise, "fit", spy)
+    pretrain(stack, X, epochs=1, batch_size=64, seed=0, progress=False, device="cpu")
     return seen
 
 
@@ -239,7 +240,7 @@ def test_salt_and_pepper_on_unbounded_codes_fails_before_any_training(digits, mo
     )
     before = stack.encoder_layers[0].weight.detach().clone()
     with pytest.raises(ValueError, match="layer 2 is trained on the relu codes of layer 1.*maximum.*masking"):
-        stack.pretrain(digits[0][:100], epochs=1, progress=False, device="cpu")
+        pretrain(stack, digits[0][:100], epochs=1, progress=False, device="cpu")
     assert torch.equal(stack.encoder_layers[0].weight, before)
     relu = StackedAutoencoder(64, [16, 8], activation="relu", corruption="gaussian:0.2")
     assert relu.layer_corruption(1).value_range == (0.0, None)  # clipped at 0 only
@@ -247,5 +248,5 @@ def test_salt_and_pepper_on_unbounded_codes_fails_before_any_training(digits, mo
 
 def test_pretraining_ends_in_evaluation_mode(digits):
     stack = StackedAutoencoder(64, [16, 8])
-    stack.pretrain(digits[0][:100], epochs=1, progress=False, device="cpu")
+    pretrain(stack, digits[0][:100], epochs=1, progress=False, device="cpu")
     assert not any(m.training for m in stack.modules())

@@ -147,6 +147,7 @@ def _pretrained_stack(
     """The greedily pre-trained stack: loaded from ``out/pretrained`` with --resume, else trained (and saved)."""
     from ..io import load
     from ..nn import StackedAutoencoder
+    from ..train import pretrain
     from .runs import resumed_model
 
     stack = StackedAutoencoder(
@@ -165,7 +166,7 @@ def _pretrained_stack(
         return stack
     if args.pretrain_epochs:
         lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
-        stack.pretrain(X_train, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
+        pretrain(stack, X_train, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
     if is_main():  # under torchrun only rank 0 writes
         stack.save(out / PRETRAINED)
     return stack

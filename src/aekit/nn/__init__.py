@@ -4,6 +4,7 @@ from .base import AEModule
 from .conv import ConvAutoencoder
 from .conv_stacked import ConvClassifier, StackedConvAutoencoder
 from .dense import Autoencoder, DenoisingAutoencoder
+from .layers import Dense, DenseStack
 from .pooling import unpool
 from .stacked import StackedAutoencoder, StackedClassifier
 
@@ -17,4 +18,6 @@ __all__ = [
     "StackedConvAutoencoder",
     "ConvClassifier",
     "unpool",
+    "Dense",
+    "DenseStack",
 ]

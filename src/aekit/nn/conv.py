@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import corruption as corruption_lib
 from ..errors import DataError
 from ..registry import register
 from . import activations, losses
+from . import corruption as corruption_lib
 from .base import AEModule
 from .pooling import check_unpool, max_pool, unpool
 

@@ -4,10 +4,10 @@ Masci, Meier, Cireşan & Schmidhuber, "Stacked Convolutional Auto-Encoders for
 Hierarchical Feature Extraction", ICANN 2011: "a CAE stack can be used to
 initialize a CNN with identical topology prior to a supervised training stage".
 
-Greedy layer-wise pre-training: level k is a one-level
-:class:`~aekit.nn.conv.ConvAutoencoder` trained on the pooled maps Φ_{k−1}(…Φ_1(X))
-of the levels below, computed once for the whole data set; its decoder is then
-discarded. :meth:`StackedConvAutoencoder.to_cnn` builds a
+Greedy layer-wise pre-training (:func:`aekit.train.pretrain`): level k is a
+one-level :class:`~aekit.nn.conv.ConvAutoencoder` trained on the pooled maps
+Φ_{k−1}(…Φ_1(X)) of the levels below, computed once for the whole data set; its
+decoder is then discarded. :meth:`StackedConvAutoencoder.to_cnn` builds a
 :class:`ConvClassifier` (the same encoder blocks, a fully connected head)
 whose convolutional filters are exact copies of the pre-trained ones; with
 ``pretrained=False`` the same builder gives the randomly initialised baseline.
@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from .. import corruption as corruption_lib
 from ..errors import DataError
 from ..registry import register
+from . import corruption as corruption_lib
 from .base import AEModule
 from .conv import ConvAutoencoder, EncoderBlock, _channels, check_conv_args, check_spatial
+from .greedy import GreedyLayers
 from .pooling import check_unpool
 
 __all__ = ["ConvClassifier", "StackedConvAutoencoder"]
@@ -133,8 +135,9 @@ class ConvClassifier(AEModule):
 
 
 @register
-class StackedConvAutoencoder(AEModule):
-    """A stack of one-level CAEs, pre-trained greedily; :meth:`to_cnn` initialises a CNN from it.
+class StackedConvAutoencoder(GreedyLayers, AEModule):
+    """A stack of one-level CAEs, pre-trained greedily by :func:`aekit.train.pretrain`;
+    :meth:`to_cnn` initialises a CNN from it.
 
     Parameters
     ----------
@@ -146,7 +149,7 @@ class StackedConvAutoencoder(AEModule):
     corruption : Corruption, str or dict, optional
         q_D applied to the input of the first level while it is trained.
     input_size : (int, int), optional
-        Image size; set by :meth:`pretrain` when not given (the CNN head needs it).
+        Image size; set by pre-training when not given (the CNN head needs it).
     """
 
     def __init__(
@@ -231,40 +234,31 @@ class StackedConvAutoencoder(AEModule):
             x = self.layers[k].decode(x, *trace[k])
         return x
 
-    # ------------------------------------------------------------------ training
-    def pretrain(self, X, *, X_val=None, epochs: int | Sequence[int] = 10, **fit_kwargs) -> list[dict]:
-        """Greedy layer-wise pre-training; returns one ``fit`` history per level.
+    # ------------------------------------------------------------------ greedy pre-training
+    @property
+    def n_layers(self) -> int:
+        """Levels, pre-trained one after the other."""
+        return len(self.layers)
 
-        Level k is trained with :func:`aekit.fit` on the maps of the levels below, computed once
-        (batched, inference mode), not per batch. ``epochs`` may be one value per level; the other
-        keyword arguments (``batch_size``, ``lr``, ``seed``, ``device``, ...) go to ``fit``.
-        """
-        from .. import inference  # the loop lives above nn/
-        from ..train import fit
-
-        epochs = [epochs] * len(self.layers) if isinstance(epochs, int) else list(epochs)
-        if len(epochs) != len(self.layers):
-            raise ValueError(
-                f"epochs must be an int or one value per level ({len(self.layers)}), got {epochs!r}"
-            )
-        X = self.validate_input(X)
+    def pretraining_data(self, X: object, name: str = "X") -> np.ndarray:
+        """The checked images; the first ones set the stack's image size (the CNN head needs it)."""
+        X = self.validate_input(X, name=name)
         size = [int(X.shape[2]), int(X.shape[3])]
         if self.input_size is not None and self.input_size != size:
             raise DataError(
-                f"X has images of size {size[0]}x{size[1]}, but this stack was built for "
+                f"{name} has images of size {size[0]}x{size[1]}, but this stack was built for "
                 f"{self.input_size[0]}x{self.input_size[1]}"
             )
         self.input_size = size
-        X_val = None if X_val is None else self.validate_input(X_val, name="X_val")
-        histories = []
-        for k, layer in enumerate(self.layers):
-            histories.append(fit(layer, X, X_val=X_val, epochs=epochs[k], **fit_kwargs))
-            if k + 1 < len(self.layers):  # the maps the next level trains on, computed once
-                X = inference.encode(layer, X)
-                X_val = None if X_val is None else inference.encode(layer, X_val)
-        self.history = {"levels": histories}
-        self.eval()  # like fit: batch norm uses its running statistics
-        return histories
+        return X
+
+    def layer_autoencoder(self, k: int) -> ConvAutoencoder:
+        """Level ``k`` itself: a one-level CAE, trained in place."""
+        return self.layers[k]
+
+    def layer_codes(self, k: int, h: torch.Tensor) -> torch.Tensor:
+        """Φ_{k+1}(h): the pooled maps of level ``k`` (0-based), the input of level k + 1."""
+        return self.layers[k].encode(h)
 
     def to_cnn(
         self,
@@ -283,7 +277,10 @@ class StackedConvAutoencoder(AEModule):
         """
         size = input_size if input_size is not None else self.input_size
         if size is None:
-            raise ValueError("to_cnn needs the image size: call pretrain(X) first or pass input_size=(H, W)")
+            raise ValueError(
+                "to_cnn needs the image size: pre-train first (aekit.pretrain(stack, X)) "
+                "or pass input_size=(H, W)"
+            )
         cfg = self.config
         cnn = ConvClassifier(
             cfg["in_channels"],

@@ -18,20 +18,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .. import corruption as corruption_lib
 from ..registry import register
 from . import activations, losses
+from . import corruption as corruption_lib
 from .base import AEModule
+from .corruption import Corruption
+from .greedy import GreedyLayers
+from .layers import Dense, DenseStack, dense
 
-__all__ = ["Autoencoder", "DenoisingAutoencoder"]
+__all__ = ["Autoencoder", "DenoisingAutoencoder", "greedy_layer_autoencoder"]
 
 SPARSITY = (None, "l1", "kl")
 
 
-def check_dense_args(input_dim, hidden, activation: str, output_activation: str, loss: str) -> list[int]:
+def check_dense_args(
+    input_dim: int, hidden: int | Sequence[int], activation: str, output_activation: str, loss: str
+) -> list[int]:
     """Validate the arguments every dense model shares; return ``hidden`` as a list of sizes."""
     if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
         raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
@@ -47,7 +51,7 @@ def check_dense_args(input_dim, hidden, activation: str, output_activation: str,
     return hidden
 
 
-def _sizes(hidden) -> list[int]:
+def _sizes(hidden: int | Sequence[int]) -> list[int]:
     sizes = [hidden] if isinstance(hidden, int) else list(hidden)
     if not sizes or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in sizes):
         raise ValueError(
@@ -57,8 +61,12 @@ def _sizes(hidden) -> list[int]:
 
 
 @register
-class Autoencoder(AEModule):
+class Autoencoder(GreedyLayers, AEModule):
     """Dense autoencoder ``input_dim -> hidden[0] -> ... -> hidden[-1] -> ... -> input_dim``.
+
+    :func:`aekit.train.pretrain` can pre-train its encoder layer by layer (Hinton &
+    Salakhutdinov 2006, with tied one-layer autoencoders in place of RBMs); the mirrored
+    decoder then starts from W'_k = W_kᵀ and each layer's decoder bias.
 
     Parameters
     ----------
@@ -98,12 +106,12 @@ class Autoencoder(AEModule):
         code_activation: str | None = None,
         tied: bool = False,
         loss: str = "bce",
-        corruption=None,
+        corruption: Corruption | str | dict | None = None,
         sparsity: str | None = None,
         sparsity_weight: float = 1e-3,
         sparsity_target: float = 0.05,
         contractive: float = 0.0,
-    ):
+    ) -> None:
         super().__init__()
         hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         code_activation = activations.check_activation(code_activation or activation, "code_activation")
@@ -144,26 +152,29 @@ class Autoencoder(AEModule):
         self.corruption = corruption
 
         sizes = [input_dim, *hidden]
-        pairs = list(zip(sizes[:-1], sizes[1:]))
-        self.encoder_layers = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)  # W, b
-        self.encoder_activations = [activation] * (len(hidden) - 1) + [code_activation]
+        self.encoder_layers = DenseStack.from_sizes(
+            sizes, [activation] * (len(hidden) - 1) + [code_activation]
+        )  # y = φ(W x + b)
+        self.decoder_activations = [activation] * (len(hidden) - 1) + [output_activation]
         if self.tied:
             self.decoder_biases = nn.ParameterList(
-                nn.Parameter(torch.zeros(a)) for a, _ in reversed(pairs)
-            )  # b'
+                nn.Parameter(torch.zeros(a)) for a in reversed(sizes[:-1])
+            )  # b'; W' = Wᵀ
         else:
-            self.decoder_layers = nn.ModuleList(nn.Linear(b, a) for a, b in reversed(pairs))  # W', b'
-        self.decoder_activations = [activation] * (len(hidden) - 1) + [output_activation]
+            self.decoder_layers = DenseStack.from_sizes(sizes[::-1], self.decoder_activations)  # W', b'
         self.reset_parameters()
+
+    @property
+    def encoder_activations(self) -> list[str]:
+        """φ of each encoder layer, bottom first (the last is the code's)."""
+        return self.encoder_layers.activation_names
 
     # ------------------------------------------------------------------ weights
     def reset_parameters(self) -> None:
-        """Glorot-uniform weights (He for ReLU), zero biases."""
-        for layer, act in zip(self.encoder_layers, self.encoder_activations):
-            _init_linear(layer, act)
+        """Each layer's initialisation from the activation registry (Glorot; He for rectifiers), zero biases."""
+        self.encoder_layers.init_weights()
         if not self.tied:
-            for layer, act in zip(self.decoder_layers, self.decoder_activations):
-                _init_linear(layer, act)
+            self.decoder_layers.init_weights()
         else:
             for bias in self.decoder_biases:
                 nn.init.zeros_(bias)
@@ -175,23 +186,20 @@ class Autoencoder(AEModule):
         return self.decoder_layers[k].weight
 
     def decoder_bias(self, k: int) -> torch.Tensor:
+        """b' of decoder layer ``k`` (0 = the one applied to the code)."""
         return self.decoder_biases[k] if self.tied else self.decoder_layers[k].bias
 
     # ------------------------------------------------------------------ maps
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """y = φ(W x + b), layer by layer: (N, input_dim) -> (N, hidden[-1])."""
-        for layer, act in zip(self.encoder_layers, self.encoder_activations):
-            x = activations.apply(act, layer(x))
-        return x
+        return self.encoder_layers(x)
 
     def decode_logits(self, y: torch.Tensor) -> torch.Tensor:
         """The pre-activation W' y + b' of the output layer: (N, hidden[-1]) -> (N, input_dim)."""
         n = len(self.decoder_activations)
-        for k in range(n):
-            y = F.linear(y, self.decoder_weight(k), self.decoder_bias(k))
-            if k < n - 1:
-                y = activations.apply(self.decoder_activations[k], y)
-        return y
+        for k in range(n - 1):
+            y = dense(y, self.decoder_weight(k), self.decoder_bias(k), self.decoder_activations[k])
+        return dense(y, self.decoder_weight(n - 1), self.decoder_bias(n - 1), "linear")
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
         """z = φ(W' y + b'): (N, hidden[-1]) -> (N, input_dim)."""
@@ -200,6 +208,36 @@ class Autoencoder(AEModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction z of x (no corruption)."""
         return self.decode(self.encode(x))
+
+    # ------------------------------------------------------------------ greedy pre-training
+    @property
+    def n_layers(self) -> int:
+        """Encoder layers, pre-trained one after the other by :func:`aekit.train.pretrain`."""
+        return len(self.encoder_layers)
+
+    def layer_autoencoder(self, k: int) -> Autoencoder:
+        """A tied one-hidden-layer autoencoder to pre-train encoder layer ``k`` (0-based)."""
+        return greedy_layer_autoencoder(
+            self.encoder_layers[k],
+            None if k == 0 else self.encoder_activations[k - 1],
+            loss=self.loss_name,
+            output_activation=self.decoder_activations[-1],
+            tied=True,
+            corruption=self.corruption if k == 0 else None,
+        )
+
+    def keep_layer(self, k: int, ae: Autoencoder) -> None:
+        """W_k, b_k from ``ae``; the mirrored decoder layer starts from W_kᵀ and ``ae``'s decoder bias."""
+        mirror = self.n_layers - 1 - k
+        with torch.no_grad():
+            self.encoder_layers[k].load_state_dict(ae.encoder_layers[0].state_dict())
+            if not self.tied:
+                self.decoder_layers[mirror].weight.copy_(self.encoder_layers[k].weight.t())  # W'_k = W_kᵀ
+            self.decoder_bias(mirror).copy_(ae.decoder_bias(0))
+
+    def layer_codes(self, k: int, h: torch.Tensor) -> torch.Tensor:
+        """h⁽ᵏ⁺¹⁾ = φ(W_{k+1} h⁽ᵏ⁾ + b_{k+1}) (``k`` 0-based: the input of layer k)."""
+        return self.encoder_layers[k](h)
 
     # ------------------------------------------------------------------ objective
     def reconstruction_error(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
@@ -215,11 +253,8 @@ class Autoencoder(AEModule):
         """
         target = x if target is None else target
         x_in = self.corruption(x) if (self.training and self.corruption is not None) else x
-        first_pre = self.encoder_layers[0](x_in)
-        first_out = activations.apply(self.encoder_activations[0], first_pre)
-        codes = first_out
-        for layer, act in zip(self.encoder_layers[1:], self.encoder_activations[1:]):
-            codes = activations.apply(act, layer(codes))
+        first_pre, first_out = self.encoder_layers[0].forward_with_pre(x_in)
+        codes = self.encoder_layers(first_out, start=1)
         logits = self.decode_logits(codes)
         z = activations.apply(self.decoder_activations[-1], logits)
         total = losses.mean_reconstruction_error(self.loss_name, logits, z, target)
@@ -242,8 +277,13 @@ class DenoisingAutoencoder(Autoencoder):
     """An :class:`Autoencoder` trained on corrupted inputs x̃ ~ q_D(x̃|x); masking ν = 0.25 by default."""
 
     def __init__(
-        self, input_dim: int, hidden: int | Sequence[int] = 64, *, corruption="masking:0.25", **kwargs
-    ):
+        self,
+        input_dim: int,
+        hidden: int | Sequence[int] = 64,
+        *,
+        corruption: Corruption | str | dict = "masking:0.25",
+        **kwargs: object,
+    ) -> None:
         if corruption is None:
             raise ValueError(
                 "DenoisingAutoencoder needs a corruption, e.g. 'masking:0.25'; "
@@ -252,9 +292,33 @@ class DenoisingAutoencoder(Autoencoder):
         super().__init__(input_dim, hidden, corruption=corruption, **kwargs)
 
 
-def _init_linear(layer: nn.Linear, act: str) -> None:
-    if act in ("relu", "gelu"):
-        nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
-    else:
-        nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
+def greedy_layer_autoencoder(
+    encoder: Dense,
+    below: str | None,
+    *,
+    loss: str,
+    output_activation: str,
+    tied: bool,
+    corruption: Corruption | None,
+) -> Autoencoder:
+    """The one-hidden-layer autoencoder that pre-trains ``encoder`` y = φ(W h + b), starting from its W, b.
+
+    ``below`` is φ of the codes h it learns to reconstruct (None: the data, with ``loss`` and
+    ``output_activation``): sigmoid codes in (0, 1) with L_H and a sigmoid output, as Vincent et
+    al. (2010), other codes with ½‖z − h‖² and a linear output.
+    """
+    if below == "sigmoid":
+        loss, output_activation = "bce", "sigmoid"
+    elif below is not None:
+        loss, output_activation = "mse", "linear"
+    ae = Autoencoder(
+        encoder.in_features,
+        [encoder.out_features],
+        activation=encoder.activation,
+        output_activation=output_activation,
+        tied=tied,
+        loss=loss,
+        corruption=corruption,
+    )
+    ae.encoder_layers[0].load_state_dict(encoder.state_dict())
+    return ae

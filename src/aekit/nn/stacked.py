@@ -5,25 +5,20 @@ Learning Useful Representations in a Deep Network with a Local Denoising
 Criterion", JMLR 11 (2010); Bengio et al., "Greedy Layer-Wise Training of Deep
 Networks", NIPS 2006; Hinton & Salakhutdinov, Science 313 (2006).
 
-Greedy pre-training, as in the notes::
-
-    h⁽⁰⁾ = x
-    for k = 1..L:
-        train a (denoising) autoencoder  y = φ(W_k h̃⁽ᵏ⁻¹⁾ + b_k),  z = φ(W'_k y + b'_k)
-            on  L_H(h⁽ᵏ⁻¹⁾, z),  h̃⁽ᵏ⁻¹⁾ ~ q_D(h̃ | h⁽ᵏ⁻¹⁾)
-        keep (W_k, b_k), discard the decoder (W'_k, b'_k)
-        h⁽ᵏ⁾ = φ(W_k h⁽ᵏ⁻¹⁾ + b_k)     computed ONCE for the whole data set
-
-Then either an output layer is added on top of the stack and the whole network is
+Greedy pre-training (the notes' loop is written out in :mod:`aekit.train.layerwise`):
+layer k is trained as a (denoising) autoencoder y = φ(W_k h̃⁽ᵏ⁻¹⁾ + b_k) on the
+codes h⁽ᵏ⁻¹⁾ of the layers below, computed once for the whole data set, and its
+decoder is discarded. The loop is :func:`aekit.train.pretrain` (training sits
+above nn); the stack says which autoencoder trains layer k and how h⁽ᵏ⁾ follows
+from h⁽ᵏ⁻¹⁾. Then either an output layer is added on top of the stack and the whole network is
 fine-tuned on a supervised cost (:meth:`StackedAutoencoder.to_classifier` and
 :func:`aekit.fit_classifier`), or the stack is unrolled into a deep autoencoder
 whose decoder starts as the mirrored encoders, W'_k = W_kᵀ, and fine-tuned on
-reconstruction (:meth:`StackedAutoencoder.finetune`).
+reconstruction (:func:`aekit.train.finetune`).
 """
 
 from __future__ import annotations
 
-import logging
 import numbers
 from collections.abc import Sequence
 
@@ -31,21 +26,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import corruption as corruption_lib
 from ..errors import AekitError
 from ..registry import register
 from . import activations, losses
+from . import corruption as corruption_lib
 from .base import AEModule
-from .dense import Autoencoder, _init_linear, _sizes, check_dense_args
+from .batches import map_batches
+from .corruption import Corruption
+from .dense import Autoencoder, _sizes, check_dense_args, greedy_layer_autoencoder
+from .greedy import GreedyLayers
+from .layers import Dense, DenseStack
 
 __all__ = ["StackedAutoencoder", "StackedClassifier"]
 
-log = logging.getLogger("aekit")
 
-CACHE_CHUNK = 4096  # rows per block when the codes of a layer are computed for the whole data set
-
-
-def _layer_corruptions(corruption, n_layers: int) -> list:
+def _layer_corruptions(
+    corruption: Corruption | str | dict | Sequence[Corruption | str | dict | None] | None, n_layers: int
+) -> list[Corruption | None]:
     """One q_D per layer from None, one corruption (shared), or a sequence of one per layer."""
     if isinstance(corruption, (list, tuple)):
         if len(corruption) != n_layers:
@@ -57,7 +54,7 @@ def _layer_corruptions(corruption, n_layers: int) -> list:
     return [corruption_lib.from_config(corruption) for _ in range(n_layers)]
 
 
-def _check_layer(layer, n_layers: int) -> int:
+def check_layer(layer: int | None, n_layers: int) -> int:
     """Layer index 1..L (``None`` = the top layer L; negative counts from the top)."""
     if layer is None:
         return n_layers
@@ -73,16 +70,16 @@ def _check_layer(layer, n_layers: int) -> int:
     return int(layer) if layer > 0 else n_layers + 1 + int(layer)
 
 
-def _transform(model, X, layer, batch_size: int) -> np.ndarray:
-    from ..inference import _map  # inference sits above nn; imported lazily
-
-    layer = _check_layer(layer, len(model.config["hidden"]))
-    return _map(model, X, lambda xb: model.encode(xb, layer=layer), batch_size)
+def _transform(model: AEModule, X: object, layer: int | None, batch_size: int) -> np.ndarray:
+    layer = check_layer(layer, len(model.config["hidden"]))
+    X = model.validate_input(X)
+    return map_batches(model, X, lambda xb: model.encode(xb, layer=layer), batch_size)
 
 
 @register
-class StackedAutoencoder(AEModule):
-    """A stack of autoencoders ``input_dim -> hidden[0] -> ... -> hidden[-1]``, pre-trained greedily.
+class StackedAutoencoder(GreedyLayers, AEModule):
+    """A stack of autoencoders ``input_dim -> hidden[0] -> ... -> hidden[-1]``, pre-trained greedily
+    by :func:`aekit.train.pretrain`.
 
     Parameters
     ----------
@@ -119,9 +116,9 @@ class StackedAutoencoder(AEModule):
         output_activation: str = "sigmoid",
         tied: bool = True,
         loss: str = "bce",
-        corruption=None,
+        corruption: Corruption | str | dict | Sequence[Corruption | str | dict | None] | None = None,
         unrolled: bool = False,
-    ):
+    ) -> None:
         super().__init__()
         hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         corruptions = _layer_corruptions(corruption, len(hidden))
@@ -140,10 +137,9 @@ class StackedAutoencoder(AEModule):
         self.loss_name = loss
         self.corruptions = corruptions
         self.sizes = [input_dim, *hidden]
-        self.encoder_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
-        for layer in self.encoder_layers:
-            _init_linear(layer, activation)
-        self.decoder_layers = None
+        self.encoder_layers = DenseStack.from_sizes(self.sizes, [activation] * len(hidden))
+        self.encoder_layers.init_weights()
+        self.decoder_layers: DenseStack | None = None
         if unrolled:
             self.unroll()
 
@@ -160,37 +156,38 @@ class StackedAutoencoder(AEModule):
     # ------------------------------------------------------------------ encoder
     def encode(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
         """h⁽ᵏ⁾ = φ(W_k h⁽ᵏ⁻¹⁾ + b_k) up to ``layer`` (1..L, default the top): (N, d) -> (N, hidden[k-1])."""
-        top = _check_layer(layer, self.n_layers)
-        act = self.config["activation"]
-        for enc in self.encoder_layers[:top]:
-            x = activations.apply(act, enc(x))
-        return x
+        return self.encoder_layers(x, check_layer(layer, self.n_layers))
 
-    def transform(self, X, layer: int | None = None, *, batch_size: int = 1024) -> np.ndarray:
+    def transform(self, X: object, layer: int | None = None, *, batch_size: int = 1024) -> np.ndarray:
         """The codes of ``layer`` (1..L, default the top) for every sample, as a NumPy array."""
         return _transform(self, X, layer, batch_size)
 
     # ------------------------------------------------------------------ greedy pre-training
     def layer_autoencoder(self, k: int) -> Autoencoder:
-        """A fresh one-hidden-layer autoencoder to pre-train layer ``k`` (0-based) of the stack."""
+        """A one-hidden-layer autoencoder to pre-train layer ``k`` (0-based), starting from W_k, b_k."""
         cfg = self.config
-        if k == 0:
-            loss, out_act = cfg["loss"], cfg["output_activation"]
-        elif cfg["activation"] == "sigmoid":
-            loss, out_act = "bce", "sigmoid"  # codes in (0, 1): reconstruct them with L_H, as Vincent et al.
-        else:
-            loss, out_act = "mse", "linear"
-        return Autoencoder(
-            self.sizes[k],
-            [self.sizes[k + 1]],
-            activation=cfg["activation"],
-            output_activation=out_act,
+        return greedy_layer_autoencoder(
+            self.encoder_layers[k],
+            None if k == 0 else cfg["activation"],
+            loss=cfg["loss"],
+            output_activation=cfg["output_activation"],
             tied=cfg["tied"],
-            loss=loss,
             corruption=self.layer_corruption(k),
         )
 
-    def layer_corruption(self, k: int):
+    def check_pretrainable(self, k: int) -> None:
+        """A noise that the codes below layer ``k`` cannot take fails now (:meth:`layer_corruption`)."""
+        self.layer_corruption(k)
+
+    def keep_layer(self, k: int, ae: Autoencoder) -> None:
+        """W_k, b_k from the trained ``ae``; its decoder W'_k, b'_k is discarded."""
+        self.encoder_layers[k].load_state_dict(ae.encoder_layers[0].state_dict())
+
+    def layer_codes(self, k: int, h: torch.Tensor) -> torch.Tensor:
+        """h⁽ᵏ⁺¹⁾ = φ(W_{k+1} h⁽ᵏ⁾ + b_{k+1}) (``k`` 0-based: the input of layer k)."""
+        return self.encoder_layers[k](h)
+
+    def layer_corruption(self, k: int) -> Corruption | None:
         """q_D of layer ``k`` (0-based) for the values its inputs take: the given one on the data (k = 0),
         above it the same noise within the range of the codes below (tanh: salt = 1, pepper = −1)."""
         q, act = self.corruptions[k], self.config["activation"]
@@ -204,112 +201,17 @@ class StackedAutoencoder(AEModule):
                 "another corruption, e.g. 'masking:0.25', in a list of one per layer"
             ) from None
 
-    @torch.no_grad()
-    def _codes(self, k: int, H: np.ndarray) -> np.ndarray:
-        """h⁽ᵏ⁺¹⁾ = φ(W_{k+1} h⁽ᵏ⁾ + b_{k+1}) for the whole data set, in blocks of rows (one pass)."""
-        enc, act = self.encoder_layers[k], self.config["activation"]
-        device = enc.weight.device
-        out = np.empty((len(H), enc.out_features), dtype=np.float32)
-        with torch.inference_mode():
-            for i in range(0, len(H), CACHE_CHUNK):
-                block = torch.from_numpy(H[i : i + CACHE_CHUNK]).to(device)
-                out[i : i + CACHE_CHUNK] = activations.apply(act, enc(block)).cpu().numpy()
-        return out
-
-    def pretrain(
-        self,
-        X,
-        *,
-        X_val=None,
-        epochs: int | Sequence[int] = 10,
-        layers: Sequence[int] | None = None,
-        device=None,
-        **fit_kwargs,
-    ) -> list[dict]:
-        """Greedy layer-wise pre-training; returns one :func:`aekit.fit` history per layer.
-
-        Layer k is trained as a (denoising) autoencoder on h⁽ᵏ⁻¹⁾, the codes of layers 1..k−1
-        computed once for the whole of ``X`` (and ``X_val``); then its decoder is discarded and
-        its codes become the next layer's data.
-
-        Parameters
-        ----------
-        X : array-like (n_samples, input_dim)
-        X_val : array-like, optional
-            Validation inputs, mapped through the stack like ``X`` (for ``patience``).
-        epochs : int or sequence of int
-            Epochs for every layer, or one number per layer.
-        layers : sequence of int, optional
-            Which layers (1..L) to train; the others keep their weights (default: all).
-        **fit_kwargs
-            Passed to :func:`aekit.fit` for every layer: ``batch_size``, ``lr``, ``optimizer``,
-            ``patience``, ``seed`` (layer k uses ``seed + k - 1``), ``progress``, ``lr_schedule``...
-        """
-        from ..train import default_device, fit  # train sits above nn; imported lazily
-
-        if "checkpoint_dir" in fit_kwargs or "resume_from" in fit_kwargs:
-            raise TypeError(
-                "pretrain() does not take checkpoint_dir/resume_from: save the stack after pre-training"
-            )
-        n = self.n_layers
-        per_layer = [epochs] * n if isinstance(epochs, int) else list(epochs)
-        if len(per_layer) != n:
-            raise ValueError(f"epochs has {len(per_layer)} entries but the stack has {n} layers")
-        todo = sorted({_check_layer(k, n) for k in layers}) if layers is not None else list(range(1, n + 1))
-        device = torch.device(device) if device is not None else default_device()
-        self.to(device)
-        seed = fit_kwargs.pop("seed", None)
-
-        for k in todo:
-            self.layer_corruption(k - 1)  # a noise the codes' range cannot take fails now, not after layer 1
-        H = self.validate_input(X, name="X")
-        H_val = self.validate_input(X_val, name="X_val") if X_val is not None else None
-        histories: list[dict] = []
-        for k in range(max(todo)):
-            if k + 1 in todo:
-                log.info(
-                    "pre-training layer %d/%d: %d -> %d, %s",
-                    k + 1,
-                    n,
-                    self.sizes[k],
-                    self.sizes[k + 1],
-                    self.corruptions[k].spec() if self.corruptions[k] else "no corruption",
-                )
-                ae = self.layer_autoencoder(k)
-                ae.encoder_layers[0].load_state_dict(self.encoder_layers[k].state_dict())
-                history = fit(
-                    ae,
-                    H,
-                    X_val=H_val,
-                    epochs=per_layer[k],
-                    device=device,
-                    seed=None if seed is None else seed + k,
-                    **fit_kwargs,
-                )
-                history["layer"] = k + 1
-                histories.append(history)
-                self.encoder_layers[k].load_state_dict(ae.encoder_layers[0].state_dict())
-                del ae  # the decoder W'_k, b'_k is discarded
-            if k + 1 < max(todo):  # h⁽ᵏ⁾ for all the data, once
-                H = self._codes(k, H)
-                H_val = self._codes(k, H_val) if H_val is not None else None
-        self.history = {"pretrain": histories}
-        self.eval()
-        return histories
-
     # ------------------------------------------------------------------ unrolled deep autoencoder
     def unroll(self) -> StackedAutoencoder:
         """Add the mirrored decoder h⁽ᵏ⁻¹⁾ = φ(W'_k h⁽ᵏ⁾ + b'_k), W'_k initialised to W_kᵀ (untied), b'_k = 0."""
         if self.decoder_layers is not None:
             return self
-        device = self.encoder_layers[0].weight.device
-        decoder = nn.ModuleList()
-        for enc in reversed(self.encoder_layers):
-            dec = nn.Linear(enc.out_features, enc.in_features).to(device)
-            with torch.no_grad():
+        acts = [self.config["activation"]] * (self.n_layers - 1) + [self.config["output_activation"]]
+        decoder = DenseStack.from_sizes(self.sizes[::-1], acts).to(self.encoder_layers[0].weight.device)
+        with torch.no_grad():
+            for enc, dec in zip(reversed(self.encoder_layers), decoder):
                 dec.weight.copy_(enc.weight.t())  # W'_k = W_kᵀ
                 dec.bias.zero_()
-            decoder.append(dec)
         self.decoder_layers = decoder
         self.config["unrolled"] = True
         return self
@@ -318,18 +220,13 @@ class StackedAutoencoder(AEModule):
         if self.decoder_layers is None:
             raise AekitError(
                 "this StackedAutoencoder has no decoder (pre-training discards them): call "
-                "finetune(X) or unroll() before decoding or reconstructing"
+                "aekit.finetune(stack, X) or unroll() before decoding or reconstructing"
             )
 
     def decode_logits(self, y: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the unrolled network's output: (N, hidden[-1]) -> (N, input_dim)."""
         self._require_unrolled()
-        act = self.config["activation"]
-        for i, dec in enumerate(self.decoder_layers):
-            y = dec(y)
-            if i < len(self.decoder_layers) - 1:
-                y = activations.apply(act, y)
-        return y
+        return self.decoder_layers.logits(y)
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
         """z = φ(W'_1 ... φ(W'_L y + b'_L) ... + b'_1)."""
@@ -348,19 +245,6 @@ class StackedAutoencoder(AEModule):
     def loss(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         """Fine-tuning objective: mean reconstruction error of the unrolled deep autoencoder (no noise)."""
         return self.reconstruction_error(x, target).mean()
-
-    def finetune(self, X, *, X_val=None, epochs: int = 10, **fit_kwargs) -> dict:
-        """Unsupervised fine-tuning of the unrolled deep autoencoder (Hinton & Salakhutdinov 2006).
-
-        ``fit_kwargs`` go to :func:`aekit.fit`. Returns its history (also in ``history["finetune"]``).
-        """
-        from ..train import fit
-
-        self.unroll()
-        pre = self.pretrain_history
-        history = fit(self, X, X_val=X_val, epochs=epochs, **fit_kwargs)
-        self.history = {"pretrain": pre, "finetune": history}
-        return history
 
     # ------------------------------------------------------------------ supervised
     def to_classifier(
@@ -382,6 +266,7 @@ class StackedAutoencoder(AEModule):
         return clf.to(self.encoder_layers[0].weight.device)
 
     def checkpoint_args(self) -> dict:
+        """The constructor arguments a checkpoint stores (``unrolled``: whether the decoder exists)."""
         return dict(self.config, unrolled=self.decoder_layers is not None)
 
 
@@ -417,7 +302,7 @@ class StackedClassifier(AEModule):
         activation: str = "sigmoid",
         dropout: float = 0.0,
         input_dropout: float = 0.0,
-    ):
+    ) -> None:
         super().__init__()
         if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim <= 0:
             raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
@@ -439,27 +324,23 @@ class StackedClassifier(AEModule):
         self.input_shape = (input_dim,)
         self.n_classes = int(n_classes)
         sizes = [input_dim, *hidden]
-        self.hidden_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.output = nn.Linear(sizes[-1], int(n_classes))
+        self.hidden_layers = DenseStack.from_sizes(sizes, [activation] * len(hidden))
+        self.output = Dense(sizes[-1], int(n_classes), "linear")  # logits
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.input_dropout = nn.Dropout(input_dropout) if input_dropout else nn.Identity()
-        for layer in self.hidden_layers:
-            _init_linear(layer, activation)
-        _init_linear(self.output, "linear")
+        self.hidden_layers.init_weights()
+        self.output.init_weights()
 
     @property
-    def encoder_layers(self) -> nn.ModuleList:
+    def encoder_layers(self) -> DenseStack:
         """The hidden layers (same name as in the autoencoders, e.g. for drawing first-layer filters)."""
         return self.hidden_layers
 
     def encode(self, x: torch.Tensor, layer: int | None = None) -> torch.Tensor:
         """Activations of hidden ``layer`` (1..L, default the top)."""
-        top = _check_layer(layer, len(self.hidden_layers))
-        for hid in self.hidden_layers[:top]:
-            x = activations.apply(self.config["activation"], hid(x))
-        return x
+        return self.hidden_layers(x, check_layer(layer, len(self.hidden_layers)))
 
-    def transform(self, X, layer: int | None = None, *, batch_size: int = 1024) -> np.ndarray:
+    def transform(self, X: object, layer: int | None = None, *, batch_size: int = 1024) -> np.ndarray:
         """Hidden-layer activations of every sample, as a NumPy array."""
         return _transform(self, X, layer, batch_size)
 
@@ -467,5 +348,5 @@ class StackedClassifier(AEModule):
         """Class logits: (N, input_dim) -> (N, n_classes)."""
         x = self.input_dropout(x)
         for hid in self.hidden_layers:
-            x = self.dropout(activations.apply(self.config["activation"], hid(x)))
+            x = self.dropout(hid(x))
         return self.output(x)
