@@ -134,7 +134,7 @@ def main() -> None:
         flush=True,
     )
     if args.out:
-        model.save(args.out)
+        aekit.save(model, args.out)
     path = write_result(
         "hinton_mnist",
         {

@@ -177,7 +177,7 @@ def main() -> None:
         flush=True,
     )
     if args.save:
-        stack.save(args.save)
+        aekit.save(stack, args.save)
     classifier = stack.to_classifier(n_classes, dropout=args.dropout, input_dropout=args.input_dropout)
     sda = finetune(classifier, data, args, "SdA (pre-trained)")
 

@@ -16,7 +16,7 @@ def saved(tmp_path, digits):
     model = Autoencoder(64, [32, 8], tied=True, corruption="saltpepper:0.1", code_activation="linear")
     aekit.fit(model, digits[0], epochs=1, progress=False)
     model.cpu()  # trained on a GPU if there is one; aekit.load gives a CPU model
-    path = model.save(tmp_path / "ckpt")
+    path = aekit.save(model, tmp_path / "ckpt")
     return model, path
 
 
@@ -55,7 +55,7 @@ def test_corrupted_weights_raise_checkpoint_error(saved):
 
 def test_mismatched_weights_raise_checkpoint_error(saved, tmp_path):
     _, path = saved
-    other = Autoencoder(64, [16, 8]).save(tmp_path / "other")
+    other = aekit.save(Autoencoder(64, [16, 8]), tmp_path / "other")
     config = json.loads((path / "config.json").read_text())
     config["files"] = json.loads((other / "config.json").read_text())["files"]
     (path / "config.json").write_text(json.dumps(config))
@@ -105,7 +105,7 @@ def test_missing_and_non_json(tmp_path):
 def test_a_pickle_is_never_loaded(tmp_path):
     """A checkpoint whose weights file is a torch pickle is refused, not unpickled."""
     model = Autoencoder(4, 2)
-    path = model.save(tmp_path / "ckpt")
+    path = aekit.save(model, tmp_path / "ckpt")
     torch.save(model.state_dict(), path / "model.safetensors")  # a pickle in disguise
     config = json.loads((path / "config.json").read_text())
     config["files"] = {}  # even without the hash check
@@ -126,7 +126,7 @@ def test_written_files_are_readable_like_open_would_make_them(saved):
 
 
 def test_any_failure_of_a_constructor_is_a_checkpoint_error(tmp_path, monkeypatch):
-    path = Autoencoder(8, 2).save(tmp_path / "ckpt")
+    path = aekit.save(Autoencoder(8, 2), tmp_path / "ckpt")
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("boom")
@@ -137,7 +137,7 @@ def test_any_failure_of_a_constructor_is_a_checkpoint_error(tmp_path, monkeypatc
 
 
 def test_a_stack_with_a_bad_history_is_refused_not_broken_later(tmp_path):
-    path = aekit.StackedAutoencoder(64, [16]).save(tmp_path / "stack")
+    path = aekit.save(aekit.StackedAutoencoder(64, [16]), tmp_path / "stack")
     config = json.loads((path / "config.json").read_text())
     config["history"] = [1]
     (path / "config.json").write_text(json.dumps(config))

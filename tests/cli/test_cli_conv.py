@@ -111,7 +111,7 @@ def test_evaluate_encode_reconstruct_take_images_for_a_cae(trained, tmp_path, ca
 
 @pytest.fixture
 def untrained_cae(tmp_path):
-    aekit.ConvAutoencoder(1, [4]).save(tmp_path / "cae")
+    aekit.save(aekit.ConvAutoencoder(1, [4]), tmp_path / "cae")
     return tmp_path / "cae"
 
 

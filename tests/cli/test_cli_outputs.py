@@ -10,7 +10,7 @@ from aekit.cli import main
 
 @pytest.fixture
 def dense(tmp_path):
-    aekit.Autoencoder(64, [8]).save(tmp_path / "dense")
+    aekit.save(aekit.Autoencoder(64, [8]), tmp_path / "dense")
     return tmp_path / "dense"
 
 
@@ -77,7 +77,7 @@ def test_timeouts_and_seeds_are_checked_by_the_parser(tmp_path, capsys, monkeypa
 
 
 def test_denoise_names_a_file_that_is_not_npy(tmp_path, capsys):
-    aekit.ConvAutoencoder(1, [4]).save(tmp_path / "cae")
+    aekit.save(aekit.ConvAutoencoder(1, [4]), tmp_path / "cae")
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
     assert (
         main(

@@ -83,7 +83,7 @@ def test_train_sda_rejects_a_wrong_number_of_corruptions(tmp_path, capsys):
 
 
 def test_filters_of_a_non_image_model_is_a_one_line_error(tmp_path, capsys):
-    aekit.Autoencoder(10, [4]).save(tmp_path / "ae")
+    aekit.save(aekit.Autoencoder(10, [4]), tmp_path / "ae")
     assert main(["filters", str(tmp_path / "ae"), "--out", str(tmp_path / "f.png")]) == 2
     assert "square number" in capsys.readouterr().err
 
@@ -96,7 +96,7 @@ def test_parse_corruptions():
 
 
 def test_evaluate_reports_the_error_of_any_classifier_checkpoint(tmp_path, capsys):
-    aekit.ConvClassifier(1, [4], n_classes=10, input_size=8).save(tmp_path / "cnn")
+    aekit.save(aekit.ConvClassifier(1, [4], n_classes=10, input_size=8), tmp_path / "cnn")
     assert (
         main(["-q", "evaluate", str(tmp_path / "cnn"), "--data", "digits", "--out", str(tmp_path / "e.json")])
         == 0
@@ -115,7 +115,7 @@ def _one_line(capsys, *words):
 
 @pytest.fixture
 def cnn(tmp_path):
-    aekit.ConvClassifier(1, [4], n_classes=10, input_size=8).save(tmp_path / "cnn")
+    aekit.save(aekit.ConvClassifier(1, [4], n_classes=10, input_size=8), tmp_path / "cnn")
     return tmp_path / "cnn"
 
 

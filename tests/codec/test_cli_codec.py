@@ -147,7 +147,7 @@ def _one_line_error(capsys, *words):
 def test_serve_checks_every_model_before_starting(codec_dir, tmp_path, capsys, no_uvicorn):
     import shutil
 
-    aekit.Autoencoder(64, [8]).save(tmp_path / "dae")
+    aekit.save(aekit.Autoencoder(64, [8]), tmp_path / "dae")
     (tmp_path / "empty").mkdir()
     shutil.copytree(codec_dir, tmp_path / "copy")
     for models, words in (

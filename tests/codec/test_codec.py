@@ -47,7 +47,7 @@ def test_save_load_keeps_the_fingerprint_and_decodes_the_same(codec, codec_dir, 
 
 
 def test_load_refuses_a_plain_autoencoder(tmp_path):
-    aekit.Autoencoder(8, [4]).save(tmp_path / "ae")
+    aekit.save(aekit.Autoencoder(8, [4]), tmp_path / "ae")
     with pytest.raises(CheckpointError, match="not a Codec"):
         Codec.load(tmp_path / "ae")
 

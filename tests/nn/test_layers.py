@@ -120,7 +120,7 @@ def test_nn_imports_nothing_above_it():
         for line in path.read_text(encoding="utf-8").splitlines()
         if above.search(line)
     ]
-    assert found == ["base.py: from ..io import Savable"]  # the one left until models lose .save()
+    assert found == []
 
 
 def test_the_old_corruption_module_is_the_nn_one():

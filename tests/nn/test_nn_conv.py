@@ -120,7 +120,7 @@ def test_save_and_load_round_trip(tmp_path, block, unpool, tied):
     X = np.random.default_rng(0).random((5, 1, 12, 12), dtype=np.float32)
     aekit.fit(model, X, epochs=1, batch_size=5, progress=False)  # moves batch-norm statistics
     model.cpu()  # the loaded copy is on the CPU too
-    model.save(tmp_path / "cae")
+    aekit.save(model, tmp_path / "cae")
     again = aekit.load(tmp_path / "cae")
     assert type(again) is aekit.ConvAutoencoder and again.config == model.config
     np.testing.assert_allclose(aekit.reconstruct(again, X), aekit.reconstruct(model, X), atol=1e-6)

@@ -78,12 +78,12 @@ def test_save_load_stack_and_cnn(tmp_path, digit_images):
     X, _ = digit_images
     stack = aekit.StackedConvAutoencoder(1, (4,), block="modern", unpool="upsample")
     pretrain(stack, X, epochs=1, batch_size=64, progress=False)
-    stack.save(tmp_path / "stack")
+    aekit.save(stack, tmp_path / "stack")
     again = aekit.load(tmp_path / "stack")
     assert again.input_size == [8, 8]
     np.testing.assert_allclose(aekit.encode(again, X), aekit.encode(stack, X), atol=1e-6)
     cnn = again.to_cnn(10)
-    cnn.save(tmp_path / "cnn")
+    aekit.save(cnn, tmp_path / "cnn")
     np.testing.assert_allclose(
         aekit.predict_proba(aekit.load(tmp_path / "cnn"), X), aekit.predict_proba(cnn, X), atol=1e-6
     )

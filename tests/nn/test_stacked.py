@@ -147,7 +147,7 @@ def test_save_and_load_stack_and_classifier(tmp_path, digits):
     torch.manual_seed(0)
     stack = StackedAutoencoder(64, [16, 8], corruption=["masking:0.1", "saltpepper:0.1"], tied=True)
     pretrain(stack, X, epochs=1, progress=False, seed=0, device="cpu")
-    stack.save(tmp_path / "stack")
+    aekit.save(stack, tmp_path / "stack")
     same = aekit.load(tmp_path / "stack")
     assert isinstance(same, StackedAutoencoder) and same.decoder_layers is None
     assert same.config["corruption"] == stack.config["corruption"]
@@ -155,12 +155,12 @@ def test_save_and_load_stack_and_classifier(tmp_path, digits):
     np.testing.assert_array_equal(same.transform(X), stack.transform(X))
 
     stack.unroll()
-    stack.save(tmp_path / "unrolled")
+    aekit.save(stack, tmp_path / "unrolled")
     again = aekit.load(tmp_path / "unrolled")
     np.testing.assert_array_equal(aekit.reconstruct(again, X), aekit.reconstruct(stack, X))
 
     clf = stack.to_classifier(3, dropout=0.2, input_dropout=0.1)
-    clf.save(tmp_path / "clf")
+    aekit.save(clf, tmp_path / "clf")
     loaded = aekit.load(tmp_path / "clf")
     assert isinstance(loaded, StackedClassifier) and loaded.n_classes == 3
     assert (loaded.config["dropout"], loaded.config["input_dropout"]) == (0.2, 0.1)

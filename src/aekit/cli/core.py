@@ -341,6 +341,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """A denoising autoencoder (masking noise) on scikit-learn's digits: clean / corrupted / reconstructed."""
     from .. import corruption, inference, metrics, viz
     from ..data import load_dataset
+    from ..io import save
     from ..nn import Autoencoder
     from ..train import fit, seed_everything
     from .runs import clear_run
@@ -364,7 +365,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - start
     clear_run(out)  # the demo's own directory: an earlier demo's files go
-    model.save(out)
+    save(model, out)
     noisy = viz.seeded_corruption(q_d, X_test, seed=args.seed)
     denoised = inference.reconstruct(model, noisy)
     report = {

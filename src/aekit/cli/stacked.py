@@ -145,7 +145,7 @@ def _pretrained_stack(
     args: argparse.Namespace, n_inputs: int, X_train: np.ndarray, options: dict, out: Path
 ) -> Model:
     """The greedily pre-trained stack: loaded from ``out/pretrained`` with --resume, else trained (and saved)."""
-    from ..io import load
+    from ..io import load, save
     from ..nn import StackedAutoencoder
     from ..train import pretrain
     from .runs import resumed_model
@@ -168,7 +168,7 @@ def _pretrained_stack(
         lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
         pretrain(stack, X_train, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))
     if is_main():  # under torchrun only rank 0 writes
-        stack.save(out / PRETRAINED)
+        save(stack, out / PRETRAINED)
     return stack
 
 

@@ -286,7 +286,7 @@ class Codec(AEModule):
         encoder.onnx, before :meth:`update` codec.json as well.
         """
         with io.transaction():  # the checkpoint and its device files, or none of them
-            path = super().save(path, history=history, extra=extra)
+            path = io.save(self, path, history=history, extra=extra)
             if self.updated and export:
                 self.export(path / ENCODER_FILE)
                 return path

@@ -15,7 +15,6 @@ from .checkpoint import (
     CONFIG,
     FORMAT_VERSION,
     WEIGHTS,
-    Savable,
     load,
     load_state_into,
     read_config,
@@ -34,7 +33,6 @@ from .state import (
 )
 
 __all__ = [
-    "Savable",
     "register",
     "load",
     "save",

@@ -21,7 +21,6 @@ from ..registry import model_class
 from . import atomic, files
 
 __all__ = [
-    "Savable",
     "load",
     "save",
     "write_checkpoint",
@@ -36,28 +35,6 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "aekit-checkpoint"
 FORMAT_VERSION = 1
-
-
-# ---------------------------------------------------------------- the mixin
-class Savable:
-    """Mixin for aekit modules: remembers constructor arguments and saves itself."""
-
-    config: dict
-    history: dict | None = None
-
-    def _set_config(self, **arguments: Any) -> None:
-        self.config = arguments
-        json.dumps(arguments)  # fail early, not at save time, if an argument is not JSON-able
-
-    def checkpoint_args(self) -> dict:
-        """Constructor arguments that rebuild this module (override when state changes shape)."""
-        return self.config
-
-    def save(
-        self, path: str | os.PathLike, *, history: dict | None = None, extra: dict | None = None
-    ) -> Path:
-        """Write the checkpoint directory ``path`` (created if needed) and return it."""
-        return save(self, path, history=history, extra=extra)
 
 
 def save(

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from . import atomic, files
+from . import atomic, checkpoint, files
 from .checkpoint import CONFIG, WEIGHTS, load_state_into, read_config
 
 __all__ = [
@@ -69,8 +69,11 @@ def write_training_state(directory: str | os.PathLike, model: torch.nn.Module, s
     epoch's, or none (Ctrl-C, a full disk)."""
     directory = Path(directory)
     with atomic.transaction():
-        if hasattr(model, "save"):
-            model.save(directory, history=state.history)
+        if hasattr(model, "checkpoint_args"):  # an aekit model: a checkpoint that load() rebuilds
+            if hasattr(model, "save"):  # a model that writes more than its checkpoint (a Codec: its tables)
+                model.save(directory, history=state.history)
+            else:
+                checkpoint.save(model, directory, history=state.history)
             weights = files.file_entry(directory / WEIGHTS)  # checked on resume: a torn checkpoint
         else:  # a model of the user's own: its weights, checked on resume against this record
             weights = files.save_tensors(model.state_dict(), directory / WEIGHTS)
@@ -158,7 +161,7 @@ def load_run_weights(model: torch.nn.Module, directory: str | os.PathLike, state
     """Load the weights of the run in ``directory`` into ``model``: it must be of the run's class, and the
     model file the one ``state`` was written with (else the directory is torn)."""
     directory = Path(directory)
-    if not hasattr(model, "save"):  # a model of the user's own: checked against the state's record
+    if not hasattr(model, "checkpoint_args"):  # a model of the user's own: checked against the state's record
         if WEIGHTS not in state.files:
             raise CheckpointError(
                 f"{directory}: no record of {WEIGHTS} in {STATE_JSON}: not a checkpoint of "

@@ -1,6 +1,13 @@
-"""What every aekit model shares: saved constructor arguments and input checks."""
+"""What every aekit model shares: its constructor arguments (what a checkpoint records) and input checks.
+
+No file code here: :func:`aekit.save` / :func:`aekit.load` (:mod:`aekit.io`) write and rebuild a model
+from :meth:`AEModule.checkpoint_args` and its ``state_dict``.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import numpy as np
 import torch
@@ -8,10 +15,9 @@ from torch import nn
 
 from ..data.validate import check_array
 from ..errors import DataError
-from ..io import Savable
 
 
-class AEModule(Savable, nn.Module):
+class AEModule(nn.Module):
     """Base of aekit models.
 
     Subclasses set ``input_shape`` (the per-sample shape; ``None`` for a free
@@ -21,6 +27,16 @@ class AEModule(Savable, nn.Module):
 
     input_shape: tuple = ()
     unit_interval: bool = False
+    config: dict
+    history: dict | None = None  # the training history fit() leaves on the model (saved with it)
+
+    def _set_config(self, **arguments: Any) -> None:
+        self.config = arguments
+        json.dumps(arguments)  # fail early, not at save time, if an argument is not JSON-able
+
+    def checkpoint_args(self) -> dict:
+        """Constructor arguments that rebuild this module (override when state changes shape)."""
+        return self.config
 
     def validate_input(self, X, name: str = "X") -> np.ndarray:
         """Check an array of samples for this model and return it as float32."""
