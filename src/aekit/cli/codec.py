@@ -26,7 +26,7 @@ from .core import add_fit_arguments, fit_options, split_validation
 from .runs import load_test, run_directory
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     codec = sub.add_parser(
         "codec",
         help="train, compress, decompress and export a learned codec",
@@ -56,6 +56,13 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="codec directory to write")
     p.set_defaults(func=cmd_train)
 
+    _add_coding_parsers(csub)
+    _add_serve_parser(sub)
+    _add_send_parser(sub)
+
+
+def _add_coding_parsers(csub: argparse._SubParsersAction) -> None:
+    """``codec compress|decompress|export``."""
     p = csub.add_parser("compress", help="compress --data into one bitstream file")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
@@ -78,6 +85,8 @@ def register(sub) -> None:
     )
     p.set_defaults(func=cmd_export)
 
+
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
     p.add_argument(
         "--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)"
@@ -98,6 +107,8 @@ def register(sub) -> None:
     )
     p.set_defaults(func=cmd_serve)
 
+
+def _add_send_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "send", help="compress images on this machine (ONNX, no torch) and decode them on a server"
     )
@@ -192,11 +203,11 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def cmd_decompress(args) -> int:
-    from ..codec import Codec
+def cmd_decompress(args: argparse.Namespace) -> int:
+    from ..codec import Codec, bitstream
 
     codec = Codec.load(args.model_dir)
-    data = _read_limited(Path(args.stream))
+    data = bitstream.read_file(args.stream)
     X = codec.decompress(data)
     _write_output(args.out, X, codec.image_shape)
     say(f"{len(data)} bytes -> {len(X)} items -> {args.out}")
@@ -270,34 +281,16 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_send(args) -> int:
-    import urllib.error
-    import urllib.request
-
+def cmd_send(args: argparse.Namespace) -> int:
+    from ..codec.client import send
     from ..codec.device import DeviceEncoder
+    from ..codec.media import NPY, PNG
 
     encoder = DeviceEncoder(args.model)
     X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
     data = encoder.compress(X)
     png = args.out is not None and args.out.lower().endswith(".png")
-    request = urllib.request.Request(
-        args.server.rstrip("/") + "/v1/decode",
-        data=data,
-        method="POST",
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Accept": "image/png" if png else "application/x-npy",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            answer = response.read()
-    except urllib.error.HTTPError as err:
-        raise ValueError(
-            f"the server answered {err.code}: {err.read().decode('utf-8', 'replace')[:500]}"
-        ) from None
-    except urllib.error.URLError as err:
-        raise ValueError(f"cannot reach {args.server}: {err.reason}") from None
+    answer = send(data, args.server, accept=PNG if png else NPY, timeout=args.timeout)
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_bytes(answer)
@@ -309,19 +302,6 @@ def cmd_send(args) -> int:
 
 
 # ---------------------------------------------------------------------- files
-MAX_STREAM_FILE = 256 << 20
-
-
-def _read_limited(path: Path) -> bytes:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such bitstream file")
-    if path.stat().st_size > MAX_STREAM_FILE:
-        raise DataError(
-            f"{path} is {path.stat().st_size} bytes, more than {MAX_STREAM_FILE}: not a bitstream"
-        )
-    return path.read_bytes()
-
-
 def _read_images(path: Path, encoder) -> np.ndarray:
     """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
     if not path.is_file():

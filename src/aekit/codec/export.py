@@ -28,27 +28,21 @@ def export_onnx(graph: nn.Module, input_shape: tuple[int, ...], path: str | Path
     example = torch.zeros(2, *input_shape)
     with io.atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        common = dict(input_names=["x"], output_names=["y"])
         try:
             torch.onnx.export(
                 graph,
                 (example,),
                 str(tmp),
-                input_names=["x"],
-                output_names=["y"],
                 dynamic_axes={"x": {0: "n"}, "y": {0: "n"}},
                 opset_version=OPSET,
                 dynamo=False,
+                **common,
             )
         except Exception:  # the TorchScript exporter is deprecated; fall back to torch.export + onnxscript
+            dynamic = ({0: torch.export.Dim("n")},)
             torch.onnx.export(
-                graph,
-                (example,),
-                str(tmp),
-                input_names=["x"],
-                output_names=["y"],
-                dynamic_shapes=({0: torch.export.Dim("n")},),
-                dynamo=True,
-                verbose=False,
+                graph, (example,), str(tmp), dynamic_shapes=dynamic, dynamo=True, verbose=False, **common
             )
         onnx.checker.check_model(onnx.load(str(tmp)), full_check=True)
     return path
