@@ -124,7 +124,7 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------------- codec
 def cmd_train(args) -> int:
-    from ..codec import train_codec
+    from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
 
@@ -187,7 +187,7 @@ def rd_point(codec, X) -> dict:
 
 
 def cmd_compress(args) -> int:
-    from ..codec import Codec
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
     X, _ = load_data(args)
@@ -204,7 +204,8 @@ def cmd_compress(args) -> int:
 
 
 def cmd_decompress(args: argparse.Namespace) -> int:
-    from ..codec import Codec, bitstream
+    from ..codec import bitstream
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
     data = bitstream.read_file(args.stream)
@@ -215,7 +216,7 @@ def cmd_decompress(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args) -> int:
-    from ..codec import Codec
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
     if args.out is None:

@@ -16,6 +16,7 @@ tables that are missing (never updated) or stale (the density changed since).
 from __future__ import annotations
 
 import hashlib
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -60,6 +61,9 @@ class EntropyBottleneck(nn.Module):
         self.precision = precision
         self.tail_mass = float(tail_mass)
         self.prior = FactorizedPrior(dim, components)
+        self.table_offsets: torch.Tensor
+        self.table_lengths: torch.Tensor
+        self.table_freqs: torch.Tensor
         self.register_buffer("table_offsets", torch.zeros(dim, dtype=torch.int32))
         self.register_buffer("table_lengths", torch.zeros(dim, dtype=torch.int32))
         self.register_buffer("table_freqs", torch.zeros(dim, table_width, dtype=torch.int32))
@@ -68,6 +72,12 @@ class EntropyBottleneck(nn.Module):
         self._seen: tuple | None = None  # (data pointer, version) of its parameters when last checked
 
     # ------------------------------------------------------------------ quantisation
+    @overload
+    def quantize(self, y: torch.Tensor, mode: Literal["noise", "ste", "dequantize"]) -> torch.Tensor: ...
+    @overload
+    def quantize(self, y: torch.Tensor, mode: Literal["symbols"]) -> np.ndarray: ...
+    @overload
+    def quantize(self, y: torch.Tensor, mode: str) -> torch.Tensor | np.ndarray: ...
     def quantize(self, y: torch.Tensor, mode: str) -> torch.Tensor | np.ndarray:
         """y quantised in ``mode`` (see the module docstring); "symbols" gives a numpy int64 array (N, D).
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class DeviceEncoder:
         return encode_message(self.latents(X), self.tables, self.fingerprint, self.latent_shape)
 
 
-def _session(onnx_file: Path, threads: int) -> object:
+def _session(onnx_file: Path, threads: int) -> Any:  # an onnxruntime.InferenceSession
     """An onnxruntime session on the CPU (CheckpointError if the file is not a loadable ONNX model)."""
     import onnxruntime as ort
 
@@ -95,7 +96,7 @@ def _session(onnx_file: Path, threads: int) -> object:
         raise CheckpointError(f"{onnx_file} is not a loadable ONNX model: {err}") from None
 
 
-def _check_graph(session: object, onnx_file: Path, input_shape: tuple, dim: int) -> None:
+def _check_graph(session: Any, onnx_file: Path, input_shape: tuple, dim: int) -> None:
     """The ONNX graph maps one input (N, *input_shape) to one output (N, D), as codec.json says."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:

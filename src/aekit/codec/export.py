@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,7 +29,7 @@ def export_onnx(graph: nn.Module, input_shape: tuple[int, ...], path: str | Path
     example = torch.zeros(2, *input_shape)
     with io.atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        common = dict(input_names=["x"], output_names=["y"])
+        common: dict[str, Any] = {"input_names": ["x"], "output_names": ["y"]}
         try:
             torch.onnx.export(
                 graph,

@@ -13,8 +13,12 @@ that :meth:`Codec.update` tabulates (:mod:`aekit.codec.bottleneck`), framed as o
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,8 +99,8 @@ class Codec(AEModule):
         self.entropy_bottleneck = EntropyBottleneck(
             self.latent_size, components, precision=precision, tail_mass=tail_mass, table_width=table_width
         )
-        self.register_state_dict_post_hook(_drop_bottleneck_prefix)
-        self.register_load_state_dict_pre_hook(_add_bottleneck_prefix)
+        _on_state_dict(self)(_drop_bottleneck_prefix)
+        _on_load_state_dict(self)(_add_bottleneck_prefix)
         self._fingerprint: bytes | None = None
         self._set_config(
             autoencoder=self.transforms.spec(),
@@ -206,7 +210,9 @@ class Codec(AEModule):
             self._fingerprint = None  # weights may change: recompute after training
         return super().train(mode)
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
         self._fingerprint = None
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         self.entropy_bottleneck.tables_match_density()  # the tables were saved with this density
@@ -255,7 +261,12 @@ class Codec(AEModule):
 
     # ------------------------------------------------------------------ files
     def save(
-        self, path: str | Path, *, history: dict | None = None, extra: dict | None = None, export: bool = True
+        self,
+        path: str | os.PathLike,
+        *,
+        history: dict | None = None,
+        extra: dict | None = None,
+        export: bool = True,
     ) -> Path:
         """Checkpoint (config.json + model.safetensors), the tables for the device (codec.json) and,
         with ``export``, the ONNX encoder (encoder.onnx).
@@ -319,6 +330,17 @@ class Codec(AEModule):
             return export_onnx(self.transforms.analysis_graph().to("cpu").eval(), self.input_shape, path)
         finally:
             self.to(device).train(training)
+
+
+def _on_state_dict(module: nn.Module) -> Callable[..., Any]:
+    """``register_state_dict_post_hook`` (public since torch 2.5; torch 2.1 has the private name)."""
+    return getattr(module, "register_state_dict_post_hook", None) or module._register_state_dict_hook
+
+
+def _on_load_state_dict(module: nn.Module) -> Callable[..., Any]:
+    """``register_load_state_dict_pre_hook`` (public in newer torch; torch 2.1 has the private name)."""
+    public = getattr(module, "register_load_state_dict_pre_hook", None)
+    return public or functools.partial(module._register_load_state_dict_pre_hook, with_module=True)
 
 
 def _drop_bottleneck_prefix(module: nn.Module, state: dict, prefix: str, local_metadata: dict) -> None:

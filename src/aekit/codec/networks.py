@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ class Transforms(ABC):
         Inputs must lie in [0, 1].
     """
 
-    module: nn.Module
+    module: Any  # an nn.Module: its methods (encode, decode, ...) are the transforms'
     input_shape: tuple[int, ...]
     latent_shape: tuple[int, ...]
     unit_interval: bool = False
@@ -123,7 +124,7 @@ class AutoencoderTransforms(Transforms):
         return {"class": type(self.module).__name__, "args": args}
 
 
-def _probe_latent_shape(autoencoder: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+def _probe_latent_shape(autoencoder: Any, input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The per-item shape of ``autoencoder.encode`` on one zero input (in eval mode, mode restored)."""
     with torch.no_grad():
         was_training = autoencoder.training
