@@ -61,6 +61,7 @@ class EntropyBottleneck(nn.Module):
         self.precision = precision
         self.tail_mass = float(tail_mass)
         self.prior = FactorizedPrior(dim, components)
+        self._density_modules = list(self.prior.modules())  # fixed at construction; their tensors may change
         self.table_offsets: torch.Tensor
         self.table_lengths: torch.Tensor
         self.table_freqs: torch.Tensor
@@ -141,6 +142,8 @@ class EntropyBottleneck(nn.Module):
         BitstreamError
             No tables yet (:meth:`update` was never called) or the density changed since.
         """
+        if self._tables is not None and self._density_key() == self._seen:  # the path of every message
+            return self._tables
         if not self.updated:
             raise BitstreamError("the codec has no entropy tables yet: call codec.update() after training")
         self._check_current()
@@ -171,7 +174,13 @@ class EntropyBottleneck(nn.Module):
         self._seen = key
 
     def _density_key(self) -> tuple:
-        return tuple((p.data_ptr(), p._version) for p in self.prior.parameters())
+        """Which tensors hold the density and how often each was written to: cheap, checked per message."""
+        return tuple(
+            (p.data_ptr(), p._version)
+            for m in self._density_modules
+            for p in m._parameters.values()
+            if p is not None
+        )
 
     def _density_digest(self) -> bytes:
         digest = hashlib.sha256()
