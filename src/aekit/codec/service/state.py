@@ -47,6 +47,6 @@ class Service:
         return cls(registry, batchers, **limits)
 
 
-def get_service(request: Request) -> Service:
-    """The app's :class:`Service` (the dependency every route takes)."""
+async def get_service(request: Request) -> Service:
+    """The app's :class:`Service` (the dependency every route takes; async: no thread hop per request)."""
     return request.app.state.service
