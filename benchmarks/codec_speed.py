@@ -160,6 +160,15 @@ async def _load(port, bodies, clients, seconds):
     return latencies, statuses, time.perf_counter() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def service_side(args, bodies, batching: bool = True) -> dict:
     clients = max(1, min(args.clients, 64))
     seconds = max(1.0, min(args.seconds, 60.0))
@@ -191,7 +200,9 @@ def service_side(args, bodies, batching: bool = True) -> dict:
                 time.sleep(0.1)
         else:
             raise RuntimeError("the service did not start: " + server.stderr.read().decode()[-2000:])
+        cpu_before = cpu_seconds(server.pid)
         latencies, statuses, elapsed = asyncio.run(_load(port, bodies, clients, seconds))
+        cpu_used = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(10)
@@ -203,6 +214,8 @@ def service_side(args, bodies, batching: bool = True) -> dict:
         "statuses": statuses,
         "requests_per_s": len(latencies) / elapsed,
         "latency": stats_ms(latencies),
+        # the server's own CPU time per request: steadier than req/s on cores shared with other jobs
+        "server_cpu_us_per_request": 1e6 * cpu_used / max(1, len(latencies)),
         "request_bytes_mean": float(np.mean([len(b) for b in bodies])),
     }
 

@@ -1,5 +1,9 @@
 """Shared fixtures for the codec tests: one tiny codec trained on the embedded digits."""
 
+import socket
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -64,3 +68,30 @@ def identity_codec():
         return Codec(ae).update()
 
     return make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(codec_dir):
+    import uvicorn
+
+    from aekit.codec import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

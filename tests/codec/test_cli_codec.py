@@ -1,7 +1,5 @@
 import json
 import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -55,33 +53,6 @@ def test_corrupt_stream_file_is_a_one_line_error(codec_dir, tmp_path, capsys):
     bad.write_bytes(b"\xae\x02garbage")
     assert main(["codec", "decompress", str(codec_dir), str(bad), "--out", str(tmp_path / "r.npy")]) == 2
     assert "bitstream" in capsys.readouterr().err
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(codec_dir):
-    import uvicorn
-
-    from aekit.codec import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_send_images_to_a_running_server(live_server, codec_dir, digits, tmp_path, capsys):

@@ -104,7 +104,7 @@ def test_concurrent_requests_through_the_app(codec_dir, cpu_codec, test_items, b
         np.testing.assert_allclose(
             np.load(io.BytesIO(r.content), allow_pickle=False), cpu_codec.decompress(body), atol=1e-5
         )
-    batchers = app.state.batchers
+    batchers = app.state.service.batchers
     if batching:
         (batcher,) = batchers.values()
         assert batcher.items == 12 and batcher.batches < 12  # the burst shared decoder passes

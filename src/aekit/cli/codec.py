@@ -25,7 +25,7 @@ from .common import (
 from .core import add_fit_arguments, fit_options, split_off_validation
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     codec = sub.add_parser(
         "codec",
         help="train, compress, decompress and export a learned codec",
@@ -55,6 +55,13 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="codec directory to write")
     p.set_defaults(func=cmd_train)
 
+    _add_coding_parsers(csub)
+    _add_serve_parser(sub)
+    _add_send_parser(sub)
+
+
+def _add_coding_parsers(csub: argparse._SubParsersAction) -> None:
+    """``codec compress|decompress|export``."""
     p = csub.add_parser("compress", help="compress --data into one bitstream file")
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
@@ -77,6 +84,8 @@ def register(sub) -> None:
     )
     p.set_defaults(func=cmd_export)
 
+
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
     p.add_argument(
         "--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)"
@@ -97,6 +106,8 @@ def register(sub) -> None:
     )
     p.set_defaults(func=cmd_serve)
 
+
+def _add_send_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "send", help="compress images on this machine (ONNX, no torch) and decode them on a server"
     )
@@ -112,7 +123,7 @@ def register(sub) -> None:
 
 # ---------------------------------------------------------------------- codec
 def cmd_train(args) -> int:
-    from ..codec import train_codec
+    from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
     from .runs import load_test, run_directory
@@ -176,7 +187,7 @@ def rd_point(codec, X) -> dict:
 
 
 def cmd_compress(args) -> int:
-    from ..codec import Codec
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
     X, _ = load_data(args)
@@ -192,11 +203,12 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def cmd_decompress(args) -> int:
-    from ..codec import Codec
+def cmd_decompress(args: argparse.Namespace) -> int:
+    from ..codec import bitstream
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
-    data = _read_limited(Path(args.stream))
+    data = bitstream.read_file(args.stream)
     X = codec.decompress(data)
     _write_output(args.out, X, codec.image_shape)
     say(f"{len(data)} bytes -> {len(X)} items -> {args.out}")
@@ -204,7 +216,7 @@ def cmd_decompress(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from ..codec import Codec
+    from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
     if args.out is None:
@@ -270,34 +282,16 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_send(args) -> int:
-    import urllib.error
-    import urllib.request
-
+def cmd_send(args: argparse.Namespace) -> int:
+    from ..codec.client import send
     from ..codec.device import DeviceEncoder
+    from ..codec.media import NPY, PNG
 
     encoder = DeviceEncoder(args.model)
     X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
     data = encoder.compress(X)
     png = args.out is not None and args.out.lower().endswith(".png")
-    request = urllib.request.Request(
-        args.server.rstrip("/") + "/v1/decode",
-        data=data,
-        method="POST",
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Accept": "image/png" if png else "application/x-npy",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            answer = response.read()
-    except urllib.error.HTTPError as err:
-        raise ValueError(
-            f"the server answered {err.code}: {err.read().decode('utf-8', 'replace')[:500]}"
-        ) from None
-    except urllib.error.URLError as err:
-        raise ValueError(f"cannot reach {args.server}: {err.reason}") from None
+    answer = send(data, args.server, accept=PNG if png else NPY, timeout=args.timeout)
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_bytes(answer)
@@ -309,19 +303,6 @@ def cmd_send(args) -> int:
 
 
 # ---------------------------------------------------------------------- files
-MAX_STREAM_FILE = 256 << 20
-
-
-def _read_limited(path: Path) -> bytes:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such bitstream file")
-    if path.stat().st_size > MAX_STREAM_FILE:
-        raise DataError(
-            f"{path} is {path.stat().st_size} bytes, more than {MAX_STREAM_FILE}: not a bitstream"
-        )
-    return path.read_bytes()
-
-
 def _read_images(path: Path, encoder) -> np.ndarray:
     """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
     if not path.is_file():

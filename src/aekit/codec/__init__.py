@@ -1,12 +1,18 @@
 """The phone-to-cloud codec: train for rate-distortion, compress on the device, decode in the cloud.
 
-- :func:`train_codec` trains an autoencoder with uniform-noise quantisation and a factorized
-  entropy model (L = D + λ·R, Ballé et al. 2017/2018) and returns a :class:`Codec`.
-- :class:`Codec` (torch): ``update()``, ``compress`` / ``decompress``, ``save`` / ``load``,
-  ``export_encoder`` (ONNX).
-- :class:`DeviceEncoder` (numpy + onnxruntime + constriction, no torch): what ships to a phone.
-- :mod:`aekit.codec.bitstream`: the versioned container (``docs/bitstream.md``).
-- :func:`create_app` (FastAPI): the decode service behind ``aekit serve``.
+In layers, one job each (as in Ballé et al. 2017/2018 and CompressAI):
+
+- networks (:mod:`.networks`): the analysis / synthesis transforms g_a / g_s
+  (:class:`Transforms`; any aekit autoencoder through :class:`AutoencoderTransforms`).
+- entropy model (:mod:`.entropy`, :mod:`.bottleneck`): the factorized density, quantisation in
+  its modes (:meth:`EntropyBottleneck.quantize`) and the integer tables of an explicit ``update()``.
+- the coder (:mod:`.coder`, range coding with constriction) and the container
+  (:mod:`.bitstream`, ``docs/bitstream.md``), joined by :func:`encode_message`.
+- :class:`Codec` (torch): L = D + λ·R for :func:`train_codec`, ``compress`` / ``decompress``,
+  ``save`` / ``load`` (``codec.json`` through :mod:`.files`), ``export_encoder`` (ONNX).
+- the device: :class:`DeviceEncoder` (numpy + onnxruntime + constriction, no torch) and
+  :func:`send` (urllib), what ships to a phone.
+- the cloud: :func:`create_app` (FastAPI, :mod:`.service`), the decode service behind ``aekit serve``.
 
 Names are imported on first use, so ``from aekit.codec import DeviceEncoder`` never imports torch.
 """
@@ -17,15 +23,22 @@ _LAZY = {
     "Codec": ".model",
     "train_codec": ".training",
     "FactorizedPrior": ".entropy",
+    "EntropyBottleneck": ".bottleneck",
+    "Transforms": ".networks",
+    "AutoencoderTransforms": ".networks",
     "DeviceEncoder": ".device",
     "Tables": ".coder",
+    "encode_message": ".message",
+    "decode_message": ".message",
+    "send": ".client",
+    "SendError": ".client",
     "create_app": ".service",
 }
 
 __all__ = list(_LAZY)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'aekit.codec' has no attribute {name!r}")
     value = getattr(_import_module(_LAZY[name], __name__), name)
@@ -33,5 +46,5 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

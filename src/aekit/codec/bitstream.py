@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..errors import BitstreamError
+from ..errors import BitstreamError, DataError
 
 __all__ = [
     "MAGIC",
@@ -37,6 +38,8 @@ __all__ = [
     "pack",
     "unpack",
     "read_header",
+    "read_file",
+    "MAX_FILE_BYTES",
 ]
 
 MAGIC = b"\xae"
@@ -54,6 +57,7 @@ MAX_LATENT_SIZE = 1 << 16  # symbols per item
 MAX_SYMBOLS = 1 << 24  # symbols per message (items x latent size)
 MAX_PAYLOAD = 1 << 28  # payload bytes
 _MAX_VARINT_BYTES = 5
+MAX_FILE_BYTES = 256 << 20  # a bitstream file read whole
 
 MIN_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + CRC_BYTES  # count, ndim, length (no dims)
 
@@ -248,3 +252,21 @@ def unpack(data: bytes, fingerprint: bytes) -> tuple[Header, bytes]:
             f"{header.model_id.hex()}"
         )
     return header, body[pos:]
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of the bitstream file ``path``, refused beyond :data:`MAX_FILE_BYTES` before reading.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    DataError
+        The file is larger than any bitstream.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such bitstream file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise DataError(f"{path} is {path.stat().st_size} bytes, more than {MAX_FILE_BYTES}: not a bitstream")
+    return path.read_bytes()

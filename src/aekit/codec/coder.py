@@ -97,7 +97,7 @@ class Tables:
         self.precision = int(precision)
         # b_d = ⌊−log2 max_s P_d(s)⌋ = precision − ⌈log2 max_s f_d(s)⌉, and ⌈log2 f⌉ = (f − 1).bit_length()
         self.min_item_bits = sum(self.precision - (int(f) - 1).bit_length() for f in self.freqs.max(1))
-        self._models = None
+        self._models: list | None = None
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -89,8 +89,8 @@ class FactorizedPrior(nn.Module):
         grid = torch.arange(
             -limit, limit + 1, dtype=torch.float64, device=self.loc.device
         )  # candidate symbols
-        edges = self.cdf((grid + 0.5).unsqueeze(-1).expand(-1, self.dim))  # F(k + ½), (G, D)
-        edges = edges.T.cpu().numpy()  # (D, G)
+        cdf = self.cdf((grid + 0.5).unsqueeze(-1).expand(-1, self.dim))  # F(k + ½), (G, D)
+        edges = cdf.T.cpu().numpy()  # (D, G)
         half = tail_mass / 2
         offsets, lengths, rows = [], [], []
         for d in range(self.dim):

@@ -9,10 +9,8 @@ Several λ give several rate-distortion points. The fit loop is aekit's own
 
 from __future__ import annotations
 
-import math
-
 from ..train import fit
-from .model import QUANTIZERS, Codec
+from .model import Codec, check_lmbda, check_quantizer
 
 __all__ = ["train_codec"]
 
@@ -57,11 +55,9 @@ def train_codec(
     """
     if isinstance(model, Codec):
         codec = model
-        if not (isinstance(lmbda, (int, float)) and lmbda >= 0 and math.isfinite(lmbda)):
-            raise ValueError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
+        check_lmbda(lmbda)
         quantizer = codec.quantizer if quantizer is None else quantizer
-        if quantizer not in QUANTIZERS:
-            raise ValueError(f"quantizer must be one of {', '.join(QUANTIZERS)}, got {quantizer!r}")
+        check_quantizer(quantizer)
         codec.lmbda = float(lmbda)
         codec.quantizer = quantizer
         codec.config["quantizer"] = quantizer

@@ -1,0 +1,170 @@
+"""The decode service's routes (a FastAPI ``APIRouter``): health, the models, and decoding.
+
+``POST /v1/decode`` takes an ``application/octet-stream`` bitstream (``docs/bitstream.md``)
+and answers the reconstructions x̂ = g_s(ŷ) as ``.npy`` or, on request, a PNG. Every status
+code a route can answer is declared with it (``responses=``), so ``/openapi.json`` lists them
+all; errors are JSON ``{"detail": ...}`` and the service keeps serving after each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ...errors import BitstreamError
+from .. import bitstream
+from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
+from ..model import Codec
+from .answers import render, wants_png
+from .batching import INLINE_SYMBOLS
+from .state import Service, get_service
+
+__all__ = ["router", "DECODE_RESPONSES", "Health", "ModelInfo", "Problem"]
+
+INLINE_BYTES = 1 << 20  # answers up to this many bytes are written (.npy, PNG) on the event loop
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    status: str
+    models: int
+
+
+class ModelInfo(BaseModel):
+    model_id: str
+    fingerprint: str
+    input_shape: list[int]
+    latent_shape: list[int]
+    image_shape: list[int] | None
+
+
+class Problem(BaseModel):
+    """The body of every error answer."""
+
+    detail: str
+
+
+def _error(description: str) -> dict:
+    return {"model": Problem, "description": description}
+
+
+DECODE_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1)",
+        "content": {NPY: BINARY, PNG: BINARY},
+    },
+    400: _error("Corrupt, truncated or wrong-version bitstream"),
+    404: _error("No loaded model has the stream's model id"),
+    406: _error("Accept asks for a PNG, but the model's items are not images"),
+    413: _error("Body, or the decoded answer, too large"),
+    415: _error("Content type is not application/octet-stream"),
+    500: _error("The decoder failed on a valid stream (a fault of the server; it keeps serving)"),
+}
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz(service: Service = Depends(get_service)) -> Health:
+    return Health(status="ok", models=len(service.registry.codecs))
+
+
+@router.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
+async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo]:
+    return [
+        ModelInfo(
+            model_id=key.hex(),
+            fingerprint=c.fingerprint.hex(),
+            input_shape=list(c.input_shape),
+            latent_shape=list(c.latent_shape),
+            image_shape=None if c.image_shape is None else list(c.image_shape),
+        )
+        for key, c in service.registry.codecs.items()
+    ]
+
+
+@router.post(
+    DECODE_PATH,
+    summary="Decode a bitstream",
+    response_class=Response,  # no media type of its own: 200 lists exactly the two it answers, errors are JSON
+    responses=DECODE_RESPONSES,
+    openapi_extra={"requestBody": {"required": True, "content": {OCTET_STREAM: BINARY}}},
+)
+async def decode(request: Request, service: Service = Depends(get_service)) -> Response:
+    _check_content_type(request.headers.get("content-type", ""))
+    body = await _read_body(request, service.max_body)
+    header, codec = _find_model(service, body)
+    png = wants_png(request.headers.get("accept", ""))
+    if png and codec.image_shape is None:
+        raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
+    X = await _decode(service, codec, header, body)
+    image_shape = codec.image_shape if png else None
+    if X.nbytes > INLINE_BYTES:  # a big answer is written off the event loop
+        content = await run_in_threadpool(render, X, image_shape)
+    else:
+        content = render(X, image_shape)
+    return Response(content, media_type=PNG if png else NPY)
+
+
+def _check_content_type(header: str) -> None:
+    content_type = header.split(";")[0].strip().lower()
+    if content_type != OCTET_STREAM:
+        raise HTTPException(415, f"expected Content-Type {OCTET_STREAM}, got {content_type or 'none'!r}")
+
+
+async def _read_body(request: Request, max_body: int) -> bytes:
+    """The request body, refused (413) as soon as it is longer than ``max_body``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        raise HTTPException(413, f"body of {declared} bytes exceeds the limit of {max_body} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_body:
+            raise HTTPException(413, f"body exceeds the limit of {max_body} bytes")
+    return bytes(body)
+
+
+def _find_model(service: Service, body: bytes) -> tuple[bitstream.Header, Codec]:
+    """The stream's header and the model it names: 400 bad header, 404 unknown model, 413 too many items."""
+    try:
+        header, _ = bitstream.read_header(body)
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+    codecs = service.registry.codecs
+    codec = codecs.get(header.model_id)
+    if codec is None:
+        raise HTTPException(
+            404,
+            f"no loaded model has id {header.model_id.hex()}; "
+            f"loaded: {', '.join(key.hex() for key in codecs) or 'none'}",
+        )
+    item = math.prod(codec.input_shape) * 4  # bytes of one float32 item
+    if header.count * item > service.max_output:
+        raise HTTPException(
+            413,
+            f"the stream holds {header.count} items, {header.count * item} bytes "
+            f"decoded; the limit is {service.max_output} bytes ({service.max_output // item} items "
+            "of this model): send fewer items per request",
+        )
+    return header, codec
+
+
+async def _decode(service: Service, codec: Codec, header: bitstream.Header, body: bytes) -> np.ndarray:
+    """x̂ of the stream: 400 if it is corrupt, 500 if the decoder itself fails."""
+    batcher = service.batchers.get(header.model_id)
+    try:
+        if header.count * header.latent_size > INLINE_SYMBOLS:  # a big message must not stall the event loop
+            return await run_in_threadpool(codec.decompress, body)
+        if batcher is not None:  # symbols now (400 if corrupt), g_s with the turn's others
+            return await batcher.decode(codec.decompress_symbols(body))
+        return codec.decompress(body)  # sub-millisecond: no thread hop
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+    except Exception as err:  # the model failed on a stream it accepted: say so, and keep serving
+        raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
