@@ -240,9 +240,8 @@ def _epoch(
     seen = 0
     data = batches(run.train, config.batch_size, run.shuffle_gen, run.device, run.rank, run.world, task.items)
     for i, batch in enumerate(data):
-        loss = objective(
-            *batch
-        )  # corrupt, encode, decode, loss (a classifier: the cross-entropy of its logits)
+        # corrupt, encode, decode, loss (a classifier: the cross-entropy of its logits)
+        loss = objective(*batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
