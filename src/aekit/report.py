@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -169,7 +170,8 @@ def _read_pngs(run_dir: Path) -> dict[str, bytes]:
 
 
 def _read_jsons(run_dir: Path) -> tuple[dict, list[str]]:
-    docs, problems = {}, []
+    docs: dict[str, Any] = {}
+    problems: list[str] = []
     for path in sorted(run_dir.glob("*.json")):
         if path.name in SKIP_JSON or not path.is_file():
             continue
@@ -276,7 +278,7 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     )
 
     # -- metrics
-    rd = {}
+    rd: dict[str, list] = {}
     body = ""
     for name, doc in docs.items():
         found = rd_points(doc)
