@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import viz
 from ._version import __version__
@@ -215,7 +216,7 @@ def _load_model(run_dir: Path):
 
 
 # ====================================================================== the report
-def build_report(run_dir, *, title: str | None = None, X=None) -> str:
+def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: ArrayLike | None = None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring).
 
     ``X`` (optional samples, flat or (n, C, H, W)) lets the report draw reconstructions when the
@@ -372,7 +373,13 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     )
 
 
-def write_report(run_dir, out, *, title: str | None = None, X=None) -> Path:
+def write_report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    title: str | None = None,
+    X: ArrayLike | None = None,
+) -> Path:
     """Write :func:`build_report` of ``run_dir`` to ``out`` (atomically) and return the path."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
