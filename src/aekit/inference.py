@@ -18,11 +18,12 @@ __all__ = ["encode", "reconstruct", "reconstruction_error", "predict_proba", "pr
 
 
 def _map(
-    model: nn.Module, X, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, name: str = "X"
+    model: nn.Module, X: object, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int, name: str = "X"
 ) -> np.ndarray:
     """``fn`` over the checked ``X`` in batches (:func:`aekit.nn.batches.map_batches`)."""
-    X = model.validate_input(X, name=name) if hasattr(model, "validate_input") else np.asarray(X, np.float32)
-    return map_batches(model, X, fn, batch_size, name)
+    validate = getattr(model, "validate_input", None)  # an aekit model checks its own input
+    data = validate(X, name=name) if validate is not None else np.asarray(X, np.float32)
+    return map_batches(model, data, fn, batch_size, name)
 
 
 def encode(model, X, *, batch_size: int = 1024) -> np.ndarray:

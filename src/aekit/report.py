@@ -19,8 +19,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import viz
 from ._version import __version__
@@ -169,7 +171,8 @@ def _read_pngs(run_dir: Path) -> dict[str, bytes]:
 
 
 def _read_jsons(run_dir: Path) -> tuple[dict, list[str]]:
-    docs, problems = {}, []
+    docs: dict[str, Any] = {}
+    problems: list[str] = []
     for path in sorted(run_dir.glob("*.json")):
         if path.name in SKIP_JSON or not path.is_file():
             continue
@@ -213,7 +216,7 @@ def _load_model(run_dir: Path):
 
 
 # ====================================================================== the report
-def build_report(run_dir, *, title: str | None = None, X=None) -> str:
+def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: ArrayLike | None = None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring).
 
     ``X`` (optional samples, flat or (n, C, H, W)) lets the report draw reconstructions when the
@@ -276,7 +279,7 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     )
 
     # -- metrics
-    rd = {}
+    rd: dict[str, list] = {}
     body = ""
     for name, doc in docs.items():
         found = rd_points(doc)
@@ -370,7 +373,13 @@ def build_report(run_dir, *, title: str | None = None, X=None) -> str:
     )
 
 
-def write_report(run_dir, out, *, title: str | None = None, X=None) -> Path:
+def write_report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    title: str | None = None,
+    X: ArrayLike | None = None,
+) -> Path:
     """Write :func:`build_report` of ``run_dir`` to ``out`` (atomically) and return the path."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-def image_shape(sample_shape) -> tuple[int, ...]:
+def image_shape(sample_shape: Iterable[int]) -> tuple[int, ...]:
     """The (H, W) or (H, W, C) to draw one sample of ``sample_shape`` as an image.
 
     Flat vectors of a square length (64, 784, ...) become square images; (C, H, W)
@@ -68,7 +69,7 @@ def image_shape(sample_shape) -> tuple[int, ...]:
 
 
 def _as_image(sample: np.ndarray) -> np.ndarray:
-    img = np.asarray(sample, dtype=np.float32).reshape(
+    img: np.ndarray = np.asarray(sample, dtype=np.float32).reshape(  # any rank: numpy's stubs guess 0-D
         image_shape(np.shape(sample)) if np.ndim(sample) != 3 else np.shape(sample)
     )
     if img.ndim == 3 and img.shape[0] in (1, 3):
@@ -388,7 +389,7 @@ def rate_distortion(
     if not points:
         raise ValueError("points is empty: give {method: [(bytes, psnr), ...]}")
     with _subplots(figsize=(6.4, 4.4)) as (fig, ax):
-        rates = []
+        rates: list[float] = []
         for method, pairs in points.items():
             arr = np.asarray(pairs, dtype=np.float64)
             if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:

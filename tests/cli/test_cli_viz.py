@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -266,3 +267,14 @@ def test_plot_curves_on_a_bad_history_names_the_file(tmp_path, capsys, doc, word
     config.write_text(json.dumps(doc))
     assert main(["plot", "curves", str(config), "--out", str(tmp_path / "c.png")]) == 2
     _one_line(capsys, str(config), *words)
+
+
+def test_map_with_too_few_samples_to_hold_out_a_test_split_says_so(tmp_path, capsys):
+    # 20% of 2 samples rounds to none held out: the error is the sample count, not missing labels
+    X = np.random.default_rng(0).random((2, 4)).astype(np.float32)
+    np.savez(tmp_path / "two.npz", X=X, y=np.array([0, 1]))
+    argv = ["-q", "map", "--data", str(tmp_path / "two.npz"), "--hidden", "3,2", "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "m.png")]) == 2
+    err = capsys.readouterr().err
+    assert "has 2 samples: too few to hold 20% out" in err
+    assert "no labels" not in err

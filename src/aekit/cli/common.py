@@ -176,7 +176,10 @@ def write_array(path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = N
     path = Path(path)
     buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
-        np.savez(buffer, **({"X": X} if y is None else {"X": X, "y": y}))
+        if y is None:
+            np.savez(buffer, X=X)
+        else:
+            np.savez(buffer, X=X, y=y)
     elif path.suffix.lower() == ".npy":
         np.save(buffer, X, allow_pickle=False)
     else:

@@ -353,7 +353,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     q_d = corruption.Masking(0.3)
     model = Autoencoder(64, [96], corruption=q_d)
     start = time.perf_counter()
-    fit(
+    history = fit(
         model,
         X,
         X_val=X_test,
@@ -385,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out / "denoising.png",
         title=f"denoising autoencoder, {q_d.spec()}",
     )
-    viz.training_curves(model.history, out / "curves.png")
+    viz.training_curves(history, out / "curves.png")
     _say_demo(report, out)
     return 0
 

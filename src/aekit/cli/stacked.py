@@ -161,9 +161,9 @@ def _pretrained_stack(
     )
     if args.resume and (out / PRETRAINED).is_dir():
         resumed_model(args, stack, out / PRETRAINED)  # the run's architecture: a changed option is an error
-        stack = load(out / PRETRAINED)
+        resumed = load(out / PRETRAINED)
         say(f"resuming: pre-trained stack loaded from {out / PRETRAINED}")
-        return stack
+        return resumed
     if args.pretrain_epochs:
         lr = args.lr if args.pretrain_lr is None else args.pretrain_lr
         pretrain(stack, X_train, **dict(options, epochs=args.pretrain_epochs, lr=lr, patience=None))

@@ -139,7 +139,12 @@ def _splits(args: argparse.Namespace) -> tuple:
         X, y = load_data(args)
         if y is None:
             raise ValueError(f"--data {args.data} has no labels: a map is coloured and scored by label")
-        X_tr, y_tr, X_te, y_te = holdout_split(X, y, 0.2, args.seed)
+        X_tr, y_tr, held, y_te = holdout_split(X, y, 0.2, args.seed)
+        if held is None:
+            raise ValueError(
+                f"--data {args.data} has {len(X)} samples: too few to hold 20% out as the test split"
+            )
+        X_te = held
     if y_tr is None or y_te is None:
         raise ValueError(f"--data {args.data} has no labels: a map is coloured and scored by label")
     return X_tr, y_tr, X_te, y_te

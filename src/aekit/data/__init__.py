@@ -7,6 +7,7 @@ dispatches to are exported too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +50,15 @@ SPLITS = ("train", "test", "all")
 #: Seed of the fixed permutation that splits the digits into train and test.
 DIGITS_SEED = 0
 _IDX_NAMED = ("mnist", "fashion-mnist", "kmnist")
+#: ``(X, y)``: the data and its labels, ``y`` None when there are none.
+_Labelled = tuple[np.ndarray, np.ndarray | None]
 
 
-def _digits(split: str, flatten: bool):
+def _digits(split: str, flatten: bool) -> _Labelled:
     return _fixed_split(*load_digits(flatten=flatten), split)
 
 
-def _fixed_split(X, y, split: str):
+def _fixed_split(X: np.ndarray, y: np.ndarray | None, split: str) -> _Labelled:
     """The digits' split for data without one: the first 80% of a fixed permutation is "train"."""
     if split == "all":
         return X, y
@@ -65,7 +68,7 @@ def _fixed_split(X, y, split: str):
     return X[idx], (None if y is None else y[idx])
 
 
-def _directory(path: Path, split: str, flatten: bool):
+def _directory(path: Path, split: str, flatten: bool) -> _Labelled:
     """MNIST-named IDX files; else images in train/ and test/ sub-folders, or in one folder (fixed 80/20 split)."""
     if find_idx_files(path, "train") or find_idx_files(path, "test"):
         return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
@@ -87,7 +90,7 @@ def _directory(path: Path, split: str, flatten: bool):
         ) from None
 
 
-def _by_split(load, split: str):
+def _by_split(load: Callable[[str], _Labelled], split: str) -> _Labelled:
     """Call ``load(split)``, or concatenate train and test for ``split="all"``."""
     if split != "all":
         return load(split)

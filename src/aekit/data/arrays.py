@@ -9,6 +9,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -19,6 +20,14 @@ __all__ = ["load_array"]
 
 _X_KEYS = ("X", "x", "data")
 _IDX_NAME = re.compile(r"idx[1-4]-ubyte$")
+
+
+class _Stream(Protocol):
+    """A binary stream read from the start: an open .npy file or a .npz member."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def tell(self) -> int: ...
 
 
 def _is_idx(path: Path) -> bool:
@@ -68,7 +77,7 @@ def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.n
     )
 
 
-def _check_npy_header(fp, available: int, what: str) -> None:
+def _check_npy_header(fp: _Stream, available: int, what: str) -> None:
     """Read the .npy header at ``fp`` and refuse what cannot be loaded safely, before anything is allocated.
 
     ``available``: the bytes of the stream (file or .npz member) including the header.
@@ -92,7 +101,7 @@ def _check_npy_header(fp, available: int, what: str) -> None:
         )
 
 
-def _np_load(path: Path):
+def _np_load(path: Path) -> np.ndarray:
     try:
         if path.suffix.lower() == ".npy":
             with open(path, "rb") as f:
@@ -104,7 +113,7 @@ def _np_load(path: Path):
         raise DataError(f"cannot read {str(path)!r}: {exc}") from None
 
 
-def _load_npz(path: Path, key: str | None):
+def _load_npz(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n[: -len(".npy")] for n in zf.namelist() if n.endswith(".npy")]
@@ -125,7 +134,7 @@ def _load_npz(path: Path, key: str | None):
                 info = zf.getinfo(name + ".npy")
                 with zf.open(info) as member:
                     _check_npy_header(member, info.file_size, f"array {name!r} of {str(path)!r}")
-            arrays = []
+            arrays: list[np.ndarray] = []
             for name in wanted:
                 with zf.open(name + ".npy") as member:
                     arrays.append(np.lib.format.read_array(member, allow_pickle=False))

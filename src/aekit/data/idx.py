@@ -9,20 +9,23 @@ gzip magic bytes, not from the file name.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
+import numpy.typing as npt
 
 from aekit.errors import DataError
 
 __all__ = ["load_idx", "save_idx"]
 
 #: IDX type code -> big-endian numpy dtype.
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -40,9 +43,9 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == _GZIP_MAGIC
 
 
-def _read_exactly(f, n: int) -> bytes:
+def _read_exactly(f: io.BufferedIOBase, n: int) -> bytes:
     """Read up to ``n`` bytes in chunks, so memory follows the real data size."""
-    parts = []
+    parts: list[bytes] = []
     remaining = n
     while remaining > 0:
         chunk = f.read(min(_CHUNK, remaining))
@@ -53,7 +56,7 @@ def _read_exactly(f, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _count_rest(f) -> int:
+def _count_rest(f: io.BufferedIOBase) -> int:
     total = 0
     while chunk := f.read(_CHUNK):
         total += len(chunk)
@@ -91,7 +94,7 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
 
 
-def _read_idx(f, path: Path, file_size: int | None) -> np.ndarray:
+def _read_idx(f: io.BufferedIOBase, path: Path, file_size: int | None) -> np.ndarray:
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in IDX_DTYPES:
         codes = ", ".join(f"0x{c:02X}" for c in sorted(IDX_DTYPES))
@@ -125,7 +128,9 @@ def _read_idx(f, path: Path, file_size: int | None) -> np.ndarray:
     return array.astype(dtype.newbyteorder("="))
 
 
-def _raise_size(path, dims, dtype, expected, actual):
+def _raise_size(
+    path: Path, dims: tuple[int, ...], dtype: np.dtype[Any], expected: int, actual: int
+) -> NoReturn:
     problem = "truncated" if actual < expected else "has trailing data"
     raise DataError(
         f"{str(path)!r} {problem}: header declares shape {tuple(dims)} of "
@@ -133,7 +138,7 @@ def _raise_size(path, dims, dtype, expected, actual):
     )
 
 
-def save_idx(path: str | os.PathLike, array) -> Path:
+def save_idx(path: str | os.PathLike, array: npt.ArrayLike) -> Path:
     """Write ``array`` as an IDX file, gzip-compressed if ``path`` ends in ``.gz``.
 
     Parameters

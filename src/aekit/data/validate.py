@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from aekit.errors import DataError
@@ -16,10 +18,10 @@ _LAYOUTS = {
 }
 
 
-def _to_numpy(X, name: str) -> np.ndarray:
+def _to_numpy(X: object, name: str) -> np.ndarray:
     """Convert array-likes and torch tensors (duck-typed, no torch import) to numpy."""
     if all(hasattr(X, attr) for attr in ("detach", "cpu", "numpy")):
-        X = X.detach().cpu().numpy()
+        X = cast(Any, X).detach().cpu().numpy()  # a torch tensor, duck-typed
     try:
         return np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
@@ -27,7 +29,7 @@ def _to_numpy(X, name: str) -> np.ndarray:
 
 
 def check_array(
-    X,
+    X: object,
     *,
     ndim: int | tuple[int, ...] | None = None,
     unit_interval: bool = False,
@@ -97,7 +99,7 @@ def check_array(
     return X
 
 
-def check_labels(y, n: int, *, name: str = "y") -> np.ndarray:
+def check_labels(y: object, n: int, *, name: str = "y") -> np.ndarray:
     """Check that ``y`` holds ``n`` integer labels and return them as int64.
 
     Float labels are accepted when every value is a whole number.

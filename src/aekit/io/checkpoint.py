@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from .._version import __version__
 from ..errors import CheckpointError
 from ..registry import model_class
 from . import atomic, files
+
+if TYPE_CHECKING:  # every registered class is an AEModule (nn, codec)
+    from ..nn.base import AEModule
 
 __all__ = [
     "load",
@@ -133,7 +136,7 @@ def _check_fit(module: torch.nn.Module, tensors: dict, path: Path, name: str) ->
             )
 
 
-def _build(cls: type, config: dict, path) -> torch.nn.Module:
+def _build(cls: type, config: dict, path: str | os.PathLike) -> AEModule:
     """``cls(**args)``; whatever goes wrong is the checkpoint's fault: a CheckpointError."""
     try:
         return cls(**config["args"])
@@ -144,7 +147,7 @@ def _build(cls: type, config: dict, path) -> torch.nn.Module:
         ) from None
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
+def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> AEModule:
     """Rebuild a saved aekit model from its checkpoint directory (no unpickling).
 
     Raises

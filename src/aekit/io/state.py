@@ -70,8 +70,9 @@ def write_training_state(directory: str | os.PathLike, model: torch.nn.Module, s
     directory = Path(directory)
     with atomic.transaction():
         if hasattr(model, "checkpoint_args"):  # an aekit model: a checkpoint that load() rebuilds
-            if hasattr(model, "save"):  # a model that writes more than its checkpoint (a Codec: its tables)
-                model.save(directory, history=state.history)
+            save = getattr(model, "save", None)
+            if save is not None:  # a model that writes more than its checkpoint (a Codec: its tables)
+                save(directory, history=state.history)
             else:
                 checkpoint.save(model, directory, history=state.history)
             weights = files.file_entry(directory / WEIGHTS)  # checked on resume: a torn checkpoint

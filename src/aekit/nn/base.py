@@ -38,7 +38,7 @@ class AEModule(nn.Module):
         """Constructor arguments that rebuild this module (override when state changes shape)."""
         return self.config
 
-    def validate_input(self, X, name: str = "X") -> np.ndarray:
+    def validate_input(self, X: object, name: str = "X") -> np.ndarray:
         """Check an array of samples for this model and return it as float32."""
         X = check_array(X, ndim=1 + len(self.input_shape), unit_interval=self.unit_interval, name=name)
         for axis, (want, got) in enumerate(zip(self.input_shape, X.shape[1:]), start=1):

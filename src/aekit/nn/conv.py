@@ -28,8 +28,9 @@ has the input's shape; an image smaller than pool_size^levels is an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,14 +40,18 @@ from ..registry import register
 from . import activations, losses
 from . import corruption as corruption_lib
 from .base import AEModule
+from .corruption import Corruption
+from .layout import to_memory_format
 from .pooling import check_unpool, max_pool, unpool
 
 __all__ = ["ConvAutoencoder", "EncoderBlock", "BLOCKS"]
 
 BLOCKS = ("modern", "masci")
+#: The (height, width) of the maps entering each pooling, bottom level first.
+Sizes = list[tuple[int, ...]]
 
 
-def _channels(channels) -> list[int]:
+def _channels(channels: int | Sequence[int]) -> list[int]:
     sizes = [channels] if isinstance(channels, int) else list(channels)
     if not sizes or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in sizes):
         raise ValueError(
@@ -55,7 +60,7 @@ def _channels(channels) -> list[int]:
     return sizes
 
 
-def check_conv_args(in_channels, kernel_size, block, pool_size) -> None:
+def check_conv_args(in_channels: int, kernel_size: int, block: str, pool_size: int) -> None:
     """Shared argument checks of the convolutional models."""
     if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels <= 0:
         raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
@@ -77,7 +82,7 @@ def check_conv_args(in_channels, kernel_size, block, pool_size) -> None:
         raise ValueError(f"pool_size must be an int >= 2, got {pool_size!r}")
 
 
-def check_spatial(x_shape, levels: int, pool_size: int, name: str = "X") -> None:
+def check_spatial(x_shape: Sequence[int], levels: int, pool_size: int, name: str = "X") -> None:
     """Raise a clear error when an image is too small for ``levels`` poolings of ``pool_size``."""
     need = pool_size**levels
     h, w = x_shape[-2:]
@@ -88,24 +93,32 @@ def check_spatial(x_shape, levels: int, pool_size: int, name: str = "X") -> None
         )
 
 
+def _init_conv(conv: nn.Conv2d, init: Callable[[torch.Tensor], object]) -> None:
+    """W from ``init``, b = 0."""
+    init(conv.weight)
+    if conv.bias is not None:  # every convolution here has one
+        nn.init.zeros_(conv.bias)
+
+
 class EncoderBlock(nn.Module):
     """One encoder level Φ_k: (N, c_in, H, W) -> (N, c_out, ⌊H/p⌋, ⌊W/p⌋), plus the pooling switches."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, block: str, pool_size: int = 2):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, block: str, pool_size: int = 2) -> None:
         super().__init__()
         self.block = block
         self.pool_size = pool_size
         self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2)  # W_k, b_k
         self.bn = nn.BatchNorm2d(c_out) if block == "modern" else None
         if block == "masci":
-            nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain("tanh"))
+            _init_conv(self.conv, lambda w: nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain("tanh")))
         else:
-            nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
-        nn.init.zeros_(self.conv.bias)
+            _init_conv(self.conv, lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"))
 
-    def forward(self, x: torch.Tensor, return_indices: bool = False):
+    def forward(
+        self, x: torch.Tensor, return_indices: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         a = self.conv(x)  # X * W_k + b_k
-        if self.block == "masci":
+        if self.bn is None:  # masci
             pooled, idx = max_pool(a, self.pool_size, return_indices=True)  # Ψ(·)
             h = torch.tanh(pooled)  # Φ_k = tanh(Ψ(X * W_k + b_k))
         else:
@@ -116,7 +129,7 @@ class EncoderBlock(nn.Module):
 class _MasciDecoderLevel(nn.Module):
     """Inverse of one masci level: φ(Ψ⁻¹(H) * W̃_k + c_k)."""
 
-    def __init__(self, encoder: EncoderBlock, kernel_size: int, tied: bool):
+    def __init__(self, encoder: EncoderBlock, kernel_size: int, tied: bool) -> None:
         super().__init__()
         c_out, c_in = encoder.conv.weight.shape[:2]
         self.padding = kernel_size // 2
@@ -126,8 +139,7 @@ class _MasciDecoderLevel(nn.Module):
             self._encoder = [encoder]  # a plain list: the weight is the encoder's Parameter, not a copy
         else:
             self.conv = nn.Conv2d(c_out, c_in, kernel_size, padding=self.padding)  # W̃_k, c_k
-            nn.init.xavier_uniform_(self.conv.weight)
-            nn.init.zeros_(self.conv.bias)
+            _init_conv(self.conv, nn.init.xavier_uniform_)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if self.tied:  # conv_transpose2d with W_k = convolution with the flipped, transposed filters W̃_k
@@ -138,12 +150,11 @@ class _MasciDecoderLevel(nn.Module):
 class _ModernDecoderLevel(nn.Module):
     """Conv + BN + ReLU before the up-sampling of one modern level."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2)
         self.bn = nn.BatchNorm2d(c_out)
-        nn.init.kaiming_uniform_(self.conv.weight, nonlinearity="relu")
-        nn.init.zeros_(self.conv.bias)
+        _init_conv(self.conv, lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.bn(self.conv(h)))
@@ -191,9 +202,9 @@ class ConvAutoencoder(AEModule):
         tied: bool = False,
         loss: str = "bce",
         output_activation: str = "sigmoid",
-        corruption=None,
+        corruption: Corruption | str | dict | None = None,
         channels_last: bool = True,
-    ):
+    ) -> None:
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
@@ -235,12 +246,11 @@ class ConvAutoencoder(AEModule):
         self.channels_last = bool(channels_last)
 
         sizes = [in_channels, *channels]
-        self.encoder_blocks = nn.ModuleList(
-            EncoderBlock(a, b, kernel_size, block, pool_size) for a, b in zip(sizes[:-1], sizes[1:])
-        )
+        encoders = [EncoderBlock(a, b, kernel_size, block, pool_size) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.encoder_blocks = nn.ModuleList(encoders)
         if block == "masci":  # level k maps channels[k] -> sizes[k]; applied from the top down
             self.decoder_levels = nn.ModuleList(
-                _MasciDecoderLevel(enc, kernel_size, bool(tied)) for enc in reversed(self.encoder_blocks)
+                _MasciDecoderLevel(enc, kernel_size, bool(tied)) for enc in reversed(encoders)
             )
         else:
             tops = [channels[-1], *reversed(channels[1:])]  # input channels of each decoder level
@@ -248,17 +258,16 @@ class ConvAutoencoder(AEModule):
                 _ModernDecoderLevel(a, b, kernel_size) for a, b in zip(tops, reversed(channels))
             )
             self.output_conv = nn.Conv2d(channels[0], in_channels, kernel_size, padding=kernel_size // 2)
-            nn.init.xavier_uniform_(self.output_conv.weight)
-            nn.init.zeros_(self.output_conv.bias)
+            _init_conv(self.output_conv, nn.init.xavier_uniform_)
         if self.channels_last:
-            self.to(memory_format=torch.channels_last)
+            to_memory_format(self, torch.channels_last)
 
     @property
     def levels(self) -> int:
         return len(self.encoder_blocks)
 
     # ------------------------------------------------------------------ checks
-    def validate_input(self, X, name: str = "X"):
+    def validate_input(self, X: object, name: str = "X") -> np.ndarray:
         X = super().validate_input(X, name=name)
         check_spatial(X.shape, self.levels, self.pool_size, name)
         return X
@@ -273,10 +282,11 @@ class ConvAutoencoder(AEModule):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # ------------------------------------------------------------------ maps
-    def encode_with_switches(self, x: torch.Tensor):
+    def encode_with_switches(self, x: torch.Tensor) -> tuple[torch.Tensor, Sizes, list[torch.Tensor]]:
         """The code and, per level (bottom first), the pre-pooling size and the max-pooling switches."""
         x = self._prepare(x)
-        sizes, switches = [], []
+        sizes: Sizes = []
+        switches: list[torch.Tensor] = []
         for blk in self.encoder_blocks:
             sizes.append(tuple(x.shape[-2:]))
             x, idx = blk(x, return_indices=True)
@@ -287,7 +297,9 @@ class ConvAutoencoder(AEModule):
         """The top feature maps: (N, C, H, W) -> (N, channels[-1], H / p^L, W / p^L)."""
         return self.encode_with_switches(x)[0]
 
-    def decode_logits(self, y: torch.Tensor, sizes=None, switches=None) -> torch.Tensor:
+    def decode_logits(
+        self, y: torch.Tensor, sizes: Sizes | None = None, switches: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Pre-activation of the reconstruction from the code ``y``.
 
         ``sizes`` (pre-pooling sizes, bottom first) restore sides that were not multiples of the
@@ -310,7 +322,9 @@ class ConvAutoencoder(AEModule):
                 y = unpool(dec(y), self.pool_size, self.unpool_mode, idx, size)  # Conv-BN-ReLU, Up
         return y if self.block == "masci" else self.output_conv(y)
 
-    def decode(self, y: torch.Tensor, sizes=None, switches=None) -> torch.Tensor:
+    def decode(
+        self, y: torch.Tensor, sizes: Sizes | None = None, switches: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """The reconstruction z = φ(decode_logits(y))."""
         return activations.apply(self.output_activation, self.decode_logits(y, sizes, switches))
 

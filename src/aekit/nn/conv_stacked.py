@@ -16,6 +16,7 @@ whose convolutional filters are exact copies of the pre-trained ones; with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -26,13 +27,15 @@ from ..registry import register
 from . import corruption as corruption_lib
 from .base import AEModule
 from .conv import ConvAutoencoder, EncoderBlock, _channels, check_conv_args, check_spatial
+from .corruption import Corruption
 from .greedy import GreedyLayers
+from .layout import to_memory_format
 from .pooling import check_unpool
 
 __all__ = ["ConvClassifier", "StackedConvAutoencoder"]
 
 
-def _size_pair(input_size, what: str = "input_size") -> list[int]:
+def _size_pair(input_size: int | Sequence[int], what: str = "input_size") -> list[int]:
     size = [input_size, input_size] if isinstance(input_size, int) else list(input_size)
     if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
         raise ValueError(
@@ -65,14 +68,14 @@ class ConvClassifier(AEModule):
         channels: int | Sequence[int] = (32, 32),
         *,
         n_classes: int = 10,
-        input_size=28,
+        input_size: int | Sequence[int] = 28,
         kernel_size: int = 3,
         block: str = "masci",
         pool_size: int = 2,
         hidden: int | Sequence[int] = (),
         dropout: float = 0.0,
         channels_last: bool = True,
-    ):
+    ) -> None:
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
@@ -114,7 +117,7 @@ class ConvClassifier(AEModule):
         layers += [nn.Dropout(dropout), nn.Linear(widths[-1], n_classes)]
         self.head = nn.Sequential(*layers)
         if self.channels_last:
-            self.to(memory_format=torch.channels_last)
+            to_memory_format(self, torch.channels_last)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened top feature maps (the features an SVM could use)."""
@@ -135,7 +138,7 @@ class ConvClassifier(AEModule):
 
 
 @register
-class StackedConvAutoencoder(GreedyLayers, AEModule):
+class StackedConvAutoencoder(GreedyLayers[ConvAutoencoder], AEModule):
     """A stack of one-level CAEs, pre-trained greedily by :func:`aekit.train.pretrain`;
     :meth:`to_cnn` initialises a CNN from it.
 
@@ -163,10 +166,10 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
         pool_size: int = 2,
         tied: bool = False,
         loss: str = "bce",
-        corruption=None,
-        input_size=None,
+        corruption: Corruption | str | dict | None = None,
+        input_size: int | Sequence[int] | None = None,
         channels_last: bool = True,
-    ):
+    ) -> None:
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
@@ -208,10 +211,15 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
         )
         self.input_size = size
 
+    @property
+    def _levels(self) -> list[ConvAutoencoder]:
+        """The one-level CAEs of :attr:`layers`, bottom first."""
+        return cast("list[ConvAutoencoder]", list(self.layers))
+
     def checkpoint_args(self) -> dict:
         return {**self.config, "input_size": self.input_size}
 
-    def validate_input(self, X, name: str = "X"):
+    def validate_input(self, X: object, name: str = "X") -> np.ndarray:
         X = super().validate_input(X, name=name)
         check_spatial(X.shape, len(self.layers), self.config["pool_size"], name)
         return X
@@ -219,19 +227,20 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
     # ------------------------------------------------------------------ maps
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Φ_L(…Φ_1(x)): the top pooled maps."""
-        for layer in self.layers:
+        for layer in self._levels:
             x = layer.encode(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The unrolled stack: encode through every level, decode through every decoder in reverse."""
+        levels = self._levels
         trace = []
-        for layer in self.layers:
+        for layer in levels:
             code, sizes, switches = layer.encode_with_switches(x)
             trace.append((sizes, switches))
             x = code
-        for k in reversed(range(len(self.layers))):
-            x = self.layers[k].decode(x, *trace[k])
+        for k in reversed(range(len(levels))):
+            x = levels[k].decode(x, *trace[k])
         return x
 
     # ------------------------------------------------------------------ greedy pre-training
@@ -254,11 +263,11 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
 
     def layer_autoencoder(self, k: int) -> ConvAutoencoder:
         """Level ``k`` itself: a one-level CAE, trained in place."""
-        return self.layers[k]
+        return self._levels[k]
 
     def layer_codes(self, k: int, h: torch.Tensor) -> torch.Tensor:
         """Φ_{k+1}(h): the pooled maps of level ``k`` (0-based), the input of level k + 1."""
-        return self.layers[k].encode(h)
+        return self._levels[k].encode(h)
 
     def to_cnn(
         self,
@@ -267,7 +276,7 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
         *,
         dropout: float = 0.0,
         pretrained: bool = True,
-        input_size=None,
+        input_size: int | Sequence[int] | None = None,
     ) -> ConvClassifier:
         """A CNN of identical convolutional topology plus a classifier head.
 
@@ -296,6 +305,6 @@ class StackedConvAutoencoder(GreedyLayers, AEModule):
         )
         if pretrained:
             with torch.no_grad():
-                for blk, layer in zip(cnn.features, self.layers):
+                for blk, layer in zip(cnn.features, self._levels):
                     blk.load_state_dict(layer.encoder_blocks[0].state_dict())
         return cnn.to(next(self.parameters()).device)

@@ -19,6 +19,8 @@ the range of the codes below (:meth:`Corruption.with_range`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any, cast, overload
 
 import torch
 from torch import nn
@@ -27,7 +29,9 @@ from ..errors import DataError
 
 __all__ = ["Corruption", "Masking", "Gaussian", "SaltAndPepper", "parse", "from_config", "UNIT_RANGE"]
 
-UNIT_RANGE = (0.0, 1.0)
+#: ``(low, high)``: the possible values of an input, None for a side without a bound.
+ValueRange = tuple[float | None, float | None]
+UNIT_RANGE: ValueRange = (0.0, 1.0)
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -37,7 +41,7 @@ def _check_fraction(name: str, value: float) -> float:
     return value
 
 
-def _check_range(value_range) -> tuple:
+def _check_range(value_range: Iterable[float | None]) -> ValueRange:
     """``(low, high)`` as floats, ``None`` for an unbounded side, low < high."""
     try:
         low, high = (None if v is None else float(v) for v in value_range)
@@ -53,12 +57,14 @@ def _check_range(value_range) -> tuple:
     return low, high
 
 
-def _range_text(value_range) -> str:
+def _range_text(value_range: ValueRange) -> str:
     low, high = value_range
     return ("(-inf" if low is None else f"[{low:g}") + ", " + ("inf)" if high is None else f"{high:g}]")
 
 
-def _noise(draw, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _noise(
+    draw: Callable[..., torch.Tensor], x: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     """``draw`` (torch.rand or torch.randn) shaped like ``x``: from ``generator``, else the global generator."""
     if generator is None:
         return (torch.rand_like if draw is torch.rand else torch.randn_like)(x)
@@ -70,7 +76,7 @@ class Corruption(nn.Module):
     generator=g)`` draws the noise from the ``torch.Generator`` g instead of the global one."""
 
     kind: str = ""
-    value_range: tuple | None = None  # (low, high) of the input, for the kinds whose noise depends on it
+    value_range: ValueRange | None = None  # (low, high) of the input, for the kinds whose noise depends on it
 
     def to_config(self) -> dict:
         """The JSON-serialisable description that :func:`from_config` reads back."""
@@ -78,7 +84,9 @@ class Corruption(nn.Module):
 
     def _range_config(self) -> dict:
         """``{"range": [low, high]}`` unless the range is the default [0, 1] (older configs stay as they were)."""
-        return {} if self.value_range == UNIT_RANGE else {"range": list(self.value_range)}
+        if self.value_range is None or self.value_range == UNIT_RANGE:
+            return {}
+        return {"range": list(self.value_range)}
 
     def spec(self) -> str:
         """The short CLI form, e.g. ``"masking:0.25"``, ``"saltpepper:0.1:-1..1"``."""
@@ -96,7 +104,7 @@ class Corruption(nn.Module):
             return self
         return from_config({**self.to_config(), "range": [low, high]})
 
-    def bounds(self) -> tuple | None:
+    def bounds(self) -> ValueRange | None:
         """The range this noise keeps x̃ in, or None when it does not depend on one."""
         return self.value_range
 
@@ -128,7 +136,7 @@ class Masking(Corruption):
 
     kind = "masking"
 
-    def __init__(self, nu: float = 0.25):
+    def __init__(self, nu: float = 0.25) -> None:
         super().__init__()
         self.nu = _check_fraction("Masking nu", nu)
 
@@ -144,8 +152,11 @@ class Gaussian(Corruption):
     """Additive isotropic Gaussian noise x̃ = x + σ·ε, ε ~ N(0, I), clipped to ``value_range`` if ``clip``."""
 
     kind = "gaussian"
+    value_range: ValueRange
 
-    def __init__(self, sigma: float = 0.5, clip: bool = True, value_range=UNIT_RANGE):
+    def __init__(
+        self, sigma: float = 0.5, clip: bool = True, value_range: Iterable[float | None] = UNIT_RANGE
+    ) -> None:
         super().__init__()
         sigma = float(sigma)
         if not sigma >= 0.0 or sigma != sigma or sigma == float("inf"):
@@ -161,7 +172,7 @@ class Gaussian(Corruption):
             return noisy
         return noisy.clamp_(low, high)
 
-    def bounds(self) -> tuple | None:
+    def bounds(self) -> ValueRange | None:
         return self.value_range if self.clip else None
 
     def to_config(self) -> dict:
@@ -176,8 +187,9 @@ class SaltAndPepper(Corruption):
     (pepper or salt, equally likely): 0 or 1 for inputs in [0, 1]."""
 
     kind = "saltpepper"
+    value_range: ValueRange
 
-    def __init__(self, nu: float = 0.1, value_range=UNIT_RANGE):
+    def __init__(self, nu: float = 0.1, value_range: Iterable[float | None] = UNIT_RANGE) -> None:
         super().__init__()
         self.nu = _check_fraction("SaltAndPepper nu", nu)
         self.value_range = _check_range(value_range)
@@ -190,14 +202,14 @@ class SaltAndPepper(Corruption):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         hit = _noise(torch.rand, x, generator) < self.nu
         salt = _noise(torch.rand, x, generator) < 0.5
-        low, high = self.value_range
+        low, high = cast("tuple[float, float]", self.value_range)  # both bounds: checked in __init__
         return torch.where(hit, torch.where(salt, high, low).to(x.dtype), x)  # salt = max, pepper = min
 
     def to_config(self) -> dict:
         return {"type": self.kind, "nu": self.nu, **self._range_config()}
 
 
-_KINDS = {cls.kind: cls for cls in (Masking, Gaussian, SaltAndPepper)}
+_KINDS: dict[str, type[Corruption]] = {cls.kind: cls for cls in (Masking, Gaussian, SaltAndPepper)}
 _ALIASES = {
     "mask": "masking",
     "gauss": "gaussian",
@@ -223,7 +235,7 @@ def parse(spec: str) -> Corruption:
         )
     parts = [p for p in rest.split(":") if p] if rest else []
     try:
-        options = {}
+        options: dict[str, Any] = {}
         if kind == "gaussian" and parts and parts[-1] in ("noclip", "clip"):
             options["clip"] = parts.pop() == "clip"
         if kind != "masking" and parts and ".." in parts[-1]:
@@ -233,7 +245,13 @@ def parse(spec: str) -> Corruption:
         raise ValueError(f"bad corruption spec {spec!r}: {err}") from None
 
 
-def from_config(config) -> Corruption | None:
+@overload
+def from_config(config: None) -> None: ...
+@overload
+def from_config(config: Corruption | str | dict) -> Corruption: ...
+@overload
+def from_config(config: object) -> Corruption | None: ...
+def from_config(config: object) -> Corruption | None:
     """Accept ``None``, a :class:`Corruption`, a spec string or a ``to_config()`` dict."""
     if config is None or isinstance(config, Corruption):
         return config

@@ -16,6 +16,7 @@ penalty on the codes (L1, or KL to a target rate) and the contractive penalty
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -61,7 +62,7 @@ def _sizes(hidden: int | Sequence[int]) -> list[int]:
 
 
 @register
-class Autoencoder(GreedyLayers, AEModule):
+class Autoencoder(GreedyLayers["Autoencoder"], AEModule):
     """Dense autoencoder ``input_dim -> hidden[0] -> ... -> hidden[-1] -> ... -> input_dim``.
 
     :func:`aekit.train.pretrain` can pre-train its encoder layer by layer (Hinton &
@@ -282,7 +283,7 @@ class DenoisingAutoencoder(Autoencoder):
         hidden: int | Sequence[int] = 64,
         *,
         corruption: Corruption | str | dict = "masking:0.25",
-        **kwargs: object,
+        **kwargs: Any,  # the other arguments of Autoencoder
     ) -> None:
         if corruption is None:
             raise ValueError(

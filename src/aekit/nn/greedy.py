@@ -9,7 +9,7 @@ kept and how h⁽ᵏ⁾ follows from h⁽ᵏ⁻¹⁾; the training loop lives ab
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 import torch
@@ -17,9 +17,15 @@ from torch import nn
 
 __all__ = ["GreedyLayers"]
 
+#: The kind of autoencoder that trains one layer of a stack.
+LayerAE = TypeVar("LayerAE", bound=nn.Module)
 
-class GreedyLayers(nn.Module):
-    """Mixin of the models :func:`aekit.train.pretrain` can pre-train; layers k are 0-based."""
+
+class GreedyLayers(nn.Module, Generic[LayerAE]):
+    """Mixin of the models :func:`aekit.train.pretrain` can pre-train; layers k are 0-based.
+
+    ``GreedyLayers[A]``: layer k is trained by an autoencoder of type ``A``.
+    """
 
     if TYPE_CHECKING:  # provided by AEModule, which every user of this mixin also is
         history: dict | None
@@ -38,11 +44,11 @@ class GreedyLayers(nn.Module):
     def check_pretrainable(self, k: int) -> None:
         """Raise now, before any training, if layer ``k`` cannot be pre-trained as configured."""
 
-    def layer_autoencoder(self, k: int) -> nn.Module:
+    def layer_autoencoder(self, k: int) -> LayerAE:
         """The autoencoder that trains layer ``k``, its encoder starting from the stack's layer k."""
         raise NotImplementedError
 
-    def keep_layer(self, k: int, ae: nn.Module) -> None:
+    def keep_layer(self, k: int, ae: LayerAE) -> None:
         """Keep the trained encoder of ``ae`` as layer ``k`` (its decoder is discarded)."""
 
     def layer_codes(self, k: int, h: torch.Tensor) -> torch.Tensor:

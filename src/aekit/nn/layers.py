@@ -13,7 +13,8 @@ the state-dict keys of the models, and their checkpoints, are those of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, overload
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +87,15 @@ class DenseStack(nn.ModuleList):
     A ``ModuleList`` of :class:`Dense` layers (keys ``0.weight``, ``0.bias``, ...);
     :meth:`from_sizes` builds one from the layer sizes and one activation name per layer.
     """
+
+    if TYPE_CHECKING:  # ModuleList's own signatures, narrowed to the Dense layers a stack holds
+
+        @overload
+        def __getitem__(self, idx: slice) -> DenseStack: ...
+        @overload
+        def __getitem__(self, idx: int) -> Dense: ...
+        def __getitem__(self, idx: int | slice) -> Dense | DenseStack: ...
+        def __iter__(self) -> Iterator[Dense]: ...
 
     @classmethod
     def from_sizes(cls, sizes: Iterable[int], acts: Iterable[str]) -> DenseStack:

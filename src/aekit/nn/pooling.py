@@ -17,6 +17,9 @@ Conv + BN + ReLU architecture.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal, overload
+
 import torch
 import torch.nn.functional as F
 
@@ -26,14 +29,31 @@ UNPOOL_MODES = ("upsample", "switches", "random", "spread")
 
 
 def check_unpool(mode: str) -> str:
+    """``mode`` if it is one of :data:`UNPOOL_MODES`, else a ValueError naming them."""
     if mode not in UNPOOL_MODES:
         raise ValueError(f"unpool mode must be one of {', '.join(UNPOOL_MODES)}, got {mode!r}")
     return mode
 
 
-def max_pool(x: torch.Tensor, kernel_size: int = 2, *, return_indices: bool = False):
+@overload
+def max_pool(
+    x: torch.Tensor, kernel_size: int = 2, *, return_indices: Literal[False] = False
+) -> torch.Tensor: ...
+@overload
+def max_pool(
+    x: torch.Tensor, kernel_size: int = 2, *, return_indices: Literal[True]
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def max_pool(
+    x: torch.Tensor, kernel_size: int = 2, *, return_indices: bool
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def max_pool(
+    x: torch.Tensor, kernel_size: int = 2, *, return_indices: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Ψ: non-overlapping k×k max-pooling (floor mode); optionally with the switch indices."""
-    return F.max_pool2d(x, kernel_size, kernel_size, return_indices=return_indices)
+    if return_indices:
+        return F.max_pool2d(x, kernel_size, kernel_size, return_indices=True)
+    return F.max_pool2d(x, kernel_size, kernel_size)
 
 
 def unpool(
@@ -41,7 +61,7 @@ def unpool(
     kernel_size: int = 2,
     mode: str = "upsample",
     indices: torch.Tensor | None = None,
-    output_size=None,
+    output_size: Sequence[int] | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Approximate inverse of k×k max-pooling: (N, C, h, w) -> (N, C, k·h, k·w), or ``output_size``.
@@ -79,7 +99,7 @@ def unpool(
             raise ValueError("unpool mode 'switches' needs the indices returned by max-pooling")
         if indices.shape != x.shape:
             raise ValueError(f"indices shape {tuple(indices.shape)} does not match x shape {tuple(x.shape)}")
-        return F.max_unpool2d(x, indices, k, k, output_size=size)
+        return F.max_unpool2d(x, indices, (k, k), (k, k), output_size=size)
 
     up = x.repeat_interleave(k, dim=2).repeat_interleave(k, dim=3)  # (N, C, kh, kw), each = value
     if mode == "spread":

@@ -70,14 +70,16 @@ def check_layer(layer: int | None, n_layers: int) -> int:
     return int(layer) if layer > 0 else n_layers + 1 + int(layer)
 
 
-def _transform(model: AEModule, X: object, layer: int | None, batch_size: int) -> np.ndarray:
+def _transform(
+    model: StackedAutoencoder | StackedClassifier, X: object, layer: int | None, batch_size: int
+) -> np.ndarray:
     layer = check_layer(layer, len(model.config["hidden"]))
     X = model.validate_input(X)
     return map_batches(model, X, lambda xb: model.encode(xb, layer=layer), batch_size)
 
 
 @register
-class StackedAutoencoder(GreedyLayers, AEModule):
+class StackedAutoencoder(GreedyLayers[Autoencoder], AEModule):
     """A stack of autoencoders ``input_dim -> hidden[0] -> ... -> hidden[-1]``, pre-trained greedily
     by :func:`aekit.train.pretrain`.
 
@@ -216,17 +218,18 @@ class StackedAutoencoder(GreedyLayers, AEModule):
         self.config["unrolled"] = True
         return self
 
-    def _require_unrolled(self) -> None:
+    def _require_unrolled(self) -> DenseStack:
+        """The decoder of the unrolled network; an error if there is none yet."""
         if self.decoder_layers is None:
             raise AekitError(
                 "this StackedAutoencoder has no decoder (pre-training discards them): call "
                 "aekit.finetune(stack, X) or unroll() before decoding or reconstructing"
             )
+        return self.decoder_layers
 
     def decode_logits(self, y: torch.Tensor) -> torch.Tensor:
         """Pre-activation of the unrolled network's output: (N, hidden[-1]) -> (N, input_dim)."""
-        self._require_unrolled()
-        return self.decoder_layers.logits(y)
+        return self._require_unrolled().logits(y)
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
         """z = φ(W'_1 ... φ(W'_L y + b'_L) ... + b'_1)."""

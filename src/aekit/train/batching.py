@@ -101,8 +101,9 @@ def sums_over_batches(
 
 def as_tensor(model: nn.Module, X: Any, name: str) -> torch.Tensor:
     """``X`` as a contiguous float32 tensor, checked by the model when it can (``validate_input``)."""
-    if hasattr(model, "validate_input"):
-        X = model.validate_input(X, name=name)
+    validate = getattr(model, "validate_input", None)
+    if validate is not None:  # an aekit model checks its own input
+        X = validate(X, name=name)
     else:
         X = np.asarray(X, dtype=np.float32)
     return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))

@@ -21,8 +21,8 @@ h⁽ᵏ⁻¹⁾; this module drives :func:`aekit.fit`. It sits above nn and trai
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -60,7 +60,8 @@ class _Recomputed(nn.Module):
         with torch.no_grad():
             for j in range(self.k):
                 x = self.stack.layer_codes(j, x)
-        return self.ae.loss(x)
+        loss = cast("Callable[[torch.Tensor], torch.Tensor]", self.ae.loss)  # every layer autoencoder has one
+        return loss(x)
 
 
 def _codes(stack: GreedyLayers, k: int, H: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+from ..nn.layout import to_memory_format
+
 __all__ = ["channels_last", "to_channels_last"]
 
 log = logging.getLogger("aekit")
@@ -27,7 +29,7 @@ def channels_last(model: nn.Module, device: torch.device, probe: Callable[[], ob
         yield converted
     finally:
         if converted:
-            model.to(memory_format=torch.contiguous_format)
+            to_memory_format(model, torch.contiguous_format)
 
 
 def to_channels_last(model: nn.Module, device: torch.device, probe: Callable[[], object]) -> bool:
@@ -45,7 +47,7 @@ def to_channels_last(model: nn.Module, device: torch.device, probe: Callable[[],
         return False
     if all(t.is_contiguous(memory_format=torch.channels_last) for t in model.parameters() if t.dim() == 4):
         return False  # already channels-last
-    model.to(memory_format=torch.channels_last)
+    to_memory_format(model, torch.channels_last)
     training = model.training
     try:
         model.eval()  # no batch-norm statistics updated, no corruption drawn
@@ -57,7 +59,7 @@ def to_channels_last(model: nn.Module, device: torch.device, probe: Callable[[],
             type(model).__name__,
             err,
         )
-        model.to(memory_format=torch.contiguous_format)
+        to_memory_format(model, torch.contiguous_format)
         return False
     finally:
         model.train(training)

@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -79,11 +79,12 @@ class _Task:
 
 
 def _reconstruction_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return model.loss(x)  # corrupt, encode, decode, loss
+    loss = cast("Callable[[torch.Tensor], torch.Tensor]", model.loss)  # what fit trains: a model with loss(x)
+    return loss(x)  # corrupt, encode, decode, loss
 
 
 def _reconstruction_scores(model: nn.Module, val: tuple, batch_size: int) -> dict:
-    (total,) = sums_over_batches(val, batch_size, lambda xb: (model.loss(xb) * len(xb),))
+    (total,) = sums_over_batches(val, batch_size, lambda xb: (_reconstruction_loss(model, xb) * len(xb),))
     return {"val_loss": total / len(val[0])}
 
 
@@ -294,7 +295,7 @@ def _finish(run: Run, callbacks: list[Callback]) -> dict:
     best = stopping.best_epoch if stopping is not None else None
     history["best_epoch"] = best if best is not None else last
     history["stopped_early"] = run.stop_training
-    run.model.history = history
+    run.model.history = history  # type: ignore[assignment]  # torch's stubs let Module attributes hold only tensors and modules
     run.model.eval()
     for callback in callbacks:
         callback.on_fit_end(run)  # early stopping restores the best weights before the final checkpoint

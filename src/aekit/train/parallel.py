@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -108,7 +109,7 @@ def distributed_loader(loader: DataLoader, rank: int, world: int, seed: int) -> 
         )
     if loader.batch_size is None:
         raise DataError("distributed training needs a DataLoader with a batch_size (got a batch_sampler)")
-    sampler = DistributedSampler(
+    sampler: DistributedSampler[Any] = DistributedSampler(
         loader.dataset,
         num_replicas=world,
         rank=rank,
