@@ -216,6 +216,9 @@ def _load_model(run_dir: Path):
 
 
 # ====================================================================== the report
+Section = tuple[str, str, str]  # (id, heading, html)
+
+
 def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: ArrayLike | None = None) -> str:
     """The HTML text of the report for ``run_dir`` (see the module docstring).
 
@@ -231,42 +234,61 @@ def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: Arr
     if (run_dir / "config.json").is_file():
         config = _parse_json(run_dir / "config.json", problems)
     model, load_error = _load_model(run_dir) if config is not None else (None, None)
-    used: set = set()
-    sections: list[tuple[str, str, str]] = []  # (id, heading, html)
+    used: set = set()  # the figures a section has shown
+    metrics, rd = _metrics_section(docs, problems)
+    sections = [
+        _configuration_section(config, model, load_error),
+        _curves_section(pngs, used, config),
+        metrics,
+        _reconstructions_section(pngs, used, model, X),
+        _filters_section(pngs, used, model),
+        _figures_section(pngs, used, "map", "2-D map"),
+        _figures_section(pngs, used, "codes", "Code histograms"),
+        _rate_distortion_section(pngs, used, rd),
+    ]
+    rest = [(n, d) for n, d in pngs.items() if n not in used]
+    if rest:
+        sections.append(("other-figures", "Other figures", "".join(_img(d, n) for n, d in rest)))
+    return _page(run_dir, title or f"aekit run report: {run_dir.resolve().name}", [s for s in sections if s])
 
-    # -- configuration
-    if isinstance(config, dict):
-        rows = [
-            ("class", config.get("class")),
-            ("aekit version", config.get("aekit_version")),
-            ("torch version", config.get("torch_version")),
-        ]
-        rows += [(f"args.{k}", v) for k, v in _flatten(config.get("args") or {})]
-        rows += [(f"extra.{k}", v) for k, v in _flatten(config.get("extra") or {})]
-        body = _table(rows, ("setting", "value"))
-        if model is not None:
-            n_params = sum(p.numel() for p in model.parameters())
-            body += _note(f"{n_params:,} parameters; loaded with aekit.load")
-        elif load_error:
-            body += _note(
-                f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped"
-            )
-    else:
-        body = _note("no config.json: not a checkpoint directory, showing the files found")
-    sections.append(("configuration", "Configuration", body))
 
-    # -- training curves
-    history = (config or {}).get("history") if isinstance(config, dict) else None
+def _configuration_section(config: object, model: Any, load_error: str | None) -> Section:
+    if not isinstance(config, dict):
+        return (
+            "configuration",
+            "Configuration",
+            _note("no config.json: not a checkpoint directory, showing the files found"),
+        )
+    rows = [
+        ("class", config.get("class")),
+        ("aekit version", config.get("aekit_version")),
+        ("torch version", config.get("torch_version")),
+    ]
+    rows += [(f"args.{k}", v) for k, v in _flatten(config.get("args") or {})]
+    rows += [(f"extra.{k}", v) for k, v in _flatten(config.get("extra") or {})]
+    body = _table(rows, ("setting", "value"))
+    if model is not None:
+        n_params = sum(p.numel() for p in model.parameters())
+        body += _note(f"{n_params:,} parameters; loaded with aekit.load")
+    elif load_error:
+        body += _note(f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped")
+    return ("configuration", "Configuration", body)
+
+
+def _curves_section(pngs: dict, used: set, config: object) -> Section:
+    history = config.get("history") if isinstance(config, dict) else None
+    if not isinstance(history, dict) or not history.get("train_loss"):
+        history = None  # untrained, or a history that is not one
     figs = _claim(pngs, used, "curves")
     body = "".join(_img(d, n) for n, d in figs)
-    if not figs and isinstance(history, dict) and history.get("train_loss"):
+    if not figs and history is not None:
         try:
             body += _img(
                 _draw(viz.training_curves, history), "training curves (drawn from config.json history)"
             )
         except (ValueError, TypeError) as err:
             body += _note(f"the history in config.json could not be drawn: {err}")
-    if isinstance(history, dict) and history.get("train_loss"):
+    if history is not None:
         last = {
             k: v[-1]
             for k, v in history.items()
@@ -274,44 +296,40 @@ def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: Arr
         }
         last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})
         body += _table(last.items(), ("last epoch", "value"))
-    sections.append(
-        ("curves", "Training curves", body or _note("no training history or curves figure found"))
-    )
+    return ("curves", "Training curves", body or _note("no training history or curves figure found"))
 
-    # -- metrics
+
+def _metrics_section(docs: dict, problems: list[str]) -> tuple[Section, dict[str, list]]:
+    """The metrics JSON files as tables, and the rate-distortion points found in them."""
     rd: dict[str, list] = {}
     body = ""
     for name, doc in docs.items():
-        found = rd_points(doc)
-        for method, pts in found.items():
+        for method, pts in rd_points(doc).items():
             rd.setdefault(method, []).extend(pts)
         body += f"<h3>{_esc(name)}</h3>" + _table(_flatten(doc))
     body += "".join(_note(p) for p in problems)
-    sections.append(("metrics", "Metrics", body or _note("no metrics JSON found")))
+    return ("metrics", "Metrics", body or _note("no metrics JSON found")), rd
 
-    # -- reconstructions
+
+def _reconstructions_section(pngs: dict, used: set, model: Any, X: ArrayLike | None) -> Section:
     figs = _claim(pngs, used, "reconstructions")
     body = "".join(_img(d, n) for n, d in figs)
     if not figs and model is not None and X is not None:
         try:
-            X = np.asarray(X)[:10]
+            samples = np.asarray(X)[:10]
             if len(getattr(model, "input_shape", None) or ()) == 1:  # a dense model takes flat vectors
-                X = X.reshape(len(X), -1)
+                samples = samples.reshape(len(samples), -1)
             body += _img(
-                _draw(viz.reconstruction_grid, viz.reconstruction_rows(model, X)),
+                _draw(viz.reconstruction_grid, viz.reconstruction_rows(model, samples)),
                 "reconstructions (drawn from the checkpoint)",
             )
         except (ValueError, TypeError, RuntimeError) as err:
             body += _note(f"reconstructions could not be drawn: {err}")
-    sections.append(
-        (
-            "reconstructions",
-            "Reconstructions",
-            body or _note("no reconstruction figure (give --data to draw one from the checkpoint)"),
-        )
-    )
+    missing = _note("no reconstruction figure (give --data to draw one from the checkpoint)")
+    return ("reconstructions", "Reconstructions", body or missing)
 
-    # -- filters (where they apply)
+
+def _filters_section(pngs: dict, used: set, model: Any) -> Section | None:
     figs = _claim(pngs, used, "filters")
     body = "".join(_img(d, n) for n, d in figs)
     if not figs and model is not None:
@@ -324,20 +342,16 @@ def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: Arr
             )
         except (ValueError, TypeError) as err:
             body += _note(f"no filter figure: {err}")
-    if body:
-        sections.append(("filters", "Filters", body))
+    return ("filters", "Filters", body) if body else None
 
-    # -- 2-D map
-    figs = _claim(pngs, used, "map")
-    if figs:
-        sections.append(("map", "2-D map", "".join(_img(d, n) for n, d in figs)))
 
-    # -- code histograms
-    figs = _claim(pngs, used, "codes")
-    if figs:
-        sections.append(("codes", "Code histograms", "".join(_img(d, n) for n, d in figs)))
+def _figures_section(pngs: dict, used: set, key: str, heading: str) -> Section | None:
+    """The run's own figures named for ``key``, if any."""
+    figs = _claim(pngs, used, key)
+    return (key, heading, "".join(_img(d, n) for n, d in figs)) if figs else None
 
-    # -- rate-distortion
+
+def _rate_distortion_section(pngs: dict, used: set, rd: dict[str, list]) -> Section | None:
     figs = _claim(pngs, used, "rd")
     body = "".join(_img(d, n) for n, d in figs)
     if rd:
@@ -352,15 +366,11 @@ def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: Arr
             for i, (b, p) in enumerate(sorted(pts))
         ]
         body += _table(rows, ("point", "bytes, PSNR"))
-    if body:
-        sections.append(("rate-distortion", "Rate-distortion", body))
+    return ("rate-distortion", "Rate-distortion", body) if body else None
 
-    # -- everything else
-    rest = [(n, d) for n, d in pngs.items() if n not in used]
-    if rest:
-        sections.append(("other-figures", "Other figures", "".join(_img(d, n) for n, d in rest)))
 
-    title = title or f"aekit run report: {run_dir.resolve().name}"
+def _page(run_dir: Path, title: str, sections: list[Section]) -> str:
+    """The HTML page: title, a navigation bar and the sections."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f'<a href="#{sid}">{_esc(head)}</a>' for sid, head, _ in sections)
     parts = [f'<section id="{sid}"><h2>{_esc(head)}</h2>{body}</section>' for sid, head, body in sections]
