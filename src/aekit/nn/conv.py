@@ -160,6 +160,22 @@ class _ModernDecoderLevel(nn.Module):
         return torch.relu(self.bn(self.conv(h)))
 
 
+def _check_output(loss: str, output_activation: str, tied: bool, block: str) -> None:
+    """The loss fits the output's φ, and tied filters fit the decoder."""
+    losses.check_loss(loss)
+    activations.check_activation(output_activation, "output_activation")
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(
+            f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
+            f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'"
+        )
+    if tied and block != "masci":
+        raise ValueError(
+            "tied=True shares the encoder filters with the decoder of block='masci'; the modern "
+            "decoder has convolutions of other shapes: use block='masci' or tied=False"
+        )
+
+
 @register
 class ConvAutoencoder(AEModule):
     """Convolutional autoencoder on (N, C, H, W) images; the reconstruction has the input's shape.
@@ -209,18 +225,7 @@ class ConvAutoencoder(AEModule):
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
         check_unpool(unpool)
-        losses.check_loss(loss)
-        activations.check_activation(output_activation, "output_activation")
-        if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError(
-                f"loss='bce' is the cross-entropy of a sigmoid output; got output_activation="
-                f"{output_activation!r}: use output_activation='sigmoid' or loss='mse'"
-            )
-        if tied and block != "masci":
-            raise ValueError(
-                "tied=True shares the encoder filters with the decoder of block='masci'; the modern "
-                "decoder has convolutions of other shapes: use block='masci' or tied=False"
-            )
+        _check_output(loss, output_activation, tied, block)
         corruption = corruption_lib.from_config(corruption)
         self._set_config(
             in_channels=in_channels,

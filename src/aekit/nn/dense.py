@@ -61,6 +61,25 @@ def _sizes(hidden: int | Sequence[int]) -> list[int]:
     return sizes
 
 
+def _check_penalties(
+    hidden: list[int], code_activation: str, sparsity: str | None, sparsity_target: float, contractive: float
+) -> None:
+    """The sparsity and contractive options fit the model (the code's activation, one hidden layer)."""
+    if sparsity not in SPARSITY:
+        raise ValueError(f"sparsity must be None, 'l1' or 'kl', got {sparsity!r}")
+    if sparsity == "kl" and code_activation != "sigmoid":
+        raise ValueError(
+            "sparsity='kl' treats codes as firing rates in (0, 1): it needs a sigmoid code "
+            f"activation, got {code_activation!r}"
+        )
+    if sparsity == "kl" and not 0 < sparsity_target < 1:
+        raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target!r}")
+    if not contractive >= 0:
+        raise ValueError(f"contractive must be >= 0, got {contractive!r}")
+    if contractive and len(hidden) != 1:
+        raise ValueError(f"the contractive penalty is defined here for one hidden layer, got hidden={hidden}")
+
+
 @register
 class Autoencoder(GreedyLayers["Autoencoder"], AEModule):
     """Dense autoencoder ``input_dim -> hidden[0] -> ... -> hidden[-1] -> ... -> input_dim``.
@@ -116,21 +135,7 @@ class Autoencoder(GreedyLayers["Autoencoder"], AEModule):
         super().__init__()
         hidden = check_dense_args(input_dim, hidden, activation, output_activation, loss)
         code_activation = activations.check_activation(code_activation or activation, "code_activation")
-        if sparsity not in SPARSITY:
-            raise ValueError(f"sparsity must be None, 'l1' or 'kl', got {sparsity!r}")
-        if sparsity == "kl" and code_activation != "sigmoid":
-            raise ValueError(
-                "sparsity='kl' treats codes as firing rates in (0, 1): it needs a sigmoid code "
-                f"activation, got {code_activation!r}"
-            )
-        if sparsity == "kl" and not 0 < sparsity_target < 1:
-            raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target!r}")
-        if not contractive >= 0:
-            raise ValueError(f"contractive must be >= 0, got {contractive!r}")
-        if contractive and len(hidden) != 1:
-            raise ValueError(
-                f"the contractive penalty is defined here for one hidden layer, got hidden={hidden}"
-            )
+        _check_penalties(hidden, code_activation, sparsity, sparsity_target, contractive)
         corruption = corruption_lib.from_config(corruption)
         self._set_config(
             input_dim=input_dim,
