@@ -18,7 +18,7 @@ import torch
 from .._version import __version__
 from ..errors import CheckpointError
 from ..registry import model_class
-from . import atomic, files
+from . import atomic, files, limits
 
 __all__ = [
     "load",
@@ -85,6 +85,7 @@ def read_config(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"checkpoint directory {path} does not exist")
     if not path.is_dir():
         raise CheckpointError(f"{path} is a file; a checkpoint is a directory holding {CONFIG} and {WEIGHTS}")
+    atomic.recover(path)  # a save that crashed after its commit point: rolled forward
     config = files.read_json(path / CONFIG, f"{CONFIG} and {WEIGHTS}")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{path / CONFIG} is not an aekit checkpoint (format {config.get('format')!r})")
@@ -154,6 +155,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
         tensors do not fit the recorded model.
     """
     config = read_config(path)
+    limits.check_args(config["args"], Path(path) / CONFIG)
     cls = model_class(config["class"], path)
     tensors = files.load_tensors(Path(path) / WEIGHTS, config["files"].get(WEIGHTS))
     with torch.device("meta"):  # shapes only, no memory: the sizes in config.json must fit the tensors
