@@ -133,7 +133,28 @@ def load_data(
         raise DataError(
             f"--data {args.data} holds {len(y)} labels for {len(X)} samples: expected one label per sample"
         )
+    check_finite_rows(
+        X, f"--data {args.data}" + (f" (split {split})" if split and has_split(args.data) else "")
+    )
     return X, y
+
+
+def check_finite_rows(X: np.ndarray, name: str) -> None:
+    """Refuse NaN, inf and values too large for float32, naming the row of the user's file (before any
+    shuffling or split: the position the user can look up)."""
+    if X.dtype.kind != "f":
+        return
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(X)
+        if X.dtype.itemsize > 4:  # trained as float32: 1e39 becomes inf
+            bad |= np.abs(X) > np.finfo(np.float32).max
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        column = f", column {index[1]}" if len(index) == 2 else f", position {index[1:]}"
+        raise DataError(
+            f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf, or too large for float32); "
+            f"the first in row {index[0]}{column} (counting from 0)"
+        )
 
 
 def has_split(spec: str) -> bool:
