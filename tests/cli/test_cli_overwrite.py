@@ -108,7 +108,8 @@ def test_a_failed_codec_train_overwrite_keeps_the_codec(tmp_path):
 
 def _swap_interrupted_at(step: int, run, monkeypatch) -> None:
     """Run finish_run on a staged run with a crash at its ``step``-th rename."""
-    assert main(DENSE + ["--data", "digits", "--out", str(new := run.parent / "new")]) == 0
+    new = run.parent / "new"
+    assert main(DENSE + ["--data", "digits", "--out", str(new)]) == 0
     staging = runs.run_directory(run, overwrite=True)
     for entry in new.iterdir():
         entry.rename(staging / entry.name)
