@@ -103,6 +103,13 @@ def add_data_arguments(
         "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file",
     )
     parser.add_argument(
+        "--max-data-mib",
+        type=positive_int,
+        default=datasets.MAX_DATA_BYTES >> 20,
+        metavar="MIB",
+        help="refuse data that decodes to more (a compressed .npz, a folder of images), checked first",
+    )
+    parser.add_argument(
         "--data-root",
         default=None,
         help="directory holding the MNIST-format files (default: $AEKIT_DATA or ~/.cache/aekit)",
@@ -123,6 +130,7 @@ def load_data(
         flatten=flatten,
         root=args.data_root,
         download=getattr(args, "download", False),
+        max_bytes=getattr(args, "max_data_mib", datasets.MAX_DATA_BYTES >> 20) << 20,
     )
     if X.ndim < 2:
         raise DataError(

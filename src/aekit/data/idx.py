@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aekit.data.limits import MAX_DATA_BYTES, check_decoded_size
 from aekit.errors import DataError
 
 __all__ = ["load_idx", "save_idx"]
@@ -60,13 +61,15 @@ def _count_rest(f) -> int:
     return total
 
 
-def load_idx(path: str | os.PathLike) -> np.ndarray:
+def load_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a native-endian array.
 
     Parameters
     ----------
     path : str or os.PathLike
         File to read.
+    max_bytes : int
+        Refuse a gzip'ed file whose header declares more bytes than this (before decompressing).
 
     Returns
     -------
@@ -86,12 +89,12 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     gz = _is_gzip(path)
     try:
         with gzip.open(path, "rb") if gz else open(path, "rb") as f:
-            return _read_idx(f, path, None if gz else path.stat().st_size)
+            return _read_idx(f, path, None if gz else path.stat().st_size, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip stream
         raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
 
 
-def _read_idx(f, path: Path, file_size: int | None) -> np.ndarray:
+def _read_idx(f, path: Path, file_size: int | None, max_bytes: int) -> np.ndarray:
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in IDX_DTYPES:
         codes = ", ".join(f"0x{c:02X}" for c in sorted(IDX_DTYPES))
@@ -112,6 +115,8 @@ def _read_idx(f, path: Path, file_size: int | None) -> np.ndarray:
     expected = dtype.itemsize * math.prod(dims)  # Python int: exact, no overflow
 
     header = 4 + 4 * ndim
+    if file_size is None:  # gzip'ed: a few bytes may declare gigabytes
+        check_decoded_size(expected, max_bytes, repr(str(path)))
     if file_size is not None and file_size - header != expected:
         _raise_size(path, dims, dtype, expected, file_size - header)
     payload = _read_exactly(f, expected)
