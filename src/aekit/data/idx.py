@@ -115,11 +115,12 @@ def _read_idx(f, path: Path, file_size: int | None, max_bytes: int) -> np.ndarra
     expected = dtype.itemsize * math.prod(dims)  # Python int: exact, no overflow
 
     header = 4 + 4 * ndim
-    if file_size is None:  # gzip'ed: a few bytes may declare gigabytes
-        check_decoded_size(expected, max_bytes, repr(str(path)))
     if file_size is not None and file_size - header != expected:
         _raise_size(path, dims, dtype, expected, file_size - header)
-    payload = _read_exactly(f, expected)
+    # gzip'ed: a few bytes may hold gigabytes; read no more than the limit allows
+    payload = _read_exactly(f, expected if file_size is not None else min(expected, max_bytes + 1))
+    if len(payload) > max_bytes and file_size is None:
+        check_decoded_size(expected, max_bytes, repr(str(path)))
     if len(payload) < expected:
         _raise_size(path, dims, dtype, expected, len(payload))
     extra = _count_rest(f)
