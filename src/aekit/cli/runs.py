@@ -73,7 +73,9 @@ def clear_run(out: Path) -> None:
 
 
 # ---------------------------------------------------------------- replacing a run in one step
-_STAGED: dict[Path, Path] = {}  # the sibling directory a new run is written into -> the --out it replaces
+_STAGED: dict[
+    Path, tuple[Path, Path]
+] = {}  # sibling the new run is written into -> (--out resolved, as given)
 
 
 def _sibling(out: Path, kind: str, pid: int) -> Path:
@@ -90,21 +92,22 @@ def _staged(out: Path) -> Path:
     staging = _sibling(real, "new", os.getpid())
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    _STAGED[staging] = real
+    _STAGED[staging] = (real, out)
     return staging
 
 
 def finish_run(out: Path) -> Path:
     """The run written in ``out``, in place: a run staged by :func:`run_directory` replaces the old one
     in one step (see the module's notes); return the directory the user named."""
-    real = _STAGED.pop(Path(out), None)
-    if real is None:
+    staged = _STAGED.pop(Path(out), None)
+    if staged is None:
         return Path(out)
+    real, given = staged
     old = _sibling(real, "old", os.getpid())
     os.rename(real, old)
     os.rename(out, real)  # the new run is in place
     _adopt_user_files(old, real)
-    return real
+    return given
 
 
 def discard_staged() -> None:

@@ -9,6 +9,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def load_array(
     )
 
 
-def _check_npy_header(fp, available: int, what: str, max_bytes: int | None = None) -> None:
+def _check_npy_header(fp: IO[bytes], available: int, what: str, max_bytes: int | None = None) -> None:
     """Read the .npy header at ``fp`` and refuse what cannot be loaded safely, before anything is allocated.
 
     ``available``: the bytes of the stream (file or .npz member) including the header; ``max_bytes``:
@@ -113,7 +114,7 @@ def _np_load(path: Path):
         raise DataError(f"cannot read {str(path)!r}: {exc}") from None
 
 
-def _load_npz(path: Path, key: str | None, max_bytes: int):
+def _load_npz(path: Path, key: str | None, max_bytes: int) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n[: -len(".npy")] for n in zf.namelist() if n.endswith(".npy")]

@@ -14,6 +14,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def load_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DATA_BYTES) -> np.
         raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
 
 
-def _read_idx(f, path: Path, file_size: int | None, max_bytes: int) -> np.ndarray:
+def _read_idx(f: gzip.GzipFile | BinaryIO, path: Path, file_size: int | None, max_bytes: int) -> np.ndarray:
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in IDX_DTYPES:
         codes = ", ".join(f"0x{c:02X}" for c in sorted(IDX_DTYPES))

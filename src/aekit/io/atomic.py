@@ -25,7 +25,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import CheckpointError
@@ -90,7 +90,7 @@ def transaction() -> Iterator[None]:
     _held_off_sigint(_commit, pending)
 
 
-def _held_off_sigint(commit, pending: dict[Path, Path]) -> None:
+def _held_off_sigint(commit: Callable[[dict[Path, Path]], None], pending: dict[Path, Path]) -> None:
     """``commit(pending)`` with SIGINT held off (main thread only); a Ctrl-C meanwhile is raised after."""
     caught = []
     held = threading.current_thread() is threading.main_thread()

@@ -145,7 +145,7 @@ def _build(cls: type, config: dict, path) -> torch.nn.Module:
         ) from None
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device = "cpu"):
+def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Any:
     """Rebuild a saved aekit model from its checkpoint directory (no unpickling).
 
     Raises

@@ -46,7 +46,7 @@ def check_args(args: Any, where: Path) -> None:
             raise CheckpointError(
                 f"{where}: {name} has {len(value)} entries, over the limit of {MAX_LAYERS} layers"
             )
-        children = (
-            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        )
-        stack.extend((f"{name}[{key!r}]", child, depth + 1) for key, child in children)
+        if isinstance(value, dict):
+            stack.extend((f"{name}[{key!r}]", child, depth + 1) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{name}[{i}]", child, depth + 1) for i, child in enumerate(value))
