@@ -4,6 +4,7 @@ in at the end (issue 18, item 1); a crash in the middle of the swap is recovered
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def good_run(tmp_path_factory):
 @pytest.mark.parametrize("kind", sorted(BAD_DATA))
 def test_a_failed_overwrite_keeps_the_previous_run(good_run, tmp_path, capsys, kind):
     run = tmp_path / "run"
-    os.system(f"cp -r {good_run} {run}")
+    shutil.copytree(good_run, run)
     (run / "notes.txt").write_text("mine")
     before = _snapshot(run)
     suffix, content = BAD_DATA[kind]
@@ -85,7 +86,7 @@ def test_a_failed_overwrite_keeps_the_previous_run(good_run, tmp_path, capsys, k
 
 def test_a_run_failing_after_its_first_checkpoint_keeps_the_previous_run(good_run, tmp_path):
     run = tmp_path / "run"
-    os.system(f"cp -r {good_run} {run}")
+    shutil.copytree(good_run, run)
     before = _snapshot(run)
     assert main(DENSE + DIVERGING + ["--data", "digits", "--out", str(run), "--overwrite"]) == 2
     assert _snapshot(run) == before and _leftovers(run) == []
@@ -136,7 +137,7 @@ def _swap_interrupted_at(step: int, run, monkeypatch) -> None:
 @pytest.mark.parametrize("step", [1, 2, 3])  # old aside, new in, the user's file over
 def test_a_crash_while_swapping_is_recovered_by_the_next_command(good_run, tmp_path, monkeypatch, step):
     run = tmp_path / "run"
-    os.system(f"cp -r {good_run} {run}")
+    shutil.copytree(good_run, run)
     (run / "notes.txt").write_text("mine")
     _swap_interrupted_at(step, run, monkeypatch)
     # whatever the step: a loadable run under its name once the next command has looked at it
