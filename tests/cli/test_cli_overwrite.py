@@ -11,6 +11,7 @@ import pytest
 
 from aekit import io
 from aekit.cli import main, runs
+from aekit.errors import CheckpointError
 
 DENSE = ["-q", "train", "--hidden", "8", "--epochs", "1", "--val-fraction", "0"]
 DIVERGING = ["--activation", "linear", "--output-activation", "linear", "--loss", "mse"]
@@ -144,3 +145,13 @@ def test_a_crash_while_swapping_is_recovered_by_the_next_command(good_run, tmp_p
     runs.recover_replacement(run)
     assert io.load(run).config["hidden"] in ([16], [8])
     assert (run / "notes.txt").read_text() == "mine" and _leftovers(run) == []
+
+
+def test_loading_a_run_whose_replacement_was_cut_short_says_where_it_is(good_run, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    _swap_interrupted_at(2, run, monkeypatch)  # after the old run went aside, before the new came in
+    with pytest.raises(CheckpointError, match=r"cut short: the previous run is in .*\.run\.old-999999999"):
+        io.load(run)
+    runs.recover_replacement(run)
+    assert io.load(run).config["hidden"] == [16]

@@ -8,6 +8,7 @@ one :func:`~aekit.io.atomic.transaction`.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from pathlib import Path
@@ -82,7 +83,7 @@ def read_config(path: str | os.PathLike) -> dict:
     """Read and check ``config.json`` of a checkpoint directory."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint directory {path} does not exist")
+        raise CheckpointError(f"checkpoint directory {path} does not exist{_cut_short(path)}")
     if not path.is_dir():
         raise CheckpointError(f"{path} is a file; a checkpoint is a directory holding {CONFIG} and {WEIGHTS}")
     atomic.recover(path)  # a save that crashed after its commit point: rolled forward
@@ -106,6 +107,14 @@ def read_config(path: str | os.PathLike) -> dict:
             f"{type(config['history']).__name__}, expected an object or null"
         )
     return config
+
+
+def _cut_short(path: Path) -> str:
+    """A hint when a replacement of the run ``path`` was cut short (see :mod:`aekit.cli.runs`)."""
+    old = sorted(path.absolute().parent.glob(f".{glob.escape(path.name)}.old-*"))
+    if not old:
+        return ""
+    return f" (a replacement was cut short: the previous run is in {old[0]}; the next training command on {path} restores it)"
 
 
 def load_state_into(module: torch.nn.Module, path: str | os.PathLike, config: dict | None = None) -> None:
