@@ -73,7 +73,8 @@ def transaction() -> Iterator[None]:
     """Files written by :func:`atomic_path` inside replace their targets together when the block ends
     without an error, in one atomic commit with SIGINT held off (a Ctrl-C meanwhile is raised right
     after); on an error before the commit (a Ctrl-C included) none is replaced and the old files stay
-    whole. Nested: the outermost transaction commits."""
+    whole. Nested: the outermost transaction commits. The journal makes the commit atomic for files in one
+    directory (every checkpoint); files in several directories are replaced one after the other."""
     if getattr(_staging, "pending", None) is not None:
         yield
         return
