@@ -48,8 +48,12 @@ def test_overwrite_removes_what_the_earlier_run_wrote(tmp_path):
     (run / "pretrained").mkdir()
     (run / "denoising.png").write_bytes(b"stale")
     (run / "notes.txt").write_text("mine")
+    metrics = (run / "metrics.json").read_bytes()
     assert main(DENSE + DIVERGING + ["--out", str(run), "--overwrite"]) == 2
-    assert not (run / "metrics.json").exists() and not (run / "curves.png").exists()
+    # a failed --overwrite leaves the earlier run whole (issue 18); a run that succeeds replaces it
+    assert (run / "metrics.json").read_bytes() == metrics and (run / "pretrained").is_dir()
+    assert main(DENSE + ["--out", str(run), "--overwrite", "--epochs", "2"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 2
     assert not (run / "pretrained").exists() and not (run / "denoising.png").exists()
     assert (run / "notes.txt").read_text() == "mine"
     assert main(DENSE + ["--out", str(run), "--overwrite"]) == 0

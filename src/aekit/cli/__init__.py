@@ -106,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _discard_staged_runs()
+
+
+def _discard_staged_runs() -> None:
+    """Remove the new run of a command that did not finish it; the run it was to replace stays whole."""
+    runs = sys.modules.get("aekit.cli.runs")  # imported by the commands that write a run (with torch)
+    if runs is not None:
+        runs.discard_staged()
 
 
 def _message(err: Exception) -> str:

@@ -126,7 +126,7 @@ def cmd_train(args) -> int:
     from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
-    from .runs import load_test, run_directory
+    from .runs import finish_run, load_test, run_directory
 
     X, y = load_data(args, "train")
     X_test, _ = load_test(args)
@@ -165,6 +165,7 @@ def cmd_train(args) -> int:
         **rd_point(codec, X_test),
     }
     write_json(out / "metrics.json", report)
+    out = finish_run(out)
     say(
         f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
         f"PSNR {report['psnr_db']:.2f} dB -> {out}"

@@ -103,6 +103,13 @@ def add_data_arguments(
         "or of images (PNG, JPEG, ...; class sub-folders give labels), or a .npy/.npz/.csv/IDX file",
     )
     parser.add_argument(
+        "--max-data-mib",
+        type=positive_int,
+        default=datasets.MAX_DATA_BYTES >> 20,
+        metavar="MIB",
+        help="refuse data that decodes to more (a compressed .npz, a folder of images), checked first",
+    )
+    parser.add_argument(
         "--data-root",
         default=None,
         help="directory holding the MNIST-format files (default: $AEKIT_DATA or ~/.cache/aekit)",
@@ -123,6 +130,7 @@ def load_data(
         flatten=flatten,
         root=args.data_root,
         download=getattr(args, "download", False),
+        max_bytes=getattr(args, "max_data_mib", datasets.MAX_DATA_BYTES >> 20) << 20,
     )
     if X.ndim < 2:
         raise DataError(
@@ -133,7 +141,28 @@ def load_data(
         raise DataError(
             f"--data {args.data} holds {len(y)} labels for {len(X)} samples: expected one label per sample"
         )
+    check_finite_rows(
+        X, f"--data {args.data}" + (f" (split {split})" if split and has_split(args.data) else "")
+    )
     return X, y
+
+
+def check_finite_rows(X: np.ndarray, name: str) -> None:
+    """Refuse NaN, inf and values too large for float32, naming the row of the user's file (before any
+    shuffling or split: the position the user can look up)."""
+    if X.dtype.kind != "f":
+        return
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(X)
+        if X.dtype.itemsize > 4:  # trained as float32: 1e39 becomes inf
+            bad |= np.abs(X) > np.finfo(np.float32).max
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        column = f", column {index[1]}" if len(index) == 2 else f", position {index[1:]}"
+        raise DataError(
+            f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf, or too large for float32); "
+            f"the first in row {index[0]}{column} (counting from 0)"
+        )
 
 
 def has_split(spec: str) -> bool:

@@ -71,7 +71,7 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
 def train_cae(args: argparse.Namespace) -> int:
     from ..nn import ConvAutoencoder
     from ..train import seed_everything
-    from .runs import load_test, run_directory
+    from .runs import finish_run, load_test, run_directory
 
     X, y = load_data(args, "train", flatten=False)
     if X.ndim != 4:
@@ -108,7 +108,7 @@ def train_cae(args: argparse.Namespace) -> int:
     report.update(core.split_metrics(model, train=X_tr[:10000], validation=X_val, test=X_test))
     report.update(_cae_figures(args, model, X_test if X_test is not None else X_tr, history, out))
     write_json(out / "metrics.json", report)
-    _say_cae(args, model, report, seconds, out)
+    _say_cae(args, model, report, seconds, finish_run(out))
     return 0
 
 

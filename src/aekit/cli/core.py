@@ -182,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_dense(args: argparse.Namespace) -> int:
     from ..nn import Autoencoder
     from ..train import seed_everything
-    from .runs import load_test, run_directory
+    from .runs import finish_run, load_test, run_directory
 
     X, y = load_data(args, "train")
     X_test, _ = load_test(args)
@@ -206,6 +206,7 @@ def train_dense(args: argparse.Namespace) -> int:
     report.update(split_metrics(model, train=X_tr, validation=X_val, test=X_test))
     write_json(out / "metrics.json", report)
     _figures(model, X_test if X_test is not None else X_tr, out)
+    out = finish_run(out)
     best = report.get("test", report["train"])
     say(
         f"trained {model.config['hidden']} autoencoder in {seconds:.1f}s: loss {best['loss']:.4g}, "

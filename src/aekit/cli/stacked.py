@@ -78,7 +78,7 @@ def _label_classes(y: np.ndarray | None, data: str) -> int:
 def train_sda(args: argparse.Namespace) -> int:
     """Pre-train a stacked denoising autoencoder, add a softmax layer and fine-tune it on the labels."""
     from ..train import fit_classifier, seed_everything
-    from .runs import run_directory
+    from .runs import finish_run, run_directory
 
     X, y, n_classes, X_test, y_test = _sda_data(args)
     X_tr, y_tr, X_val, y_val = core.split_off_validation(X, y, args)
@@ -119,7 +119,7 @@ def train_sda(args: argparse.Namespace) -> int:
             report[name] = core.classification_metrics(model, X_split, y_split, n_classes)
     write_json(out / "metrics.json", report)
     _sda_figures(model, history, out)
-    _say_sda(report, out)
+    _say_sda(report, finish_run(out))
     return 0
 
 

@@ -162,7 +162,7 @@ def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
     hidden = list(HINTON_2D) if args.hidden is None else args.hidden
     X_fit, _, X_val, _ = split_off_validation(X_train, None, args)
     if args.save:
-        run_directory(args.save, overwrite=args.overwrite)
+        args.save = run_directory(args.save, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = map_autoencoder(X_train.shape[1], hidden, activation=args.activation, corruption=args.corruption)
     start = time.perf_counter()
@@ -178,6 +178,7 @@ def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
 def cmd_map(args: argparse.Namespace) -> int:
     from .. import viz
     from ..maps import compare_maps
+    from .runs import finish_run
 
     X_tr, y_tr, X_te, y_te = _splits(args)
     model, source, seconds = _map_model(args, X_tr)
@@ -207,6 +208,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         write_json(args.metrics_out, result)
     if args.save:
         write_json(Path(args.save) / "map_metrics.json", result)
+        args.save = finish_run(args.save)
     say(
         f"k-NN accuracy (k={args.k}): aekit {a['knn_accuracy']:.4f}, PCA {p['knn_accuracy']:.4f}; "
         f"trustworthiness: aekit {a['trustworthiness']:.4f}, PCA {p['trustworthiness']:.4f} -> {args.out}"

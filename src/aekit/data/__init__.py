@@ -17,6 +17,7 @@ from aekit.data.digits import load_digits
 from aekit.data.download import default_data_dir, download, fetch_mnist, md5sum, verify_md5
 from aekit.data.idx import load_idx, save_idx
 from aekit.data.images import MAX_PIXELS, auto_mode, find_images, load_image_folder, read_image
+from aekit.data.limits import MAX_DATA_BYTES
 from aekit.data.mnist import find_idx_files, load_idx_dataset, load_idx_pair, load_mnist
 from aekit.data.splits import holdout_split
 from aekit.data.validate import check_array, check_labels
@@ -24,6 +25,7 @@ from aekit.errors import DataError
 
 __all__ = [
     "MAX_PIXELS",
+    "MAX_DATA_BYTES",
     "check_array",
     "check_labels",
     "default_data_dir",
@@ -68,7 +70,7 @@ def _fixed_split(X: np.ndarray, y: np.ndarray | None, split: str) -> _Labelled:
     return X[idx], (None if y is None else y[idx])
 
 
-def _directory(path: Path, split: str, flatten: bool) -> _Labelled:
+def _directory(path: Path, split: str, flatten: bool, max_bytes: int = MAX_DATA_BYTES) -> _Labelled:
     """MNIST-named IDX files; else images in train/ and test/ sub-folders, or in one folder (fixed 80/20 split)."""
     if find_idx_files(path, "train") or find_idx_files(path, "test"):
         return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
@@ -81,8 +83,10 @@ def _directory(path: Path, split: str, flatten: bool) -> _Labelled:
             mode = auto_mode(
                 train + test
             )  # one channel count, so a model trained on one split takes the other
-            return _by_split(lambda s: load_image_folder(parts[s], mode=mode, flatten=flatten), split)
-        return _fixed_split(*load_image_folder(path, flatten=flatten), split)
+            return _by_split(
+                lambda s: load_image_folder(parts[s], mode=mode, flatten=flatten, max_bytes=max_bytes), split
+            )
+        return _fixed_split(*load_image_folder(path, flatten=flatten, max_bytes=max_bytes), split)
     except DataError as e:
         raise DataError(
             f"{e} (a data directory holds MNIST-named IDX files, e.g. train-images-idx3-ubyte[.gz], "
@@ -109,6 +113,7 @@ def load_dataset(
     flatten: bool = True,
     root: str | os.PathLike | None = None,
     download: bool = False,
+    max_bytes: int = MAX_DATA_BYTES,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a dataset named by ``spec``, returning ``(X, y)``; ``y`` may be None.
 
@@ -142,6 +147,9 @@ def load_dataset(
         Directory for the named IDX datasets.
     download : bool
         Let ``"mnist"`` download missing files.
+    max_bytes : int
+        Refuse a folder of images, a compressed ``.npz`` member or a gzip'ed IDX file that
+        decodes to more bytes than this (:data:`MAX_DATA_BYTES`, 2 GiB), checked before decoding.
 
     Returns
     -------
@@ -169,9 +177,9 @@ def load_dataset(
 
     path = Path(spec)
     if path.is_dir():
-        return _directory(path, split, flatten)
+        return _directory(path, split, flatten, max_bytes)
     if path.is_file():
-        X, y = load_array(path)
+        X, y = load_array(path, max_bytes=max_bytes)
         if flatten and X.ndim > 2:
             X = X.reshape(len(X), -1)
         elif not flatten and X.ndim == 3:

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from aekit.data.idx import load_idx
+from aekit.data.limits import MAX_DATA_BYTES, check_decoded_size
 from aekit.errors import DataError
 
 __all__ = ["load_array"]
@@ -34,7 +35,9 @@ def _is_idx(path: Path) -> bool:
     return path.suffix.lower() in (".idx", ".gz") or bool(_IDX_NAME.search(path.name.lower()))
 
 
-def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def load_array(
+    path: str | os.PathLike, *, key: str | None = None, max_bytes: int = MAX_DATA_BYTES
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Load data from a file, returning ``(X, y)`` with ``y`` None when absent.
 
     Parameters
@@ -46,6 +49,9 @@ def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.n
         or an IDX file (``.idx``, ``.gz`` or a name ending in ``idxN-ubyte``).
     key : str, optional
         Name of the X array inside a ``.npz`` file.
+    max_bytes : int
+        Refuse a compressed ``.npz`` member or gzip'ed IDX file that decompresses to more bytes
+        (read from its header, before anything is allocated).
 
     Returns
     -------
@@ -57,7 +63,7 @@ def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.n
     Raises
     ------
     DataError
-        Missing file, unsupported extension, pickled objects, bad contents.
+        Missing file, unsupported extension, pickled objects, bad contents, over ``max_bytes``.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,21 +72,22 @@ def load_array(path: str | os.PathLike, *, key: str | None = None) -> tuple[np.n
     if suffix == ".npy":
         return _np_load(path), None
     if suffix == ".npz":
-        return _load_npz(path, key)
+        return _load_npz(path, key, max_bytes)
     if suffix == ".csv":
         return _load_csv(path), None
     if _is_idx(path):
-        return load_idx(path), None
+        return load_idx(path, max_bytes=max_bytes), None
     raise DataError(
         f"unsupported file type {path.suffix or '(no extension)'!r} for {str(path)!r}; "
         "expected .npy, .npz, .csv or an IDX file (.idx, .gz, *-idxN-ubyte)"
     )
 
 
-def _check_npy_header(fp: _Stream, available: int, what: str) -> None:
+def _check_npy_header(fp: _Stream, available: int, what: str, max_bytes: int | None = None) -> None:
     """Read the .npy header at ``fp`` and refuse what cannot be loaded safely, before anything is allocated.
 
-    ``available``: the bytes of the stream (file or .npz member) including the header.
+    ``available``: the bytes of the stream (file or .npz member) including the header; ``max_bytes``:
+    the most the array may decompress to (None: a plain file, bounded by its own size).
     """
     fmt = np.lib.format
     try:
@@ -95,6 +102,8 @@ def _check_npy_header(fp: _Stream, available: int, what: str) -> None:
             "(allow_pickle=False); save plain numeric arrays instead"
         )
     declared, present = math.prod(shape) * dtype.itemsize, available - fp.tell()
+    if max_bytes is not None:
+        check_decoded_size(declared, max_bytes, what)
     if declared > present:
         raise DataError(
             f"{what} declares shape {shape} of {dtype} ({declared} bytes) but holds {present} bytes"
@@ -113,7 +122,7 @@ def _np_load(path: Path) -> np.ndarray:
         raise DataError(f"cannot read {str(path)!r}: {exc}") from None
 
 
-def _load_npz(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _load_npz(path: Path, key: str | None, max_bytes: int) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [n[: -len(".npy")] for n in zf.namelist() if n.endswith(".npy")]
@@ -132,8 +141,10 @@ def _load_npz(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray | Non
             wanted = [key] + (["y"] if "y" in names and key != "y" else [])
             for name in wanted:
                 info = zf.getinfo(name + ".npy")
+                compressed = info.compress_type != zipfile.ZIP_STORED  # stored: bounded by the file's size
                 with zf.open(info) as member:
-                    _check_npy_header(member, info.file_size, f"array {name!r} of {str(path)!r}")
+                    what = f"array {name!r} of {str(path)!r}"
+                    _check_npy_header(member, info.file_size, what, max_bytes if compressed else None)
             arrays: list[np.ndarray] = []
             for name in wanted:
                 with zf.open(name + ".npy") as member:

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from aekit.data.limits import MAX_DATA_BYTES, check_decoded_size
 from aekit.errors import DataError
 
 __all__ = ["load_idx", "save_idx"]
@@ -63,13 +64,15 @@ def _count_rest(f: io.BufferedIOBase) -> int:
     return total
 
 
-def load_idx(path: str | os.PathLike) -> np.ndarray:
+def load_idx(path: str | os.PathLike, *, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a native-endian array.
 
     Parameters
     ----------
     path : str or os.PathLike
         File to read.
+    max_bytes : int
+        Refuse a gzip'ed file whose header declares more bytes than this (before decompressing).
 
     Returns
     -------
@@ -89,12 +92,12 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     gz = _is_gzip(path)
     try:
         with gzip.open(path, "rb") if gz else open(path, "rb") as f:
-            return _read_idx(f, path, None if gz else path.stat().st_size)
+            return _read_idx(f, path, None if gz else path.stat().st_size, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip stream
         raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
 
 
-def _read_idx(f: io.BufferedIOBase, path: Path, file_size: int | None) -> np.ndarray:
+def _read_idx(f: io.BufferedIOBase, path: Path, file_size: int | None, max_bytes: int) -> np.ndarray:
     magic = f.read(4)
     if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in IDX_DTYPES:
         codes = ", ".join(f"0x{c:02X}" for c in sorted(IDX_DTYPES))
@@ -117,7 +120,10 @@ def _read_idx(f: io.BufferedIOBase, path: Path, file_size: int | None) -> np.nda
     header = 4 + 4 * ndim
     if file_size is not None and file_size - header != expected:
         _raise_size(path, dims, dtype, expected, file_size - header)
-    payload = _read_exactly(f, expected)
+    # gzip'ed: a few bytes may hold gigabytes; read no more than the limit allows
+    payload = _read_exactly(f, expected if file_size is not None else min(expected, max_bytes + 1))
+    if len(payload) > max_bytes and file_size is None:
+        check_decoded_size(expected, max_bytes, repr(str(path)))
     if len(payload) < expected:
         _raise_size(path, dims, dtype, expected, len(payload))
     extra = _count_rest(f)

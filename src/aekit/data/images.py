@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aekit.data.limits import MAX_DATA_BYTES, check_decoded_size
 from aekit.errors import DataError
 
 if TYPE_CHECKING:
@@ -206,6 +207,20 @@ def read_image(
     return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
+def _decoded_bytes(
+    paths: Sequence[Path], channels: int, size: tuple[int, int] | None, max_pixels: int
+) -> int:
+    """The float32 bytes ``paths`` decode to: ``size`` or each header's width x height, x ``channels``."""
+    if size is not None:
+        return len(paths) * channels * size[0] * size[1] * 4
+    total = 0
+    for path in paths:
+        with _open(Path(path), max_pixels) as image:
+            width, height = image.size
+        total += width * height * channels * 4
+    return total
+
+
 def load_image_folder(
     directory: str | os.PathLike,
     *,
@@ -213,6 +228,7 @@ def load_image_folder(
     size: tuple[int, int] | None = None,
     flatten: bool = False,
     max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_DATA_BYTES,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load every image of ``directory`` (see :func:`find_images` for the layouts).
 
@@ -231,6 +247,9 @@ def load_image_folder(
         Return X as (n, channels * height * width) instead of (n, channels, height, width).
     max_pixels : int
         Refuse any image with more pixels than this (checked before decoding).
+    max_bytes : int
+        Refuse a folder whose images decode to more float32 bytes than this, in all (the sum of the
+        sizes in their headers, checked before any is decoded).
 
     Returns
     -------
@@ -245,6 +264,8 @@ def load_image_folder(
     paths, labels, _ = find_images(directory)
     if mode == "auto":
         mode = auto_mode(paths, max_pixels=max_pixels)
+    declared = _decoded_bytes(paths, 1 if mode == "L" else 3, size, max_pixels)
+    check_decoded_size(declared, max_bytes, f"the {len(paths)} images of {str(directory)!r}")
     first = read_image(paths[0], mode=mode, size=size, max_pixels=max_pixels)
     X = np.empty((len(paths), *first.shape), dtype=np.float32)
     X[0] = first

@@ -2,22 +2,39 @@
 
 A file is written to a temporary file in the same directory, fsync'ed, then moved
 over its target with ``os.replace`` (atomic on POSIX and Windows). Files that belong
-together are written in a :func:`transaction`: all of them are replaced, back to back
-with Ctrl-C held off, or none.
+together are written in a :func:`transaction`, committed by ONE atomic step: their
+temporary files are complete and fsync'ed, then a journal ``.aekit-commit.json``
+naming each ``{target: temporary file}`` replaces whatever journal was there (the
+commit point), then the temporary files are moved over their targets and the
+journal removed. A crash before the commit point leaves the old files (the stray
+temporary files are ignored); a crash after it leaves a journal that the next
+reader or writer rolls forward (:func:`recover`), and until then
+:func:`staged_path` finds each file's new bytes. The states of a directory:
+
+- no journal: every file is whole, old or new (the usual state);
+- a journal: the transaction it names is committed; a target whose temporary file
+  still exists has its new bytes in that temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import json
 import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text", "transaction", "staged_path"]
+from ..errors import CheckpointError
 
+__all__ = ["atomic_path", "atomic_write_text", "transaction", "staged_path", "recover", "JOURNAL"]
+
+JOURNAL = (
+    ".aekit-commit.json"  # a committed transaction not yet rolled forward: {"files": {target: temporary}}
+)
 _staging = threading.local()  # .pending: {final path: temporary file} inside a transaction, else absent
 
 
@@ -38,6 +55,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp (and some writers) make 0600; use what open() would
         pending = getattr(_staging, "pending", None)
         if pending is None:
+            recover(path.parent)  # an older commit rolled forward first, so it cannot overwrite this file
             os.replace(tmp, path)
         else:
             earlier = pending.pop(path.absolute(), None)  # written twice: the last one wins
@@ -53,9 +71,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def transaction() -> Iterator[None]:
     """Files written by :func:`atomic_path` inside replace their targets together when the block ends
-    without an error, back to back with SIGINT held off (a Ctrl-C meanwhile is raised right after);
-    on an error (a Ctrl-C included) none is replaced and the old files stay whole. Nested: the outermost
-    transaction commits."""
+    without an error, in one atomic commit with SIGINT held off (a Ctrl-C meanwhile is raised right
+    after); on an error before the commit (a Ctrl-C included) none is replaced and the old files stay
+    whole. Nested: the outermost transaction commits. The journal makes the commit atomic for files in one
+    directory (every checkpoint); files in several directories are replaced one after the other."""
     if getattr(_staging, "pending", None) is not None:
         yield
         return
@@ -69,20 +88,18 @@ def transaction() -> Iterator[None]:
         raise
     finally:
         del _staging.pending
-    _commit(pending)
+    _held_off_sigint(_commit, pending)
 
 
-def _commit(pending: dict[Path, Path]) -> None:
+def _held_off_sigint(commit: Callable[[dict[Path, Path]], None], pending: dict[Path, Path]) -> None:
+    """``commit(pending)`` with SIGINT held off (main thread only); a Ctrl-C meanwhile is raised after."""
     caught = []
     held = threading.current_thread() is threading.main_thread()
     if held:
         previous = signal.signal(signal.SIGINT, lambda *received: caught.append(received))
     try:
-        for path, tmp in pending.items():
-            os.replace(tmp, path)
+        commit(pending)
     finally:
-        for tmp in pending.values():  # left over only if a replace failed
-            tmp.unlink(missing_ok=True)
         if held:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
     if caught and callable(previous):
@@ -91,10 +108,130 @@ def _commit(pending: dict[Path, Path]) -> None:
         raise KeyboardInterrupt
 
 
-def staged_path(path: Path) -> Path:
-    """Where the bytes of ``path`` are now: its temporary file while a transaction holds it back."""
+def _commit(pending: dict[Path, Path]) -> None:
+    """Replace every target of ``pending`` by its temporary file, in one atomic step (the journal)."""
+    if not pending:
+        return
+    directories = {path.parent for path in pending}
+    if len(pending) == 1 or len(directories) > 1:  # one file: os.replace is the atomic step
+        _replace_each(pending)
+        return
+    directory = directories.pop()
+    committed = False
+    try:
+        recover(directory)  # an earlier commit left half-done: finish it before this one
+        doc = {"files": {path.name: tmp.name for path, tmp in pending.items()}}
+        fd, name = tempfile.mkstemp(prefix=f"{JOURNAL}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(doc))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(name, directory / JOURNAL)  # the commit point
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        committed = True
+        _fsync_directory(directory)
+        _roll_forward(directory, doc["files"])
+        _sweep(directory, [JOURNAL, *(f".{name}" for name in doc["files"])])
+    finally:
+        if not committed:  # before the commit point: the old files stay, the new ones go
+            for tmp in pending.values():
+                tmp.unlink(missing_ok=True)
+
+
+def _replace_each(pending: dict[Path, Path]) -> None:
+    try:
+        for path, tmp in pending.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in pending.values():  # left over only if a replace failed
+            tmp.unlink(missing_ok=True)
+
+
+def _roll_forward(directory: Path, names: dict[str, str]) -> None:
+    """Move each committed temporary file over its target, then drop the journal."""
+    for target, tmp in names.items():
+        with contextlib.suppress(FileNotFoundError):  # moved already (by an earlier roll-forward)
+            os.replace(directory / tmp, directory / target)
+    _fsync_directory(directory)
+    os.unlink(directory / JOURNAL)
+
+
+def _sweep(directory: Path, prefixes: list[str]) -> None:
+    """Remove the temporary files ``PREFIX.XXXXXXXX.tmp`` that a crash before an earlier commit point
+    left behind (one writer per directory: no other transaction's files are there)."""
+    for prefix in prefixes:
+        for stray in directory.glob(f"{glob.escape(prefix)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stray.unlink()
+
+
+def _journal(directory: Path) -> dict[str, str] | None:
+    """``{target: temporary}`` of the committed transaction in ``directory``, None when there is none."""
+    path = Path(directory) / JOURNAL
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} (a commit journal) cannot be read: {err}") from None
+    try:
+        names = json.loads(text)["files"]
+    except (ValueError, KeyError, TypeError):
+        names = None
+    plain = isinstance(names, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and _is_plain_name(k) and _is_plain_name(v)
+        for k, v in names.items()
+    )
+    if not plain:
+        raise CheckpointError(f"{path} (a commit journal) is corrupted: expected {{'files': {{name: name}}}}")
+    return names
+
+
+def _is_plain_name(name: str) -> bool:
+    return name not in ("", ".", "..") and "/" not in name and os.sep not in name and "\0" not in name
+
+
+def recover(directory: str | os.PathLike) -> None:
+    """Finish the transaction committed in ``directory`` and not yet rolled forward (after a crash).
+
+    A read-only directory is left as it is (:func:`staged_path` reads through the journal).
+    """
+    directory = Path(directory)
+    names = _journal(directory)
+    if names is None:
+        return
+    with contextlib.suppress(PermissionError, FileNotFoundError):
+        _roll_forward(directory, names)
+
+
+def staged_path(path: str | os.PathLike) -> Path:
+    """Where the bytes of ``path`` are now: its temporary file while a transaction holds it back, or
+    while a committed transaction waits to be rolled forward."""
+    path = Path(path)
     pending = getattr(_staging, "pending", None) or {}
-    return pending.get(Path(path).absolute(), Path(path))
+    if path.absolute() in pending:
+        return pending[path.absolute()]
+    names = _journal(path.parent)
+    if names and path.name in names and (path.parent / names[path.name]).exists():
+        return path.parent / names[path.name]
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the renames in ``directory`` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -8,6 +8,7 @@ one :func:`~aekit.io.atomic.transaction`.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from .._version import __version__
 from ..errors import CheckpointError
 from ..registry import model_class
-from . import atomic, files
+from . import atomic, files, limits
 
 if TYPE_CHECKING:  # every registered class is an AEModule (nn, codec)
     from ..nn.base import AEModule
@@ -85,9 +86,10 @@ def read_config(path: str | os.PathLike) -> dict:
     """Read and check ``config.json`` of a checkpoint directory."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint directory {path} does not exist")
+        raise CheckpointError(f"checkpoint directory {path} does not exist{_cut_short(path)}")
     if not path.is_dir():
         raise CheckpointError(f"{path} is a file; a checkpoint is a directory holding {CONFIG} and {WEIGHTS}")
+    atomic.recover(path)  # a save that crashed after its commit point: rolled forward
     config = files.read_json(path / CONFIG, f"{CONFIG} and {WEIGHTS}")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{path / CONFIG} is not an aekit checkpoint (format {config.get('format')!r})")
@@ -108,6 +110,14 @@ def read_config(path: str | os.PathLike) -> dict:
             f"{type(config['history']).__name__}, expected an object or null"
         )
     return config
+
+
+def _cut_short(path: Path) -> str:
+    """A hint when a replacement of the run ``path`` was cut short (see :mod:`aekit.cli.runs`)."""
+    old = sorted(path.absolute().parent.glob(f".{glob.escape(path.name)}.old-*"))
+    if not old:
+        return ""
+    return f" (a replacement was cut short: the previous run is in {old[0]}; the next training command on {path} restores it)"
 
 
 def load_state_into(module: torch.nn.Module, path: str | os.PathLike, config: dict | None = None) -> None:
@@ -157,6 +167,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> AEMo
         tensors do not fit the recorded model.
     """
     config = read_config(path)
+    limits.check_args(config["args"], Path(path) / CONFIG)
     cls = model_class(config["class"], path)
     tensors = files.load_tensors(Path(path) / WEIGHTS, config["files"].get(WEIGHTS))
     with torch.device("meta"):  # shapes only, no memory: the sizes in config.json must fit the tensors

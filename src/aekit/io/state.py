@@ -121,6 +121,7 @@ def read_training_state(directory: str | os.PathLike) -> TrainingState:
     """
     directory = Path(directory)
     path = directory / STATE_JSON
+    atomic.recover(directory)  # a save that crashed after its commit point: rolled forward
     doc = files.read_json(path, f"{STATE_JSON} (written by fit(..., checkpoint_dir=...))")
     _check_state_doc(doc, path)
     tensors = files.load_tensors(directory / STATE_TENSORS, doc["files"][STATE_TENSORS])
