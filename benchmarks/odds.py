@@ -352,32 +352,38 @@ def main(argv: list[str] | None = None) -> int:
     data, out = Path(args.data), Path(args.out)
     set_threads()
     warm_up(detectors)
+    tables = {name: load(name, data) for name in sets}
+    per_split: dict[str, list[dict]] = {name: [] for name in sets}
     results: dict = {}
     t0 = time.perf_counter()
-    for name in sets:
-        X, y = load(name, data)
-        per_split = []
-        for split in range(args.splits):
-            per_split.append(run_split(X, y, split, detectors))
-        summary = summarise(per_split, detectors)
-        results[name] = {"n": int(len(X)), "d": int(X.shape[1]), "summary": summary, "splits": per_split}
-        row = "  ".join(
-            f"{d.removeprefix('pyod_')} {v['auroc']:.3f}/{v['seconds']:.1f}s" for d, v in summary.items()
-        )
-        print(f"{name:11s} [{time.perf_counter() - t0:6.0f}s] {row}", flush=True)
-        save(results, detectors, args, data, out)
+    # splits outermost: a run stopped early has the same number of splits for every data set
+    for split in range(args.splits):
+        for name, (X, y) in tables.items():
+            per_split[name].append(run_split(X, y, split, detectors))
+            summary = summarise(per_split[name], detectors)
+            results[name] = {
+                "n": int(len(X)),
+                "d": int(X.shape[1]),
+                "summary": summary,
+                "splits": per_split[name],
+            }
+            row = "  ".join(
+                f"{d.removeprefix('pyod_')} {v['auroc']:.3f}/{v['seconds']:.1f}s" for d, v in summary.items()
+            )
+            print(f"split {split} {name:11s} [{time.perf_counter() - t0:6.0f}s] {row}", flush=True)
+        save(results, detectors, split + 1, data, out)
     g = goals(results, detectors)
     print(json.dumps(g, indent=1))
     return 0
 
 
-def save(results: dict, detectors: list[str], args: argparse.Namespace, data: Path, out: Path) -> None:
+def save(results: dict, detectors: list[str], splits: int, data: Path, out: Path) -> None:
     """Results so far: JSON, Markdown tables, figure (rewritten after every data set)."""
     pub = published(data)
     payload = {
         "protocol": "PyOD benchmark: 60/40 train/test split i with random_state=i, standardised on train; "
         "fit on unlabelled train, ROC-AUC and AP on test; defaults; 1 thread per detector",
-        "splits": args.splits,
+        "splits": splits,
         "detectors": detectors,
         "goals": goals(results, detectors),
         "ranks": ranks(results, detectors),
@@ -390,7 +396,7 @@ def save(results: dict, detectors: list[str], args: argparse.Namespace, data: Pa
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=2) + "\n")
         path = out
-    path.with_suffix(".md").write_text(markdown(results, detectors, pub, args.splits))
+    path.with_suffix(".md").write_text(markdown(results, detectors, pub, splits))
     if "aekit" in detectors:
         figure(results, detectors, path.with_suffix(".png"))
 

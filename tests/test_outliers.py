@@ -144,3 +144,18 @@ def test_check_table():
         check_table(np.array([[1.0, 5.0], [2.0, 5.0]]))
     with pytest.raises(DataError, match="at least 10"):
         check_table(np.ones((3, 2)), min_rows=10)
+
+
+def test_readme_outlier_example_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Outlier detection", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert sorted(namespace["top"]) == list(range(10))
+    assert namespace["det"].labels_.sum() == 10
+    assert namespace["proba"].shape == (500,) and namespace["confidence"].shape == (500,)

@@ -43,9 +43,9 @@ class EnsembleSettings:
     hidden: tuple[int, ...] | None = None  # encoder sizes, bottleneck last
     noise: float = 0.1  # std of the Gaussian input noise while training
     epochs: int = 100  # passes over a member's rows ...
-    max_steps: int = 1000  # ... but at most this many steps
-    batch_size: int = 64
-    lr: float = 3e-3
+    max_steps: int = 200  # ... but at most this many steps
+    batch_size: int = 256
+    lr: float = 1e-2
     weight_decay: float = 1e-5
     validation_fraction: float = 0.2
     patience: int = 8  # checks without improvement before a member stops
