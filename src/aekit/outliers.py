@@ -147,7 +147,7 @@ class AutoencoderEnsemble:
         self.spread_ = np.where(spread > 1e-12, spread, 1.0)
         return self
 
-    def _squash(self, U):
+    def _squash(self, U: np.ndarray) -> np.ndarray:
         c = self.settings.squash
         return c * np.arcsinh(U / c) if c else U
 
@@ -162,7 +162,14 @@ class AutoencoderEnsemble:
             masks[i, rng.choice(d, size=m, replace=False)] = True
         return masks
 
-    def _train(self, net: _Members, T: torch.Tensor, rows_fit, rows_val, rng: np.random.Generator) -> None:
+    def _train(
+        self,
+        net: _Members,
+        T: torch.Tensor,
+        rows_fit: np.ndarray,
+        rows_val: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
         """Adam on the masked squared error, per member; keep each member's best held-out weights."""
         st = self.settings
         k, n_fit = rows_fit.shape

@@ -24,6 +24,7 @@ import copy
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from scipy.special import erf
 from sklearn.base import (
     BaseEstimator,
@@ -77,7 +78,7 @@ def _check_positive_int(name: str, value, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
-def _is_real(value) -> bool:
+def _is_real(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
@@ -568,22 +569,22 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden=None,
+        hidden: int | tuple[int, ...] | None = None,
         *,
-        contamination=0.1,
-        n_estimators=16,
-        max_features=None,
-        max_samples=2048,
-        noise=0.1,
-        epochs=100,
-        max_steps=200,
-        batch_size=256,
-        lr=1e-2,
-        validation_fraction=0.2,
-        patience=8,
-        scale="robust",
-        random_state=None,
-    ):
+        contamination: float = 0.1,
+        n_estimators: int = 16,
+        max_features: float | None = None,
+        max_samples: int = 2048,
+        noise: float = 0.1,
+        epochs: int = 100,
+        max_steps: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-2,
+        validation_fraction: float = 0.2,
+        patience: int = 8,
+        scale: str | None = "robust",
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
         self.hidden = hidden
         self.contamination = contamination
         self.n_estimators = n_estimators
@@ -629,7 +630,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             patience=int(self.patience),
         )
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> AutoencoderOutlierDetector:
         """Train on (mostly normal) ``X``; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
         X = _validate(self, X, reset=True)
         settings = self._settings()
@@ -642,25 +643,25 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self.offset_ = -self.threshold_
         return self
 
-    def reconstruction_error(self, X):
+    def reconstruction_error(self, X: ArrayLike) -> np.ndarray:
         """The anomaly score of each row (higher = more anomalous): the ensemble's standardised error."""
         check_is_fitted(self)
         X = _validate(self, X, reset=False)
         return self.ensemble_.score(self.scaler_.transform(X) if self.scaler_ else X)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """−score (scikit-learn convention: higher = more normal)."""
         return -self.reconstruction_error(X)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """``threshold_`` − score: negative for outliers, non-negative for inliers."""
         return self.score_samples(X) - self.offset_
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """−1 for outliers (score above ``threshold_``), 1 for inliers."""
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
-    def predict_proba(self, X, method="linear"):
+    def predict_proba(self, X: ArrayLike, method: str = "linear") -> np.ndarray:
         """[P(inlier), P(outlier)] per row, from the scores as in PyOD.
 
         ``method="linear"``: p = (s − min) / (max − min) over the training scores, clipped to
@@ -679,7 +680,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
         return np.column_stack([1 - p, p])
 
-    def predict_confidence(self, X):
+    def predict_confidence(self, X: ArrayLike) -> np.ndarray:
         """Confidence in each row's label, in [0, 1] (PyOD's ExCeeD estimate, Perini et al. 2020).
 
         With n training scores, k of them ≤ the row's score and p = (1 + k) / (2 + n), the

@@ -7,6 +7,7 @@ so ``aekit --help`` stays light.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 MIN_ROWS = 10  # fewer rows cannot train the ensemble and set a threshold
@@ -83,7 +84,7 @@ def cmd_outliers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _histogram(scores, threshold: float, path: Path) -> None:
+def _histogram(scores: Sequence[float], threshold: float, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

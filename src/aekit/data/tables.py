@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.arrays import load_array
+from aekit.data.arrays import _is_number, load_array
 from aekit.errors import DataError
 
 __all__ = ["MAX_BYTES", "MAX_CELLS", "check_table", "load_table"]
@@ -156,11 +156,3 @@ def _load_csv(path: Path) -> np.ndarray:
                     "encode or drop it"
                 ) from None
     return X
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
