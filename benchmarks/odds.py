@@ -332,7 +332,7 @@ def figure(results: dict, detectors: list[str], path: Path) -> None:
     ax.set_ylabel("test ROC-AUC")
     ax.set_ylim(0, 1.05)
     ax.axhline(0.5, color="grey", lw=0.5, ls="--")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8, frameon=False)
     ax.set_title("ODDS, PyOD protocol (60/40 splits, standardised): aekit vs the best peer")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
