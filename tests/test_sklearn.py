@@ -23,7 +23,7 @@ CHECKED = [
     StackedDenoisingClassifier(
         hidden=(16,), pretrain_epochs=1, epochs=10, lr=3e-2, batch_size=64, random_state=0
     ),
-    AutoencoderOutlierDetector(hidden=(4,), epochs=2, **FAST),
+    AutoencoderOutlierDetector(random_state=0),  # the defaults
 ]
 
 

@@ -6,15 +6,16 @@
   used as feature vectors for SVMs".
 - :class:`StackedDenoisingClassifier`: pre-training, an output layer on top of the stack, and
   supervised fine-tuning of the whole network.
-- :class:`AutoencoderOutlierDetector`: reconstruction error as the anomaly score, with the
-  threshold set by ``contamination`` as in PyOD (Zhao et al., JMLR 2019).
+- :class:`AutoencoderOutlierDetector`: the reconstruction error of an autoencoder ensemble
+  (Chen et al., SDM 2017) as the anomaly score, with the threshold set by ``contamination`` and
+  the attributes and probability conversions of PyOD (Zhao et al., JMLR 2019).
 
 They follow scikit-learn's conventions: ``__init__`` only stores its arguments, ``fit``
 validates, learns attributes ending in ``_`` and returns ``self``; training is seeded by
 ``random_state`` (without touching the global torch random state), so ``clone``,
 ``Pipeline`` and ``GridSearchCV`` work and two fits give the same model. Inputs are scaled
 to [0, 1] per feature with the training minimum and range (``scale="minmax"``), as the
-sigmoid units and the cross-entropy expect.
+sigmoid units and the cross-entropy expect; the outlier detector scales robustly (median, IQR).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import copy
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
+from scipy.special import erf
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -37,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .nn.dense import Autoencoder
 from .nn.stacked import StackedAutoencoder
+from .outliers import AutoencoderEnsemble, EnsembleSettings, RobustScaler
 from .train import finetune, fit, fit_classifier, pretrain
 
 __all__ = [
@@ -72,6 +76,10 @@ def _seed(random_state) -> int:
 def _check_positive_int(name: str, value, minimum: int = 1) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _hidden(value) -> list[int]:
@@ -521,108 +529,171 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
 
 
 # ====================================================================== outlier detector
-class AutoencoderOutlierDetector(OutlierMixin, _TorchEstimator):
-    """Anomaly detection by reconstruction error, the threshold set by ``contamination`` (as in PyOD).
+class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
+    """Anomaly detection by the reconstruction error of an autoencoder ensemble (PyOD-compatible surface).
 
-    ``reconstruction_error(X)`` is the raw anomaly score (PyOD's ``decision_function``: higher =
-    more anomalous). The scikit-learn methods keep scikit-learn's sign convention, so the
-    estimator passes its checks and works with its tools: ``score_samples`` = −error (higher =
-    more normal), ``decision_function`` = ``threshold_`` − error (negative for outliers) and
-    ``predict`` gives −1 for outliers and 1 for inliers.
+    An ensemble of small autoencoders, each on a random subset of the features and of the rows
+    (Chen et al., SDM 2017; see :mod:`aekit.outliers`), trained with input noise and early
+    stopping on held-out training rows, on features scaled robustly (median and IQR, tails
+    squashed). ``reconstruction_error(X)`` is the anomaly score (higher = more anomalous; PyOD's
+    ``decision_function``). The scikit-learn methods keep scikit-learn's sign convention:
+    ``score_samples`` = −score, ``decision_function`` = ``threshold_`` − score (negative for
+    outliers), ``predict`` gives −1 for outliers and 1 for inliers.
 
     Parameters
     ----------
-    hidden : int or tuple of int
-        Encoder sizes (bottleneck last).
+    hidden : None, int or tuple of int
+        Encoder sizes of every member (bottleneck last); None: sized from the number of features
+        d as (clip(4√d, 8, 64), clip(√d, 2, ·)).
     contamination : float in (0, 0.5]
-        Expected share of outliers in the training data: ``threshold_`` is the training
-        errors' (1 − contamination) quantile.
-    activation, tied, corruption, scale, epochs, batch_size, lr, optimizer, random_state, device, verbose
-        As :class:`AutoencoderTransformer`; the reconstruction loss is the squared error with a linear
-        output, so inputs far outside the training range keep a large error (no clipping).
+        Expected share of outliers in the training data: ``threshold_`` is the training scores'
+        (1 − contamination) quantile.
+    n_estimators : int
+        Autoencoders in the ensemble.
+    max_features : None or float in (0, 1]
+        Share of the features each member sees; None: all for d ≤ 8, else a random share in [½, 1].
+    max_samples : int
+        Training rows per member (a random subset when there are more), held-out rows included.
+    noise : float
+        Standard deviation of the Gaussian input noise while training (denoising), in scaled units.
+    epochs, max_steps : int
+        Training length: ``epochs`` passes over a member's rows, at most ``max_steps`` steps.
+    batch_size, lr : training settings (Adam).
+    validation_fraction : float in [0, 0.5]
+        Share of each member's rows held out for early stopping and to standardise its errors.
+    patience : int
+        Validation checks without improvement before a member stops (its best weights are kept).
+    scale : {"robust", None}
+        Robust scaling fitted on the training data, or none.
+    random_state : int, RandomState or None
+        Seeds subsets, initialisation, batches and noise: the same seed gives the same scores.
     """
-
-    _clip = False
 
     def __init__(
         self,
-        hidden=(32,),
+        hidden: int | tuple[int, ...] | None = None,
         *,
-        contamination=0.1,
-        activation="sigmoid",
-        tied=False,
-        corruption=None,
-        scale="minmax",
-        epochs=20,
-        batch_size=64,
-        lr=1e-3,
-        optimizer="adam",
-        random_state=None,
-        device=None,
-        verbose=False,
-    ):
+        contamination: float = 0.1,
+        n_estimators: int = 16,
+        max_features: float | None = None,
+        max_samples: int = 2048,
+        noise: float = 0.1,
+        epochs: int = 100,
+        max_steps: int = 200,
+        batch_size: int = 256,
+        lr: float = 1e-2,
+        validation_fraction: float = 0.2,
+        patience: int = 8,
+        scale: str | None = "robust",
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
         self.hidden = hidden
         self.contamination = contamination
-        self.activation = activation
-        self.tied = tied
-        self.corruption = corruption
-        self.scale = scale
+        self.n_estimators = n_estimators
+        self.max_features = max_features
+        self.max_samples = max_samples
+        self.noise = noise
         self.epochs = epochs
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.lr = lr
-        self.optimizer = optimizer
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.scale = scale
         self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
 
-    def fit(self, X, y=None):
-        """Train on (mostly normal) ``X`` and set ``threshold_`` from ``contamination``."""
-        X = _validate(self, X, reset=True)
-        hidden = _hidden(self.hidden)
-        if not (
-            isinstance(self.contamination, (int, float, np.integer, np.floating))
-            and not isinstance(self.contamination, bool)
-            and 0 < self.contamination <= 0.5
-        ):
+    def _settings(self) -> EnsembleSettings:
+        if not (_is_real(self.contamination) and 0 < self.contamination <= 0.5):
             raise ValueError(f"contamination must be a float in (0, 0.5], got {self.contamination!r}")
+        for name in ("n_estimators", "max_samples", "max_steps", "batch_size", "patience"):
+            _check_positive_int(name, getattr(self, name))
         _check_positive_int("epochs", self.epochs, 0)
-        self._fit_scaler(X)
-        Xs = self._scaled(X)
+        if self.max_features is not None and not (_is_real(self.max_features) and 0 < self.max_features <= 1):
+            raise ValueError(f"max_features must be None or a float in (0, 1], got {self.max_features!r}")
+        if not (_is_real(self.validation_fraction) and 0 <= self.validation_fraction <= 0.5):
+            raise ValueError(f"validation_fraction must be in [0, 0.5], got {self.validation_fraction!r}")
+        if not (_is_real(self.noise) and self.noise >= 0):
+            raise ValueError(f"noise must be a float >= 0, got {self.noise!r}")
+        if not (_is_real(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a float > 0, got {self.lr!r}")
+        if self.scale not in ("robust", None):
+            raise ValueError(f"scale must be 'robust' or None, got {self.scale!r}")
+        return EnsembleSettings(
+            n_members=int(self.n_estimators),
+            feature_fraction=None if self.max_features is None else float(self.max_features),
+            max_samples=int(self.max_samples),
+            hidden=None if self.hidden is None else tuple(_hidden(self.hidden)),
+            noise=float(self.noise),
+            epochs=int(self.epochs),
+            max_steps=int(self.max_steps),
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            validation_fraction=float(self.validation_fraction),
+            patience=int(self.patience),
+        )
 
-        def build():
-            return Autoencoder(
-                X.shape[1],
-                hidden,
-                activation=self.activation,
-                output_activation="linear",
-                tied=self.tied,
-                loss="mse",
-                corruption=self.corruption,
-            )
-
-        def train(model, seed):
-            self.history_ = fit(model, Xs, epochs=int(self.epochs), seed=seed, **self._fit_kwargs())
-
-        self.model_ = self._train(build, train)
-        self.decision_scores_ = self._map(X, "reconstruction_error")
+    def fit(self, X: ArrayLike, y: object = None) -> AutoencoderOutlierDetector:
+        """Train on (mostly normal) ``X``; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
+        X = _validate(self, X, reset=True)
+        settings = self._settings()
+        self.scaler_ = RobustScaler() if self.scale == "robust" else None
+        Z = self.scaler_.fit(X).transform(X) if self.scaler_ else X
+        self.ensemble_ = AutoencoderEnsemble(settings).fit(Z, seed=_seed(self.random_state))
+        self.decision_scores_ = self.ensemble_.score(Z)
         self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - self.contamination)))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.offset_ = -self.threshold_
         return self
 
-    def reconstruction_error(self, X):
-        """½‖z − x‖² per sample on the scaled inputs: the anomaly score (higher = more anomalous)."""
+    def reconstruction_error(self, X: ArrayLike) -> np.ndarray:
+        """The anomaly score of each row (higher = more anomalous): the ensemble's standardised error."""
         check_is_fitted(self)
         X = _validate(self, X, reset=False)
-        return self._map(X, "reconstruction_error")
+        return self.ensemble_.score(self.scaler_.transform(X) if self.scaler_ else X)
 
-    def score_samples(self, X):
-        """−reconstruction error (scikit-learn convention: higher = more normal)."""
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
+        """−score (scikit-learn convention: higher = more normal)."""
         return -self.reconstruction_error(X)
 
-    def decision_function(self, X):
-        """``threshold_`` − reconstruction error: negative for outliers, non-negative for inliers."""
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """``threshold_`` − score: negative for outliers, non-negative for inliers."""
         return self.score_samples(X) - self.offset_
 
-    def predict(self, X):
-        """−1 for outliers (error above ``threshold_``), 1 for inliers."""
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """−1 for outliers (score above ``threshold_``), 1 for inliers."""
         return np.where(self.decision_function(X) >= 0, 1, -1)
+
+    def predict_proba(self, X: ArrayLike, method: str = "linear") -> np.ndarray:
+        """[P(inlier), P(outlier)] per row, from the scores as in PyOD.
+
+        ``method="linear"``: p = (s − min) / (max − min) over the training scores, clipped to
+        [0, 1]; ``"unify"``: p = max(0, erf((s − μ) / (σ√2))) with the training scores' mean μ
+        and standard deviation σ (Kriegel et al., SDM 2011).
+        """
+        scores = self.reconstruction_error(X)
+        train = self.decision_scores_
+        if method == "linear":
+            lo, span = train.min(), np.ptp(train)
+            p = np.clip((scores - lo) / (span if span > 0 else 1.0), 0.0, 1.0)
+        elif method == "unify":
+            sigma = train.std()
+            p = np.clip(erf((scores - train.mean()) / ((sigma if sigma > 0 else 1.0) * np.sqrt(2))), 0.0, 1.0)
+        else:
+            raise ValueError(f"method must be 'linear' or 'unify', got {method!r}")
+        return np.column_stack([1 - p, p])
+
+    def predict_confidence(self, X: ArrayLike) -> np.ndarray:
+        """Confidence in each row's label, in [0, 1] (PyOD's ExCeeD estimate, Perini et al. 2020).
+
+        With n training scores, k of them ≤ the row's score and p = (1 + k) / (2 + n), the
+        confidence of an outlier label is P(Binomial(n, p) > n − ⌊n·contamination⌋); of an
+        inlier label, one minus that.
+        """
+        from scipy.stats import binom
+
+        scores = self.reconstruction_error(X)
+        train = np.sort(self.decision_scores_)
+        n = len(train)
+        p = (1 + np.searchsorted(train, scores, side="right")) / (2 + n)
+        confidence = 1 - binom.cdf(n - int(n * self.contamination), n, p)
+        return np.where(scores > self.threshold_, confidence, 1 - confidence)

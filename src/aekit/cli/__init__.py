@@ -20,7 +20,7 @@ from .._version import __version__
 from ..errors import AekitError
 
 # Modules of aekit.cli that add sub-commands, in --help order.
-COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec")
+COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec", "outliers")
 
 # OSError covers FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError, a too-long name...
 USER_ERRORS = (AekitError, ValueError, OSError)
