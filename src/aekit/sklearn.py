@@ -21,6 +21,8 @@ sigmoid units and the cross-entropy expect; the outlier detector scales robustly
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import torch
@@ -62,7 +64,13 @@ SCALES = ("minmax", None)
 
 
 # ====================================================================== shared helpers
-def _validate(estimator, X, y=None, *, reset: bool):
+@overload
+def _validate(estimator: BaseEstimator, X: object, y: None = None, *, reset: bool) -> np.ndarray: ...
+@overload
+def _validate(
+    estimator: BaseEstimator, X: object, y: object, *, reset: bool
+) -> tuple[np.ndarray, np.ndarray]: ...
+def _validate(estimator: BaseEstimator, X: object, y: object = None, *, reset: bool) -> Any:
     """scikit-learn's input validation (feature count, names, finiteness), float32 or float64 out."""
     if y is None:
         return _sk_validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
@@ -96,7 +104,10 @@ def _hidden(value) -> list[int]:
 class _TorchEstimator(BaseEstimator):
     """Scaling, seeding and batched inference shared by the aekit estimators."""
 
-    _clip = True  # scaled inputs are clipped to [0, 1] (models with a sigmoid output and L_H)
+    @property
+    def _clip(self) -> bool:
+        """Clip scaled inputs to [0, 1] (models with a sigmoid output and L_H); a subclass may decide per loss."""
+        return True
 
     def _fit_scaler(self, X: np.ndarray) -> None:
         if self.scale not in SCALES:
@@ -288,6 +299,19 @@ def _layer_list(layers, n_layers: int) -> list[int]:
 
 
 class _StackedParams:
+    """What the stacked estimators share: building the stack and pre-training it greedily."""
+
+    if TYPE_CHECKING:  # the hyper-parameters of the estimators that mix this in
+        hidden: int | Sequence[int]
+        activation: str
+        tied: bool
+        corruption: Any  # a spec, a Corruption, or one per layer
+        pretrain_epochs: int
+        pretrain_lr: float | None
+        lr: float
+
+        def _fit_kwargs(self) -> dict: ...
+
     def _build_stack(self, n_features: int) -> StackedAutoencoder:
         return StackedAutoencoder(
             n_features,

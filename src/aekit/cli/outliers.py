@@ -7,8 +7,11 @@ so ``aekit --help`` stays light.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_ROWS = 10  # fewer rows cannot train the ensemble and set a threshold
 
@@ -84,7 +87,7 @@ def cmd_outliers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _histogram(scores: Sequence[float], threshold: float, path: Path) -> None:
+def _histogram(scores: np.ndarray, threshold: float, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
