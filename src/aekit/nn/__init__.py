@@ -3,6 +3,7 @@
 from .base import AEModule
 from .conv import ConvAutoencoder
 from .conv_stacked import ConvClassifier, StackedConvAutoencoder
+from .denoisers import ConvDenoiser
 from .dense import Autoencoder, DenoisingAutoencoder
 from .pooling import unpool
 from .stacked import StackedAutoencoder, StackedClassifier
@@ -16,5 +17,6 @@ __all__ = [
     "ConvAutoencoder",
     "StackedConvAutoencoder",
     "ConvClassifier",
+    "ConvDenoiser",
     "unpool",
 ]
