@@ -76,6 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sigmas", default="15,25,50")
     p.add_argument("--images", type=int, default=0, help="score an evenly spaced subset of N images (0: all)")
     p.add_argument("--bm3d-images", type=int, default=4, help="images per set scored by BM3D (0: none)")
+    p.add_argument("--bm3d-sigmas", default="15,25,50", help="the noise levels BM3D is scored at")
     p.add_argument("--gray-model", default="gray-blind", help="shipped name or checkpoint directory")
     p.add_argument("--color-model", default="color-blind", help="shipped name or checkpoint directory")
     p.add_argument("--tune-images", type=int, default=6, help="noisy training images that tune the filters")
@@ -155,6 +156,7 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
     if bm3d_ids:
         methods["BM3D" if channels == 1 else "CBM3D"] = bm3d_method(channels)
     rows: dict = {m: {} for m in ["noisy input", *methods]}
+    bm3d_sigmas = [float(v) for v in args.bm3d_sigmas.split(",")]
     for sigma in sigmas:
         per: dict = {m: [] for m in rows}  # (image index, psnr, ssim, seconds, 481x321?)
         for i in chosen:
@@ -162,7 +164,7 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
             y = noisy(x, sigma, [args.seed, SIGMA_SEED, int(sigma), i])
             per["noisy input"].append((i, *score(x, y), 0.0, False))
             for m, fn in methods.items():
-                if m.endswith("BM3D") and i not in bm3d_ids:
+                if m.endswith("BM3D") and (i not in bm3d_ids or sigma not in bm3d_sigmas):
                     continue
                 fn = fn or (lambda y, s, m=m: FILTERS[m][1](y, params[m][s]))
                 est, seconds = timed(fn, y, sigma)
@@ -170,12 +172,14 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
                 if i == min(bm3d_ids or chosen) and sigma == 25:
                     crops.setdefault(name, {"clean": x / 255.0, "noisy": y})[m] = est
         for m, results in per.items():
-            rows[m][str(int(sigma))] = summary(results, bm3d_ids)
+            if results:
+                rows[m][str(int(sigma))] = summary(results, bm3d_ids)
         print(name, sigma, {m: rows[m][str(int(sigma))]["psnr_db"] for m in rows}, flush=True)
     return {
         "images": len(chosen),
         "of": len(images),
         "bm3d_images": sorted(bm3d_ids),
+        "bm3d_sigmas": bm3d_sigmas,
         "aekit_model": info,
         "filter_parameters": params,
         "methods": rows,
