@@ -123,6 +123,12 @@ def tuned_filters(channels: int, sigmas: list[float], n: int, seed: int) -> dict
     return best
 
 
+def filter_method(name: str, parameters: dict) -> Callable[[np.ndarray, float], np.ndarray]:
+    """The filter ``name`` with the parameter tuned for each σ."""
+    apply = FILTERS[name][1]
+    return lambda y, sigma: apply(y, parameters[sigma])
+
+
 def bm3d_method(channels: int) -> Callable[[np.ndarray, float], np.ndarray]:
     import bm3d  # the benchmark's own venv
 
@@ -152,7 +158,7 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
     bm3d_ids = set(chosen[i] for i in subset(len(chosen), args.bm3d_images)) if args.bm3d_images else set()
     ours, info = model_method(args.gray_model if channels == 1 else args.color_model)
     params = tuned_filters(channels, sigmas, args.tune_images, args.seed)
-    methods = {"aekit": ours, **{f: None for f in FILTERS}}
+    methods = {"aekit": ours, **{f: filter_method(f, params[f]) for f in FILTERS}}
     if bm3d_ids:
         methods["BM3D" if channels == 1 else "CBM3D"] = bm3d_method(channels)
     rows: dict = {m: {} for m in ["noisy input", *methods]}
@@ -166,7 +172,6 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
             for m, fn in methods.items():
                 if m.endswith("BM3D") and (i not in bm3d_ids or sigma not in bm3d_sigmas):
                     continue
-                fn = fn or (lambda y, s, m=m: FILTERS[m][1](y, params[m][s]))
                 est, seconds = timed(fn, y, sigma)
                 per[m].append((i, *score(x, est), seconds, sorted(x.shape[1:]) == [321, 481]))
                 if i == min(bm3d_ids or chosen) and sigma == 25:
@@ -251,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     sigmas = [float(s) for s in args.sigmas.split(",")]
     start = time.perf_counter()
     crops: dict = {}
-    result = {
+    result: dict = {
         "benchmark": "denoise_photos",
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "protocol": "x/255 + sigma/255 N(0,1), no clipping, fixed seeds; PSNR/SSIM of the estimate rounded to "

@@ -217,7 +217,8 @@ def train_patches(args: argparse.Namespace) -> int:
         corruption=args.corruption,
         sigma_range=args.sigma_range,
     )
-    model, history, seconds = core.fit_run(args, model, loader, None, out)
+    # fit_run hands X_train to aekit.fit, which takes a DataLoader too (its annotation says ndarray)
+    model, history, seconds = core.fit_run(args, model, loader, None, out)  # type: ignore[arg-type]
     if not is_main():
         return 0
     epochs = len(history["epoch"])

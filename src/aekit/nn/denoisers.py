@@ -239,9 +239,10 @@ class ConvDenoiser(AEModule):
             _ConvBNReLU(channels[k], channels[k], kernel_size, depth - 1) for k in range(len(channels) - 1)
         )
         self.tail = nn.Conv2d(channels[0], in_channels, kernel_size, padding=kernel_size // 2)
-        nn.init.zeros_(self.tail.bias)
+        if self.tail.bias is not None:
+            nn.init.zeros_(self.tail.bias)
         if self.channels_last:
-            self.to(memory_format=torch.channels_last)
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     @property
     def levels(self) -> int:
