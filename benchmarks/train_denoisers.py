@@ -39,20 +39,23 @@ MODELS = {
 TRAIN_OPTIONS = "--patch 64 --sigma-range 0,55 --batch-size 16 --patches-per-epoch 4096 --epochs 1000 --lr 1e-3 --seed 0 -q"
 
 
-def command(name: str, lr: float = 1e-3, resume: bool = False) -> str:
+def command(name: str, lr: float = 1e-3, epochs: int = 1000, resume: bool = False) -> str:
     """The command line that trains ``name`` (from the repository root, OMP_NUM_THREADS=1 in the background);
     ``resume``: continue the run from its checkpoint (weights and optimizer state), e.g. at a lower ``lr``."""
     data, out, _ = MODELS[name]
-    options = TRAIN_OPTIONS.replace("--lr 1e-3", f"--lr {lr:g}") + (" --resume" if resume else "")
+    options = TRAIN_OPTIONS.replace("--lr 1e-3", f"--lr {lr:g}").replace(
+        "--epochs 1000", f"--epochs {epochs}"
+    )
     return (
         f"OMP_NUM_THREADS=1 PYTHONPATH=src nohup python -m aekit train --model cae --data {data} "
-        f"{options} --out {out} > {Path(out).name}.log 2>&1 &"
+        f"{options}{' --resume' if resume else ''} --out {out} > {Path(out).name}.log 2>&1 &"
     )
 
 
-def commands(name: str) -> list[str]:
-    """The run as it was made: Adam at lr 1e-3, then resumed at 1e-4 for the last epochs (stopped by hand)."""
-    return [command(name), command(name, lr=1e-4, resume=True)]
+def commands(name: str, epochs: int = 13) -> list[str]:
+    """The run as it was made: Adam at lr 1e-3, stopped by hand after ``epochs - 2`` epochs, then resumed at
+    lr 1e-4 for the last two."""
+    return [command(name), f"# stopped after epoch {epochs - 2}", command(name, 1e-4, epochs, resume=True)]
 
 
 def ship(run: Path, name: str, floor: float) -> Path:
@@ -71,7 +74,7 @@ def ship(run: Path, name: str, floor: float) -> Path:
         "channels": args["in_channels"],
         "sigma_range": args["sigma_range"],
         "training": {
-            "commands": commands(name) if name in MODELS else None,
+            "commands": commands(name, state["epoch"]) if name in MODELS else None,
             "epochs": state["epoch"],
             "patches": state["epoch"] * 4096,
             "train_seconds": round(sum(history["seconds"]), 1),
