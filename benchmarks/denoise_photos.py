@@ -179,7 +179,12 @@ def run_set(name: str, args: argparse.Namespace, sigmas: list[float], crops: dic
         for m, results in per.items():
             if results:
                 rows[m][str(int(sigma))] = summary(results, bm3d_ids)
-        print(name, sigma, {m: rows[m][str(int(sigma))]["psnr_db"] for m in rows}, flush=True)
+        print(
+            name,
+            sigma,
+            {m: r[str(int(sigma))]["psnr_db"] for m, r in rows.items() if str(int(sigma)) in r},
+            flush=True,
+        )
     return {
         "images": len(chosen),
         "of": len(images),
