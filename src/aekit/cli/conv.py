@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import DataError
 from . import core
 from .choices import CONV_BLOCKS, UNPOOL_NAMES
-from .common import Model, int_list, is_main, load_data, say, seed_int, write_array, write_json
+from .common import Model, int_list, is_main, load_data, positive_int, say, seed_int, write_array, write_json
 
 #: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
 DENOISE_IMAGE_SUFFIXES = (".png",)
@@ -32,9 +32,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run the model in DIR on every INPUT (.png or .npy) and write OUTDIR/<name>.png "
         "or .npy, plus OUTDIR/denoise.png with rows (clean /) noisy / denoised.",
     )
-    p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("inputs", metavar="INPUT", nargs="+", help=".png images or .npy arrays")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "paths",
+        metavar="[DIR] INPUT",
+        nargs="*",
+        help="the model's directory (left out with --pretrained), then .png images or .npy arrays",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory, or the output .png when there is one image input",
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="use a denoiser shipped with aekit: the grayscale or the colour one, as the image is",
+    )
+    p.add_argument("--name", default=None, help="with --pretrained: this shipped model (see --list)")
+    p.add_argument("--list", action="store_true", help="list the shipped denoisers and exit")
+    p.add_argument(
+        "--tile", type=positive_int, default=512, help="photo denoisers: tiles of this side on large images"
+    )
     p.add_argument(
         "--add-noise",
         default=None,
@@ -55,7 +73,12 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)",
     )
-    group.add_argument("--channels", type=int_list, default=[32, 32], help="feature maps per level (32,32)")
+    group.add_argument(
+        "--channels",
+        type=int_list,
+        default=None,
+        help="feature maps per level (default 32,32; with --patch 32,64,64,64)",
+    )
     group.add_argument("--kernel-size", type=int, default=3)
     group.add_argument(
         "--block", default="modern", choices=CONV_BLOCKS, help="modern: Conv+BN+ReLU; masci: tanh(Ψ(X*W+b))"
@@ -66,9 +89,63 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         choices=UNPOOL_NAMES,
         help="approximate inverse of max-pooling in the decoder",
     )
+    _add_patch_arguments(group)
+
+
+def _add_patch_arguments(group: argparse._ArgumentGroup) -> None:
+    """Patch training of a photo denoiser (aekit.nn.ConvDenoiser) on a folder of images of any sizes."""
+    group.add_argument(
+        "--patch",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="train a RED-Net-style photo denoiser on random NxN patches of the images in --data DIR "
+        "(any sizes; decoded once), flipped and rotated; --noise gaussian:25/255 (not clipped) or "
+        "--sigma-range for a blind model",
+    )
+    group.add_argument(
+        "--sigma-range",
+        type=_sigma_range,
+        default=None,
+        metavar="LOW,HIGH",
+        help="with --patch: blind Gaussian noise, one sigma per patch drawn in [LOW, HIGH] on the 0-255 "
+        "scale (e.g. 0,55)",
+    )
+    group.add_argument(
+        "--arch",
+        default="residual",
+        choices=["residual", "red"],
+        help="with --patch: residual (predicts the noise, x = y - f(y), as DnCNN) or red (predicts x)",
+    )
+    group.add_argument("--depth", type=positive_int, default=2, help="with --patch: conv blocks per level")
+    group.add_argument(
+        "--patches-per-epoch",
+        type=positive_int,
+        default=4096,
+        help="with --patch: patches per epoch (a checkpoint is written after each epoch)",
+    )
+    group.add_argument(
+        "--color",
+        default="auto",
+        choices=["auto", "L", "RGB"],
+        help="with --patch: L (grayscale), RGB, or auto (L when every image is grayscale)",
+    )
+
+
+def _sigma_range(text: str) -> list[float]:
+    """``"0,55"`` -> ``[0.0, 55.0]``: 0 <= LOW <= HIGH."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        low = high = float("nan")
+    if not 0 <= low <= high < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH with 0 <= LOW <= HIGH, e.g. 0,55; got {text!r}")
+    return [low, high]
 
 
 def train_cae(args: argparse.Namespace) -> int:
+    if args.patch is not None:
+        return train_patches(args)
     from ..nn import ConvAutoencoder
     from ..train import seed_everything
     from .runs import finish_run, load_test, run_directory
@@ -84,7 +161,7 @@ def train_cae(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     model = ConvAutoencoder(
         X.shape[1],
-        args.channels,
+        args.channels or [32, 32],
         kernel_size=args.kernel_size,
         block=args.block,
         unpool=args.unpool,
@@ -109,6 +186,57 @@ def train_cae(args: argparse.Namespace) -> int:
     report.update(_cae_figures(args, model, X_test if X_test is not None else X_tr, history, out))
     write_json(out / "metrics.json", report)
     _say_cae(args, model, report, seconds, finish_run(out))
+    return 0
+
+
+def train_patches(args: argparse.Namespace) -> int:
+    """``--model cae --patch N``: a ConvDenoiser trained on random patches of the photos in --data DIR."""
+    from ..data.patches import load_uint8_images, patch_loader
+    from ..nn import ConvDenoiser
+    from ..train import seed_everything
+    from .runs import run_directory
+
+    if not Path(args.data).is_dir():
+        raise DataError(f"--patch trains on a folder of images: --data {args.data!r} is not a directory")
+    if (args.corruption is None) == (args.sigma_range is None):
+        raise ValueError(
+            "--patch needs the training noise: --noise SPEC (e.g. gaussian:25/255) or --sigma-range LOW,HIGH"
+        )
+    images = load_uint8_images(args.data, mode=args.color)
+    loader = patch_loader(
+        images, args.patch, args.batch_size, max(args.patches_per_epoch // args.batch_size, 1)
+    )
+    out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
+    seed_everything(args.seed)
+    model = ConvDenoiser(
+        images[0].shape[0],
+        args.channels or [32, 64, 64, 64],
+        depth=args.depth,
+        kernel_size=args.kernel_size,
+        residual=args.arch == "residual",
+        corruption=args.corruption,
+        sigma_range=args.sigma_range,
+    )
+    # fit_run hands X_train to aekit.fit, which takes a DataLoader too (its annotation says ndarray)
+    model, history, seconds = core.fit_run(args, model, loader, None, out)  # type: ignore[arg-type]
+    if not is_main():
+        return 0
+    epochs = len(history["epoch"])
+    trained = sum(history["seconds"])  # every epoch of the run, resumed ones too
+    report = {
+        "model": "cae",
+        "data": args.data,
+        "images": len(images),
+        "patch": args.patch,
+        "config": model.config,
+        "epochs": epochs,
+        "seconds": seconds,
+        "train_seconds_total": trained,
+        "train_loss": history["train_loss"][-1] if epochs else None,
+        "patches_per_second": epochs * len(loader) * args.batch_size / trained if trained > 0 else None,
+    }
+    write_json(out / "metrics.json", report)
+    say(f"trained {model.config['channels']} denoiser on {len(images)} images in {seconds:.1f}s -> {out}")
     return 0
 
 
@@ -240,21 +368,74 @@ def _read_input(path: Path, channels: int) -> tuple[np.ndarray, tuple | None]:
     return read_npy(path, channels)
 
 
-def cmd_denoise(args: argparse.Namespace) -> int:
-    from .. import corruption, inference, viz
+def _list_pretrained() -> int:
+    from ..denoising import pretrained_denoisers
+
+    for name, card in pretrained_denoisers().items():
+        say(f"{name}: {card['description']}")
+    return 0
+
+
+def _denoise_model(args: argparse.Namespace) -> tuple[Model, list[str]]:
+    """The model (a checkpoint DIR, or a shipped one chosen by --name or by the first image) and the inputs."""
+    from ..denoising import load_pretrained_denoiser, pretrained_for
     from ..io import load
 
-    model = load(args.model_dir)
+    if not args.pretrained:
+        if args.name is not None:
+            raise ValueError("--name picks a shipped model: give it with --pretrained")
+        if len(args.paths) < 2:
+            raise ValueError(
+                "denoise needs the model's DIR and at least one INPUT (or --pretrained INPUT...)"
+            )
+        return load(args.paths[0]), args.paths[1:]
+    if not args.paths:
+        raise ValueError("denoise --pretrained needs at least one INPUT image")
+    name = args.name or pretrained_for(args.paths[0])
+    return load_pretrained_denoiser(name), args.paths
+
+
+def _single_output(inputs: list[str], out: Path) -> bool:
+    """``--out photo.png`` with one image input: write the denoised image there (no figure)."""
+    return out.suffix.lower() == ".png" and len(inputs) == 1 and Path(inputs[0]).suffix.lower() == ".png"
+
+
+def _reconstruct(model: Model, images: np.ndarray, tile: int) -> np.ndarray:
+    """The model's output for (N, C, H, W) images; photo denoisers go image by image, in tiles."""
+    from .. import inference
+    from ..nn.denoisers import ConvDenoiser, denoise
+
+    if isinstance(model, ConvDenoiser):
+        return np.stack([denoise(model, image, tile=tile) for image in images])
+    return inference.reconstruct(model, images)
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .. import corruption, viz
+
+    if args.list:
+        return _list_pretrained()
+    if args.out is None:
+        raise ValueError("denoise needs --out (a directory, or a .png for one image)")
+    model, inputs = _denoise_model(args)
     channels = _in_channels(model)
     out = Path(args.out)
     q_d = corruption.parse(args.add_noise) if args.add_noise else None
-    targets = _output_names(args.inputs, out)  # every input checked and read before anything is written
-    loaded = [_read_input(Path(name), channels) for name in args.inputs]
+    if _single_output(inputs, out):
+        if not Path(inputs[0]).is_file():
+            raise FileNotFoundError(f"input {inputs[0]!r} not found")
+        noisy = _read_input(Path(inputs[0]), channels)[0]
+        noisy = viz.seeded_corruption(q_d, noisy, seed=args.seed) if q_d is not None else noisy
+        write_png(out, _reconstruct(model, noisy, args.tile)[0])
+        say(f"denoised {inputs[0]} -> {out}")
+        return 0
+    targets = _output_names(inputs, out)  # every input checked and read before anything is written
+    loaded = [_read_input(Path(name), channels) for name in inputs]
     rows: dict[str, list] = {"clean": [], "noisy": [], "denoised": []}
     written = []
     for (images, shape), target in zip(loaded, targets):
         noisy = viz.seeded_corruption(q_d, images, seed=args.seed) if q_d is not None else images
-        denoised = inference.reconstruct(model, noisy)
+        denoised = _reconstruct(model, noisy, args.tile)
         if shape is None:
             write_png(out / target, denoised[0])
         else:
@@ -270,5 +451,5 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         written.append(str(out / "denoise.png"))
     except ValueError:
         pass
-    say(f"denoised {len(args.inputs)} input(s) -> {out}: {', '.join(written)}")
+    say(f"denoised {len(inputs)} input(s) -> {out}: {', '.join(written)}")
     return 0

@@ -3,6 +3,7 @@
 from .base import AEModule
 from .conv import ConvAutoencoder
 from .conv_stacked import ConvClassifier, StackedConvAutoencoder
+from .denoisers import ConvDenoiser
 from .dense import Autoencoder, DenoisingAutoencoder
 from .layers import Dense, DenseStack
 from .pooling import unpool
@@ -17,6 +18,7 @@ __all__ = [
     "ConvAutoencoder",
     "StackedConvAutoencoder",
     "ConvClassifier",
+    "ConvDenoiser",
     "unpool",
     "Dense",
     "DenseStack",
