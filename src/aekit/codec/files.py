@@ -32,6 +32,7 @@ __all__ = [
     "PHOTO",
     "device_config",
     "photo_device_config",
+    "kind",
     "write",
     "read",
     "encoder_file",
@@ -158,6 +159,13 @@ def read(path: str | Path) -> dict:
             "(`aekit codec export`)"
         )
     return {**config, **fields}
+
+
+def kind(path: str | Path) -> str | None:
+    """The ``kind`` of the codec.json at ``path`` (a file or its directory): "photo", or None."""
+    path = Path(path)
+    config = _load_json(path / FILE if path.is_dir() else path)
+    return config.get("kind") if isinstance(config, dict) else None
 
 
 def _load_json(file: Path) -> object:
