@@ -39,7 +39,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chunk-minutes", type=float, default=5.0, help="one turn of one λ")
     p.add_argument("--limit", type=int, default=None, help="use only the first photos (smoke runs)")
     p.add_argument("--device", default=None)
+    p.add_argument(
+        "--ship",
+        action="store_true",
+        help="train nothing: write each run's codec (with tables and ONNX halves) as package data",
+    )
     args = p.parse_args(argv)
+    if args.ship:
+        ship(Path(args.out), args.points)
+        return
     torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.monotonic()
     photos = PhotoSet.from_directory(args.data, limit=args.limit)
@@ -72,6 +80,47 @@ def main(argv: list[str] | None = None) -> None:
             if codec.history["step"] and codec.history["step"][-1] >= args.steps:
                 done.add(name)
     print(f"finished after {(time.monotonic() - t0) / 60:.1f} min", flush=True)
+
+
+def ship(out: Path, points: list[str]) -> None:
+    """Each run of ``out`` as a shipped codec under aekit/pretrained/codec/<name>, listed in models.json."""
+    import json
+    import shutil
+
+    from aekit.codec import pretrained
+    from aekit.codec.photo import PhotoCodec
+    from aekit.io import read_training_state
+
+    old = {e["name"]: e for e in pretrained.models()}
+    entries = []
+    for name in sorted(points):
+        quality = int(name.lstrip("q"))
+        run = out / name
+        codec = PhotoCodec.load(run).update().eval()
+        state = read_training_state(run)
+        dest = pretrained.ROOT / name
+        shutil.rmtree(dest, ignore_errors=True)
+        codec.save(dest, export=True)
+        entry = {
+            **old.get(name, {}),
+            "name": name,
+            "quality": quality,
+            "lmbda": codec.lmbda,
+            "model_id": codec.model_id.hex(),
+            "N": codec.N,
+            "M": codec.M,
+            "parameters": codec.parameter_count(),
+            "training": {
+                "steps": state.epoch,
+                "minutes": round(float(state.settings.get("seconds", 0)) / 60, 1),
+                "data": "BSDS500 train/test photos (../shared/data/photos/train, 432 images)",
+            },
+        }
+        if entry.get("model_id") != old.get(name, {}).get("model_id"):
+            entry.pop("kodak", None)  # measured on other weights
+        entries.append(entry)
+        print(f"{name}: {dest} (model id {codec.model_id.hex()}, {state.epoch} steps)")
+    pretrained.INDEX.write_text(json.dumps({"models": entries}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

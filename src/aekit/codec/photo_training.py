@@ -102,6 +102,7 @@ def train_photo_codec(
     crop: int = 256,
     lr: float = 1e-4,
     clip_grad: float = 1.0,
+    prior_lr_factor: float = 10.0,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: float = 300.0,
     resume: bool = True,
@@ -124,6 +125,10 @@ def train_photo_codec(
         λ of L = λ·255²·MSE + bpp; sets the codec's.
     steps, batch_size, crop, lr, clip_grad
         Adam steps in all, crops per step, crop side, learning rate, gradient-norm clip (0: none).
+    prior_lr_factor : float
+        The entropy model learns at ``lr · prior_lr_factor``: its densities start at scale 1 while the
+        code's channels spread far less, and at ``lr`` they take thousands of steps to narrow (the rate
+        then falls slowly; a role like CompressAI's auxiliary optimizer's).
     checkpoint_dir : path, optional
         Where the run is checkpointed every ``checkpoint_every`` seconds and at the end.
     resume : bool
@@ -175,13 +180,20 @@ def train_photo_codec(
         codec.lmbda = float(lmbda)
     codec.clear_tables()
     codec.to(device).train()
-    opt = torch.optim.Adam(codec.parameters(), lr=lr)
+    prior = list(codec.entropy_bottleneck.parameters())
+    transforms = [p for p in codec.parameters() if all(p is not q for q in prior)]
+    opt = torch.optim.Adam(
+        [{"params": transforms, "lr": lr}, {"params": prior, "lr": lr * prior_lr_factor}], lr=lr
+    )
     history: dict[str, list] = {"step": [], "loss": [], "bpp": [], "psnr": [], "seconds": []}
     step, elapsed = 0, 0.0
     if state is not None:
-        opt.load_state_dict(state.optimizer)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        if len(state.optimizer["param_groups"]) == len(opt.param_groups):
+            opt.load_state_dict(state.optimizer)
+        elif log:  # a run checkpointed before the entropy model had a group of its own
+            log(f"{directory}: the optimizer state has another layout: Adam's moments start afresh")
+        for group, factor in zip(opt.param_groups, (1.0, prior_lr_factor)):
+            group["lr"] = lr * factor
         restore_rng(state.rng, device)
         history = {k: list(state.history.get(k, [])) for k in history}
         step = state.epoch

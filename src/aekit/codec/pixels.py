@@ -32,6 +32,7 @@ __all__ = [
     "latent_size",
     "to_input",
     "to_image",
+    "png_bytes",
 ]
 
 STRIDE = 16  # what the four stride-2 layers of g_a need of the sides
@@ -142,3 +143,12 @@ def to_image(x_hat: np.ndarray, height: int, width: int) -> np.ndarray:
     """float (C, H', W') -> uint8 (H, W, C): cropped to (H, W), pixel = round(255 · clip(x̂, 0, 1))."""
     x = np.clip(np.asarray(x_hat, dtype=np.float32)[:, :height, :width], 0.0, 1.0)
     return np.rint(x.transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """The PNG file of uint8 pixels (H, W, C), C = 1 or 3."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(buffer, format="PNG")
+    return buffer.getvalue()

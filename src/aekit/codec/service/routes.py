@@ -17,9 +17,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ...errors import BitstreamError
-from .. import bitstream
+from .. import bitstream, pixels
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
+from ..photo import PhotoCodec
 from .answers import render, wants_png
 from .batching import INLINE_SYMBOLS
 from .state import Service, get_service
@@ -38,11 +39,14 @@ class Health(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """A loaded model; a photo codec's free axes (height, width) are null."""
+
     model_id: str
     fingerprint: str
-    input_shape: list[int]
-    latent_shape: list[int]
+    input_shape: list[int | None]
+    latent_shape: list[int | None]
     image_shape: list[int] | None
+    kind: str = "items"
 
 
 class Problem(BaseModel):
@@ -57,7 +61,8 @@ def _error(description: str) -> dict:
 
 DECODE_RESPONSES: dict[int | str, dict] = {
     200: {
-        "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1)",
+        "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1); "
+        "a photo stream (format version 3) is answered as a PNG",
         "content": {NPY: BINARY, PNG: BINARY},
     },
     400: _error("Corrupt, truncated or wrong-version bitstream"),
@@ -71,7 +76,7 @@ DECODE_RESPONSES: dict[int | str, dict] = {
 
 @router.get("/healthz", response_model=Health, summary="Liveness")
 async def healthz(service: Service = Depends(get_service)) -> Health:
-    return Health(status="ok", models=len(service.registry.codecs))
+    return Health(status="ok", models=len(service.registry.codecs) + len(service.registry.photos))
 
 
 @router.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
@@ -85,6 +90,16 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
             image_shape=None if c.image_shape is None else list(c.image_shape),
         )
         for key, c in service.registry.codecs.items()
+    ] + [
+        ModelInfo(
+            model_id=key.hex(),
+            fingerprint=p.fingerprint.hex(),
+            input_shape=[p.channels, None, None],
+            latent_shape=[p.M, None, None],
+            image_shape=None,
+            kind="photo",
+        )
+        for key, p in service.registry.photos.items()
     ]
 
 
@@ -98,6 +113,8 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
 async def decode(request: Request, service: Service = Depends(get_service)) -> Response:
     _check_content_type(request.headers.get("content-type", ""))
     body = await _read_body(request, service.max_body)
+    if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
+        return await _decode_photo(service, body)
     header, codec = _find_model(service, body)
     png = wants_png(request.headers.get("accept", ""))
     if png and codec.image_shape is None:
@@ -168,3 +185,38 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
         raise HTTPException(400, str(err)) from None
     except Exception as err:  # the model failed on a stream it accepted: say so, and keep serving
         raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
+
+
+async def _decode_photo(service: Service, body: bytes) -> Response:
+    """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
+    (H·W·C·4 bytes against the limit, checked from the header before decoding), 500 a decoder fault."""
+    try:
+        header, _ = bitstream.read_image_header(body)
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+    photos = service.registry.photos
+    codec = photos.get(header.model_id)
+    if codec is None:
+        raise HTTPException(
+            404,
+            f"no loaded photo codec has id {header.model_id.hex()}; "
+            f"loaded: {', '.join(key.hex() for key in photos) or 'none'}",
+        )
+    size = header.pixels * header.channels * 4  # float32 reconstruction
+    if size > service.max_output:
+        raise HTTPException(
+            413,
+            f"the stream holds a {header.width}×{header.height} photo, {size} bytes decoded; "
+            f"the limit is {service.max_output} bytes",
+        )
+    try:
+        content = await run_in_threadpool(_photo_png, codec, body)
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+    except Exception as err:
+        raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
+    return Response(content, media_type=PNG)
+
+
+def _photo_png(codec: PhotoCodec, body: bytes) -> bytes:
+    return pixels.png_bytes(codec.decompress(body))
