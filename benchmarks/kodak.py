@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--limit", type=int, default=None, help="only the first images (a smoke run)")
     p.add_argument("--no-peers", action="store_true")
+    p.add_argument(
+        "--peers-from", default=None, help="reuse the peers' rows of an earlier results JSON (same images)"
+    )
     p.add_argument("--out", default=str(RESULTS / "kodak.json"))
     p.add_argument("--update-index", action="store_true", help="write the Kodak figures into models.json")
     args = p.parse_args(argv)
@@ -254,7 +257,12 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     ours, per_model = measure_aekit(dirs, images, names)
     entries = [ours]
-    if not args.no_peers:
+    if args.peers_from:
+        earlier = json.loads(Path(args.peers_from).read_text())
+        if earlier["images"] != names:
+            raise SystemExit(f"{args.peers_from} measured other images: {earlier['images']}")
+        entries += [e for e in earlier["codecs"][1:] if not e.get("published")]
+    elif not args.no_peers:
         for name, (settings, fn) in peers().items():
             entries.append(measure_peer(name, settings, fn, images))
     for name, (bpp, db) in PUBLISHED.items():

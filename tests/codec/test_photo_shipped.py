@@ -126,3 +126,13 @@ def test_service_bounds_the_photo_before_decoding_and_refuses_damage(client):
     data[-6] ^= 0xFF
     assert client.post("/v1/decode", content=bytes(data), headers=OCTET).status_code == 400
     assert client.get("/healthz").json()["models"] == 3
+
+
+def test_readme_photo_example_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Photos", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})

@@ -327,7 +327,7 @@ def cmd_serve(args) -> int:
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
     app = create_app(
-        list(registry.codecs.values()),
+        [*registry.codecs.values(), *registry.photos.values()],
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,

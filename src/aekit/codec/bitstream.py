@@ -184,12 +184,8 @@ def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=
 
 
 # ------------------------------------------------------------------ read
-def read_header(data: bytes) -> tuple[Header, int]:
-    """Parse and bound the header of ``data``; return it and the offset of the payload.
-
-    Checks magic, version and every size field, and that the stream holds exactly the
-    payload and CRC it announces; does not check the CRC (see :func:`unpack`).
-    """
+def _with_magic(data: object) -> bytes:
+    """``data`` as bytes, refused unless it starts with the magic."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"a bitstream is bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -198,6 +194,30 @@ def read_header(data: bytes) -> tuple[Header, int]:
             f"not an aekit bitstream: it starts with {data[: len(MAGIC)].hex() or 'nothing'}, "
             f"expected the magic {MAGIC.hex()}"
         )
+    return data
+
+
+def _check_total(data: bytes, expected: int, length: int) -> None:
+    """The stream holds exactly the ``expected`` bytes its header announces (``length`` of payload)."""
+    if len(data) < expected:
+        raise BitstreamError(
+            f"truncated bitstream: the header announces {expected} bytes "
+            f"({length} of payload), but only {len(data)} arrived"
+        )
+    if len(data) > expected:
+        raise BitstreamError(
+            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
+            f"{expected}-byte stream the header announces"
+        )
+
+
+def read_header(data: bytes) -> tuple[Header, int]:
+    """Parse and bound the header of ``data``; return it and the offset of the payload.
+
+    Checks magic, version and every size field, and that the stream holds exactly the
+    payload and CRC it announces; does not check the CRC (see :func:`unpack`).
+    """
+    data = _with_magic(data)
     if data[: len(_V1_PREFIX)] == _V1_PREFIX:
         raise BitstreamError(
             f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
@@ -234,17 +254,7 @@ def read_header(data: bytes) -> tuple[Header, int]:
         shape.append(dim)
     length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
     _check_sizes(count, tuple(shape), length)
-    expected = pos + length + CRC_BYTES
-    if len(data) < expected:
-        raise BitstreamError(
-            f"truncated bitstream: the header announces {expected} bytes "
-            f"({length} of payload), but only {len(data)} arrived"
-        )
-    if len(data) > expected:
-        raise BitstreamError(
-            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
-            f"{expected}-byte stream the header announces"
-        )
+    _check_total(data, pos + length + CRC_BYTES, length)
     return Header(VERSION, model_id, count, tuple(shape), length), pos
 
 
@@ -342,14 +352,7 @@ def read_image_header(data: bytes) -> tuple[ImageHeader, int]:
     Checks magic, version, every size field and the announced length; not the CRC
     (see :func:`unpack_image`).
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"a bitstream is bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
-        raise BitstreamError(
-            f"not an aekit bitstream: it starts with {data[: len(MAGIC)].hex() or 'nothing'}, "
-            f"expected the magic {MAGIC.hex()}"
-        )
+    data = _with_magic(data)
     version = data[len(MAGIC)] if len(data) > len(MAGIC) else None
     if version != IMAGE_VERSION:
         what = "nothing" if version is None else f"format version {version}"
@@ -374,17 +377,7 @@ def read_image_header(data: bytes) -> tuple[ImageHeader, int]:
     pos += 1
     length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
     _check_image(height, width, channels, length)
-    expected = pos + length + CRC_BYTES
-    if len(data) < expected:
-        raise BitstreamError(
-            f"truncated bitstream: the header announces {expected} bytes "
-            f"({length} of payload), but only {len(data)} arrived"
-        )
-    if len(data) > expected:
-        raise BitstreamError(
-            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
-            f"{expected}-byte stream the header announces"
-        )
+    _check_total(data, pos + length + CRC_BYTES, length)
     return ImageHeader(IMAGE_VERSION, model_id, height, width, channels, length), pos
 
 
