@@ -56,8 +56,8 @@ def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
     """MS-SSIM of two uint8 (H, W, C) images (see the module docstring)."""
-    x = torch.from_numpy(a).double().permute(2, 0, 1)[None] / 255
-    y = torch.from_numpy(b).double().permute(2, 0, 1)[None] / 255
+    x = torch.from_numpy(np.array(a)).double().permute(2, 0, 1)[None] / 255
+    y = torch.from_numpy(np.array(b)).double().permute(2, 0, 1)[None] / 255
     c = x.shape[1]
     g = _gaussian()
     wx, wy = g.reshape(1, 1, 1, -1).repeat(c, 1, 1, 1), g.reshape(1, 1, -1, 1).repeat(c, 1, 1, 1)

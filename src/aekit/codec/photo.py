@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,20 +26,19 @@ import torch
 from .. import io, registry
 from ..errors import CheckpointError
 from ..nn.base import AEModule
-from . import bitstream, files, pixels
+from . import files, pixels
 from .bottleneck import EntropyBottleneck, check_table_width
-from .coder import Tables
 from .export import export_onnx
-from .fingerprint import state_digest
 from .message import decode_photo, encode_photo
 from .model import check_lmbda, check_quantizer
 from .networks_conv import analysis, check_widths, synthesis
+from .tabulated import Tabulated
 
 __all__ = ["PhotoCodec"]
 
 
 @registry.register
-class PhotoCodec(AEModule):
+class PhotoCodec(Tabulated, AEModule):
     """A convolutional codec for photos of any size (RGB or grayscale).
 
     Parameters
@@ -134,51 +131,6 @@ class PhotoCodec(AEModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x̂ = g_s(round(g_a(x))) for x (B, C, H, W), sides multiples of 16 (without the table clamp)."""
         return self.g_s(torch.round(self.g_a(x)))
-
-    # ------------------------------------------------------------------ tables
-    def update(self) -> PhotoCodec:
-        """Tabulate the per-channel densities into integer CDF tables (after training); returns self."""
-        self.entropy_bottleneck.update()
-        self._fingerprint = None
-        return self
-
-    def clear_tables(self) -> None:
-        """Forget the tables (before the weights change)."""
-        self.entropy_bottleneck.clear()
-        self._fingerprint = None
-
-    @property
-    def updated(self) -> bool:
-        return self.entropy_bottleneck.updated
-
-    @property
-    def tables(self) -> Tables:
-        """One integer table per code channel (needs :meth:`update`; refused if stale)."""
-        return self.entropy_bottleneck.tables
-
-    @property
-    def fingerprint(self) -> bytes:
-        """SHA-256 (32 bytes) of every weight and the tables; the stream binds it into its CRC."""
-        if self._fingerprint is None:
-            self._fingerprint = state_digest(self.state_dict())
-        return self._fingerprint
-
-    @property
-    def model_id(self) -> bytes:
-        return self.fingerprint[: bitstream.MODEL_ID_BYTES]
-
-    def train(self, mode: bool = True) -> PhotoCodec:
-        if mode:
-            self._fingerprint = None
-        return super().train(mode)
-
-    def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
-    ) -> Any:
-        self._fingerprint = None
-        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.entropy_bottleneck.tables_match_density()
-        return result
 
     # ------------------------------------------------------------------ coding
     @torch.no_grad()

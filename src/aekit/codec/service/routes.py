@@ -9,6 +9,8 @@ all; errors are JSON ``{"detail": ...}`` and the service keeps serving after eac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -149,18 +151,8 @@ async def _read_body(request: Request, max_body: int) -> bytes:
 
 def _find_model(service: Service, body: bytes) -> tuple[bitstream.Header, Codec]:
     """The stream's header and the model it names: 400 bad header, 404 unknown model, 413 too many items."""
-    try:
-        header, _ = bitstream.read_header(body)
-    except BitstreamError as err:
-        raise HTTPException(400, str(err)) from None
-    codecs = service.registry.codecs
-    codec = codecs.get(header.model_id)
-    if codec is None:
-        raise HTTPException(
-            404,
-            f"no loaded model has id {header.model_id.hex()}; "
-            f"loaded: {', '.join(key.hex() for key in codecs) or 'none'}",
-        )
+    header = _parse(bitstream.read_header, body)
+    codec = _loaded(service.registry.codecs, header.model_id, "model")
     item = math.prod(codec.input_shape) * 4  # bytes of one float32 item
     if header.count * item > service.max_output:
         raise HTTPException(
@@ -190,18 +182,8 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
 async def _decode_photo(service: Service, body: bytes) -> Response:
     """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
     (H·W·C·4 bytes against the limit, checked from the header before decoding), 500 a decoder fault."""
-    try:
-        header, _ = bitstream.read_image_header(body)
-    except BitstreamError as err:
-        raise HTTPException(400, str(err)) from None
-    photos = service.registry.photos
-    codec = photos.get(header.model_id)
-    if codec is None:
-        raise HTTPException(
-            404,
-            f"no loaded photo codec has id {header.model_id.hex()}; "
-            f"loaded: {', '.join(key.hex() for key in photos) or 'none'}",
-        )
+    header = _parse(bitstream.read_image_header, body)
+    codec = _loaded(service.registry.photos, header.model_id, "photo codec")
     size = header.pixels * header.channels * 4  # float32 reconstruction
     if size > service.max_output:
         raise HTTPException(
@@ -220,3 +202,22 @@ async def _decode_photo(service: Service, body: bytes) -> Response:
 
 def _photo_png(codec: PhotoCodec, body: bytes) -> bytes:
     return pixels.png_bytes(codec.decompress(body))
+
+
+def _parse(read: Callable[[bytes], tuple[Any, int]], body: bytes) -> Any:
+    """The header ``read`` finds in ``body``; 400 if it is corrupt."""
+    try:
+        return read(body)[0]
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+
+
+def _loaded(models: dict[bytes, Any], model_id: bytes, what: str) -> Any:
+    """The loaded model of ``model_id``; 404 naming the loaded ones if none."""
+    model = models.get(model_id)
+    if model is None:
+        raise HTTPException(
+            404,
+            f"no loaded {what} has id {model_id.hex()}; loaded: {', '.join(k.hex() for k in models) or 'none'}",
+        )
+    return model
