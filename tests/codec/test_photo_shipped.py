@@ -136,3 +136,19 @@ def test_readme_photo_example_runs():
     section = readme.split("## Photos", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_cli_trains_a_conv_codec_and_resumes(tmp_path, one_thread, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(np.roll(tiny_photo(), 7 * i, axis=1)).save(photos / f"p{i}.png")
+    common = ["-q", "codec", "train", "--model", "conv", "--data", str(photos), "--crop", "32", "--batch-size", "2"]
+    common += ["--N", "8", "--M", "8", "--lmbda", "0.01", "--out", str(tmp_path / "run")]
+    assert main([*common, "--steps", "2"]) == 0
+    assert main([*common, "--steps", "4", "--resume"]) == 0
+    assert "to step 4" in capsys.readouterr().out
+    codec = PhotoCodec.load(tmp_path / "run" / "export")
+    assert codec.lmbda == 0.01 and codec.N == 8 and codec.updated
+    assert (tmp_path / "run" / "export" / "encoder.onnx").is_file()
+    assert main([*common, "--steps", "4"]) != 0  # a run is there: --resume or --overwrite

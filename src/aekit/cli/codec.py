@@ -480,9 +480,11 @@ def cmd_train_photo(args: argparse.Namespace) -> int:
         log=None if args.quiet else print,
     )
     seconds = time.perf_counter() - start
+    export = codec.save(out / "export", export=True)  # with its tables: what compress, serve and the device use
+    step = codec.history["step"][-1] if codec.history["step"] else 0
     say(
-        f"trained photo codec {codec.model_id.hex()} to step {codec.history['step'][-1] if codec.history['step'] else 0} "
-        f"in {seconds:.0f}s -> {out} (resume with --resume)"
+        f"trained photo codec {codec.model_id.hex()} to step {step} in {seconds:.0f}s -> {out} "
+        f"(resume with --resume); the codec with its tables and ONNX halves -> {export}"
     )
     return 0
 
