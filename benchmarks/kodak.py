@@ -229,6 +229,28 @@ def figure(entries: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def markdown(report: dict) -> str:
+    """The tables of benchmarks/README.md: aekit's rate points, each codec's curve, BD-rates, the gap."""
+    lines = [
+        "| aekit model | model id | bpp (bytes) | bpp (likelihood) | PSNR-RGB dB | MS-SSIM | device encode s | cloud decode s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in report["aekit_models"]:
+        lines.append(
+            f"| {m['name']} | {m['model_id']} | {m['bpp']:.4f} | {m['bpp_estimate']:.4f} | {m['psnr_rgb']:.2f} | "
+            f"{m['ms_ssim']:.4f} | {m['device_encode_s']:.2f} | {m['cloud_decode_s']:.2f} |"
+        )
+    lines += ["", "| codec | bpp | PSNR-RGB dB | BD-rate of aekit against it |", "|---|---|---|---|"]
+    for e in report["codecs"]:
+        r = e["results"]
+        points = ", ".join(f"{b:.3f}" for b in r["bpp"])
+        db = ", ".join(f"{d:.2f}" for d in r["psnr-rgb"])
+        bd = report["bd_rate_percent"].get(e["name"])
+        bd_text = "—" if e["name"].startswith("aekit") else ("no overlap" if bd is None else f"{bd:+.1f} %")
+        lines.append(f"| {e['name']} | {points} | {db} | {bd_text} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kodak", default=str(KODAK))
@@ -293,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     figure(entries, out.with_suffix(".png"))
+    out.with_suffix(".md").write_text(markdown(report))
     print(json.dumps({"bd_rate_percent": bd, "gap": gaps}, indent=1))
     if args.update_index:
         index = json.loads(pretrained.INDEX.read_text())

@@ -85,5 +85,9 @@ def test_sizes_are_bounded_before_allocating():
         bitstream.unpack_image(body + zlib.crc32(body, zlib.crc32(fp)).to_bytes(4, "big"), fp)
     with pytest.raises(ValueError, match="channels"):
         bitstream.pack_image(fp, 2, 2, 2, b"")
+    side = bitstream._varint(bitstream.MAX_IMAGE_SIDE)  # each side allowed, the product is not
+    body = b"\xae\x03" + fp[:2] + side + side + b"\x03\x00"
+    with pytest.raises(BitstreamError, match="pixels"):
+        bitstream.unpack_image(body + zlib.crc32(body, zlib.crc32(fp)).to_bytes(4, "big"), fp)
     with pytest.raises(BitstreamError, match="wrong model"):
         bitstream.unpack_image(bitstream.pack_image(fp, 2, 2, 3, b"x"), hashlib.sha256(b"n").digest())

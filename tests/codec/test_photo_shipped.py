@@ -143,7 +143,19 @@ def test_cli_trains_a_conv_codec_and_resumes(tmp_path, one_thread, capsys):
     photos.mkdir()
     for i in range(2):
         Image.fromarray(np.roll(tiny_photo(), 7 * i, axis=1)).save(photos / f"p{i}.png")
-    common = ["-q", "codec", "train", "--model", "conv", "--data", str(photos), "--crop", "32", "--batch-size", "2"]
+    common = [
+        "-q",
+        "codec",
+        "train",
+        "--model",
+        "conv",
+        "--data",
+        str(photos),
+        "--crop",
+        "32",
+        "--batch-size",
+        "2",
+    ]
     common += ["--N", "8", "--M", "8", "--lmbda", "0.01", "--out", str(tmp_path / "run")]
     assert main([*common, "--steps", "2"]) == 0
     assert main([*common, "--steps", "4", "--resume"]) == 0

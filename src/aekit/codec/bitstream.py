@@ -292,6 +292,7 @@ def read_file(path: str | Path) -> bytes:
 # ------------------------------------------------------------------ format version 3: one photo
 IMAGE_VERSION = 3
 MAX_IMAGE_SIDE = 1 << 15  # pixels along one side (as aekit.codec.pixels.MAX_SIDE)
+MAX_IMAGE_PIXELS = 1 << 26  # H·W (as aekit.codec.pixels.MAX_PIXELS)
 IMAGE_CHANNELS = (1, 3)
 MIN_IMAGE_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + 1 + CRC_BYTES  # H, W, C, length
 
@@ -340,6 +341,8 @@ def _check_image(
     prefix = "corrupt bitstream: " if error is BitstreamError else ""
     if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
         raise error(f"{prefix}image size {width}×{height} has a side outside 1..{MAX_IMAGE_SIDE}")
+    if height * width > MAX_IMAGE_PIXELS:
+        raise error(f"{prefix}image size {width}×{height} is more than {MAX_IMAGE_PIXELS} pixels")
     if channels not in IMAGE_CHANNELS:
         raise error(f"{prefix}{channels} channels, expected 1 (grayscale) or 3 (RGB)")
     if not 0 <= payload_length <= MAX_PAYLOAD:

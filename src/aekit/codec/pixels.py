@@ -36,8 +36,10 @@ __all__ = [
 ]
 
 STRIDE = 16  # what the four stride-2 layers of g_a need of the sides
-MAX_SIDE = 1 << 15  # pixels along one side
-MAX_PIXELS = 1 << 26  # pixels of one photo (64 Mpx; a 12 Mpx phone photo is 1/5 of it)
+MAX_SIDE = 1 << 15  # pixels along one side (bitstream.MAX_IMAGE_SIDE)
+MAX_PIXELS = (
+    1 << 26
+)  # pixels of one photo (64 Mpx; a 12 Mpx phone photo is 1/5 of it; bitstream.MAX_IMAGE_PIXELS)
 MAX_FILE_BYTES = 256 << 20
 
 
