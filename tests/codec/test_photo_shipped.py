@@ -164,3 +164,32 @@ def test_cli_trains_a_conv_codec_and_resumes(tmp_path, one_thread, capsys):
     assert codec.lmbda == 0.01 and codec.N == 8 and codec.updated
     assert (tmp_path / "run" / "export" / "encoder.onnx").is_file()
     assert main([*common, "--steps", "4"]) != 0  # a run is there: --resume or --overwrite
+
+
+@pytest.mark.slow
+def test_torchrun_trains_a_conv_codec_on_two_cpu_ranks(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(np.roll(tiny_photo(), 5 * i, axis=0)).save(photos / f"p{i}.png")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = dict(
+        os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", CUDA_VISIBLE_DEVICES=""
+    )
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2"]
+    cmd += ["--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "aekit", "-q", "codec", "train"]
+    cmd += ["--model", "conv", "--data", str(photos), "--crop", "32", "--batch-size", "4", "--steps", "3"]
+    cmd += ["--N", "8", "--M", "8", "--out", str(tmp_path / "run")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("trained photo codec") == 1  # rank 0 alone reports
+    assert PhotoCodec.load(tmp_path / "run" / "export").updated

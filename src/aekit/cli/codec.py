@@ -480,7 +480,9 @@ def cmd_train_photo(args: argparse.Namespace) -> int:
         log=None if args.quiet else print,
     )
     seconds = time.perf_counter() - start
-    export = codec.save(out / "export", export=True)  # with its tables: what compress, serve and the device use
+    if not is_main():  # under torchrun: rank 0 writes the deployable codec and reports
+        return 0
+    export = codec.save(out / "export", export=True)  # with its tables: for compress, serve, the device
     step = codec.history["step"][-1] if codec.history["step"] else 0
     say(
         f"trained photo codec {codec.model_id.hex()} to step {step} in {seconds:.0f}s -> {out} "

@@ -9,7 +9,9 @@ the rate, straight-through rounding for the decoder). Progress is logged every
 random-number states and the history are written with aekit's training-state format
 (:func:`aekit.io.write_training_state`, the one the fit loop uses, the step in place of
 the epoch), and a run given the same ``checkpoint_dir`` resumes from it. At the end the
-densities are tabulated (:meth:`~aekit.codec.PhotoCodec.update`).
+densities are tabulated (:meth:`~aekit.codec.PhotoCodec.update`). Under ``torchrun`` each rank
+draws its share of the global batch (its own crops) and DistributedDataParallel averages the
+gradients (:mod:`aekit.train.parallel`); rank 0's clock decides checkpoints and stops, rank 0 writes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import torch
 
 from .. import io
 from ..errors import DataError, TrainingError
+from ..train import distributed as dist_
 from ..train.loop import default_device
+from ..train.parallel import join, objective
 from ..train.resume import capture_rng, restore_rng
 from . import pixels
 from .model import check_lmbda
@@ -180,6 +184,20 @@ def train_photo_codec(
         codec.lmbda = float(lmbda)
     codec.clear_tables()
     codec.to(device).train()
+    ddp = join(None, device)  # under torchrun: one process per GPU (or CPU rank), gradients all-reduced
+    rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
+    if batch_size % world:
+        raise ValueError(
+            f"batch_size {batch_size} (the global batch) must be a multiple of the {world} ranks"
+        )
+    log = log if rank == 0 else None
+    parts: dict[str, torch.Tensor] = {}
+
+    def batch_loss(model: PhotoCodec, x: torch.Tensor) -> torch.Tensor:
+        parts["mse"], parts["bpp"] = model.rate_distortion(x)
+        return model.lmbda * 255**2 * parts["mse"] + parts["bpp"]
+
+    step_loss = objective(codec, batch_loss, device, ddp)
     prior = list(codec.entropy_bottleneck.parameters())
     transforms = [p for p in codec.parameters() if all(p is not q for q in prior)]
     opt = torch.optim.Adam(
@@ -194,7 +212,7 @@ def train_photo_codec(
             log(f"{directory}: the optimizer state has another layout: Adam's moments start afresh")
         for group, factor in zip(opt.param_groups, (1.0, prior_lr_factor)):
             group["lr"] = lr * factor
-        restore_rng(state.rng, device)
+        restore_rng(state.rng, device, rank)
         history = {k: list(state.history.get(k, [])) for k in history}
         step = state.epoch
         elapsed = float(state.settings.get("seconds", 0.0))
@@ -204,12 +222,23 @@ def train_photo_codec(
     sums = np.zeros(3)
     count = 0
     while step < steps:
-        if time_limit is not None and time.monotonic() - start >= time_limit:
+        stop = time_limit is not None and time.monotonic() - start >= time_limit
+        save = directory is not None and time.monotonic() - last_save >= checkpoint_every
+        if ddp:  # rank 0's clock decides for all, so every rank takes the same steps and checkpoints
+            flags = dist_.broadcast_int(2 * stop + save)
+            stop, save = bool(flags & 2), bool(flags & 1)
+        if save and directory is not None:
+            _checkpoint(
+                directory, codec, opt, device, step, history, elapsed + time.monotonic() - start, ddp, rank
+            )
+            last_save = time.monotonic()
+        if stop:
             break
-        batch = photos.crops(batch_size, crop, np.random.default_rng([seed, step]))
+        rng = np.random.default_rng([seed, step] if world == 1 else [seed, step, rank])
+        batch = photos.crops(batch_size // world, crop, rng)
         x = torch.from_numpy(batch).to(device, non_blocking=True).float().div_(255)
-        mse, bpp = codec.rate_distortion(x)
-        loss = codec.lmbda * 255**2 * mse + bpp
+        loss = step_loss(x)
+        mse, bpp = parts["mse"], parts["bpp"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad:
@@ -233,11 +262,10 @@ def train_photo_codec(
                 )
             sums[:] = 0
             count = 0
-        if directory is not None and time.monotonic() - last_save >= checkpoint_every:
-            _checkpoint(directory, codec, opt, device, step, history, elapsed + time.monotonic() - start)
-            last_save = time.monotonic()
     if directory is not None:
-        _checkpoint(directory, codec, opt, device, step, history, elapsed + time.monotonic() - start)
+        _checkpoint(
+            directory, codec, opt, device, step, history, elapsed + time.monotonic() - start, ddp, rank
+        )
     codec.history = history
     return codec.update().eval()
 
@@ -250,14 +278,23 @@ def _checkpoint(
     step: int,
     history: dict,
     seconds: float,
+    ddp: bool = False,
+    rank: int = 0,
 ) -> None:
-    """Weights, Adam's moments, the RNG states and the history after ``step`` (one transaction)."""
+    """Weights, Adam's moments, the RNG states (every rank's) and the history after ``step``, written
+    by rank 0 in one transaction."""
+    rng = capture_rng(device, ddp)  # a collective under DDP: every rank takes part
+    if rank != 0:
+        dist_.barrier()
+        return
     state = io.TrainingState(
         epoch=step,
         history=history,
         optimizer=opt.state_dict(),
-        rng=capture_rng(device),
+        rng=rng,
         settings={"lmbda": codec.lmbda, "quantizer": codec.quantizer, "seconds": round(seconds, 3)},
     )
     directory.mkdir(parents=True, exist_ok=True)
     io.write_training_state(directory, codec, state)
+    if ddp:
+        dist_.barrier()
