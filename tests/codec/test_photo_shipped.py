@@ -16,7 +16,7 @@ from aekit.codec.photo import PhotoCodec
 OCTET = {"Content-Type": "application/octet-stream"}
 
 # PSNR (dB) each shipped codec reaches on tiny_photo(), recorded when the weights were shipped, less 0.5 dB
-PSNR_FLOOR = {"q1": 15.0, "q2": 15.0, "q3": 15.0}
+PSNR_FLOOR = {"q1": 22.4, "q2": 21.1, "q3": 21.9}  # measured 22.97, 21.61, 22.49
 
 
 def tiny_photo() -> np.ndarray:

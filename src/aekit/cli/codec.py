@@ -443,7 +443,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in entries:
         kodak = m.get("kodak") or {}
         training = m.get("training") or {}
-        cells = [f"{kodak[k]:.4f}" if k in kodak else "-" for k in ("bpp", "psnr_rgb", "ms_ssim")]
+        cells = [
+            f"{kodak[k]:{f}}" if k in kodak else "-"
+            for k, f in (("bpp", ".3f"), ("psnr_rgb", ".2f"), ("ms_ssim", ".4f"))
+        ]
         say(
             f"{m['quality']:>7}  {m['name']:<4}  {m['lmbda']:>7.4f}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  "
             f"{m['model_id']:<8}  {training.get('steps', '?')} steps, {training.get('minutes', '?')} min"
