@@ -51,28 +51,68 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["noise", "ste"],
         help="decoder input in training: y+U(-½,½) (noise) or straight-through rounding (ste)",
     )
-    add_fit_arguments(p, resume=False)  # train_codec has no checkpoints to resume from
+    add_fit_arguments(
+        p, resume=False
+    )  # train_codec has no checkpoints to resume from; the conv model's own below
     p.add_argument("--out", required=True, help="codec directory to write")
-    p.set_defaults(func=cmd_train)
+    _add_photo_train_arguments(p)
+    p.set_defaults(func=cmd_train, batch_size=None, lr=None)
+
+    p = csub.add_parser("models", help="list the photo codecs shipped with aekit (rate and PSNR on Kodak)")
+    p.set_defaults(func=cmd_models)
 
     _add_coding_parsers(csub)
     _add_serve_parser(sub)
     _add_send_parser(sub)
 
 
+def _add_photo_train_arguments(p: argparse.ArgumentParser) -> None:
+    """``codec train --model conv``: the photo codec's own settings."""
+    p.add_argument(
+        "--model",
+        default="dense",
+        choices=["dense", "conv"],
+        help="dense: an autoencoder of fixed-size items (default); conv: the photo codec "
+        "(GDN, any image size; --data is a directory of photos)",
+    )
+    p.add_argument("--crop", type=int, default=256, help="conv: side of the random training crops (256)")
+    p.add_argument("--steps", type=int, default=100_000, help="conv: Adam steps in all (100000)")
+    p.add_argument("--N", type=int, default=64, help="conv: channels of the hidden layers (64)")
+    p.add_argument("--M", type=int, default=96, help="conv: channels of the code (96)")
+    p.add_argument("--channels", type=int, default=3, choices=[1, 3], help="conv: 3 (RGB) or 1 (grayscale)")
+    p.add_argument(
+        "--minutes", type=positive_float, default=None, help="conv: stop (checkpointed) after this long"
+    )
+    p.add_argument("--device", default=None, help="conv: cpu, cuda, cuda:1... (default: a GPU when present)")
+    p.add_argument("--resume", action="store_true", help="conv: continue the run saved in --out")
+    p.add_argument(
+        "--checkpoint-minutes", type=positive_float, default=5.0, help="conv: minutes between checkpoints (5)"
+    )
+
+
 def _add_coding_parsers(csub: argparse._SubParsersAction) -> None:
     """``codec compress|decompress|export``."""
-    p = csub.add_parser("compress", help="compress --data into one bitstream file")
-    p.add_argument("model_dir", metavar="DIR")
+    p = csub.add_parser(
+        "compress",
+        help="compress a photo (PHOTO --quality Q) or --data of a codec of fixed-size items (DIR) into a bitstream",
+    )
+    p.add_argument("model_dir", metavar="DIR|PHOTO", help="a codec directory, or a photo (PNG, JPEG, ...)")
     add_data_arguments(p)
     p.add_argument("--n", type=int, default=None, help="only the first N items")
     p.add_argument("--out", required=True, help="bitstream file to write (e.g. codes.aek)")
+    _add_photo_model_arguments(p)
     p.set_defaults(func=cmd_compress)
 
-    p = csub.add_parser("decompress", help="decode a bitstream file to .npy or .png")
-    p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("stream", metavar="FILE")
+    p = csub.add_parser("decompress", help="decode a bitstream file to .npy or .png (a photo stream: .png)")
+    p.add_argument("model_dir", metavar="DIR", help="the codec directory (leave out for a photo stream)")
+    p.add_argument("stream", metavar="FILE", nargs="?")
     p.add_argument("--out", required=True, type=out_file(".npy", ".png"), help="recon.npy or recon.png")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="photo codec directory (default: the shipped one that made the stream)",
+    )
     p.set_defaults(func=cmd_decompress)
 
     p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
@@ -88,7 +128,11 @@ def _add_coding_parsers(csub: argparse._SubParsersAction) -> None:
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the decode service (FastAPI + uvicorn)")
     p.add_argument(
-        "--model", action="append", required=True, metavar="DIR", help="codec directory (repeatable)"
+        "--model",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="codec directory (repeatable; default: the photo codecs shipped with aekit)",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1..65535")
@@ -112,8 +156,14 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
         "send", help="compress images on this machine (ONNX, no torch) and decode them on a server"
     )
     p.add_argument("--server", required=True, help="service URL, e.g. http://127.0.0.1:8000")
-    p.add_argument("--model", required=True, metavar="DIR", help="codec directory with encoder.onnx")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="codec directory with encoder.onnx (default: the shipped photo codec of --quality)",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
+    p.add_argument("--quality", type=int, default=None, help="shipped photo codec (see `aekit codec models`)")
     p.add_argument(
         "--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)"
     )
@@ -123,6 +173,12 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------------- codec
 def cmd_train(args) -> int:
+    if args.model == "conv":
+        return cmd_train_photo(args)
+    if args.resume:
+        raise ValueError("--resume continues a --model conv run; a dense codec trains in one go")
+    args.batch_size = 128 if args.batch_size is None else args.batch_size
+    args.lr = 1e-3 if args.lr is None else args.lr
     from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
@@ -188,6 +244,8 @@ def rd_point(codec, X) -> dict:
 
 
 def cmd_compress(args) -> int:
+    if Path(args.model_dir).is_file():
+        return cmd_compress_photo(args)
     from ..codec.model import Codec
 
     codec = Codec.load(args.model_dir)
@@ -205,6 +263,8 @@ def cmd_compress(args) -> int:
 
 
 def cmd_decompress(args: argparse.Namespace) -> int:
+    if args.stream is None:
+        return cmd_decompress_photo(args)
     from ..codec import bitstream
     from ..codec.model import Codec
 
@@ -261,13 +321,14 @@ def cmd_serve(args) -> int:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
     if not 0 < args.max_output_mib <= 4096:
         raise ValueError(f"--max-output-mib must be in (0, 4096], got {args.max_output_mib}")
+    args.model = args.model or _shipped_dirs()
     for d in args.model:
         if not Path(d).is_dir():
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
     app = create_app(
-        list(registry.codecs.values()),
+        [*registry.codecs.values(), *registry.photos.values()],
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,
@@ -286,9 +347,12 @@ def cmd_serve(args) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     from ..codec.client import send
     from ..codec.device import DeviceEncoder
+    from ..codec.device_photo import PhotoDeviceEncoder
     from ..codec.media import NPY, PNG
 
-    encoder = DeviceEncoder(args.model)
+    encoder = DeviceEncoder(args.model or _shipped_dir(args.quality))
+    if isinstance(encoder, PhotoDeviceEncoder):  # a photo codec: one stream, one request per photo
+        return _send_photos(args, encoder)
     X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
     data = encoder.compress(X)
     png = args.out is not None and args.out.lower().endswith(".png")
@@ -339,3 +403,160 @@ def _write_output(out: str, X: np.ndarray, image_shape) -> None:
             tmp.write_bytes(png_bytes(X, image_shape))
     else:
         write_array(out, X)
+
+
+# ---------------------------------------------------------------------- photos
+def _add_photo_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help="a photo: the shipped codec of this quality (1 = smallest files; `aekit codec models`; default 2)",
+    )
+    p.add_argument("--model", default=None, metavar="DIR", help="a photo: this photo codec directory instead")
+
+
+def _shipped_dir(quality: int | None) -> Path:
+    from ..codec import pretrained
+
+    return pretrained.model_dir(pretrained.DEFAULT_QUALITY if quality is None else quality)
+
+
+def _shipped_dirs() -> list[str]:
+    from ..codec import pretrained
+
+    dirs = [str(pretrained.ROOT / m["name"]) for m in pretrained.models()]
+    if not dirs:
+        raise ValueError("no --model given and no photo codec is shipped with this aekit")
+    return dirs
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..codec import pretrained
+
+    entries = pretrained.models()
+    if not entries:
+        say("no photo codecs are installed with this aekit")
+        return 0
+    say(
+        f"{'quality':>7}  {'name':<4}  {'lambda':>7}  {'Kodak bpp':>9}  {'PSNR dB':>7}  {'MS-SSIM':>7}  model id  trained"
+    )
+    for m in entries:
+        kodak = m.get("kodak") or {}
+        training = m.get("training") or {}
+        cells = [
+            f"{kodak[k]:{f}}" if k in kodak else "-"
+            for k, f in (("bpp", ".3f"), ("psnr_rgb", ".2f"), ("ms_ssim", ".4f"))
+        ]
+        say(
+            f"{m['quality']:>7}  {m['name']:<4}  {m['lmbda']:>7.4f}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  "
+            f"{m['model_id']:<8}  {training.get('steps', '?')} steps, {training.get('minutes', '?')} min"
+        )
+    say(f"in {pretrained.ROOT}; trained on BSDS500 photos (research and educational use)")
+    return 0
+
+
+def cmd_train_photo(args: argparse.Namespace) -> int:
+    from ..codec.photo_training import PhotoSet, train_photo_codec
+    from .runs import run_directory
+
+    out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
+    data = Path(args.data)
+    if not data.is_dir():
+        raise ValueError(f"--model conv trains on a directory of photos: --data {args.data} is not one")
+    photos = PhotoSet.from_directory(data, args.channels)
+    say(f"decoded {len(photos)} photos from {data} once")
+    start = time.perf_counter()
+    codec = train_photo_codec(
+        {"N": args.N, "M": args.M, "channels": args.channels},
+        photos,
+        lmbda=args.lmbda,
+        steps=args.steps,
+        batch_size=8 if args.batch_size is None else args.batch_size,
+        crop=args.crop,
+        lr=1e-4 if args.lr is None else args.lr,
+        checkpoint_dir=out,
+        checkpoint_every=60 * args.checkpoint_minutes,
+        resume=args.resume,
+        time_limit=None if args.minutes is None else 60 * args.minutes,
+        device=args.device,
+        seed=args.seed,
+        log=None if args.quiet else print,
+    )
+    seconds = time.perf_counter() - start
+    if not is_main():  # under torchrun: rank 0 writes the deployable codec and reports
+        return 0
+    export = codec.save(out / "export", export=True)  # with its tables: for compress, serve, the device
+    step = codec.history["step"][-1] if codec.history["step"] else 0
+    say(
+        f"trained photo codec {codec.model_id.hex()} to step {step} in {seconds:.0f}s -> {out} "
+        f"(resume with --resume); the codec with its tables and ONNX halves -> {export}"
+    )
+    return 0
+
+
+def _photo_codec(model: str | None, quality: int | None):
+    from ..codec.photo import PhotoCodec
+
+    return PhotoCodec.load(model or _shipped_dir(quality))
+
+
+def cmd_compress_photo(args: argparse.Namespace) -> int:
+    from ..codec import pixels
+
+    codec = _photo_codec(args.model, args.quality)
+    image = pixels.read_image(args.model_dir, codec.channels)
+    data = codec.compress(image)
+    with atomic_path(args.out) as tmp:
+        tmp.write_bytes(data)
+    h, w = image.shape[:2]
+    say(f"{args.model_dir}: {w}×{h} -> {len(data)} bytes ({8 * len(data) / (h * w):.4f} bpp) -> {args.out}")
+    return 0
+
+
+def cmd_decompress_photo(args: argparse.Namespace) -> int:
+    from ..codec import bitstream, pretrained
+    from ..codec.photo import PhotoCodec
+
+    data = bitstream.read_file(args.model_dir)
+    header, _ = bitstream.read_image_header(data)
+    if not args.out.lower().endswith(".png"):
+        raise ValueError(f"a photo stream decodes to a .png, got --out {args.out}")
+    model = args.model or pretrained.find_by_model_id(header.model_id)
+    if model is None:
+        raise ValueError(
+            f"{args.model_dir} was made by model {header.model_id.hex()}, which is not shipped with this "
+            "aekit: pass --model DIR"
+        )
+    image = PhotoCodec.load(model).decompress(data)
+    _write_png(args.out, image)
+    say(f"{len(data)} bytes -> {header.width}×{header.height} photo -> {args.out}")
+    return 0
+
+
+def _write_png(out: str, image: np.ndarray) -> None:
+    from ..codec.pixels import png_bytes
+
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(png_bytes(image))
+
+
+def _send_photos(args: argparse.Namespace, encoder) -> int:
+    from ..codec.client import send
+    from ..codec.media import PNG
+
+    if (args.out is not None and not args.out.lower().endswith(".png")) or (
+        len(args.images) > 1 and args.out
+    ):
+        raise ValueError("a photo comes back as one PNG: give one photo with --out NAME.png")
+    for name in args.images:
+        data = encoder.compress(Path(name))
+        answer = send(data, args.server, accept=PNG, timeout=args.timeout)
+        if args.out:
+            with atomic_path(args.out) as tmp:
+                tmp.write_bytes(answer)
+        say(
+            f"sent {name} in {len(data)} bytes; received a {len(answer)}-byte PNG"
+            + (f" -> {args.out}" if args.out else "")
+        )
+    return 0

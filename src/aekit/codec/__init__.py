@@ -12,6 +12,10 @@ In layers, one job each (as in Ballé et al. 2017/2018 and CompressAI):
   ``save`` / ``load`` (``codec.json`` through :mod:`.files`), ``export_encoder`` (ONNX).
 - the device: :class:`DeviceEncoder` (numpy + onnxruntime + constriction, no torch) and
   :func:`send` (urllib), what ships to a phone.
+- photos of any size: :class:`PhotoCodec` (g_a / g_s with :class:`GDN`, :mod:`.networks_conv`,
+  one density per code channel), :func:`train_photo_codec` on random crops, bitstream format 3,
+  :class:`PhotoDeviceEncoder` / :class:`PhotoDeviceDecoder` (the two ONNX halves, no torch) and the
+  shipped rate points (:mod:`.pretrained`, ``aekit codec models``).
 - the cloud: :func:`create_app` (FastAPI, :mod:`.service`), the decode service behind ``aekit serve``.
 
 Names are imported on first use, so ``from aekit.codec import DeviceEncoder`` never imports torch.
@@ -27,6 +31,12 @@ _LAZY = {
     "Transforms": ".networks",
     "AutoencoderTransforms": ".networks",
     "DeviceEncoder": ".device",
+    "PhotoCodec": ".photo",
+    "train_photo_codec": ".photo_training",
+    "PhotoSet": ".photo_training",
+    "PhotoDeviceEncoder": ".device_photo",
+    "PhotoDeviceDecoder": ".device_photo",
+    "GDN": ".gdn",
     "Tables": ".coder",
     "encode_message": ".message",
     "decode_message": ".message",

@@ -1,7 +1,15 @@
-"""The aekit codec bitstream, format version 2 (specified in ``docs/bitstream.md``).
+"""The aekit codec bitstream, format versions 2 and 3 (specified in ``docs/bitstream.md``).
+
+Version 2, N items of a fixed-shape codec (the dense codec):
 
     magic 0xAE | version u8 | model id 2 bytes | item count varint | latent ndim u8 |
     latent dims varint... | payload length varint | payload | CRC-32 (big-endian u32)
+
+Version 3, one photo of any size (the convolutional codec; the code's shape follows from
+the model and the image's):
+
+    magic 0xAE | 0x03 | model id 2 bytes | height varint | width varint | channels u8 |
+    payload length varint | payload | CRC-32 (big-endian u32)
 
 The model id is the first two bytes of the model's fingerprint (a SHA-256 of its
 weights and tables); the CRC-32 covers the whole 32-byte fingerprint followed by
@@ -40,6 +48,11 @@ __all__ = [
     "read_header",
     "read_file",
     "MAX_FILE_BYTES",
+    "IMAGE_VERSION",
+    "ImageHeader",
+    "pack_image",
+    "unpack_image",
+    "read_image_header",
 ]
 
 MAGIC = b"\xae"
@@ -171,12 +184,8 @@ def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=
 
 
 # ------------------------------------------------------------------ read
-def read_header(data: bytes) -> tuple[Header, int]:
-    """Parse and bound the header of ``data``; return it and the offset of the payload.
-
-    Checks magic, version and every size field, and that the stream holds exactly the
-    payload and CRC it announces; does not check the CRC (see :func:`unpack`).
-    """
+def _with_magic(data: object) -> bytes:
+    """``data`` as bytes, refused unless it starts with the magic."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"a bitstream is bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -185,10 +194,40 @@ def read_header(data: bytes) -> tuple[Header, int]:
             f"not an aekit bitstream: it starts with {data[: len(MAGIC)].hex() or 'nothing'}, "
             f"expected the magic {MAGIC.hex()}"
         )
+    return data
+
+
+def _check_total(data: bytes, expected: int, length: int) -> None:
+    """The stream holds exactly the ``expected`` bytes its header announces (``length`` of payload)."""
+    if len(data) < expected:
+        raise BitstreamError(
+            f"truncated bitstream: the header announces {expected} bytes "
+            f"({length} of payload), but only {len(data)} arrived"
+        )
+    if len(data) > expected:
+        raise BitstreamError(
+            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
+            f"{expected}-byte stream the header announces"
+        )
+
+
+def read_header(data: bytes) -> tuple[Header, int]:
+    """Parse and bound the header of ``data``; return it and the offset of the payload.
+
+    Checks magic, version and every size field, and that the stream holds exactly the
+    payload and CRC it announces; does not check the CRC (see :func:`unpack`).
+    """
+    data = _with_magic(data)
     if data[: len(_V1_PREFIX)] == _V1_PREFIX:
         raise BitstreamError(
             f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
             "(re-encode the images with this aekit)"
+        )
+    if len(data) > len(MAGIC) and data[len(MAGIC)] == IMAGE_VERSION:
+        raise BitstreamError(
+            f"bitstream format version {IMAGE_VERSION} is not supported here: it is a photo stream, "
+            f"this reads streams of codes (version {VERSION}); decode it with a photo codec "
+            "(`aekit codec decompress`, PhotoCodec.decompress)"
         )
     if len(data) > len(MAGIC) and data[len(MAGIC)] != VERSION:
         raise BitstreamError(
@@ -215,17 +254,7 @@ def read_header(data: bytes) -> tuple[Header, int]:
         shape.append(dim)
     length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
     _check_sizes(count, tuple(shape), length)
-    expected = pos + length + CRC_BYTES
-    if len(data) < expected:
-        raise BitstreamError(
-            f"truncated bitstream: the header announces {expected} bytes "
-            f"({length} of payload), but only {len(data)} arrived"
-        )
-    if len(data) > expected:
-        raise BitstreamError(
-            f"corrupt bitstream: {len(data) - expected} unexpected bytes after the "
-            f"{expected}-byte stream the header announces"
-        )
+    _check_total(data, pos + length + CRC_BYTES, length)
     return Header(VERSION, model_id, count, tuple(shape), length), pos
 
 
@@ -237,21 +266,9 @@ def unpack(data: bytes, fingerprint: bytes) -> tuple[Header, bytes]:
     """
     fingerprint = _check_fingerprint(fingerprint)
     header, pos = read_header(data)
-    if header.model_id != fingerprint[:MODEL_ID_BYTES]:
-        raise BitstreamError(
-            f"wrong model: the bitstream was made by model {header.model_id.hex()}, "
-            f"this codec is {fingerprint[:MODEL_ID_BYTES].hex()}"
-        )
     data = bytes(data)
-    body, crc = data[:-CRC_BYTES], int.from_bytes(data[-CRC_BYTES:], "big")
-    actual = _crc(fingerprint, body)
-    if actual != crc:
-        raise BitstreamError(
-            f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x}); "
-            f"the stream is damaged, or was made by another model whose id is also "
-            f"{header.model_id.hex()}"
-        )
-    return header, body[pos:]
+    _check_model_and_crc(data, header.model_id, fingerprint)
+    return header, data[pos:-CRC_BYTES]
 
 
 def read_file(path: str | Path) -> bytes:
@@ -270,3 +287,122 @@ def read_file(path: str | Path) -> bytes:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise DataError(f"{path} is {path.stat().st_size} bytes, more than {MAX_FILE_BYTES}: not a bitstream")
     return path.read_bytes()
+
+
+# ------------------------------------------------------------------ format version 3: one photo
+IMAGE_VERSION = 3
+MAX_IMAGE_SIDE = 1 << 15  # pixels along one side (as aekit.codec.pixels.MAX_SIDE)
+MAX_IMAGE_PIXELS = 1 << 26  # H·W (as aekit.codec.pixels.MAX_PIXELS)
+IMAGE_CHANNELS = (1, 3)
+MIN_IMAGE_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + 1 + CRC_BYTES  # H, W, C, length
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """The fields of a photo stream (format version 3) around its payload."""
+
+    version: int
+    model_id: bytes
+    height: int
+    width: int
+    channels: int
+    payload_length: int
+
+    @property
+    def pixels(self) -> int:
+        return self.height * self.width
+
+
+def pack_image(fingerprint: bytes, height: int, width: int, channels: int, payload: bytes) -> bytes:
+    """Wrap the entropy-coded ``payload`` of one H×W photo of ``channels`` (format version 3).
+
+    The code's shape follows from the model and (H, W), so the stream carries the image's.
+    """
+    fingerprint = _check_fingerprint(fingerprint)
+    _check_image(height, width, channels, len(payload), error=ValueError)
+    body = b"".join(
+        [
+            MAGIC,
+            bytes([IMAGE_VERSION]),
+            fingerprint[:MODEL_ID_BYTES],
+            _varint(height),
+            _varint(width),
+            bytes([channels]),
+            _varint(len(payload)),
+            bytes(payload),
+        ]
+    )
+    return body + _crc(fingerprint, body).to_bytes(CRC_BYTES, "big")
+
+
+def _check_image(
+    height: int, width: int, channels: int, payload_length: int, *, error=BitstreamError
+) -> None:
+    prefix = "corrupt bitstream: " if error is BitstreamError else ""
+    if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
+        raise error(f"{prefix}image size {width}×{height} has a side outside 1..{MAX_IMAGE_SIDE}")
+    if height * width > MAX_IMAGE_PIXELS:
+        raise error(f"{prefix}image size {width}×{height} is more than {MAX_IMAGE_PIXELS} pixels")
+    if channels not in IMAGE_CHANNELS:
+        raise error(f"{prefix}{channels} channels, expected 1 (grayscale) or 3 (RGB)")
+    if not 0 <= payload_length <= MAX_PAYLOAD:
+        raise error(f"{prefix}payload length {payload_length} is outside 0..{MAX_PAYLOAD}")
+
+
+def read_image_header(data: bytes) -> tuple[ImageHeader, int]:
+    """Parse and bound the header of a photo stream; return it and the offset of the payload.
+
+    Checks magic, version, every size field and the announced length; not the CRC
+    (see :func:`unpack_image`).
+    """
+    data = _with_magic(data)
+    version = data[len(MAGIC)] if len(data) > len(MAGIC) else None
+    if version != IMAGE_VERSION:
+        what = "nothing" if version is None else f"format version {version}"
+        if data[: len(_V1_PREFIX)] == _V1_PREFIX:
+            what = "format version 1"
+        raise BitstreamError(
+            f"not a photo stream: it holds {what}, a photo is format version {IMAGE_VERSION}"
+            + (" (a stream of codes: decode it with a Codec)" if version == VERSION else "")
+        )
+    if len(data) < MIN_IMAGE_LENGTH:
+        raise BitstreamError(
+            f"truncated bitstream: {len(data)} bytes, a photo stream has at least {MIN_IMAGE_LENGTH}"
+        )
+    pos = len(MAGIC) + 1
+    model_id = data[pos : pos + MODEL_ID_BYTES]
+    pos += MODEL_ID_BYTES
+    height, pos = _read_varint(data, pos, "height", MAX_IMAGE_SIDE)
+    width, pos = _read_varint(data, pos, "width", MAX_IMAGE_SIDE)
+    if pos >= len(data):
+        raise BitstreamError("truncated bitstream: it ends before the channels field")
+    channels = data[pos]
+    pos += 1
+    length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
+    _check_image(height, width, channels, length)
+    _check_total(data, pos + length + CRC_BYTES, length)
+    return ImageHeader(IMAGE_VERSION, model_id, height, width, channels, length), pos
+
+
+def unpack_image(data: bytes, fingerprint: bytes) -> tuple[ImageHeader, bytes]:
+    """Check a whole photo stream against the model with ``fingerprint``; return ``(header, payload)``."""
+    fingerprint = _check_fingerprint(fingerprint)
+    header, pos = read_image_header(data)
+    _check_model_and_crc(bytes(data), header.model_id, fingerprint)
+    return header, bytes(data)[pos:-CRC_BYTES]
+
+
+def _check_model_and_crc(data: bytes, model_id: bytes, fingerprint: bytes) -> None:
+    """BitstreamError unless ``model_id`` is the fingerprint's and the CRC-32 over it and the stream holds."""
+    if model_id != fingerprint[:MODEL_ID_BYTES]:
+        raise BitstreamError(
+            f"wrong model: the bitstream was made by model {model_id.hex()}, "
+            f"this codec is {fingerprint[:MODEL_ID_BYTES].hex()}"
+        )
+    body, crc = data[:-CRC_BYTES], int.from_bytes(data[-CRC_BYTES:], "big")
+    actual = _crc(fingerprint, body)
+    if actual != crc:
+        raise BitstreamError(
+            f"corrupt bitstream: CRC-32 mismatch (stored {crc:08x}, computed {actual:08x}); "
+            f"the stream is damaged, or was made by another model whose id is also {model_id.hex()}"
+        )

@@ -37,6 +37,15 @@ class DeviceEncoder:
         onnxruntime intra-op threads (1, as on a phone core).
     """
 
+    def __new__(cls, path: str | os.PathLike, *, threads: int = 1) -> Any:
+        """A photo codec's directory (codec.json of kind "photo") gives a
+        :class:`~aekit.codec.device_photo.PhotoDeviceEncoder`: photos of any size, PNG/JPEG paths."""
+        if cls is DeviceEncoder and files.kind(path) == files.PHOTO:
+            from .device_photo import PhotoDeviceEncoder
+
+            return PhotoDeviceEncoder(path, threads=threads)
+        return super().__new__(cls)
+
     def __init__(self, path: str | os.PathLike, *, threads: int = 1):
         path = Path(path)
         config = files.read(path)

@@ -28,7 +28,11 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "ENCODER_FILE",
+    "DECODER_FILE",
+    "PHOTO",
     "device_config",
+    "photo_device_config",
+    "kind",
     "write",
     "read",
     "encoder_file",
@@ -39,6 +43,9 @@ FORMAT = "aekit-codec"
 FORMAT_VERSION = 3  # 2: "fingerprint" is the whole 32-byte SHA-256 (bitstream v2 needs it);
 # 3: "tables_sha256" binds the tables to it, the encoder is named and hashed
 ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"  # a photo codec's g_s, for a cloud without torch
+PHOTO = "photo"  # "kind" of a photo codec's codec.json (absent: a codec of fixed-shape items)
+MAX_LATENT_CHANNELS = 1024
 MAX_CONFIG_BYTES = 64 << 20
 MAX_INPUT_NDIM = 4
 MAX_INPUT_SIZE = 1 << 26  # values per item
@@ -65,13 +72,46 @@ def device_config(
         "latent_shape": list(latent_shape),
         "image_shape": None if image_shape is None else list(image_shape),
         "unit_interval": unit_interval,
+        **_table_fields(tables, fingerprint),
+        "encoder": encoder,
+        "encoder_sha256": encoder_sha256,
+    }
+
+
+def photo_device_config(
+    *,
+    fingerprint: bytes,
+    tables: Tables,
+    channels: int,
+    encoder: str | None = None,
+    encoder_sha256: str | None = None,
+    decoder: str | None = None,
+    decoder_sha256: str | None = None,
+) -> dict:
+    """The ``codec.json`` of a photo codec (``"kind": "photo"``): one table per code channel, the
+    image channels, and the two ONNX halves (g_a for the device, g_s for the cloud) with their SHA-256."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": PHOTO,
+        "fingerprint": fingerprint.hex(),
+        "channels": channels,
+        "latent_channels": tables.dim,
+        **_table_fields(tables, fingerprint),
+        "encoder": encoder,
+        "encoder_sha256": encoder_sha256,
+        "decoder": decoder,
+        "decoder_sha256": decoder_sha256,
+    }
+
+
+def _table_fields(tables: Tables, fingerprint: bytes) -> dict:
+    return {
         "precision": tables.precision,
         "offsets": tables.offsets.tolist(),
         "lengths": tables.lengths.tolist(),
         "freqs": [tables.freqs[d, : tables.lengths[d]].tolist() for d in range(tables.dim)],
         "tables_sha256": tables.sha256(fingerprint),
-        "encoder": encoder,
-        "encoder_sha256": encoder_sha256,
     }
 
 
@@ -109,7 +149,7 @@ def read(path: str | Path) -> dict:
             "or Codec.save)"
         )
     try:
-        fields = _check_fields(config)
+        fields = _check_photo_fields(config) if config.get("kind") == PHOTO else _check_fields(config)
     except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"{file} is corrupted: {err}") from None
     if fields["tables"].sha256(fields["fingerprint"]) != config.get("tables_sha256"):
@@ -119,6 +159,13 @@ def read(path: str | Path) -> dict:
             "(`aekit codec export`)"
         )
     return {**config, **fields}
+
+
+def kind(path: str | Path) -> str | None:
+    """The ``kind`` of the codec.json at ``path`` (a file or its directory): "photo", or None."""
+    path = Path(path)
+    config = _load_json(path / FILE if path.is_dir() else path)
+    return config.get("kind") if isinstance(config, dict) else None
 
 
 def _load_json(file: Path) -> object:
@@ -166,6 +213,23 @@ def _check_fields(config: dict) -> dict:
     }
 
 
+def _check_photo_fields(config: dict) -> dict:
+    """The fields of a photo codec's codec.json, each bounded."""
+    fingerprint = bytes.fromhex(config["fingerprint"])
+    if len(fingerprint) != bitstream.FINGERPRINT_BYTES:
+        raise ValueError(f"fingerprint has {len(fingerprint)} bytes, expected {bitstream.FINGERPRINT_BYTES}")
+    channels = config["channels"]
+    if channels not in bitstream.IMAGE_CHANNELS or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    latent_channels = _int(config["latent_channels"], "latent_channels", 1, MAX_LATENT_CHANNELS)
+    return {
+        "fingerprint": fingerprint,
+        "channels": channels,
+        "latent_channels": latent_channels,
+        "tables": _tables(config, latent_channels),
+    }
+
+
 def _tables(config: dict, dim: int) -> Tables:
     precision = _int(config["precision"], "precision", 1, MAX_PRECISION)
     lengths = _ints(config["lengths"], "lengths", 2, MAX_TABLE_LENGTH)
@@ -202,21 +266,22 @@ def _shape(values: object, name: str, max_ndim: int, max_size: int) -> tuple[int
     return shape
 
 
-def encoder_file(directory: str | Path, config: dict) -> Path:
-    """The exported encoder that ``config`` names: a plain file name in ``directory``, present, with its SHA-256.
+def encoder_file(directory: str | Path, config: dict, key: str = "encoder") -> Path:
+    """The exported ONNX file that ``config`` names under ``key`` ("encoder", or a photo codec's
+    "decoder"): a plain file name in ``directory``, present, with its SHA-256 (``key_sha256``).
 
     Raises
     ------
     CheckpointError
-        No encoder named (not exported), a name that is not a plain file name, a missing file,
-        or one whose SHA-256 differs from ``encoder_sha256``.
+        No file named (not exported), a name that is not a plain file name, a missing file,
+        or one whose SHA-256 differs from the recorded one.
     """
     path = Path(directory)
-    name, expected = config.get("encoder"), config.get("encoder_sha256")
+    name, expected = config.get(key), config.get(f"{key}_sha256")
     if name is None or expected is None:
         raise CheckpointError(
-            f"{path / FILE} names no exported encoder (encoder: {name!r}, "
-            f"encoder_sha256: {expected!r}): export it with `aekit codec export {path}` "
+            f"{path / FILE} names no exported {key} ({key}: {name!r}, "
+            f"{key}_sha256: {expected!r}): export it with `aekit codec export {path}` "
             "or Codec.save(dir) (export=True)"
         )
     if (
@@ -226,12 +291,12 @@ def encoder_file(directory: str | Path, config: dict) -> Path:
         or not isinstance(expected, str)
     ):
         raise CheckpointError(
-            f"{path / FILE} is corrupted: encoder must be a file name in {path} "
+            f"{path / FILE} is corrupted: {key} must be a file name in {path} "
             f"with its SHA-256 as hex, got {name!r} and {expected!r}"
         )
     file = path / name
     if not file.is_file():
-        raise CheckpointError(f"{file} not found: export the encoder first (`aekit codec export`)")
+        raise CheckpointError(f"{file} not found: export the {key} first (`aekit codec export`)")
     if hashlib.sha256(file.read_bytes()).hexdigest() != expected:
         raise CheckpointError(
             f"{file} does not match the SHA-256 in {FILE}: it belongs to another codec or is corrupted"

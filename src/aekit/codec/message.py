@@ -15,8 +15,9 @@ import numpy as np
 from ..errors import BitstreamError
 from . import bitstream
 from .coder import Tables
+from .pixels import STRIDE
 
-__all__ = ["encode_message", "encode_symbols", "decode_message"]
+__all__ = ["encode_message", "encode_symbols", "decode_message", "encode_photo", "decode_photo"]
 
 
 def encode_message(latents: np.ndarray, tables: Tables, fingerprint: bytes, latent_shape) -> bytes:
@@ -51,3 +52,28 @@ def decode_message(data: bytes, tables: Tables, fingerprint: bytes, latent_shape
             f"corrupt bitstream: latent shape {header.latent_shape}, the model's is {tuple(latent_shape)}"
         )
     return tables.decode(payload, header.count)
+
+
+def encode_photo(
+    latents: np.ndarray, tables: Tables, fingerprint: bytes, height: int, width: int, channels: int
+) -> bytes:
+    """The format-version-3 stream of one H×W photo from its float code (h·w, M), channel-major coded."""
+    payload = tables.encode(tables.quantize(latents))
+    return bitstream.pack_image(fingerprint, height, width, channels, payload)
+
+
+def decode_photo(
+    data: bytes, tables: Tables, fingerprint: bytes, channels: int
+) -> tuple[np.ndarray, int, int]:
+    """``(symbols (h·w, M), H, W)`` of a photo stream made for the model with ``fingerprint``.
+
+    Raises
+    ------
+    BitstreamError
+        Corrupt, truncated, not a photo stream, made by another model, or of other channels.
+    """
+    header, payload = bitstream.unpack_image(data, fingerprint)
+    if header.channels != channels:
+        raise BitstreamError(f"corrupt bitstream: {header.channels} channels, this codec codes {channels}")
+    h, w = -(-header.height // STRIDE), -(-header.width // STRIDE)
+    return tables.decode(payload, h * w), header.height, header.width

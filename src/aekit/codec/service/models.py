@@ -8,31 +8,42 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CheckpointError
+from ...io import read_config
 from ..model import Codec
+from ..photo import PhotoCodec
 
 __all__ = ["Registry", "load_models"]
 
 
 class Registry:
-    """Loaded codecs by model id (the first bytes of the fingerprint, as written in each stream)."""
+    """Loaded codecs by model id (the first bytes of the fingerprint, as written in each stream):
+    ``codecs`` of fixed-shape items (format version 2) and ``photos`` (photo codecs, version 3)."""
 
-    def __init__(self, codecs: Iterable[Codec] = ()):
+    def __init__(self, codecs: Iterable[Codec | PhotoCodec] = ()):
         self.codecs: dict[bytes, Codec] = {}
+        self.photos: dict[bytes, PhotoCodec] = {}
         self.paths: dict[bytes, str | None] = {}
         for codec in codecs:
             self.add(codec)
 
-    def add(self, codec: Codec, path: str | None = None) -> None:
+    def add(self, codec: Codec | PhotoCodec, path: str | None = None) -> None:
         """Serve ``codec`` (from ``path``) after it decoded a stream of its own; ValueError on an id clash."""
-        _self_test(codec, path)
+        if isinstance(codec, PhotoCodec):
+            _self_test_photo(codec, path)
+        else:
+            _self_test(codec, path)
         key = codec.model_id
-        if key in self.codecs:
-            same = "the same model" if self.codecs[key].fingerprint == codec.fingerprint else "two models"
+        known = self.codecs.get(key) or self.photos.get(key)
+        if known is not None:
+            same = "the same model" if known.fingerprint == codec.fingerprint else "two models"
             raise ValueError(
                 f"{same} with model id {key.hex()}: {self.paths.get(key)} and {path}; "
                 "serve one of them (retrain or fine-tune the other to change its fingerprint)"
             )
-        self.codecs[key] = codec.eval()
+        if isinstance(codec, PhotoCodec):
+            self.photos[key] = codec.eval()
+        else:
+            self.codecs[key] = codec.eval()
         self.paths[key] = path
 
     @classmethod
@@ -45,11 +56,26 @@ def load_models(models: Iterable[str | Path | Codec]) -> Registry:
     """A :class:`Registry` of ``models``: codec directories (loaded here) or loaded codecs."""
     registry = Registry()
     for m in models:
-        if isinstance(m, Codec):
+        if isinstance(m, (Codec, PhotoCodec)):
             registry.add(m)
+        elif read_config(m).get("class") == PhotoCodec.__name__:
+            registry.add(PhotoCodec.load(m), str(Path(m)))
         else:
             registry.add(Codec.load(m), str(Path(m)))
     return registry
+
+
+def _self_test_photo(codec: PhotoCodec, path: str | None) -> None:
+    """Refuse a photo codec without tables or one that cannot decode a 16×16 photo of its own."""
+    where = path or f"model {codec.model_id.hex()}"
+    if not codec.updated:
+        raise CheckpointError(
+            f"{where}: the photo codec has no entropy tables: call update() and save it again"
+        )
+    try:
+        codec.eval().decompress(codec.compress(np.zeros((16, 16, codec.channels), np.uint8)))
+    except Exception as err:
+        raise CheckpointError(f"{where}: the codec fails to decode a stream of its own ({err})") from err
 
 
 def _self_test(codec: Codec, path: str | None) -> None:

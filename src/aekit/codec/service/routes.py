@@ -9,6 +9,8 @@ all; errors are JSON ``{"detail": ...}`` and the service keeps serving after eac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -17,9 +19,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from ...errors import BitstreamError
-from .. import bitstream
+from .. import bitstream, pixels
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
+from ..photo import PhotoCodec
 from .answers import render, wants_png
 from .batching import INLINE_SYMBOLS
 from .state import Service, get_service
@@ -38,11 +41,14 @@ class Health(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """A loaded model; a photo codec's free axes (height, width) are null."""
+
     model_id: str
     fingerprint: str
-    input_shape: list[int]
-    latent_shape: list[int]
+    input_shape: list[int | None]
+    latent_shape: list[int | None]
     image_shape: list[int] | None
+    kind: str = "items"
 
 
 class Problem(BaseModel):
@@ -57,7 +63,8 @@ def _error(description: str) -> dict:
 
 DECODE_RESPONSES: dict[int | str, dict] = {
     200: {
-        "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1)",
+        "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1); "
+        "a photo stream (format version 3) is answered as a PNG",
         "content": {NPY: BINARY, PNG: BINARY},
     },
     400: _error("Corrupt, truncated or wrong-version bitstream"),
@@ -71,7 +78,7 @@ DECODE_RESPONSES: dict[int | str, dict] = {
 
 @router.get("/healthz", response_model=Health, summary="Liveness")
 async def healthz(service: Service = Depends(get_service)) -> Health:
-    return Health(status="ok", models=len(service.registry.codecs))
+    return Health(status="ok", models=len(service.registry.codecs) + len(service.registry.photos))
 
 
 @router.get("/v1/models", response_model=list[ModelInfo], summary="Loaded models")
@@ -85,6 +92,16 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
             image_shape=None if c.image_shape is None else list(c.image_shape),
         )
         for key, c in service.registry.codecs.items()
+    ] + [
+        ModelInfo(
+            model_id=key.hex(),
+            fingerprint=p.fingerprint.hex(),
+            input_shape=[p.channels, None, None],
+            latent_shape=[p.M, None, None],
+            image_shape=None,
+            kind="photo",
+        )
+        for key, p in service.registry.photos.items()
     ]
 
 
@@ -98,6 +115,8 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
 async def decode(request: Request, service: Service = Depends(get_service)) -> Response:
     _check_content_type(request.headers.get("content-type", ""))
     body = await _read_body(request, service.max_body)
+    if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
+        return await _decode_photo(service, body)
     header, codec = _find_model(service, body)
     png = wants_png(request.headers.get("accept", ""))
     if png and codec.image_shape is None:
@@ -132,18 +151,8 @@ async def _read_body(request: Request, max_body: int) -> bytes:
 
 def _find_model(service: Service, body: bytes) -> tuple[bitstream.Header, Codec]:
     """The stream's header and the model it names: 400 bad header, 404 unknown model, 413 too many items."""
-    try:
-        header, _ = bitstream.read_header(body)
-    except BitstreamError as err:
-        raise HTTPException(400, str(err)) from None
-    codecs = service.registry.codecs
-    codec = codecs.get(header.model_id)
-    if codec is None:
-        raise HTTPException(
-            404,
-            f"no loaded model has id {header.model_id.hex()}; "
-            f"loaded: {', '.join(key.hex() for key in codecs) or 'none'}",
-        )
+    header = _parse(bitstream.read_header, body)
+    codec = _loaded(service.registry.codecs, header.model_id, "model")
     item = math.prod(codec.input_shape) * 4  # bytes of one float32 item
     if header.count * item > service.max_output:
         raise HTTPException(
@@ -168,3 +177,47 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
         raise HTTPException(400, str(err)) from None
     except Exception as err:  # the model failed on a stream it accepted: say so, and keep serving
         raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
+
+
+async def _decode_photo(service: Service, body: bytes) -> Response:
+    """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
+    (H·W·C·4 bytes against the limit, checked from the header before decoding), 500 a decoder fault."""
+    header = _parse(bitstream.read_image_header, body)
+    codec = _loaded(service.registry.photos, header.model_id, "photo codec")
+    size = header.pixels * header.channels * 4  # float32 reconstruction
+    if size > service.max_output:
+        raise HTTPException(
+            413,
+            f"the stream holds a {header.width}×{header.height} photo, {size} bytes decoded; "
+            f"the limit is {service.max_output} bytes",
+        )
+    try:
+        content = await run_in_threadpool(_photo_png, codec, body)
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+    except Exception as err:
+        raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
+    return Response(content, media_type=PNG)
+
+
+def _photo_png(codec: PhotoCodec, body: bytes) -> bytes:
+    return pixels.png_bytes(codec.decompress(body))
+
+
+def _parse(read: Callable[[bytes], tuple[Any, int]], body: bytes) -> Any:
+    """The header ``read`` finds in ``body``; 400 if it is corrupt."""
+    try:
+        return read(body)[0]
+    except BitstreamError as err:
+        raise HTTPException(400, str(err)) from None
+
+
+def _loaded(models: dict[bytes, Any], model_id: bytes, what: str) -> Any:
+    """The loaded model of ``model_id``; 404 naming the loaded ones if none."""
+    model = models.get(model_id)
+    if model is None:
+        raise HTTPException(
+            404,
+            f"no loaded {what} has id {model_id.hex()}; loaded: {', '.join(k.hex() for k in models) or 'none'}",
+        )
+    return model

@@ -1,0 +1,127 @@
+"""Train the shipped photo codecs: several λ interleaved, time-boxed, resumable, one photo decode.
+
+Each λ has its run directory (``--out/<name>``: weights, Adam's moments, RNG states, history);
+the λ take turns of ``--chunk-minutes`` until ``--minutes`` have passed or every run has
+``--steps`` steps. Run it again with the same ``--out`` and each run continues where it stopped.
+
+    OMP_NUM_THREADS=1 nohup python benchmarks/train_photo_codec.py \
+        --data ../shared/data/photos/train --out benchmarks/checkpoints/photo --minutes 55 \
+        > benchmarks/checkpoints/photo/train.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from aekit.codec.photo_training import PhotoSet, train_photo_codec
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "photos" / "train"
+RATE_POINTS = {"q1": 0.0018, "q2": 0.0035, "q3": 0.0067}  # CompressAI's first three qualities
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--out", default=str(HERE / "checkpoints" / "photo"))
+    p.add_argument("--points", nargs="+", default=list(RATE_POINTS), help="names among q1 q2 q3")
+    p.add_argument("--N", type=int, default=64)
+    p.add_argument("--M", type=int, default=96)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--steps", type=int, default=1_000_000)
+    p.add_argument("--minutes", type=float, default=55.0, help="wall-clock budget of this call")
+    p.add_argument("--chunk-minutes", type=float, default=5.0, help="one turn of one λ")
+    p.add_argument("--limit", type=int, default=None, help="use only the first photos (smoke runs)")
+    p.add_argument("--device", default=None)
+    p.add_argument(
+        "--ship",
+        action="store_true",
+        help="train nothing: write each run's codec (with tables and ONNX halves) as package data",
+    )
+    args = p.parse_args(argv)
+    if args.ship:
+        ship(Path(args.out), args.points)
+        return
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    t0 = time.monotonic()
+    photos = PhotoSet.from_directory(args.data, limit=args.limit)
+    print(f"decoded {len(photos)} photos once in {time.monotonic() - t0:.1f} s", flush=True)
+    deadline = t0 + 60 * args.minutes
+    done: set[str] = set()
+    while time.monotonic() < deadline and len(done) < len(args.points):
+        for name in args.points:
+            left = deadline - time.monotonic()
+            if name in done or left <= 1:
+                continue
+            print(
+                f"== {name} (λ = {RATE_POINTS[name]}) for {min(left, 60 * args.chunk_minutes) / 60:.1f} min",
+                flush=True,
+            )
+            codec = train_photo_codec(
+                {"N": args.N, "M": args.M},
+                photos,
+                lmbda=RATE_POINTS[name],
+                steps=args.steps,
+                batch_size=args.batch_size,
+                crop=args.crop,
+                lr=args.lr,
+                checkpoint_dir=Path(args.out) / name,
+                checkpoint_every=60 * args.chunk_minutes,
+                time_limit=min(left, 60 * args.chunk_minutes),
+                device=args.device,
+                log=lambda line: print(line, flush=True),
+            )
+            if codec.history["step"] and codec.history["step"][-1] >= args.steps:
+                done.add(name)
+    print(f"finished after {(time.monotonic() - t0) / 60:.1f} min", flush=True)
+
+
+def ship(out: Path, points: list[str]) -> None:
+    """Each run of ``out`` as a shipped codec under aekit/pretrained/codec/<name>, listed in models.json."""
+    import json
+    import shutil
+
+    from aekit.codec import pretrained
+    from aekit.codec.photo import PhotoCodec
+    from aekit.io import read_training_state
+
+    old = {e["name"]: e for e in pretrained.models()}
+    entries = []
+    for name in sorted(points):
+        quality = int(name.lstrip("q"))
+        run = out / name
+        codec = PhotoCodec.load(run).update().eval()
+        state = read_training_state(run)
+        dest = pretrained.ROOT / name
+        shutil.rmtree(dest, ignore_errors=True)
+        codec.save(dest, export=True)
+        entry = {
+            **old.get(name, {}),
+            "name": name,
+            "quality": quality,
+            "lmbda": codec.lmbda,
+            "model_id": codec.model_id.hex(),
+            "N": codec.N,
+            "M": codec.M,
+            "parameters": codec.parameter_count(),
+            "training": {
+                "steps": state.epoch,
+                "minutes": round(float(state.settings.get("seconds", 0)) / 60, 1),
+                "data": "BSDS500 train/test photos (../shared/data/photos/train, 432 images)",
+            },
+        }
+        if entry.get("model_id") != old.get(name, {}).get("model_id"):
+            entry.pop("kodak", None)  # measured on other weights
+        entries.append(entry)
+        print(f"{name}: {dest} (model id {codec.model_id.hex()}, {state.epoch} steps)")
+    pretrained.INDEX.write_text(json.dumps({"models": entries}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
