@@ -1,8 +1,9 @@
 """The README's command-line examples run in order, in one fresh directory, as a new user would type them.
 
 Every line starting with ``aekit `` of the README's shell blocks runs through ``aekit.cli.main``, in
-README order: on the embedded digits as written; where a line names MNIST, only when
-``../shared/data/mnist`` exists, pointed there, with one epoch. A line that reads what a skipped line
+README order: on the embedded digits as written (the epochs capped); where a line names MNIST, only
+when ``../shared/data/mnist`` exists, with one epoch and ``--data-root`` pointed at its first 2,000
+training and 1,000 test images (the whole of it costs minutes an epoch on 2 busy cores). A line that reads what a skipped line
 would have written is skipped with it. No line may overwrite a file an earlier line wrote, and no
 training line may write into a folder a Python block of the README writes.
 """
@@ -13,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from aekit.cli import main
 
@@ -33,6 +33,8 @@ USER_FILES = {
 }
 #: a budget for the digits: the demo's 150 epochs alone take most of a minute on 2 busy cores.
 DIGITS_EPOCHS = 10
+#: the MNIST images the examples get (train, test): enough for `codec compress --n 1000`.
+MNIST_SUBSET = {"train": 2000, "t10k": 1000}
 
 
 def readme_commands() -> list[str]:
@@ -54,8 +56,20 @@ def python_outputs() -> set[str]:
     return set(re.findall(r"(?:save\((?:\w+, )?|checkpoint_dir=)\"([^\"]+)\"", text))
 
 
-def budget(argv: list[str], mnist: bool) -> list[str]:
-    """``argv`` with the data root pointed at the shared MNIST and the epochs cut to the test's budget."""
+def mnist_subset(directory: Path) -> Path:
+    """The first images of each split of the shared MNIST, as the four IDX files, in ``directory``."""
+    from aekit.data import load_idx, save_idx
+
+    directory.mkdir()
+    for prefix, n in MNIST_SUBSET.items():
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+            name = f"{prefix}-{kind}.gz"
+            save_idx(directory / name, load_idx(MNIST / name)[:n])
+    return directory
+
+
+def budget(argv: list[str], mnist: bool, root: Path | None = None) -> list[str]:
+    """``argv`` with ``--data-root`` pointed at ``root`` and the epochs cut to the test's budget."""
     epochs = 1 if mnist else DIGITS_EPOCHS
     argv = list(argv)
     for flag, cap in (("--epochs", epochs), ("--pretrain-epochs", 1 if mnist else 2)):
@@ -65,7 +79,7 @@ def budget(argv: list[str], mnist: bool) -> list[str]:
         elif flag == "--epochs" and _trains(argv):
             argv += [flag, str(epochs)]
     if "--data-root" in argv:
-        argv[argv.index("--data-root") + 1] = str(MNIST)
+        argv[argv.index("--data-root") + 1] = str(root)
     return argv
 
 
@@ -113,11 +127,11 @@ def test_no_cli_example_trains_into_a_folder_a_python_block_writes():
             assert not set(_outputs(argv)) & written_by_python, line
 
 
-@pytest.mark.slow
 def test_the_readme_cli_examples_run_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AEKIT_DATA", str(tmp_path / "no-data"))  # nothing found unless --data-root says
     _user_files(tmp_path)
+    root = mnist_subset(tmp_path / "mnist") if MNIST.is_dir() else None
     skipped_outputs: list[str] = []
     ran = 0
     for line in readme_commands():
@@ -128,8 +142,8 @@ def test_the_readme_cli_examples_run_in_order(tmp_path, monkeypatch):
             skipped_outputs += _outputs(argv)
             continue
         before, start = _snapshot(tmp_path), time.perf_counter()
-        assert main(["-q", *budget(argv, mnist)]) == 0, line
-        print(f"{time.perf_counter() - start:6.1f} s  {' '.join(budget(argv, mnist))}")
+        assert main(["-q", *budget(argv, mnist, root)]) == 0, line
+        print(f"{time.perf_counter() - start:6.1f} s  {' '.join(budget(argv, mnist, root))}")
         changed = [p for p, t in _snapshot(tmp_path).items() if p in before and before[p] != t]
         if " ".join(argv) not in REWRITES:
             assert not changed, f"{line} overwrote {changed}"

@@ -61,6 +61,11 @@ def _one_line_error(capsys, argv: list[str]) -> str:
             "--corruption: 'masking' needs its ν, e.g. masking:0.25 (see 'aekit train --help')",
         ),
         (
+            ["--corruption", "none"],
+            "--corruption: unknown corruption 'none' in 'none'; expected one of gaussian, masking, saltpepper "
+            "(e.g. 'masking:0.25') (see 'aekit train --help')",
+        ),
+        (
             ["--corruption", "gaussian"],
             "--corruption: 'gaussian' needs its σ, e.g. gaussian:0.5 (see 'aekit train --help')",
         ),

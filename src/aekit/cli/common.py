@@ -58,26 +58,27 @@ def int_list(text: str) -> list[int]:
 
 def corruption_spec(text: str) -> str:
     """A q_D spec such as ``masking:0.25`` (for ``--corruption``, ``--noise``), checked by the library's
-    parser and kept as the text; ``none`` passes."""
+    parser and kept as the text."""
     from ..corruption import parse  # torch: only when the option is given
 
-    if text.strip().lower() != "none":
-        try:
-            parse(text)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
+    try:
+        parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
 def corruption_specs(text: str) -> str:
-    """One q_D spec, or one per layer separated by commas (``masking:0.1,masking:0.2``); none left empty."""
+    """One q_D spec, or one per layer separated by commas (``masking:0.1,none``: ``none`` for a layer
+    without); none left empty."""
     items = [v.strip() for v in text.split(",")]
     if "" in items:
         raise argparse.ArgumentTypeError(
             f"{text!r} has an empty spec; expected specs like masking:0.1,masking:0.2"
         )
     for item in items:
-        corruption_spec(item)
+        if len(items) == 1 or item.lower() != "none":
+            corruption_spec(item)
     return text
 
 
