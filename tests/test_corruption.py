@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -151,3 +152,18 @@ def test_inputs_outside_the_range_are_a_data_error(codes):
     Masking(0.5).check_input(codes)
     with pytest.raises(DataError, match=r"\[-1, 1\]"):
         SaltAndPepper(0.1, value_range=(-1, 1)).check_input(codes * 2)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("masking", "'masking' needs its ν, e.g. masking:0.25"),
+        ("gaussian:", "'gaussian:' needs its σ, e.g. gaussian:0.5"),
+        ("sp", "'sp' needs its ν, e.g. saltpepper:0.1"),
+        ("masking::0.2", "'masking::0.2' needs its ν, e.g. masking:0.25"),
+        ("gaussian:0.5::noclip", "'gaussian:0.5::noclip' has an empty field between ':'"),
+    ],
+)
+def test_a_spec_without_its_number_is_refused(spec, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        corruption.parse(spec)

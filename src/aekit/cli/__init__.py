@@ -12,12 +12,15 @@ import argparse
 import copy
 import importlib
 import logging
+import os
 import re
 import sys
 from typing import Any, NoReturn
 
 from .._version import __version__
 from ..errors import AekitError
+from .common import UsageError
+from .messages import in_cli_words
 
 # Modules of aekit.cli that add sub-commands, in --help order.
 COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec", "outliers")
@@ -27,10 +30,6 @@ USER_ERRORS = (AekitError, ValueError, OSError)
 
 
 GLOBAL_FLAGS = ("--debug", "-q", "--quiet")
-
-
-class UsageError(Exception):
-    """A bad command line (raised instead of argparse's print-and-exit)."""
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -62,7 +61,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        # "argument --hidden: '256,,64' has an empty size ..." -> "--hidden: ..."
+        message = re.sub(r"^argument ", "", message)
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,18 +97,25 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
         return int(args.func(args) or 0)
     except UsageError as err:
-        print(f"aekit: error: {err}", file=sys.stderr)
+        _error(str(err))
         return 2
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"aekit: error: {_message(err)}", file=sys.stderr)
+        _error(_message(err))
         return 2
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
         return 130
     finally:
         _discard_staged_runs()
+
+
+def _error(message: str) -> None:
+    """Print ``aekit: error: message``; under torchrun only rank 0 does, so that an error every rank
+    meets is said once."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"aekit: error: {message}", file=sys.stderr)
 
 
 def _discard_staged_runs() -> None:
@@ -126,7 +134,25 @@ def _message(err: Exception) -> str:
         if temporary:
             name = (temporary.group(1) or "") + temporary.group(2)
         return f"{err.strerror}: {name}"
-    return " ".join(str(err).split("\n"))
+    return in_cli_words(one_line(str(err)))
+
+
+def one_line(text: str) -> str:
+    """A message of several lines as one: an indented list after ``...:`` becomes ``a, b``; the next
+    sentence follows after ``;``."""
+    out, listing = "", False
+    for line in text.splitlines():
+        item, line = line.startswith((" ", "\t")), line.strip()
+        if not line:
+            continue
+        if not out or out.endswith(":"):
+            out += (" " if out else "") + line
+        elif item and listing:
+            out += ", " + line
+        else:
+            out += "; " + line[:1].lower() + line[1:]
+        listing = item
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,13 @@ from .. import data as datasets
 from ..errors import DataError
 
 N = TypeVar("N", int, float)
+
+
+class UsageError(Exception):
+    """A bad command line: printed as one line, exit code 2 (raised instead of argparse's print-and-exit,
+    and by the checks of option combinations made before the library runs)."""
+
+
 #: What the handlers are given as a model: any aekit model (a torch.nn.Module whose attributes vary by family).
 Model = Any
 
@@ -28,14 +35,17 @@ MAX_LAYER = 1 << 20  # the largest layer size (--hidden, --channels) the command
 
 
 def int_list(text: str) -> list[int]:
-    """``"256,64"`` -> ``[256, 64]`` (for ``--hidden``); each size in 1..MAX_LAYER."""
+    """``"256,64"`` -> ``[256, 64]`` (for ``--hidden``); each size in 1..MAX_LAYER, none left empty."""
+    items = [v.strip() for v in text.split(",")]
+    if "" in items:
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty size; expected sizes like 256,64")
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in items]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive integers like '256,64', got {text!r}"
         ) from None
-    if not values or min(values) <= 0:
+    if min(values) <= 0:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated positive integers like '256,64', got {text!r}"
         )
@@ -44,6 +54,32 @@ def int_list(text: str) -> list[int]:
             f"layer sizes must be at most {MAX_LAYER} (2**20), got {max(values)} in {text!r}"
         )
     return values
+
+
+def corruption_spec(text: str) -> str:
+    """A q_D spec such as ``masking:0.25`` (for ``--corruption``, ``--noise``), checked by the library's
+    parser and kept as the text."""
+    from ..corruption import parse  # torch: only when the option is given
+
+    try:
+        parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def corruption_specs(text: str) -> str:
+    """One q_D spec, or one per layer separated by commas (``masking:0.1,none``: ``none`` for a layer
+    without); none left empty."""
+    items = [v.strip() for v in text.split(",")]
+    if "" in items:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has an empty spec; expected specs like masking:0.1,masking:0.2"
+        )
+    for item in items:
+        if len(items) == 1 or item.lower() != "none":
+            corruption_spec(item)
+    return text
 
 
 def _checked_number(text: str, convert: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> N:
@@ -60,6 +96,21 @@ def _checked_number(text: str, convert: Callable[[str], N], ok: Callable[[N], bo
 def positive_int(text: str) -> int:
     """An int >= 1 (for ``--n``)."""
     return _checked_number(text, int, lambda v: v >= 1, "a positive integer (>= 1)")
+
+
+def nonnegative_int(text: str) -> int:
+    """An int >= 0 (for ``--pretrain-epochs``)."""
+    return _checked_number(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float >= 0 (for ``--momentum``, ``--weight-decay``)."""
+    return _checked_number(text, float, lambda v: 0 <= v < float("inf"), "a number >= 0")
+
+
+def fraction(text: str) -> float:
+    """A float in [0, 1) (for ``--val-fraction``)."""
+    return _checked_number(text, float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 
 
 def seed_int(text: str) -> int:
@@ -90,10 +141,13 @@ def add_data_arguments(
     parser: argparse.ArgumentParser,
     *,
     default: str | None = "digits",
-    split: str = "test",
+    split: str | None = "test",
     required: bool | None = None,
 ) -> None:
-    """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``."""
+    """--data, --data-root, --download, --split; --data is required without a default unless ``required=False``.
+
+    ``split=None``: no --split, for a command that reads each split it needs itself (training reads
+    the training split and, where --data has one, the test split)."""
     parser.add_argument(
         "--data",
         default=default,
@@ -115,9 +169,10 @@ def add_data_arguments(
         help="directory holding the MNIST-format files (default: $AEKIT_DATA or ~/.cache/aekit)",
     )
     parser.add_argument("--download", action="store_true", help="download MNIST-family data if missing")
-    parser.add_argument(
-        "--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})"
-    )
+    if split is not None:
+        parser.add_argument(
+            "--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})"
+        )
 
 
 def load_data(
@@ -126,7 +181,7 @@ def load_data(
     """``(X, y)`` for the data named on the command line: samples as rows, one label per sample."""
     X, y = datasets.load_dataset(
         args.data,
-        split=split or args.split,
+        split=split or getattr(args, "split", None) or "test",
         flatten=flatten,
         root=args.data_root,
         download=getattr(args, "download", False),

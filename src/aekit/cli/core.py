@@ -16,12 +16,17 @@ import numpy as np
 from .choices import ACTIVATION_NAMES
 from .common import (
     Model,
+    UsageError,
     add_data_arguments,
     add_run_arguments,
+    corruption_specs,
+    fraction,
     int_list,
     is_main,
     load_data,
+    nonnegative_float,
     out_file,
+    positive_float,
     positive_int,
     say,
     seed_int,
@@ -56,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "filters.png and the pre-trained stack in DIR/pretrained.",
     )
     p.model_action = p.add_argument("--model", default="ae", choices=["ae"])
-    add_data_arguments(p)
+    add_data_arguments(p, split=None)  # trains on the training split, reports the test split
     p.add_argument(
         "--hidden", type=int_list, default=[256, 64], help="encoder sizes, last is the code (256,64)"
     )
@@ -73,6 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--corruption",
         default=None,
+        type=corruption_specs,
+        metavar="SPEC",
         help="q_D for a denoising model: masking:0.25, gaussian:0.5, saltpepper:0.1",
     )
     add_fit_arguments(p)
@@ -117,13 +124,13 @@ def _register_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
 def add_fit_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
     """The training options; ``resume``: the command can continue a run (--resume)."""
     p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--momentum", type=nonnegative_float, default=0.9, help="SGD momentum")
     p.add_argument(
         "--weight-decay",
-        type=float,
+        type=nonnegative_float,
         default=0.0,
         help="L2 penalty (adam, sgd) or decoupled weight decay (adamw)",
     )
@@ -133,10 +140,15 @@ def add_fit_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> Non
         choices=["constant", "cosine"],
         help="constant (default) or cosine annealing from --lr to --lr/100 over --epochs",
     )
-    p.add_argument("--patience", type=int, default=None, help="early stopping on a validation split")
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="early stopping on the --val-fraction split: stop after this many epochs without improvement",
+    )
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="fraction of the training data held out for validation (default 0.1; 0 for none)",
     )
@@ -144,7 +156,18 @@ def add_fit_arguments(p: argparse.ArgumentParser, *, resume: bool = True) -> Non
     add_run_arguments(p, resume=resume)
 
 
+def check_fit_options(args: argparse.Namespace) -> None:
+    """The checks that tie two training options together, made before any data is read or work done
+    (one option's own range is its argparse type)."""
+    if args.patience is not None and args.val_fraction == 0:
+        raise UsageError(
+            f"--patience {args.patience} stops early on the validation split: --val-fraction must be > 0 "
+            "with --patience (e.g. 0.1), or leave out --patience"
+        )
+
+
 def fit_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`aekit.train.fit` given on the command line."""
     return dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -176,6 +199,7 @@ def reconstruction_metrics(model: Model, X: np.ndarray) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    check_fit_options(args)
     return TRAINERS[args.model](args)
 
 
@@ -184,6 +208,10 @@ def train_dense(args: argparse.Namespace) -> int:
     from ..train import seed_everything
     from .runs import finish_run, load_test, run_directory
 
+    if args.corruption is not None and "," in args.corruption:
+        raise UsageError(
+            f"--corruption {args.corruption}: --model ae takes one spec (one per layer is --model sda's)"
+        )
     X, y = load_data(args, "train")
     X_test, _ = load_test(args)
     X_tr, _, X_val, _ = split_off_validation(X, y, args)

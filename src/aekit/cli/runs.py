@@ -39,10 +39,11 @@ RUN_FILES = (
 RUN_DIRS = ("pretrained",)
 
 
-def run_directory(out, *, resume: bool = False, overwrite: bool = False) -> Path:
+def run_directory(out: str | os.PathLike, *, resume: bool | None = None, overwrite: bool = False) -> Path:
     """Check a training command's output directory before any work: ``resume`` needs a run there to
     continue; a fresh run refuses a directory that holds a checkpoint unless ``overwrite``, and then
-    first removes every file an earlier run wrote there, so nothing stale survives."""
+    first removes every file an earlier run wrote there, so nothing stale survives. ``resume=None``:
+    the command has no --resume (its message does not offer one)."""
     out = Path(out)
     recover_replacement(out)
     if resume:
@@ -52,9 +53,10 @@ def run_directory(out, *, resume: bool = False, overwrite: bool = False) -> Path
             )
         return out
     if (out / CONFIG).exists() and not overwrite:
+        resuming = "" if resume is None else ", --resume to continue it,"
         raise ValueError(
-            f"{out} already holds a checkpoint: pass --overwrite to replace it, --resume to "
-            "continue it, or choose another directory"
+            f"{out} already holds a checkpoint: pass --overwrite to replace it{resuming} or choose "
+            "another directory"
         )
     if (out / CONFIG).exists():  # --overwrite: the new run goes beside the old one, swapped in at the end
         return _staged(out) if is_main() else out

@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from . import core
-from .common import Model, is_main, load_data, out_file, positive_int, say, write_json
+from .common import (
+    Model,
+    is_main,
+    load_data,
+    nonnegative_int,
+    out_file,
+    positive_float,
+    positive_int,
+    say,
+    write_json,
+)
 
 PRETRAINED = "pretrained"  # sub-directory of --out holding the pre-trained stack
 
@@ -33,12 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     group.add_argument(
         "--pretrain-epochs",
-        type=int,
+        type=nonnegative_int,
         default=10,
         help="greedy pre-training epochs per layer (default 10; 0: no pre-training)",
     )
     group.add_argument(
-        "--pretrain-lr", type=float, default=None, help="pre-training learning rate (default: --lr)"
+        "--pretrain-lr", type=positive_float, default=None, help="pre-training learning rate (default: --lr)"
     )
 
     p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")

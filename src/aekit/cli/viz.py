@@ -12,6 +12,7 @@ import numpy as np
 
 from .common import (
     add_data_arguments,
+    corruption_spec,
     has_split,
     int_list,
     load_data,
@@ -20,7 +21,7 @@ from .common import (
     say,
     write_json,
 )
-from .core import add_fit_arguments, fit_options, split_off_validation
+from .core import add_fit_arguments, check_fit_options, fit_options, split_off_validation
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
@@ -48,7 +49,7 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="a trained checkpoint with a 2-unit code (default: train one)",
     )
-    add_data_arguments(p)
+    add_data_arguments(p, split=None)  # the training and test splits (20% held out without one)
     p.add_argument(
         "--hidden",
         type=int_list,
@@ -64,6 +65,7 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--corruption",
         default=None,
+        type=corruption_spec,
         metavar="SPEC",
         help="train a denoising map: q_D such as masking:0.2 (benchmarks/mnist_2d.py's best setting)",
     )
@@ -72,10 +74,10 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--save", default=None, metavar="DIR", help="keep the trained model (checkpoint directory)"
     )
-    p.add_argument("--k", type=int, default=5, help="neighbours of the k-NN classifier (default 5)")
+    p.add_argument("--k", type=positive_int, default=5, help="neighbours of the k-NN classifier (default 5)")
     p.add_argument(
         "--trust-samples",
-        type=int,
+        type=positive_int,
         default=3000,
         help="test points used for trustworthiness, which costs O(n^2) (default 3000)",
     )
@@ -99,6 +101,8 @@ def _register_plot(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--corruption",
         default=None,
+        type=corruption_spec,
+        metavar="SPEC",
         help="recon: corrupt the inputs first (default: the model's own q_D, if any)",
     )
     p.add_argument(
@@ -180,6 +184,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from ..maps import compare_maps
     from .runs import finish_run
 
+    check_fit_options(args)
     X_tr, y_tr, X_te, y_te = _splits(args)
     model, source, seconds = _map_model(args, X_tr)
     maps = compare_maps(model, X_tr, y_tr, X_te, y_te, k=args.k, trust_samples=args.trust_samples)

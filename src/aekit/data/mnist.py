@@ -155,7 +155,7 @@ def load_mnist(
                 f"MNIST {split} files ({_file_names(split, 'images')[0]}, "
                 f"{_file_names(split, 'labels')[0]}, with or without .gz) not found; "
                 f"looked in:\n{looked}\n"
-                "Pass download=True to fetch them, or root=<directory holding the files>."
+                "Pass download=True to fetch them, or root=DIR for the directory that holds them."
             )
         directory = fetch_mnist(root if root is not None else default_data_dir() / "mnist")
     X, y = load_idx_dataset(directory, split, flatten=False)

@@ -210,6 +210,8 @@ class SaltAndPepper(Corruption):
 
 
 _KINDS: dict[str, type[Corruption]] = {cls.kind: cls for cls in (Masking, Gaussian, SaltAndPepper)}
+#: kind -> (the symbol of its one required number, an example value), for the message of a bare kind.
+_PARAMETER = {"masking": ("ν", "0.25"), "gaussian": ("σ", "0.5"), "saltpepper": ("ν", "0.1")}
 _ALIASES = {
     "mask": "masking",
     "gauss": "gaussian",
@@ -223,7 +225,8 @@ _ALIASES = {
 def parse(spec: str) -> Corruption:
     """Build a corruption from ``"masking:0.25"``, ``"gaussian:0.5"``, ``"gaussian:0.5:noclip"``
     or ``"saltpepper:0.1"``; a value range other than [0, 1] follows as ``LOW..HIGH``
-    (``"saltpepper:0.1:-1..1"``, ``"gaussian:0.5:0.."`` for [0, inf))."""
+    (``"saltpepper:0.1:-1..1"``, ``"gaussian:0.5:0.."`` for [0, inf)). The number (ν or σ) is
+    required: a bare ``"masking"`` is refused rather than given a default the user never chose."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"corruption spec must be a string like 'masking:0.25', got {spec!r}")
     kind, _, rest = spec.strip().lower().partition(":")
@@ -233,7 +236,12 @@ def parse(spec: str) -> Corruption:
             f"unknown corruption {kind!r} in {spec!r}; expected one of "
             f"{', '.join(sorted(_KINDS))} (e.g. 'masking:0.25')"
         )
-    parts = [p for p in rest.split(":") if p] if rest else []
+    parts = rest.split(":") if rest else []
+    if not parts or not parts[0].strip():
+        symbol, example = _PARAMETER[kind]
+        raise ValueError(f"{spec.strip()!r} needs its {symbol}, e.g. {kind}:{example}")
+    if any(not p.strip() for p in parts):
+        raise ValueError(f"{spec.strip()!r} has an empty field between ':'; expected e.g. '{kind}:0.25'")
     try:
         options: dict[str, Any] = {}
         if kind == "gaussian" and parts and parts[-1] in ("noclip", "clip"):
