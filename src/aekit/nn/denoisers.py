@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import corruption as corruption_lib
 from ..errors import DataError
 from ..registry import register
+from . import corruption as corruption_lib
 from .base import AEModule
 
 __all__ = [
