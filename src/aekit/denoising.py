@@ -24,7 +24,10 @@ PRETRAINED_DEFAULT = {1: "gray-blind", 3: "color-blind"}
 
 
 def _pretrained_root() -> Path:
-    return Path(str(resources.files("aekit").joinpath(*PRETRAINED_DIR)))
+    root = resources.files("aekit")
+    for part in PRETRAINED_DIR:  # one part at a time: Python 3.10's Traversable.joinpath takes one
+        root = root / part
+    return Path(str(root))
 
 
 def pretrained_denoisers() -> dict[str, dict]:

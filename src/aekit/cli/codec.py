@@ -487,7 +487,7 @@ def cmd_train_photo(args: argparse.Namespace) -> int:
     if not is_main():  # under torchrun: rank 0 writes the deployable codec and reports
         return 0
     export = codec.save(out / "export", export=True)  # with its tables: for compress, serve, the device
-    step = codec.history["step"][-1] if codec.history["step"] else 0
+    step = codec.history["step"][-1] if codec.history and codec.history["step"] else 0
     say(
         f"trained photo codec {codec.model_id.hex()} to step {step} in {seconds:.0f}s -> {out} "
         f"(resume with --resume); the codec with its tables and ONNX halves -> {export}"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def _read_varint(data: bytes, pos: int, field: str, maximum: int) -> tuple[int, 
 
 
 # ------------------------------------------------------------------ write
-def pack(fingerprint: bytes, count: int, latent_shape, payload: bytes) -> bytes:
+def pack(fingerprint: bytes, count: int, latent_shape: Iterable[int], payload: bytes) -> bytes:
     """Wrap an entropy-coded ``payload`` of ``count`` items with latent shape ``latent_shape``.
 
     ``fingerprint`` is the model's 32-byte SHA-256: its first bytes go into the stream
@@ -155,7 +156,7 @@ def _crc(fingerprint: bytes, body: bytes) -> int:
     return zlib.crc32(body, zlib.crc32(fingerprint))
 
 
-def _check_fingerprint(fingerprint) -> bytes:
+def _check_fingerprint(fingerprint: object) -> bytes:
     if not isinstance(fingerprint, (bytes, bytearray)):
         raise TypeError(f"fingerprint must be bytes (the model's SHA-256), got {type(fingerprint).__name__}")
     if len(fingerprint) != FINGERPRINT_BYTES:
@@ -165,7 +166,9 @@ def _check_fingerprint(fingerprint) -> bytes:
     return bytes(fingerprint)
 
 
-def _check_sizes(count: int, latent_shape: tuple, payload_length: int, *, error=BitstreamError) -> None:
+def _check_sizes(
+    count: int, latent_shape: tuple[int, ...], payload_length: int, *, error: type[Exception] = BitstreamError
+) -> None:
     prefix = "corrupt bitstream: " if error is BitstreamError else ""
     if not 1 <= count <= MAX_ITEMS:
         raise error(f"{prefix}item count {count} is outside 1..{MAX_ITEMS}")
@@ -336,7 +339,7 @@ def pack_image(fingerprint: bytes, height: int, width: int, channels: int, paylo
 
 
 def _check_image(
-    height: int, width: int, channels: int, payload_length: int, *, error=BitstreamError
+    height: int, width: int, channels: int, payload_length: int, *, error: type[Exception] = BitstreamError
 ) -> None:
     prefix = "corrupt bitstream: " if error is BitstreamError else ""
     if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):

@@ -21,8 +21,10 @@ This module needs numpy and constriction only (no torch): it runs on the device.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import BitstreamError, DataError
 
@@ -50,7 +52,7 @@ class Tables:
         Bits of the fixed-point probabilities (1..24).
     """
 
-    def __init__(self, offsets, lengths, freqs, precision: int):
+    def __init__(self, offsets: ArrayLike, lengths: ArrayLike, freqs: ArrayLike, precision: int) -> None:
         offsets = np.asarray(offsets)
         lengths = np.asarray(lengths)
         freqs = np.asarray(freqs)
@@ -99,7 +101,7 @@ class Tables:
         self.min_item_bits = sum(self.precision - (int(f) - 1).bit_length() for f in self.freqs.max(1))
         self._models: list | None = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_models"] = None  # constriction models are rebuilt on demand (they do not pickle)
         return state
@@ -133,7 +135,7 @@ class Tables:
         """Clamp integer symbols (N, D) into each dimension's table range [o_d, o_d + L_d - 1]."""
         return np.clip(symbols, self.low, self.high)
 
-    def quantize(self, latents) -> np.ndarray:
+    def quantize(self, latents: ArrayLike) -> np.ndarray:
         """ŷ = clip(round(y)) of float latents (N, D) as int64 symbols, clamped in float before the cast.
 
         Rounding and clamping to integer bounds commute, so clamping first is the same ŷ, and it keeps
@@ -177,7 +179,7 @@ class Tables:
         return (self.precision - np.log2(f)).sum(1)
 
     # -------------------------------------------------------------- coding
-    def encode(self, symbols) -> bytes:
+    def encode(self, symbols: ArrayLike) -> bytes:
         """Range-code integer symbols of shape (N, D) (each within its table range) into bytes.
 
         The payload is at least :meth:`min_payload` bytes long (zero-padded if need be).

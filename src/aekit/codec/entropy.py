@@ -51,8 +51,11 @@ class FactorizedPrior(nn.Module):
         self.loc = nn.Parameter(torch.linspace(-1.0, 1.0, components).repeat(dim, 1))  # μ
         self.log_scale = nn.Parameter(torch.zeros(dim, components))  # log s
 
-    def _params(self, dtype=None):
-        logits, loc, log_scale = self.logits, self.loc, self.log_scale
+    def _params(self, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(π, μ, s) of each dimension's mixture (D, K), cast to ``dtype`` when given."""
+        logits: torch.Tensor = self.logits
+        loc: torch.Tensor = self.loc
+        log_scale: torch.Tensor = self.log_scale
         if dtype is not None:
             logits, loc, log_scale = logits.to(dtype), loc.to(dtype), log_scale.to(dtype)
         return torch.softmax(logits, -1), loc, log_scale.clamp(-7.0, 7.0).exp()
@@ -78,7 +81,9 @@ class FactorizedPrior(nn.Module):
         return -torch.log2(self.likelihood(y)).sum(-1)
 
     @torch.no_grad()
-    def tabulate(self, precision: int = 16, tail_mass: float = 1e-6, max_length: int = MAX_TABLE_LENGTH):
+    def tabulate(
+        self, precision: int = 16, tail_mass: float = 1e-6, max_length: int = MAX_TABLE_LENGTH
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer tables ``(offsets, lengths, freqs)`` of the quantised densities.
 
         Dimension d keeps the integers o_d..o_d + L_d − 1 between its ``tail_mass / 2`` quantiles;

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +162,7 @@ def read(path: str | Path) -> dict:
     return {**config, **fields}
 
 
-def kind(path: str | Path) -> str | None:
+def kind(path: str | os.PathLike) -> str | None:
     """The ``kind`` of the codec.json at ``path`` (a file or its directory): "photo", or None."""
     path = Path(path)
     config = _load_json(path / FILE if path.is_dir() else path)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = ["png_bytes"]
 
 
-def png_bytes(X: np.ndarray, image_shape) -> bytes:
+def png_bytes(X: np.ndarray, image_shape: Sequence[int]) -> bytes:
     """PNG of items ``X`` (N, ...) drawn as ``image_shape`` (H, W) or (H, W, 3); a grid of ceil(√N) columns."""
     from PIL import Image
 

@@ -10,6 +10,8 @@ constriction only (no torch): it runs on the device.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import BitstreamError
@@ -20,7 +22,9 @@ from .pixels import STRIDE
 __all__ = ["encode_message", "encode_symbols", "decode_message", "encode_photo", "decode_photo"]
 
 
-def encode_message(latents: np.ndarray, tables: Tables, fingerprint: bytes, latent_shape) -> bytes:
+def encode_message(
+    latents: np.ndarray, tables: Tables, fingerprint: bytes, latent_shape: Sequence[int]
+) -> bytes:
     """The bitstream of float codes ``latents`` (N, D): symbols ŷ = clip(round(y)), coded and framed.
 
     Raises
@@ -31,13 +35,17 @@ def encode_message(latents: np.ndarray, tables: Tables, fingerprint: bytes, late
     return encode_symbols(tables.quantize(latents), tables, fingerprint, latent_shape)
 
 
-def encode_symbols(symbols: np.ndarray, tables: Tables, fingerprint: bytes, latent_shape) -> bytes:
+def encode_symbols(
+    symbols: np.ndarray, tables: Tables, fingerprint: bytes, latent_shape: Sequence[int]
+) -> bytes:
     """The bitstream of integer ``symbols`` (N, D), each within its table's range."""
     payload = tables.encode(symbols)
     return bitstream.pack(fingerprint, len(symbols), latent_shape, payload)
 
 
-def decode_message(data: bytes, tables: Tables, fingerprint: bytes, latent_shape) -> np.ndarray:
+def decode_message(
+    data: bytes, tables: Tables, fingerprint: bytes, latent_shape: Sequence[int]
+) -> np.ndarray:
     """The integer symbols (N, D) of a bitstream made for the model with ``fingerprint``.
 
     Raises

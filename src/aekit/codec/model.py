@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,12 @@ from torch import nn
 from .. import io, registry
 from ..errors import CheckpointError
 from ..nn.base import AEModule
-from . import bitstream, files
+from . import files
 from .bottleneck import EntropyBottleneck, check_table_width
-from .coder import Tables
 from .export import export_onnx
-from .fingerprint import state_digest
 from .message import decode_message, encode_message
 from .networks import MAX_PARAMETERS, AutoencoderTransforms, build_autoencoder, guess_image_shape
+from .tabulated import Tabulated
 
 __all__ = ["Codec", "QUANTIZERS", "TABLES_FILE", "ENCODER_FILE", "MAX_PARAMETERS"]
 
@@ -44,8 +43,8 @@ _BOTTLENECK = "entropy_bottleneck."  # checkpoints name its tensors without this
 
 
 @registry.register
-class Codec(AEModule):
-    """An autoencoder made into a compressor.
+class Codec(Tabulated, AEModule):
+    """An autoencoder made into a compressor (tables, fingerprint and model id: :class:`Tabulated`).
 
     Parameters
     ----------
@@ -166,57 +165,6 @@ class Codec(AEModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x̂ = g_s(round(g_a(x))), without the table clamp."""
         return self.decode(self.entropy_bottleneck.quantize(self.encode(x), "dequantize"))
-
-    # ------------------------------------------------------------------ tables
-    def update(self) -> Codec:
-        """Tabulate the entropy model into integer CDF tables (call after training); returns self."""
-        self.entropy_bottleneck.update()
-        self._fingerprint = None
-        return self
-
-    def clear_tables(self) -> None:
-        """Forget the tables (before the weights change); :meth:`update` makes new ones."""
-        self.entropy_bottleneck.clear()
-        self._fingerprint = None
-
-    @property
-    def updated(self) -> bool:
-        """Whether the codec has entropy tables (:meth:`update` was called, or they were loaded)."""
-        return self.entropy_bottleneck.updated
-
-    @property
-    def tables(self) -> Tables:
-        """The integer tables as a :class:`~aekit.codec.coder.Tables` (needs :meth:`update`, refused if stale)."""
-        return self.entropy_bottleneck.tables
-
-    @property
-    def fingerprint(self) -> bytes:
-        """SHA-256 (32 bytes) of every weight (decoder included) and the CDF tables.
-
-        A bitstream carries its first :data:`~aekit.codec.bitstream.MODEL_ID_BYTES` bytes
-        (:attr:`model_id`) and binds all of it into its CRC-32.
-        """
-        if self._fingerprint is None:
-            self._fingerprint = state_digest(self.state_dict())
-        return self._fingerprint
-
-    @property
-    def model_id(self) -> bytes:
-        """The fingerprint's first bytes, as written in each bitstream (picks the model in the service)."""
-        return self.fingerprint[: bitstream.MODEL_ID_BYTES]
-
-    def train(self, mode: bool = True) -> Codec:
-        if mode:
-            self._fingerprint = None  # weights may change: recompute after training
-        return super().train(mode)
-
-    def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
-    ) -> Any:
-        self._fingerprint = None
-        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.entropy_bottleneck.tables_match_density()  # the tables were saved with this density
-        return result
 
     # ------------------------------------------------------------------ coding
     @torch.no_grad()

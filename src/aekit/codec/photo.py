@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -229,7 +230,7 @@ class PhotoCodec(Tabulated, AEModule):
             check_widths(args.get("channels"), args.get("N"), args.get("M"))
         except ValueError as err:
             raise CheckpointError(f"{path}: {err}") from None
-        model = io.load(path, device=device)
+        model = cast(PhotoCodec, io.load(path, device=device))  # its class is checked above
         eb = model.entropy_bottleneck
         if eb.table_lengths.any():
             try:

@@ -59,7 +59,10 @@ def check_size(height: int, width: int, max_pixels: int = MAX_PIXELS, what: str 
 
 
 def read_image(
-    source: str | os.PathLike | bytes, channels: int = 3, *, max_pixels: int = MAX_PIXELS
+    source: str | os.PathLike | bytes | bytearray | memoryview,
+    channels: int = 3,
+    *,
+    max_pixels: int = MAX_PIXELS,
 ) -> np.ndarray:
     """The pixels of a PNG/JPEG/... file (or its bytes) as uint8 (H, W, ``channels``).
 

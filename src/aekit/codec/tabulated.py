@@ -9,7 +9,7 @@ ones, and is named in each stream by its fingerprint, a SHA-256 of every weight 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -20,6 +20,8 @@ from .fingerprint import state_digest
 
 __all__ = ["Tabulated"]
 
+_Self = TypeVar("_Self", bound="Tabulated")
+
 
 class Tabulated(nn.Module):
     """Mixin of an ``nn.Module`` with an ``entropy_bottleneck`` (:class:`EntropyBottleneck`)."""
@@ -27,7 +29,7 @@ class Tabulated(nn.Module):
     entropy_bottleneck: EntropyBottleneck
     _fingerprint: bytes | None = None
 
-    def update(self) -> Any:
+    def update(self: _Self) -> _Self:
         """Tabulate the entropy model into integer CDF tables (call after training); returns self."""
         self.entropy_bottleneck.update()
         self._fingerprint = None
@@ -50,7 +52,11 @@ class Tabulated(nn.Module):
 
     @property
     def fingerprint(self) -> bytes:
-        """SHA-256 (32 bytes) of every weight and the tables; a stream binds it into its CRC-32."""
+        """SHA-256 (32 bytes) of every weight (decoder included) and the tables.
+
+        A stream carries its first :data:`~aekit.codec.bitstream.MODEL_ID_BYTES` bytes
+        (:attr:`model_id`) and binds all of it into its CRC-32.
+        """
         if self._fingerprint is None:
             self._fingerprint = state_digest(self.state_dict())
         return self._fingerprint
@@ -60,7 +66,7 @@ class Tabulated(nn.Module):
         """The fingerprint's first bytes, as written in each stream (picks the model in the service)."""
         return self.fingerprint[: bitstream.MODEL_ID_BYTES]
 
-    def train(self, mode: bool = True) -> Any:
+    def train(self: _Self, mode: bool = True) -> _Self:
         if mode:
             self._fingerprint = None  # weights may change: recompute after training
         return super().train(mode)

@@ -9,6 +9,10 @@ Several λ give several rate-distortion points. The fit loop is aekit's own
 
 from __future__ import annotations
 
+from typing import Any
+
+from torch import nn
+
 from ..train import fit
 from .model import Codec, check_lmbda, check_quantizer
 
@@ -16,19 +20,19 @@ __all__ = ["train_codec"]
 
 
 def train_codec(
-    model,
-    X,
+    model: nn.Module | dict | Codec,
+    X: Any,
     *,
     lmbda: float = 0.01,
-    X_val=None,
+    X_val: Any = None,
     epochs: int = 10,
     batch_size: int = 128,
     lr: float = 1e-3,
     components: int = 3,
     quantizer: str | None = None,
     precision: int = 16,
-    image_shape=None,
-    **fit_options,
+    image_shape: tuple[int, ...] | None = None,
+    **fit_options: Any,
 ) -> Codec:
     """Train ``model`` for rate-distortion and return the :class:`Codec` with its tables.
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ..model import Codec
+from ..photo import PhotoCodec
 from .models import load_models
 from .routes import router
 from .state import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTPUT, Service
@@ -17,7 +18,7 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    models: Iterable[str | Path | Codec] = (),
+    models: Iterable[str | Path | Codec | PhotoCodec] = (),
     *,
     max_body: int = DEFAULT_MAX_BODY,
     max_output: int = DEFAULT_MAX_OUTPUT,

@@ -52,7 +52,7 @@ class Registry:
         return load_models(dirs)
 
 
-def load_models(models: Iterable[str | Path | Codec]) -> Registry:
+def load_models(models: Iterable[str | Path | Codec | PhotoCodec]) -> Registry:
     """A :class:`Registry` of ``models``: codec directories (loaded here) or loaded codecs."""
     registry = Registry()
     for m in models:
