@@ -8,6 +8,7 @@ the flags a user typed, so that the library keeps its own words for Python users
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: keyword argument of the library -> the flag that sets it on the command line.
@@ -40,7 +41,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 def in_cli_words(message: str) -> str:
     """``message`` with each Python argument it names replaced by its flag (see :data:`FLAGS`)."""
     for pattern, words in _PHRASES:
-        message = re.sub(pattern, lambda m, words=words: _words(m, words), message)
+        message = re.sub(pattern, functools.partial(_words, words=words), message)
     return message
 
 
