@@ -112,14 +112,6 @@ class Codec(Tabulated, AEModule):
             table_width=table_width,
         )
 
-    def checkpoint_args(self) -> dict:
-        return {
-            **self.config,
-            "lmbda": self.lmbda,
-            "quantizer": self.quantizer,
-            "table_width": int(self.entropy_bottleneck.table_freqs.shape[1]),
-        }
-
     @property
     def prior(self) -> nn.Module:
         """The density of the code (:class:`~aekit.codec.entropy.FactorizedPrior`)."""

@@ -98,14 +98,6 @@ class PhotoCodec(Tabulated, AEModule):
             table_width=table_width,
         )
 
-    def checkpoint_args(self) -> dict:
-        return {
-            **self.config,
-            "lmbda": self.lmbda,
-            "quantizer": self.quantizer,
-            "table_width": int(self.entropy_bottleneck.table_freqs.shape[1]),
-        }
-
     # ------------------------------------------------------------------ training objective
     def rate_distortion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mse, bpp)`` of a batch x (B, C, H, W) in [0, 1], sides multiples of 16: noise in training

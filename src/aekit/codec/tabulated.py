@@ -28,6 +28,18 @@ class Tabulated(nn.Module):
 
     entropy_bottleneck: EntropyBottleneck
     _fingerprint: bytes | None = None
+    config: dict  # the constructor arguments (AEModule), and the two a codec may change after building:
+    lmbda: float
+    quantizer: str
+
+    def checkpoint_args(self) -> dict:
+        """The constructor arguments that rebuild this codec, with its current λ, quantiser and table width."""
+        return {
+            **self.config,
+            "lmbda": self.lmbda,
+            "quantizer": self.quantizer,
+            "table_width": int(self.entropy_bottleneck.table_freqs.shape[1]),
+        }
 
     def update(self: _Self) -> _Self:
         """Tabulate the entropy model into integer CDF tables (call after training); returns self."""
