@@ -119,9 +119,9 @@ def test_service_decodes_a_photo_stream_to_png(client):
 
 def test_service_bounds_the_photo_before_decoding_and_refuses_damage(client):
     codec = PhotoCodec.load(pretrained.model_dir(1))
-    big = codec.compress(np.zeros((200, 200, 3), np.uint8))  # 480 000 bytes decoded > 200 000
+    big = codec.compress(np.zeros((300, 300, 3), np.uint8))  # 270 000 bytes of pixels > 200 000
     r = client.post("/v1/decode", content=big, headers=OCTET)
-    assert r.status_code == 413 and "200×200" in r.json()["detail"]
+    assert r.status_code == 413 and "300×300" in r.json()["detail"]
     data = bytearray(codec.compress(tiny_photo()))
     data[-6] ^= 0xFF
     assert client.post("/v1/decode", content=bytes(data), headers=OCTET).status_code == 400

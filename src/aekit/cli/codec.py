@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codec.tiling import DEFAULT_TILE, check_tile
 from ..errors import DataError
 from .choices import ACTIVATION_NAMES
 from .common import (
@@ -113,6 +114,7 @@ def _add_coding_parsers(csub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="photo codec directory (default: the shipped one that made the stream)",
     )
+    add_tile_argument(p)
     p.set_defaults(func=cmd_decompress)
 
     p = csub.add_parser("export", help="write the ONNX encoder and device tables (encoder.onnx, codec.json)")
@@ -141,13 +143,14 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--max-output-mib",
         type=float,
         default=64.0,
-        help="largest decoded answer, items x item size x 4 bytes (64 MiB); 413 beyond",
+        help="largest decoded answer, items x item size x 4 bytes, or a photo's H x W x C (64 MiB); 413 beyond",
     )
     p.add_argument(
         "--no-batching",
         action="store_true",
         help="decode every request alone (default: concurrent small requests share one decoder pass)",
     )
+    add_tile_argument(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -168,6 +171,7 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
         "--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)"
     )
     p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server, > 0")
+    add_tile_argument(p)
     p.set_defaults(func=cmd_send)
 
 
@@ -332,6 +336,7 @@ def cmd_serve(args) -> int:
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,
+        tile=args.tile,
     )
     sock = _listen(args.host, args.port)
     config = uvicorn.Config(
@@ -414,6 +419,28 @@ def _add_photo_model_arguments(p: argparse.ArgumentParser) -> None:
         help="a photo: the shipped codec of this quality (1 = smallest files; `aekit codec models`; default 2)",
     )
     p.add_argument("--model", default=None, metavar="DIR", help="a photo: this photo codec directory instead")
+    add_tile_argument(p)
+
+
+def tile_size(text: str) -> int:
+    """``--tile``: 0 or a multiple of 16 pixels, at least 32."""
+    try:
+        return check_tile(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (no tiling) or a multiple of 16 pixels, at least 32; got {text!r}"
+        ) from None
+
+
+def add_tile_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tile",
+        type=tile_size,
+        default=DEFAULT_TILE,
+        metavar="PX",
+        help="photos with a side above PX pixels run g_a / g_s by PX-pixel tiles with context: "
+        "bounded memory, the same stream and pixels (0: the whole photo at once)",
+    )
 
 
 def _shipped_dir(quality: int | None) -> Path:
@@ -506,7 +533,7 @@ def cmd_compress_photo(args: argparse.Namespace) -> int:
 
     codec = _photo_codec(args.model, args.quality)
     image = pixels.read_image(args.model_dir, codec.channels)
-    data = codec.compress(image)
+    data = codec.compress(image, tile=args.tile)
     with atomic_path(args.out) as tmp:
         tmp.write_bytes(data)
     h, w = image.shape[:2]
@@ -528,7 +555,7 @@ def cmd_decompress_photo(args: argparse.Namespace) -> int:
             f"{args.model_dir} was made by model {header.model_id.hex()}, which is not shipped with this "
             "aekit: pass --model DIR"
         )
-    image = PhotoCodec.load(model).decompress(data)
+    image = PhotoCodec.load(model).decompress(data, tile=args.tile)
     _write_png(args.out, image)
     say(f"{len(data)} bytes -> {header.width}×{header.height} photo -> {args.out}")
     return 0
@@ -550,7 +577,7 @@ def _send_photos(args: argparse.Namespace, encoder) -> int:
     ):
         raise ValueError("a photo comes back as one PNG: give one photo with --out NAME.png")
     for name in args.images:
-        data = encoder.compress(Path(name))
+        data = encoder.compress(Path(name), tile=args.tile)
         answer = send(data, args.server, accept=PNG, timeout=args.timeout)
         if args.out:
             with atomic_path(args.out) as tmp:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
-from . import files, pixels
+from . import files, pixels, tiling
 from .coder import Tables
 from .message import decode_photo, encode_photo
 
@@ -57,6 +57,10 @@ class _PhotoHalf:
         self.input_name = inputs[0].name
         self.tables.models()  # the coder's models, built once
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The ONNX half on one float32 (N, C, h, w) array."""
+        return self.session.run(None, {self.input_name: x})[0]
+
 
 class PhotoDeviceEncoder(_PhotoHalf):
     """Compress photos on the device: ``encoder.onnx`` + ``codec.json``; no torch.
@@ -75,21 +79,23 @@ class PhotoDeviceEncoder(_PhotoHalf):
             return pixels.read_image(photo, self.channels)
         return pixels.as_image(photo, self.channels)
 
-    def latents(self, photo: object) -> np.ndarray:
-        """y = g_a(x) of one photo from the ONNX encoder, (h·w, M) float32."""
-        x = pixels.to_input(self.image(photo))
-        y = self.session.run(None, {self.input_name: x})[0]
-        return np.ascontiguousarray(y[0].transpose(1, 2, 0).reshape(-1, y.shape[1]))
+    def latents(self, photo: object, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
+        """y = g_a(x) of one photo from the ONNX encoder, (h·w, M) float32, by tiles of ``tile``
+        pixels with context (:mod:`aekit.codec.tiling`; 0: all at once)."""
+        return tiling.analyse(self.run, self.image(photo), tile)
 
-    def symbols(self, photo: object) -> np.ndarray:
+    def symbols(self, photo: object, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
         """ŷ = clip(round(g_a(x))), (h·w, M) int64."""
-        return self.tables.quantize(self.latents(photo))
+        return self.tables.quantize(self.latents(photo, tile=tile))
 
-    def compress(self, photo: object) -> bytes:
-        """The format-version-3 stream of one photo (a PNG/JPEG path or bytes, or uint8 pixels)."""
+    def compress(self, photo: object, *, tile: int = tiling.DEFAULT_TILE) -> bytes:
+        """The format-version-3 stream of one photo (a PNG/JPEG path or bytes, or uint8 pixels);
+        a photo with a side above ``tile`` pixels is analysed by tiles, in bounded memory."""
         image = self.image(photo)
         height, width = image.shape[:2]
-        return encode_photo(self.latents(image), self.tables, self.fingerprint, height, width, self.channels)
+        return encode_photo(
+            self.latents(image, tile=tile), self.tables, self.fingerprint, height, width, self.channels
+        )
 
 
 class PhotoDeviceDecoder(_PhotoHalf):
@@ -97,10 +103,8 @@ class PhotoDeviceDecoder(_PhotoHalf):
 
     key = "decoder"
 
-    def decompress(self, data: bytes) -> np.ndarray:
-        """The photo, uint8 (H, W, C), of a stream made by this codec (BitstreamError if corrupt)."""
+    def decompress(self, data: bytes, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
+        """The photo, uint8 (H, W, C), of a stream made by this codec (BitstreamError if corrupt),
+        synthesised by tiles of ``tile`` pixels with context (0: all at once)."""
         symbols, height, width = decode_photo(data, self.tables, self.fingerprint, self.channels)
-        h, w = pixels.latent_size(height, width)
-        y = symbols.astype(np.float32).reshape(1, h, w, -1).transpose(0, 3, 1, 2)
-        x_hat = self.session.run(None, {self.input_name: np.ascontiguousarray(y)})[0]
-        return pixels.to_image(x_hat[0], height, width)
+        return tiling.synthesise(self.run, symbols, height, width, tile)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -27,7 +28,7 @@ import torch
 from .. import io, registry
 from ..errors import CheckpointError
 from ..nn.base import AEModule
-from . import files, pixels
+from . import files, pixels, tiling
 from .bottleneck import EntropyBottleneck, check_table_width
 from .export import export_onnx
 from .message import decode_photo, encode_photo
@@ -126,36 +127,47 @@ class PhotoCodec(Tabulated, AEModule):
         return self.g_s(torch.round(self.g_a(x)))
 
     # ------------------------------------------------------------------ coding
-    @torch.no_grad()
-    def latents(self, image: object) -> np.ndarray:
-        """y = g_a(x) of one photo (uint8 (H, W, C), or floats in [0, 1]) as float32 (h·w, M)."""
-        x = pixels.to_input(pixels.as_image(image, self.channels))
+    def _run(self, net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+        """``net`` as numpy float32 -> numpy float32, on the codec's device, in eval mode."""
         self.eval()
-        y = self.g_a(torch.from_numpy(x).to(self.device))
-        return y[0].permute(1, 2, 0).reshape(-1, self.M).cpu().numpy()
 
-    def compress(self, image: object) -> bytes:
-        """The format-version-3 stream of one photo: uint8 (H, W, C) (or (H, W) grayscale, or floats)."""
+        @torch.no_grad()
+        def run(a: np.ndarray) -> np.ndarray:
+            return net(torch.from_numpy(a).to(self.device)).cpu().numpy()
+
+        return run
+
+    def latents(self, image: object, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
+        """y = g_a(x) of one photo (uint8 (H, W, C), or floats in [0, 1]) as float32 (h·w, M),
+        by tiles of ``tile`` pixels with context (:mod:`aekit.codec.tiling`; 0: all at once)."""
+        return tiling.analyse(self._run(self.g_a), pixels.as_image(image, self.channels), tile)
+
+    def compress(self, image: object, *, tile: int = tiling.DEFAULT_TILE) -> bytes:
+        """The format-version-3 stream of one photo: uint8 (H, W, C) (or (H, W) grayscale, or floats).
+
+        Photos with a side above ``tile`` pixels are analysed by tiles with context, in bounded
+        memory; the stream is the same whatever the tiling (:mod:`aekit.codec.tiling`)."""
         image = pixels.as_image(image, self.channels)
         height, width = image.shape[:2]
-        return encode_photo(self.latents(image), self.tables, self.fingerprint, height, width, self.channels)
+        return encode_photo(
+            self.latents(image, tile=tile), self.tables, self.fingerprint, height, width, self.channels
+        )
 
     def decompress_symbols(self, data: bytes) -> tuple[np.ndarray, int, int]:
         """``(symbols (h·w, M), H, W)`` of a stream made by this codec."""
         return decode_photo(data, self.tables, self.fingerprint, self.channels)
 
-    @torch.no_grad()
-    def dequantize(self, symbols: np.ndarray, height: int, width: int) -> np.ndarray:
-        """x̂ = g_s(ŷ) as uint8 (H, W, C), cropped, for symbols (h·w, M) of an H×W photo."""
-        h, w = pixels.latent_size(height, width)
-        self.eval()
-        y = torch.as_tensor(np.ascontiguousarray(symbols), dtype=torch.float32, device=self.device)
-        x_hat = self.g_s(y.reshape(1, h, w, self.M).permute(0, 3, 1, 2))
-        return pixels.to_image(x_hat[0].cpu().numpy(), height, width)
+    def dequantize(
+        self, symbols: np.ndarray, height: int, width: int, *, tile: int = tiling.DEFAULT_TILE
+    ) -> np.ndarray:
+        """x̂ = g_s(ŷ) as uint8 (H, W, C), cropped, for symbols (h·w, M) of an H×W photo, by tiles of
+        ``tile`` pixels with context (0: all at once)."""
+        return tiling.synthesise(self._run(self.g_s), symbols, height, width, tile)
 
-    def decompress(self, data: bytes) -> np.ndarray:
-        """The photo (uint8 (H, W, C)) of a stream made by this codec (BitstreamError if corrupt)."""
-        return self.dequantize(*self.decompress_symbols(data))
+    def decompress(self, data: bytes, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
+        """The photo (uint8 (H, W, C)) of a stream made by this codec (BitstreamError if corrupt),
+        synthesised by tiles of ``tile`` pixels above that size (0: all at once)."""
+        return self.dequantize(*self.decompress_symbols(data), tile=tile)
 
     def estimated_bits(self, image: object) -> float:
         """−Σ log2 P(ŷ) of one photo from the integer tables: the likelihood estimate of its payload."""

@@ -29,6 +29,7 @@ __all__ = [
     "read_image",
     "as_image",
     "padded_size",
+    "pad",
     "latent_size",
     "to_input",
     "to_image",
@@ -136,12 +137,18 @@ def latent_size(height: int, width: int) -> tuple[int, int]:
     return math.ceil(height / STRIDE), math.ceil(width / STRIDE)
 
 
-def to_input(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, C) -> x = pixel / 255 as float32 (1, C, H', W'), edge-padded to multiples of 16."""
+def pad(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, C) edge-padded (the last row and column repeated) to (H', W', C), multiples of 16."""
     height, width = image.shape[:2]
     ph, pw = padded_size(height, width)
-    padded = np.pad(image, ((0, ph - height), (0, pw - width), (0, 0)), mode="edge")
-    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
+    if (ph, pw) == (height, width):
+        return image
+    return np.pad(image, ((0, ph - height), (0, pw - width), (0, 0)), mode="edge")
+
+
+def to_input(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, C) -> x = pixel / 255 as float32 (1, C, H', W'), edge-padded to multiples of 16."""
+    return np.ascontiguousarray(pad(image).transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255)
 
 
 def to_image(x_hat: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from ..model import Codec
 from ..photo import PhotoCodec
+from ..tiling import DEFAULT_TILE, check_tile
 from .models import load_models
 from .routes import router
 from .state import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTPUT, Service
@@ -24,6 +25,7 @@ def create_app(
     max_output: int = DEFAULT_MAX_OUTPUT,
     threads: int | None = 1,
     batching: bool = True,
+    tile: int = DEFAULT_TILE,
 ) -> FastAPI:
     """The decode service for ``models`` (codec directories or loaded :class:`Codec` objects).
 
@@ -34,13 +36,17 @@ def create_app(
     max_body : int
         Largest accepted request body in bytes (413 beyond).
     max_output : int
-        Largest answer in bytes of float32 reconstructions, items × item size × 4 (413 beyond,
-        before decoding).
+        Largest answer in bytes, before decoding (413 beyond): float32 reconstructions of items,
+        items × item size × 4, or a photo's uint8 pixels H × W × C (its floats exist one tile at a time).
     threads : int, optional
         torch intra-op threads for decoding (1 suits many small concurrent requests).
     batching : bool
         Decode small concurrent requests together (:class:`~.batching.Batcher`); False decodes each alone.
+    tile : int
+        Photos are synthesised by tiles of this many pixels with context, in bounded memory
+        (0: all at once; :mod:`aekit.codec.tiling`).
     """
+    tile = check_tile(tile)
     for name, value in (("max_body", max_body), ("max_output", max_output)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -54,7 +60,7 @@ def create_app(
             torch.set_num_threads(threads)
         registry = load_models(models)
         app.state.service = Service.start(
-            registry, batching=batching, max_body=max_body, max_output=max_output
+            registry, batching=batching, max_body=max_body, max_output=max_output, tile=tile
         )
         yield
 

@@ -181,10 +181,11 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
 
 async def _decode_photo(service: Service, body: bytes) -> Response:
     """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
-    (H·W·C·4 bytes against the limit, checked from the header before decoding), 500 a decoder fault."""
+    (its H·W·C bytes of pixels against the limit, checked from the header before decoding; the floats
+    of g_s exist one tile at a time), 500 a decoder fault."""
     header = _parse(bitstream.read_image_header, body)
     codec = _loaded(service.registry.photos, header.model_id, "photo codec")
-    size = header.pixels * header.channels * 4  # float32 reconstruction
+    size = header.pixels * header.channels  # uint8 pixels: g_s runs by tiles (aekit.codec.tiling)
     if size > service.max_output:
         raise HTTPException(
             413,
@@ -192,7 +193,7 @@ async def _decode_photo(service: Service, body: bytes) -> Response:
             f"the limit is {service.max_output} bytes",
         )
     try:
-        content = await run_in_threadpool(_photo_png, codec, body)
+        content = await run_in_threadpool(_photo_png, codec, body, service.tile)
     except BitstreamError as err:
         raise HTTPException(400, str(err)) from None
     except Exception as err:
@@ -200,8 +201,8 @@ async def _decode_photo(service: Service, body: bytes) -> Response:
     return Response(content, media_type=PNG)
 
 
-def _photo_png(codec: PhotoCodec, body: bytes) -> bytes:
-    return pixels.png_bytes(codec.decompress(body))
+def _photo_png(codec: PhotoCodec, body: bytes, tile: int) -> bytes:
+    return pixels.png_bytes(codec.decompress(body, tile=tile))
 
 
 def _parse(read: Callable[[bytes], tuple[Any, int]], body: bytes) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from ..tiling import DEFAULT_TILE
 from .batching import Batcher
 from .models import Registry
 
@@ -32,13 +33,18 @@ class Service:
     max_body : int
         Largest accepted request body in bytes (413 beyond).
     max_output : int
-        Largest answer in bytes of float32 reconstructions (413 beyond, before decoding).
+        Largest answer in bytes (413 beyond, before decoding): float32 reconstructions of items, or
+        the uint8 pixels of a photo (H·W·C; its floats exist one tile at a time).
+    tile : int
+        Photos are synthesised by tiles of this many pixels with context (0: all at once;
+        :mod:`aekit.codec.tiling`).
     """
 
     registry: Registry
     batchers: dict[bytes, Batcher] = field(default_factory=dict)
     max_body: int = DEFAULT_MAX_BODY
     max_output: int = DEFAULT_MAX_OUTPUT
+    tile: int = DEFAULT_TILE
 
     @classmethod
     def start(cls, registry: Registry, *, batching: bool = True, **limits: int) -> Service:
