@@ -13,9 +13,13 @@ Peak memory is that of f on one (T + 2m)² window plus the output, instead of f 
 
 For the photo codec (:mod:`aekit.codec.networks_conv`, four 5×5 layers of stride 2):
 
-- g_a: ρ = Σ_l 2·2^(l−1) = 2·(1 + 2 + 4 + 8) = 30 pixels, so m = :data:`ANALYSIS_MARGIN` = 32 px;
-- g_s (transposed, padding 2): each layer's output depends on its input within ±1, so
-  ρ = 1 + ½ + ¼ + ⅛ < 2 code positions, m = :data:`SYNTHESIS_MARGIN` = 2 positions (32 px).
+- g_a: output o of a layer reads inputs 2o − 2 … 2o + 2, so code position i reads pixels
+  16i − 30 … 16i + 30 (ρ = 2·(1 + 2 + 4 + 8) = 30): m = :data:`ANALYSIS_MARGIN` = 32 px;
+- g_s (transposed, padding 2, output padding 1): output o reads inputs ⌈o/2 − 1⌉ … ⌊o/2 + 1⌋, so
+  through the four layers the pixels 16i … 16i + 15 of code position i read positions i − 1 … i + 2:
+  m = :data:`SYNTHESIS_MARGIN` = 2 positions (32 px).
+
+(The tests show that one stride less of margin changes the result.)
 
 Any codec whose transforms are fully convolutional (the hyperprior's g_a / g_s too) runs through
 :func:`tiled`; :func:`analyse` and :func:`synthesise` are the photo codec's two ends, shared by the
@@ -46,7 +50,7 @@ __all__ = [
 
 DEFAULT_TILE = 1024  # pixels: photos with a side above it are coded by tiles (exact, see above)
 ANALYSIS_MARGIN = 32  # pixels of context around a g_a tile (receptive field radius 30 px)
-SYNTHESIS_MARGIN = 2  # code positions of context around a g_s tile (radius < 2 positions)
+SYNTHESIS_MARGIN = 2  # code positions of context around a g_s tile (pixels of position i read i − 1 … i + 2)
 MIN_TILE = 2 * pixels.STRIDE
 
 Array = np.ndarray
