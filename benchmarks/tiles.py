@@ -6,7 +6,7 @@ memory
     A 4000×3000 photo (Kodak's kodim23 upscaled with Lanczos; the content only sets the rate) is
     compressed on the device side (:class:`aekit.codec.PhotoDeviceEncoder`: onnxruntime, torch
     blocked) and decoded by the service (``POST /v1/decode`` through :func:`aekit.codec.create_app`,
-    torch), each in a fresh subprocess, by tiles (``--tile``, 1024 by default) and whole (tile 0).
+    torch), each in a fresh subprocess, by tiles (``--tile``, aekit's default: 512) and whole (tile 0).
     Peak RSS is the process's VmHWM from /proc/self/status (the high-water mark of its resident
     memory), beside its resident memory before the work (imports and model loaded).
 kodak
@@ -151,6 +151,36 @@ def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(10 * math.log10(255**2 / max(err[mask].mean(), 1e-12)))
 
 
+def summarize(rows: list[dict], model: str, tile: int, border: int) -> dict:
+    """Means over the images, the worst seams, and each tiling's seams against the whole-image decode
+    over the same bands (content-matched: what the tiling itself costs at a seam)."""
+    from aekit.codec import pixels
+
+    summary = {
+        "model": model,
+        "tile": tile,
+        "border": border,
+        "images": len(rows),
+        "same_streams": sum(r["same_stream"] for r in rows),
+        "pixels_differing": sum(r["pixels_differing"] for r in rows),
+        "pixels": sum(int(np.prod(pixels.read_image(KODAK / r["image"]).shape[:2])) for r in rows),
+        "max_pixel_difference": max(r["max_pixel_difference"] for r in rows),
+    }
+    for name in ("whole", "tiled", "naive"):
+        for key in ("bpp", "psnr", "seam_drop"):
+            summary[f"{key}_{name}"] = float(np.mean([r[f"{key}_{name}"] for r in rows]))
+        summary[f"max_seam_drop_{name}"] = float(max(r[f"seam_drop_{name}"] for r in rows))
+        summary[f"seams_over_0.5dB_{name}"] = sum(
+            sum(r[f"psnr_{name}"] - p > 0.5 for p in r[f"seam_psnr_{name}"]) for r in rows
+        )
+    summary["seams"] = sum(len(r["seam_psnr_whole"]) for r in rows)
+    for name in ("tiled", "naive"):
+        summary[f"max_seam_{name}_below_whole_db"] = float(
+            max(max(np.subtract(r["seam_psnr_whole"], r[f"seam_psnr_{name}"])) for r in rows)
+        )
+    return summary
+
+
 def kodak(model: Path, tile: int, border: int) -> dict:
     from benchmarks.kodak import psnr
 
@@ -189,27 +219,7 @@ def kodak(model: Path, tile: int, border: int) -> dict:
             row[f"seam_drop_{name}"] = row[f"psnr_{name}"] - min(seams)  # the worst seam of the image
         rows.append(row)
         print(json.dumps(row), flush=True)
-    summary = {
-        "model": model.name,
-        "tile": tile,
-        "border": border,
-        "images": len(rows),
-        "same_streams": sum(r["same_stream"] for r in rows),
-        "pixels_differing": sum(r["pixels_differing"] for r in rows),
-        "pixels": sum(int(np.prod(pixels.read_image(KODAK / r["image"]).shape[:2])) for r in rows),
-        "max_pixel_difference": max(r["max_pixel_difference"] for r in rows),
-    }
-    for name in ("whole", "tiled", "naive"):
-        for key in ("bpp", "psnr", "seam_drop"):
-            summary[f"{key}_{name}"] = float(np.mean([r[f"{key}_{name}"] for r in rows]))
-        summary[f"max_seam_drop_{name}"] = float(max(r[f"seam_drop_{name}"] for r in rows))
-        summary[f"seams_over_0.5dB_{name}"] = sum(
-            sum(r[f"psnr_{name}"] - p > 0.5 for p in r[f"seam_psnr_{name}"]) for r in rows
-        )
-    summary["seams"] = sum(len(r["seam_psnr_whole"]) for r in rows)
-    summary["max_seam_tiled_below_whole_db"] = float(
-        max(max(np.subtract(r["seam_psnr_whole"], r["seam_psnr_tiled"])) for r in rows)
-    )
+    summary = summarize(rows, model.name, tile, border)
     print(json.dumps(summary), flush=True)
     return {"summary": summary, "images": rows}
 
@@ -222,13 +232,16 @@ def main() -> None:
         return
     sys.path.insert(0, str(HERE.parent))
     from aekit.codec import pretrained
+    from aekit.codec.tiling import DEFAULT_TILE
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--part", choices=["memory", "kodak", "all"], default="all")
     parser.add_argument("--quality", type=int, default=2, help="shipped codec (2)")
-    parser.add_argument("--tile", type=int, default=1024, help="memory: tile side in pixels (1024)")
+    parser.add_argument(
+        "--tile", type=int, default=DEFAULT_TILE, help=f"memory: tile side in pixels ({DEFAULT_TILE})"
+    )
     parser.add_argument("--no-whole", action="store_true", help="memory: skip the whole-photo run (tile 0)")
     parser.add_argument("--kodak-tile", type=int, default=256, help="kodak: tile side in pixels (256)")
     parser.add_argument("--border", type=int, default=4, help="kodak: pixels either side of a seam (4)")

@@ -48,7 +48,7 @@ __all__ = [
     "synthesise",
 ]
 
-DEFAULT_TILE = 1024  # pixels: photos with a side above it are coded by tiles (exact, see above)
+DEFAULT_TILE = 512  # pixels: photos with a side above it are coded by tiles (exact, see above)
 ANALYSIS_MARGIN = 32  # pixels of context around a g_a tile (receptive field radius 30 px)
 SYNTHESIS_MARGIN = 2  # code positions of context around a g_s tile (pixels of position i read i − 1 … i + 2)
 MIN_TILE = 2 * pixels.STRIDE
