@@ -2,6 +2,7 @@
 computation (and differs with too small a margin), the stream does not depend on the tiling, and a
 12-megapixel photo stays in bounded memory."""
 
+import io
 import json
 import os
 import subprocess
@@ -12,8 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fastapi.testclient import TestClient
+from PIL import Image
 
-from aekit.codec import tiling
+from aekit.cli import main
+from aekit.codec import create_app, pretrained, tiling
 from aekit.codec.device_photo import PhotoDeviceDecoder, PhotoDeviceEncoder
 from aekit.codec.photo import PhotoCodec
 
@@ -153,3 +157,54 @@ def test_a_12_megapixel_photo_codes_and_decodes_under_2_gb():
     done = subprocess.run([sys.executable, "-c", PEAK], capture_output=True, text=True, env=env, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["peak_kib"] < 2 << 20, result
+
+
+def test_cli_tile_gives_the_same_stream_and_refuses_a_bad_tile_in_one_line(tmp_path, capsys):
+    Image.fromarray(photo(70, 100)).save(tmp_path / "p.png")
+    streams = []
+    for tile in ("32", "0"):
+        out = tmp_path / f"p{tile}.aek"
+        assert (
+            main(
+                [
+                    "-q",
+                    "codec",
+                    "compress",
+                    str(tmp_path / "p.png"),
+                    "--quality",
+                    "1",
+                    "--tile",
+                    tile,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        streams.append(out.read_bytes())
+    assert streams[0] == streams[1]
+    back = tmp_path / "back.png"
+    assert (
+        main(["-q", "codec", "decompress", str(tmp_path / "p32.aek"), "--tile", "48", "--out", str(back)])
+        == 0
+    )
+    assert np.asarray(Image.open(back)).shape == (70, 100, 3)
+    code = main(["codec", "decompress", str(tmp_path / "p32.aek"), "--tile", "40", "--out", str(back)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--tile" in err and "'40'" in err and "Traceback" not in err
+
+
+def test_the_service_decodes_by_its_tiles_and_bounds_a_photo_by_its_pixels():
+
+    codec = PhotoCodec.load(pretrained.model_dir(1))
+    data = codec.compress(photo(70, 100))
+    headers = {"Content-Type": "application/octet-stream"}
+    with pytest.raises(ValueError, match="tile must be"):
+        create_app([pretrained.model_dir(1)], tile=40)
+    with TestClient(create_app([pretrained.model_dir(1)], tile=32, max_output=70 * 100 * 3)) as client:
+        r = client.post("/v1/decode", content=data, headers=headers)
+        assert r.status_code == 200
+        decoded = np.asarray(Image.open(io.BytesIO(r.content))).astype(int)
+        assert np.abs(decoded - codec.decompress(data, tile=0)).max() <= 1
+        bigger = codec.compress(photo(70, 101))  # one column more than the limit's pixels
+        assert client.post("/v1/decode", content=bigger, headers=headers).status_code == 413
