@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
 from .choices import ACTIVATION_NAMES
 from .common import (
     add_data_arguments,
@@ -165,7 +164,11 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
     p.add_argument("--quality", type=int, default=None, help="shipped photo codec (see `aekit codec models`)")
     p.add_argument(
-        "--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)"
+        "--out",
+        default=None,
+        type=out_file(".npy", ".png"),
+        help="write the server's answer (.npy or .png; default: IMAGE-decoded.npy, a photo's "
+        "PHOTO-decoded.png, in the current directory, never replacing a file)",
     )
     p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server, > 0")
     p.set_defaults(func=cmd_send)
@@ -348,51 +351,40 @@ def cmd_send(args: argparse.Namespace) -> int:
     from ..codec.client import send
     from ..codec.device import DeviceEncoder
     from ..codec.device_photo import PhotoDeviceEncoder
+    from ..codec.items import read_items
     from ..codec.media import NPY, PNG
 
     encoder = DeviceEncoder(args.model or _shipped_dir(args.quality))
     if isinstance(encoder, PhotoDeviceEncoder):  # a photo codec: one stream, one request per photo
         return _send_photos(args, encoder)
-    X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
+    X = np.concatenate([read_items(p, encoder.input_shape, encoder.image_shape) for p in args.images])
     data = encoder.compress(X)
-    png = args.out is not None and args.out.lower().endswith(".png")
-    answer = send(data, args.server, accept=PNG if png else NPY, timeout=args.timeout)
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_bytes(answer)
+    out = args.out or answer_path(args.images[0] if len(args.images) == 1 else "answer", ".npy")
+    answer = send(
+        data, args.server, accept=PNG if out.lower().endswith(".png") else NPY, timeout=args.timeout
+    )
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(answer)
     say(
         f"sent {len(X)} items in {len(data)} bytes ({len(data) / len(X):.2f} bytes/item); "
-        f"received {len(answer)} bytes" + (f" -> {args.out}" if args.out else "")
+        f"received {len(answer)} bytes -> {out}"
     )
     return 0
 
 
+def answer_path(name: str, suffix: str) -> str:
+    """Where ``send`` keeps an answer without --out: NAME-decoded.SUFFIX in the current directory,
+    numbered (NAME-decoded-2.SUFFIX, ...) rather than replacing a file that is there."""
+    stem = Path(name).stem
+    path = Path(f"{stem}-decoded{suffix}")
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(f"{stem}-decoded-{n}{suffix}")
+    return str(path)
+
+
 # ---------------------------------------------------------------------- files
-def _read_images(path: Path, encoder) -> np.ndarray:
-    """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() == ".npy":
-        from ..data import load_array
-
-        X = load_array(path)[0].astype(np.float32)  # names the file: not .npy data, pickled objects...
-        size = int(np.prod(encoder.input_shape))
-        if X.size % size:
-            raise DataError(
-                f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})"
-            )
-        return X.reshape(-1, *encoder.input_shape)
-    from ..data import read_image
-
-    if encoder.image_shape is None:
-        raise DataError(f"the codec's items {encoder.input_shape} are not images: pass .npy arrays")
-    mode = "RGB" if len(encoder.image_shape) == 3 else "L"
-    pixels = read_image(path, mode=mode, size=tuple(encoder.image_shape[:2]))  # (C, H, W)
-    if len(encoder.input_shape) != 3:  # flat items are laid out as image_shape says: (H, W) or (H, W, C)
-        pixels = pixels.transpose(1, 2, 0)
-    return pixels.reshape(1, *encoder.input_shape)
-
-
 def _write_output(out: str, X: np.ndarray, image_shape) -> None:
     if out.lower().endswith(".png"):
         if image_shape is None:
@@ -548,15 +540,15 @@ def _send_photos(args: argparse.Namespace, encoder) -> int:
     if (args.out is not None and not args.out.lower().endswith(".png")) or (
         len(args.images) > 1 and args.out
     ):
-        raise ValueError("a photo comes back as one PNG: give one photo with --out NAME.png")
+        raise ValueError(
+            "a photo comes back as one PNG: give one photo with --out NAME.png (without --out, "
+            "each photo's answer is kept as PHOTO-decoded.png)"
+        )
     for name in args.images:
         data = encoder.compress(Path(name))
         answer = send(data, args.server, accept=PNG, timeout=args.timeout)
-        if args.out:
-            with atomic_path(args.out) as tmp:
-                tmp.write_bytes(answer)
-        say(
-            f"sent {name} in {len(data)} bytes; received a {len(answer)}-byte PNG"
-            + (f" -> {args.out}" if args.out else "")
-        )
+        out = args.out or answer_path(name, ".png")
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(answer)
+        say(f"sent {name} in {len(data)} bytes; received a {len(answer)}-byte PNG -> {out}")
     return 0
