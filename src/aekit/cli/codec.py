@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -182,6 +183,7 @@ def cmd_train(args) -> int:
         raise ValueError("--resume continues a --model conv run; a dense codec trains in one go")
     args.batch_size = 128 if args.batch_size is None else args.batch_size
     args.lr = 1e-3 if args.lr is None else args.lr
+    from ..codec.measure import draw_reconstructions, rd_point
     from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
@@ -224,26 +226,14 @@ def cmd_train(args) -> int:
         **rd_point(codec, X_test),
     }
     write_json(out / "metrics.json", report)
+    with contextlib.suppress(ValueError):  # items that are not images: no figure
+        draw_reconstructions(codec, X_test, out / "reconstructions.png")
     out = finish_run(out)
     say(
         f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
         f"PSNR {report['psnr_db']:.2f} dB -> {out}"
     )
     return 0
-
-
-def rd_point(codec, X) -> dict:
-    """Bytes per item (one message for all of X) and PSNR of the decoded items."""
-    from .. import metrics
-
-    data = codec.compress(X)
-    recon = codec.decompress(data)
-    return {
-        "n": int(len(X)),
-        "bytes": len(data),
-        "bytes_per_item": len(data) / len(X),
-        "psnr_db": metrics.psnr(X.reshape(len(X), -1), np.clip(recon, 0, 1).reshape(len(X), -1)),
-    }
 
 
 def cmd_compress(args) -> int:
