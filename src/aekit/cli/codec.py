@@ -18,6 +18,7 @@ from .common import (
     load_data,
     out_file,
     positive_float,
+    positive_int,
     say,
     write_array,
     write_json,
@@ -147,6 +148,18 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         "--no-batching",
         action="store_true",
         help="decode every request alone (default: concurrent small requests share one decoder pass)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="server processes sharing the port, one core each (default 1; each loads the models)",
+    )
+    p.add_argument(
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        help="uvicorn's log level; info (the default, warning with -q) logs every request (access log)",
     )
     p.set_defaults(func=cmd_serve)
 
@@ -305,10 +318,14 @@ def _listen(host: str, port: int):
         raise ValueError(f"cannot listen on --host {host} --port {port}: {err.strerror or err}") from None
 
 
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
+
+
 def cmd_serve(args) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from ..codec.service import Registry, create_app
+    from ..codec.service import Registry, create_app, workers
 
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
@@ -320,18 +337,28 @@ def cmd_serve(args) -> int:
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
-    app = create_app(
-        [*registry.codecs.values(), *registry.photos.values()],
+    options = dict(  # create_app's settings: given to it here, or through the environment to each worker
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,
     )
     sock = _listen(args.host, args.port)
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info", access_log=False
+    log_level = args.log_level or ("warning" if args.quiet else "info")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    say(
+        f"aekit serve: {len(registry.codecs) + len(registry.photos)} model(s) on http://{host}:{args.port} "
+        f"(API reference: http://{host}:{args.port}/docs), {args.workers} worker(s); Ctrl+C stops"
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if args.workers > 1:  # uvicorn starts each worker from an import string; the models load in each
+            config = workers.config(
+                args.model, options, host=args.host, port=args.port, workers=args.workers, log_level=log_level
+            )
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            app = create_app([*registry.codecs.values(), *registry.photos.values()], **options)
+            config = uvicorn.Config(app, host=args.host, port=args.port, log_level=log_level, access_log=True)
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
     return 0

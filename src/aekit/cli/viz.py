@@ -321,7 +321,6 @@ def load_rd_points(path: str | os.PathLike) -> dict:
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import write_report
-
     from .codec_runs import codec_class, codec_items, load_codec
 
     data = None
