@@ -96,3 +96,20 @@ def test_photo_codec_folders_are_known(photos, tmp_path, capsys):
     assert main(["-q", "report", str(q1), "--data", str(photos), "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "loaded with PhotoCodec.load" in html and "reconstructions through the bitstream (2 items" in html
+
+
+def test_codec_compress_refuses_data_of_another_size(codec_dir, tmp_path, capsys):
+    """It said numpy's "cannot reshape array of size 3920 into shape (5,64)"."""
+    np.save(tmp_path / "mnist.npy", np.zeros((5, 784), np.float32))
+    argv = [
+        "codec",
+        "compress",
+        str(codec_dir),
+        "--data",
+        str(tmp_path / "mnist.npy"),
+        "--out",
+        str(tmp_path / "x.aek"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(784,)" in err and "(64,)" in err and "reshape" not in err, err

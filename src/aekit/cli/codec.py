@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -253,14 +254,12 @@ def cmd_compress(args) -> int:
     if Path(args.model_dir).is_file():
         return cmd_compress_photo(args)
     from ..codec.model import Codec
+    from .codec_runs import codec_items
 
     codec = Codec.load(args.model_dir)
-    X, _ = load_data(args)
-    if args.n is not None:
-        if args.n < 1:
-            raise ValueError(f"--n must be >= 1, got {args.n}")
-        X = X[: args.n]
-    X = X.reshape(len(X), *codec.input_shape)
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    X = codec_items(args, codec, limit=args.n)  # of the codec's item size, or a one-line error
     data = codec.compress(X)
     with atomic_path(args.out) as tmp:
         tmp.write_bytes(data)
@@ -337,7 +336,7 @@ def cmd_serve(args) -> int:
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
-    options = dict(  # create_app's settings: given to it here, or through the environment to each worker
+    options: dict[str, Any] = dict(  # create_app's settings: given to it here, or through the environment to each worker
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,

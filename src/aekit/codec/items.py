@@ -28,9 +28,10 @@ def _shape(shape: Sequence[int]) -> str:
 def accepted_shapes(input_shape: Sequence[int], image_shape: Sequence[int] | None) -> list[tuple]:
     """The item shapes a file may hold: ``input_shape`` and, for an image codec, ``image_shape``."""
     shapes = [tuple(input_shape)]
-    same_values = image_shape is not None and math.prod(image_shape) == math.prod(input_shape)
-    if same_values and tuple(image_shape) != tuple(input_shape):
-        shapes.append(tuple(image_shape))
+    if image_shape is not None:
+        image = tuple(image_shape)
+        if image != shapes[0] and math.prod(image) == math.prod(input_shape):
+            shapes.append(image)
     return shapes
 
 

@@ -48,7 +48,7 @@ def codec_class(path: str | os.PathLike) -> str | None:
 
 def load_codec(path: str | os.PathLike) -> Codec | PhotoCodec:
     """The codec saved in ``path`` (:meth:`Codec.load` or :meth:`PhotoCodec.load`, tables checked)."""
-    return PhotoCodec.load(path) if codec_class(path) == "PhotoCodec" else Codec.load(path)
+    return PhotoCodec.load(path) if codec_class(path) == "PhotoCodec" else Codec.load(Path(path))
 
 
 def read_photos(path: str | os.PathLike, channels: int, *, limit: int | None = None) -> list[np.ndarray]:
@@ -127,6 +127,7 @@ def draw_reconstructions(codec: Codec | PhotoCodec, X: Any, path: str | os.PathL
     X = X[:n]
     streams, recon = round_trip(codec, X)
     point = _rd_point(codec, X, streams, recon)
+    rows: dict[str, Any]  # photos of different sizes: lists of images
     if isinstance(codec, PhotoCodec):
         rows = {"input": [x / 255.0 for x in X], "decoded": [z / 255.0 for z in recon]}
         rate = f"{point['bpp']:.3f} bpp"
