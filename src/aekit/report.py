@@ -345,6 +345,8 @@ def _codec_measures(codec: Any, X: Any, rd: dict[str, list]) -> str:
     from .codec.measure import draw_reconstructions, rd_point
     from .codec.photo import PhotoCodec
 
+    if not codec.updated:
+        return _note("a codec without entropy tables (a training checkpoint; its export/ folder has them)")
     try:
         if not isinstance(codec, PhotoCodec):
             X = np.asarray(X, dtype=np.float32)

@@ -113,3 +113,14 @@ def test_codec_compress_refuses_data_of_another_size(codec_dir, tmp_path, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "(784,)" in err and "(64,)" in err and "reshape" not in err, err
+
+
+def test_a_training_checkpoint_without_tables_points_at_its_export(codec_dir, tmp_path, capsys):
+    import aekit
+
+    run = Codec(aekit.Autoencoder(64, [8], code_activation="linear")).save(tmp_path / "run")  # no update()
+    shutil.copytree(codec_dir, run / "export")
+    assert main(["evaluate", str(run), "--data", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "without entropy tables" in err and str(run / "export") in err, err
+    assert "export/ folder has them" in build_report(run, X=np.zeros((2, 64), np.float32))

@@ -23,9 +23,16 @@ def codec_class(path: str | os.PathLike) -> str | None:
 
 
 def load_codec(path: str | os.PathLike) -> Any:
+    """The codec in ``path``, with its entropy tables (a training checkpoint has none: one line naming the
+    folder that has them)."""
     from ..codec.measure import load_codec
 
-    return load_codec(path)
+    codec = load_codec(path)
+    if not codec.updated:
+        export = os.path.join(path, "export")
+        hint = f"use {export}, which `codec train` exported with them" if codec_class(export) else "export it"
+        raise DataError(f"{path} holds a codec without entropy tables (a training checkpoint): {hint}")
+    return codec
 
 
 def codec_items(args: argparse.Namespace, codec: Any, *, limit: int | None = None) -> Any:

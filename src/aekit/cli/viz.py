@@ -320,8 +320,9 @@ def load_rd_points(path: str | os.PathLike) -> dict:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
+    from ..codec.measure import load_codec  # a training checkpoint without tables too: the report notes it
     from ..report import write_report
-    from .codec_runs import codec_class, codec_items, load_codec
+    from .codec_runs import codec_class, codec_items
 
     data = None
     if args.data and codec_class(args.run_dir):  # a codec's items, or photos of any size
