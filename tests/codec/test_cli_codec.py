@@ -248,3 +248,18 @@ def test_send_without_out_keeps_the_answer_and_says_where(
     assert main(argv) == 0  # never replaces an earlier answer
     assert "-> two-decoded-2.npy" in capsys.readouterr().out
     assert (tmp_path / "two-decoded.npy").is_file() and (tmp_path / "two-decoded-2.npy").is_file()
+
+
+def test_send_photos_without_out_keeps_each_answer(tmp_path, monkeypatch, capsys):
+    """A photo codec: each photo's answer is kept as PHOTO-decoded.png (the server is stubbed)."""
+    import aekit.codec.client
+
+    posted = []
+    monkeypatch.setattr(aekit.codec.client, "send", lambda data, *a, **k: posted.append(data) or b"PNG")
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / name)
+    assert main(["send", "--server", "http://127.0.0.1:1", "--quality", "1", "a.png", "b.png"]) == 0
+    out = capsys.readouterr().out
+    assert "-> a-decoded.png" in out and "-> b-decoded.png" in out and len(posted) == 2
+    assert (tmp_path / "a-decoded.png").read_bytes() == b"PNG"
