@@ -336,13 +336,12 @@ def cmd_serve(args) -> int:
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
-    options: dict[str, Any] = (
-        dict(  # create_app's settings: given to it here, or through the environment to each worker
-            max_body=int(args.max_body_mib * (1 << 20)),
-            max_output=int(args.max_output_mib * (1 << 20)),
-            batching=not args.no_batching,
-        )
-    )
+    # create_app's settings: given to it here, or through the environment to each worker (--workers)
+    options: dict[str, Any] = {
+        "max_body": int(args.max_body_mib * (1 << 20)),
+        "max_output": int(args.max_output_mib * (1 << 20)),
+        "batching": not args.no_batching,
+    }
     sock = _listen(args.host, args.port)
     log_level = args.log_level or ("warning" if args.quiet else "info")
     host = f"[{args.host}]" if ":" in args.host else args.host
