@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ..model import Codec
 from ..photo import PhotoCodec
 from ..tiling import DEFAULT_TILE, check_tile
+from .docs import add_docs
 from .models import load_models
 from .routes import router
 from .state import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTPUT, Service
@@ -69,6 +70,9 @@ def create_app(
         version="1",
         description="Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: blank offline; /docs is our own page
+        redoc_url=None,
     )
     app.include_router(router)
+    add_docs(app)
     return app
