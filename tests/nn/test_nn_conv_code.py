@@ -43,7 +43,10 @@ def test_the_dense_part_is_made_of_dense_layers_with_a_linear_code():
     model = ConvAutoencoder(1, (4, 8), code_dim=2, image_size=(28, 28), dense=(32,), dense_activation="relu")
     enc, dec = list(model.code_layers), list(model.uncode_layers)
     assert all(isinstance(layer, Dense) for layer in enc + dec)
-    assert [(d.in_features, d.out_features, d.activation) for d in enc] == [(8 * 7 * 7, 32, "relu"), (32, 2, "linear")]
+    assert [(d.in_features, d.out_features, d.activation) for d in enc] == [
+        (8 * 7 * 7, 32, "relu"),
+        (32, 2, "linear"),
+    ]
     assert [(d.in_features, d.out_features) for d in dec] == [(2, 32), (32, 8 * 7 * 7)]
     # y = W_c φ(W_1 vec(maps) + b_1) + b_c
     x = torch.rand(2, 1, 28, 28)
@@ -66,7 +69,10 @@ def test_the_dense_part_is_made_of_dense_layers_with_a_linear_code():
         ({"code_dim": 2, "image_size": (28,)}, "pass image_size=.*got \\(28,\\)"),
         ({"code_dim": 2, "image_size": (28, 0)}, "pass image_size"),
         ({"code_dim": 2, "image_size": (28, 28), "dense": (0,)}, "dense must be a sequence of positive ints"),
-        ({"code_dim": 2, "image_size": (28, 28), "unpool": "switches"}, "unpool='switches'.*use unpool='upsample'"),
+        (
+            {"code_dim": 2, "image_size": (28, 28), "unpool": "switches"},
+            "unpool='switches'.*use unpool='upsample'",
+        ),
         ({"code_dim": 2, "image_size": (28, 28), "dense_activation": "swish"}, "dense_activation"),
     ],
 )

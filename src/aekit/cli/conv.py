@@ -160,8 +160,10 @@ def _sigma_range(text: str) -> list[float]:
 def train_cae(args: argparse.Namespace) -> int:
     if args.patch is not None:
         if args.code_dim is not None or args.dense is not None:
-            raise ValueError("--code-dim and --dense build a CAE with a dense code; --patch trains a photo "
-                             "denoiser, which has none: leave them out with --patch")
+            raise ValueError(
+                "--code-dim and --dense build a CAE with a dense code; --patch trains a photo "
+                "denoiser, which has none: leave them out with --patch"
+            )
         return train_patches(args)
     from ..nn import ConvAutoencoder
     from ..train import seed_everything

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-
 from .common import (
     add_data_arguments,
     corruption_spec,
@@ -199,7 +198,11 @@ def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
         channels = list(CAE_2D_CHANNELS) if args.channels is None else args.channels
         dense = list(CAE_2D_DENSE) if args.dense is None else args.dense
         model = map_cae(
-            X_train.shape[1:], channels, dense=dense, dense_activation=args.activation, corruption=args.corruption
+            X_train.shape[1:],
+            channels,
+            dense=dense,
+            dense_activation=args.activation,
+            corruption=args.corruption,
         )
         name = f"CAE conv {'-'.join(map(str, channels))}, dense {'-'.join(map(str, [*dense, 2]))}"
     else:

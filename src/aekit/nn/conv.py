@@ -285,7 +285,12 @@ class ConvAutoencoder(AEModule):
             activations.check_activation(dense_activation, "dense_activation")
         corruption = corruption_lib.from_config(corruption)
         code_args = (
-            {"code_dim": code_dim, "image_size": list(image_size), "dense": dense, "dense_activation": dense_activation}
+            {
+                "code_dim": code_dim,
+                "image_size": list(image_size),
+                "dense": dense,
+                "dense_activation": dense_activation,
+            }
             if code_dim is not None and image_size is not None
             else {}
         )  # only a dense-code model records them: the configs of the others stay as they were
