@@ -7,6 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .common import (
     write_json,
 )
 from .core import add_fit_arguments, check_fit_options, fit_options, split_off_validation
+
+if TYPE_CHECKING:
+    from ..nn.base import AEModule
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
@@ -194,6 +198,7 @@ def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
     if args.save:
         args.save = run_directory(args.save, overwrite=args.overwrite)
     seed_everything(args.seed)
+    model: AEModule
     if args.model == "cae":
         channels = list(CAE_2D_CHANNELS) if args.channels is None else args.channels
         dense = list(CAE_2D_DENSE) if args.dense is None else args.dense

@@ -280,18 +280,19 @@ class ConvAutoencoder(AEModule):
         channels = _channels(channels)
         check_unpool(unpool)
         _check_output(loss, output_activation, tied, block)
+        size: tuple[int, int] | None = None  # the checked image_size of a dense code
         if code_dim is not None:
-            image_size, dense = _check_code(code_dim, image_size, dense, unpool, len(channels), pool_size)
+            size, dense = _check_code(code_dim, image_size, dense, unpool, len(channels), pool_size)
             activations.check_activation(dense_activation, "dense_activation")
         corruption = corruption_lib.from_config(corruption)
         code_args = (
             {
                 "code_dim": code_dim,
-                "image_size": list(image_size),
+                "image_size": list(size),
                 "dense": dense,
                 "dense_activation": dense_activation,
             }
-            if code_dim is not None and image_size is not None
+            if code_dim is not None and size is not None
             else {}
         )  # only a dense-code model records them: the configs of the others stay as they were
         self._set_config(
@@ -309,7 +310,7 @@ class ConvAutoencoder(AEModule):
             **code_args,
         )
         self.code_dim = code_dim
-        self.input_shape = (in_channels, *(image_size if code_dim is not None else (None, None)))
+        self.input_shape = (in_channels, *(size or (None, None)))
         self.unit_interval = loss == "bce"
         self.loss_name = loss
         self.block = block
@@ -334,8 +335,8 @@ class ConvAutoencoder(AEModule):
             self.output_conv = nn.Conv2d(channels[0], in_channels, kernel_size, padding=kernel_size // 2)
             _init_conv(self.output_conv, nn.init.xavier_uniform_)
         self._sizes: Sizes | None = None  # pre-pooling sizes, bottom first (known with a dense code)
-        if code_dim is not None and image_size is not None:
-            side: tuple[int, ...] = tuple(image_size)
+        if code_dim is not None and size is not None:
+            side: tuple[int, ...] = size
             self._sizes = []
             for _ in channels:
                 self._sizes.append(side)
