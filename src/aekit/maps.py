@@ -28,7 +28,7 @@ from .nn import Autoencoder, ConvAutoencoder
 __all__ = ["HINTON_2D", "CAE_2D_CHANNELS", "CAE_2D_DENSE", "map_autoencoder", "map_cae", "compare_maps"]
 
 HINTON_2D = (1000, 500, 250, 2)
-CAE_2D_CHANNELS = (16, 32)  # conv levels of map_cae (benchmarks/mnist_2d.py --model cae)
+CAE_2D_CHANNELS = (8, 16)  # conv levels of map_cae (benchmarks/mnist_2d.py --model cae: cheap to train)
 CAE_2D_DENSE = (256,)  # its hidden dense layer before the 2-value code
 
 

@@ -73,7 +73,7 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
         "--channels",
         type=int_list,
         default=None,
-        help="--model cae: feature maps per conv level (default 16,32: aekit.maps.CAE_2D_CHANNELS)",
+        help="--model cae: feature maps per conv level (default 8,16: aekit.maps.CAE_2D_CHANNELS)",
     )
     p.add_argument(
         "--dense",
