@@ -78,6 +78,11 @@ def compare_maps(
     """
     out = {}
     Z_tr, Z_te = inference.encode(model, X_train), inference.encode(model, X_test)
+    if Z_te.ndim > 2:  # a conv model's code is feature maps
+        raise ValueError(
+            f"the model's code is feature maps of shape {Z_te.shape[1:]}; a 2-D map needs a code of 2 "
+            "values: a ConvAutoencoder with code_dim=2 (aekit train --model cae --code-dim 2)"
+        )
     if Z_te.shape[1] != 2:
         raise ValueError(f"the model's code has {Z_te.shape[1]} units; a 2-D map needs 2")
     out["aekit"] = {

@@ -80,3 +80,11 @@ def test_bad_dense_code_options_are_one_line_errors(tmp_path, capsys, options, m
 def test_map_refuses_the_other_models_options(tmp_path, capsys, options, message):
     argv = ["-q", "map", "--data", "digits", *options, "--out", str(tmp_path / "m.png")]
     assert message in _one_line_error(capsys, argv)
+
+
+def test_map_refuses_a_cae_whose_code_is_feature_maps(tmp_path, capsys):
+    assert main([*TRAIN_CAE, "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    argv = ["-q", "map", str(tmp_path / "r"), "--data", "digits", "--out", str(tmp_path / "m.png")]
+    err = _one_line_error(capsys, argv)
+    assert "feature maps of shape (4, 2, 2)" in err and "--code-dim 2" in err
