@@ -10,6 +10,11 @@ principal components. The paper pre-trains with RBMs and logistic units; here th
 whole network is trained end to end by :func:`aekit.fit` on the reconstruction
 cross-entropy, with GELU hidden units φ(a) = a·Φ(a) by default (on MNIST their maps
 beat ReLU's seed for seed: benchmarks/README.md, "2-D maps").
+
+The notes' last slide, "Visualize MNIST using CAE (represent each digit with 2 values)":
+:func:`map_cae` is a convolutional autoencoder with a dense 2-value code
+(:class:`~aekit.nn.ConvAutoencoder` with ``code_dim=2``): conv levels, flatten, dense layers
+down to 2 linear units, and the mirrored decoder.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from collections.abc import Sequence
 
 from . import inference
 from .evaluation import map_metrics, pca_codes
-from .nn import Autoencoder
+from .nn import Autoencoder, ConvAutoencoder
 
-__all__ = ["HINTON_2D", "map_autoencoder", "compare_maps"]
+__all__ = ["HINTON_2D", "CAE_2D_CHANNELS", "CAE_2D_DENSE", "map_autoencoder", "map_cae", "compare_maps"]
 
 HINTON_2D = (1000, 500, 250, 2)
+CAE_2D_CHANNELS = (8, 16)  # conv levels of map_cae (benchmarks/mnist_2d.py --model cae: cheap to train)
+CAE_2D_DENSE = (256,)  # its hidden dense layer before the 2-value code
 
 
 def map_autoencoder(
@@ -35,6 +42,32 @@ def map_autoencoder(
     return Autoencoder(input_dim, hidden, activation=activation, code_activation="linear", **kwargs)
 
 
+def map_cae(
+    image_shape: Sequence[int] = (1, 28, 28),
+    channels: Sequence[int] = CAE_2D_CHANNELS,
+    *,
+    dense: Sequence[int] = CAE_2D_DENSE,
+    dense_activation: str = "gelu",
+    **kwargs,
+) -> ConvAutoencoder:
+    """A CAE on (C, H, W) images with a dense 2-value linear code (sigmoid output, cross-entropy).
+
+    ``kwargs`` go to :class:`~aekit.nn.ConvAutoencoder` (``corruption``, ``block``, ...).
+    """
+    shape = tuple(image_shape)
+    if len(shape) != 3:
+        raise ValueError(f"image_shape must be (channels, height, width), got {image_shape!r}")
+    return ConvAutoencoder(
+        shape[0],
+        list(channels),
+        code_dim=2,
+        image_size=shape[1:],
+        dense=list(dense),
+        dense_activation=dense_activation,
+        **kwargs,
+    )
+
+
 def compare_maps(
     model, X_train, y_train, X_test, y_test, *, k: int = 5, trust_samples: int | None = 3000, pca: bool = True
 ) -> dict:
@@ -45,6 +78,11 @@ def compare_maps(
     """
     out = {}
     Z_tr, Z_te = inference.encode(model, X_train), inference.encode(model, X_test)
+    if Z_te.ndim > 2:  # a conv model's code is feature maps
+        raise ValueError(
+            f"the model's code is feature maps of shape {Z_te.shape[1:]}; a 2-D map needs a code of 2 "
+            "values: a ConvAutoencoder with code_dim=2 (aekit train --model cae --code-dim 2)"
+        )
     if Z_te.shape[1] != 2:
         raise ValueError(f"the model's code has {Z_te.shape[1]} units; a 2-D map needs 2")
     out["aekit"] = {

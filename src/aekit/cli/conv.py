@@ -89,6 +89,20 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         choices=UNPOOL_NAMES,
         help="approximate inverse of max-pooling in the decoder",
     )
+    group.add_argument(
+        "--code-dim",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="a dense code of N values after the conv levels (e.g. 2 for a 2-D map, as in 'aekit map "
+        "--model cae'); default: the code is the top feature maps",
+    )
+    group.add_argument(
+        "--dense",
+        type=int_list,
+        default=None,
+        help="with --code-dim: hidden dense sizes between the flattened maps and the code (default 256)",
+    )
     _add_patch_arguments(group)
 
 
@@ -145,6 +159,11 @@ def _sigma_range(text: str) -> list[float]:
 
 def train_cae(args: argparse.Namespace) -> int:
     if args.patch is not None:
+        if args.code_dim is not None or args.dense is not None:
+            raise ValueError(
+                "--code-dim and --dense build a CAE with a dense code; --patch trains a photo "
+                "denoiser, which has none: leave them out with --patch"
+            )
         return train_patches(args)
     from ..nn import ConvAutoencoder
     from ..train import seed_everything
@@ -155,13 +174,15 @@ def train_cae(args: argparse.Namespace) -> int:
         raise DataError(
             f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape {X.shape}"
         )
+    channels = args.channels or [32, 32]
+    code = dense_code_options(args, X.shape, channels)
     X_test, _ = load_test(args, flatten=False)
     X_tr, _, X_val, _ = core.split_off_validation(X, y, args)
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     seed_everything(args.seed)
     model = ConvAutoencoder(
         X.shape[1],
-        args.channels or [32, 32],
+        channels,
         kernel_size=args.kernel_size,
         block=args.block,
         unpool=args.unpool,
@@ -169,6 +190,7 @@ def train_cae(args: argparse.Namespace) -> int:
         loss=args.loss,
         output_activation=args.output_activation,
         corruption=args.corruption,
+        **code,
     )
     model, history, seconds = core.fit_run(args, model, X_tr, X_val, out)
     if not is_main():  # under torchrun: rank 0 evaluates and writes the report and figures
@@ -187,6 +209,23 @@ def train_cae(args: argparse.Namespace) -> int:
     write_json(out / "metrics.json", report)
     _say_cae(args, model, report, seconds, finish_run(out))
     return 0
+
+
+def dense_code_options(args: argparse.Namespace, shape: tuple, channels: list[int]) -> dict:
+    """ConvAutoencoder's dense-code arguments from --code-dim/--dense, checked in the flags' words."""
+    from ..nn.conv import check_spatial
+
+    check_spatial(shape, len(channels), 2, f"--data {args.data}")
+    if args.code_dim is None:
+        if args.dense is not None:
+            raise ValueError("--dense sizes the layers before a dense code: give --code-dim N with it")
+        return {}
+    if args.unpool == "switches":
+        raise ValueError(
+            f"--code-dim {args.code_dim} decodes from the dense code alone, but --unpool switches needs the "
+            "encoder's max-pooling locations: use --unpool upsample, random or spread"
+        )
+    return {"code_dim": args.code_dim, "image_size": list(shape[2:]), "dense": args.dense or [256]}
 
 
 def train_patches(args: argparse.Namespace) -> int:

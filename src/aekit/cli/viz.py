@@ -7,9 +7,11 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import DataError
 from .common import (
     add_data_arguments,
     corruption_spec,
@@ -22,6 +24,9 @@ from .common import (
     write_json,
 )
 from .core import add_fit_arguments, check_fit_options, fit_options, split_off_validation
+
+if TYPE_CHECKING:
+    from ..nn.base import AEModule
 
 PLOTS = ("recon", "filters", "curves", "codes", "rd")
 
@@ -40,7 +45,8 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
         "components and measure both maps: k-NN accuracy (k=5, fit on the training "
         "codes, scored on the test codes) and trustworthiness. With DIR, use that "
         "trained 2-code checkpoint; without, train a 784-1000-500-250-2 autoencoder "
-        "(linear code, Hinton & Salakhutdinov 2006) first.",
+        "(linear code, Hinton & Salakhutdinov 2006) first, or with --model cae a "
+        "convolutional autoencoder with a dense 2-value code (the notes' last slide).",
     )
     p.add_argument(
         "model_dir",
@@ -51,16 +57,35 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(p, split=None)  # the training and test splits (20% held out without one)
     p.add_argument(
+        "--model",
+        default="ae",
+        choices=["ae", "cae"],
+        help="the map trained without DIR: ae, a dense autoencoder (--hidden); cae, a convolutional "
+        "autoencoder with a dense 2-value code (--channels, --dense)",
+    )
+    p.add_argument(
         "--hidden",
         type=int_list,
         default=None,
-        help="encoder sizes when training, last must be 2 (default 1000,500,250,2: aekit.maps.HINTON_2D)",
+        help="--model ae: encoder sizes, last must be 2 (default 1000,500,250,2: aekit.maps.HINTON_2D)",
+    )
+    p.add_argument(
+        "--channels",
+        type=int_list,
+        default=None,
+        help="--model cae: feature maps per conv level (default 8,16: aekit.maps.CAE_2D_CHANNELS)",
+    )
+    p.add_argument(
+        "--dense",
+        type=int_list,
+        default=None,
+        help="--model cae: hidden dense sizes before the 2-value code (default 256: aekit.maps.CAE_2D_DENSE)",
     )
     p.add_argument(
         "--activation",
         default="gelu",
         choices=["gelu", "relu", "sigmoid", "tanh"],
-        help="φ of the hidden layers (default gelu, the best measured on MNIST)",
+        help="φ of the hidden (dense) layers (default gelu, the best measured on MNIST)",
     )
     p.add_argument(
         "--corruption",
@@ -132,15 +157,15 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------- map
-def _splits(args: argparse.Namespace) -> tuple:
+def _splits(args: argparse.Namespace, flatten: bool = True) -> tuple:
     """(X_train, y_train, X_test, y_test) with labels, from --data (20% held out when it has no test split)."""
     from ..data import holdout_split
 
     if has_split(args.data):
-        X_tr, y_tr = load_data(args, "train")
-        X_te, y_te = load_data(args, "test")
+        X_tr, y_tr = load_data(args, "train", flatten=flatten)
+        X_te, y_te = load_data(args, "test", flatten=flatten)
     else:
-        X, y = load_data(args)
+        X, y = load_data(args, flatten=flatten)
         if y is None:
             raise ValueError(f"--data {args.data} has no labels: a map is coloured and scored by label")
         X_tr, y_tr, held, y_te = holdout_split(X, y, 0.2, args.seed)
@@ -154,29 +179,46 @@ def _splits(args: argparse.Namespace) -> tuple:
     return X_tr, y_tr, X_te, y_te
 
 
+def _check_model_options(args: argparse.Namespace) -> None:
+    """Refuse the options of the other --model (they would be silently ignored)."""
+    ignored = ("--channels", "--dense") if args.model == "ae" else ("--hidden",)
+    given = [flag for flag in ignored if getattr(args, flag[2:]) is not None]
+    if given:
+        other = "cae" if args.model == "ae" else "ae"
+        raise ValueError(f"{', '.join(given)} size(s) --model {other}; this map is --model {args.model}")
+
+
 def _map_model(args: argparse.Namespace, X_train: np.ndarray) -> tuple:
-    """``(model, source, training seconds)``: the checkpoint DIR, or a map autoencoder trained on X_train."""
-    from ..io import load
-    from ..maps import HINTON_2D, map_autoencoder
+    """``(model, source, training seconds)``: a map autoencoder (--model ae or cae) trained on X_train."""
+    from ..maps import CAE_2D_CHANNELS, CAE_2D_DENSE, HINTON_2D, map_autoencoder, map_cae
     from ..train import fit, seed_everything
     from .runs import run_directory
 
-    if args.model_dir:
-        return load(args.model_dir), str(args.model_dir), None
-    hidden = list(HINTON_2D) if args.hidden is None else args.hidden
     X_fit, _, X_val, _ = split_off_validation(X_train, None, args)
     if args.save:
         args.save = run_directory(args.save, overwrite=args.overwrite)
     seed_everything(args.seed)
-    model = map_autoencoder(X_train.shape[1], hidden, activation=args.activation, corruption=args.corruption)
+    model: AEModule
+    if args.model == "cae":
+        channels = list(CAE_2D_CHANNELS) if args.channels is None else args.channels
+        dense = list(CAE_2D_DENSE) if args.dense is None else args.dense
+        model = map_cae(
+            X_train.shape[1:],
+            channels,
+            dense=dense,
+            dense_activation=args.activation,
+            corruption=args.corruption,
+        )
+        name = f"CAE conv {'-'.join(map(str, channels))}, dense {'-'.join(map(str, [*dense, 2]))}"
+    else:
+        hidden = list(HINTON_2D) if args.hidden is None else args.hidden
+        model = map_autoencoder(
+            X_train.shape[1], hidden, activation=args.activation, corruption=args.corruption
+        )
+        name = f"{X_train.shape[1]}-{'-'.join(map(str, hidden))} autoencoder"
     start = time.perf_counter()
     fit(model, X_fit, X_val=X_val, checkpoint_dir=args.save, **fit_options(args))
-    seconds = time.perf_counter() - start
-    return (
-        model,
-        f"{X_train.shape[1]}-{'-'.join(map(str, hidden))} autoencoder, {args.epochs} epochs",
-        seconds,
-    )
+    return model, f"{name}, {args.epochs} epochs", time.perf_counter() - start
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -185,8 +227,20 @@ def cmd_map(args: argparse.Namespace) -> int:
     from .runs import finish_run
 
     check_fit_options(args)
-    X_tr, y_tr, X_te, y_te = _splits(args)
-    model, source, seconds = _map_model(args, X_tr)
+    if args.model_dir:
+        from ..io import load
+
+        model, source, seconds = load(args.model_dir), str(args.model_dir), None
+        images = len(getattr(model, "input_shape", None) or ()) > 1  # a conv model takes images
+        X_tr, y_tr, X_te, y_te = _splits(args, flatten=not images)
+    else:
+        _check_model_options(args)
+        X_tr, y_tr, X_te, y_te = _splits(args, flatten=args.model == "ae")
+        if args.model == "cae" and X_tr.ndim != 4:
+            raise DataError(
+                f"--model cae needs images (N, C, H, W) or (N, H, W); --data {args.data} gave shape {X_tr.shape}"
+            )
+        model, source, seconds = _map_model(args, X_tr)
     maps = compare_maps(model, X_tr, y_tr, X_te, y_te, k=args.k, trust_samples=args.trust_samples)
     a, p = maps["aekit"]["metrics"], maps["pca"]["metrics"]
     panels = {

@@ -24,6 +24,14 @@ Convolutions are "same" (odd kernels), so only pooling changes the size. A side
 that is not a multiple of the pooling size loses its last rows/columns to Ψ
 (floor) and gets zeros back from the un-pooling, so the reconstruction always
 has the input's shape; an image smaller than pool_size^levels is an error.
+
+With ``code_dim`` the code is a vector (the notes' last slide, "represent each digit with 2 values"):
+the top maps are flattened and a dense stack (:class:`aekit.nn.layers.Dense`, y = φ(W x + b),
+linear code units) maps them to ``code_dim`` values; the decoder mirrors it,
+
+    y = W_c φ(W_1 vec(Φ_L(… Φ_1(X))) + b_1) + b_c      X̂ = decoder(reshape(φ(W'_1 φ(W'_c y + b'_c) + b'_1)))
+
+so the model needs its ``image_size`` (H, W) when it is built.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from . import activations, losses
 from . import corruption as corruption_lib
 from .base import AEModule
 from .corruption import Corruption
+from .layers import DenseStack
 from .layout import to_memory_format
 from .pooling import check_unpool, max_pool, unpool
 
@@ -160,6 +169,36 @@ class _ModernDecoderLevel(nn.Module):
         return torch.relu(self.bn(self.conv(h)))
 
 
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_code(
+    code_dim: object, image_size: object, dense: object, unpool: str, levels: int, pool_size: int
+) -> tuple[tuple[int, int], list[int]]:
+    """The checked ``(image_size, dense)`` of a CAE with a dense code of ``code_dim`` values."""
+    if not _positive_int(code_dim):
+        raise ValueError(f"code_dim must be a positive int (the values of the dense code), got {code_dim!r}")
+    if (
+        not isinstance(image_size, Sequence)
+        or len(image_size) != 2
+        or not all(_positive_int(s) for s in image_size)
+    ):
+        raise ValueError(
+            f"code_dim={code_dim} flattens the top feature maps into a dense layer, whose size needs the "
+            f"images' (height, width): pass image_size=(H, W) with positive ints, got {image_size!r}"
+        )
+    check_spatial(tuple(image_size), levels, pool_size, "image_size")
+    if not isinstance(dense, Sequence) or not all(_positive_int(d) for d in dense):
+        raise ValueError(f"dense must be a sequence of positive ints (hidden dense sizes), got {dense!r}")
+    if unpool == "switches":
+        raise ValueError(
+            f"code_dim={code_dim} decodes from the dense code alone; unpool='switches' would pass the "
+            "encoder's max-pooling locations around it: use unpool='upsample', 'random' or 'spread'"
+        )
+    return (int(image_size[0]), int(image_size[1])), list(dense)
+
+
 def _check_output(loss: str, output_activation: str, tied: bool, block: str) -> None:
     """The loss fits the output's φ, and tied filters fit the decoder."""
     losses.check_loss(loss)
@@ -204,6 +243,17 @@ class ConvAutoencoder(AEModule):
         q_D for a denoising CAE, e.g. ``"gaussian:0.5"``; used only in training mode.
     channels_last : bool
         Keep weights and activations in channels-last memory format (faster convolutions on CPU).
+    code_dim : int, optional
+        A dense code of this many values (e.g. 2 for a 2-D map): the top feature maps are flattened
+        and mapped by dense layers ``dense`` to ``code_dim`` linear units; None (default): the code
+        is the top feature maps.
+    image_size : (int, int), optional
+        (H, W) of the images; required with ``code_dim`` (the dense layer's input size).
+    dense : sequence of int
+        With ``code_dim``: hidden dense sizes between the flattened maps and the code (mirrored in
+        the decoder).
+    dense_activation : str
+        With ``code_dim``: φ of the hidden dense layers (and of the decoder's layer back to the maps).
     """
 
     def __init__(
@@ -220,13 +270,31 @@ class ConvAutoencoder(AEModule):
         output_activation: str = "sigmoid",
         corruption: Corruption | str | dict | None = None,
         channels_last: bool = True,
+        code_dim: int | None = None,
+        image_size: Sequence[int] | None = None,
+        dense: Sequence[int] = (256,),
+        dense_activation: str = "gelu",
     ) -> None:
         super().__init__()
         check_conv_args(in_channels, kernel_size, block, pool_size)
         channels = _channels(channels)
         check_unpool(unpool)
         _check_output(loss, output_activation, tied, block)
+        size: tuple[int, int] | None = None  # the checked image_size of a dense code
+        if code_dim is not None:
+            size, dense = _check_code(code_dim, image_size, dense, unpool, len(channels), pool_size)
+            activations.check_activation(dense_activation, "dense_activation")
         corruption = corruption_lib.from_config(corruption)
+        code_args = (
+            {
+                "code_dim": code_dim,
+                "image_size": list(size),
+                "dense": dense,
+                "dense_activation": dense_activation,
+            }
+            if code_dim is not None and size is not None
+            else {}
+        )  # only a dense-code model records them: the configs of the others stay as they were
         self._set_config(
             in_channels=in_channels,
             channels=channels,
@@ -239,8 +307,10 @@ class ConvAutoencoder(AEModule):
             output_activation=output_activation,
             corruption=corruption.to_config() if corruption else None,
             channels_last=bool(channels_last),
+            **code_args,
         )
-        self.input_shape = (in_channels, None, None)
+        self.code_dim = code_dim
+        self.input_shape = (in_channels, *(size or (None, None)))
         self.unit_interval = loss == "bce"
         self.loss_name = loss
         self.block = block
@@ -264,6 +334,22 @@ class ConvAutoencoder(AEModule):
             )
             self.output_conv = nn.Conv2d(channels[0], in_channels, kernel_size, padding=kernel_size // 2)
             _init_conv(self.output_conv, nn.init.xavier_uniform_)
+        self._sizes: Sizes | None = None  # pre-pooling sizes, bottom first (known with a dense code)
+        if code_dim is not None and size is not None:
+            side: tuple[int, ...] = size
+            self._sizes = []
+            for _ in channels:
+                self._sizes.append(side)
+                side = tuple(s // pool_size for s in side)
+            self.top_shape = (channels[-1], *side)
+            flat = channels[-1] * side[0] * side[1]
+            hidden = [dense_activation] * len(dense)
+            self.code_layers = DenseStack.from_sizes([flat, *dense, code_dim], [*hidden, "linear"])
+            self.uncode_layers = DenseStack.from_sizes(
+                [code_dim, *reversed(dense), flat], [*hidden, dense_activation]
+            )
+            self.code_layers.init_weights()
+            self.uncode_layers.init_weights()
         if self.channels_last:
             to_memory_format(self, torch.channels_last)
 
@@ -284,11 +370,19 @@ class ConvAutoencoder(AEModule):
                 f"got shape {tuple(x.shape)}"
             )
         check_spatial(x.shape, self.levels, self.pool_size, "x")
+        if self._sizes is not None and tuple(x.shape[-2:]) != self._sizes[0]:
+            raise DataError(
+                f"{type(self).__name__} with a dense code expects images of size "
+                f"{self._sizes[0][0]}x{self._sizes[0][1]} (its image_size), got {tuple(x.shape[-2:])}"
+            )
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     # ------------------------------------------------------------------ maps
     def encode_with_switches(self, x: torch.Tensor) -> tuple[torch.Tensor, Sizes, list[torch.Tensor]]:
-        """The code and, per level (bottom first), the pre-pooling size and the max-pooling switches."""
+        """The code and, per level (bottom first), the pre-pooling size and the max-pooling switches.
+
+        With ``code_dim`` the code is the dense one, y = code_layers(vec(top maps)).
+        """
         x = self._prepare(x)
         sizes: Sizes = []
         switches: list[torch.Tensor] = []
@@ -296,10 +390,12 @@ class ConvAutoencoder(AEModule):
             sizes.append(tuple(x.shape[-2:]))
             x, idx = blk(x, return_indices=True)
             switches.append(idx)
+        if self.code_dim is not None:
+            x = self.code_layers(x.flatten(1))  # (N, code_dim), linear code units
         return x, sizes, switches
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The top feature maps: (N, C, H, W) -> (N, channels[-1], H / p^L, W / p^L)."""
+        """The code: the top feature maps (N, channels[-1], H / p^L, W / p^L), or (N, code_dim)."""
         return self.encode_with_switches(x)[0]
 
     def decode_logits(
@@ -315,6 +411,11 @@ class ConvAutoencoder(AEModule):
                 "unpool='switches' decodes with the max-pooling switches of the encoder: "
                 "call forward(x), or decode_logits(y, sizes, switches) from encode_with_switches(x)"
             )
+        if self.code_dim is not None:  # the dense code back to the top maps
+            y = self.uncode_layers(y).reshape(len(y), *self.top_shape)
+            if self.channels_last:
+                y = y.contiguous(memory_format=torch.channels_last)
+            sizes = self._sizes if sizes is None else sizes
         for level, dec in enumerate(self.decoder_levels):
             k = self.levels - 1 - level  # the encoder level being inverted
             size = sizes[k] if sizes is not None else None
