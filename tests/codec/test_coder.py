@@ -151,3 +151,36 @@ def test_only_short_payloads_are_re_decoded_to_trim_them(monkeypatch):
     assert calls == []  # saving <= 8 bytes of kilobytes is not worth full decodes
     tables.encode(sample(tables, 3))
     assert calls  # a short message still loses its spare bytes
+
+
+# ---------------------------------------------------------------------- the payload's end is exact
+@pytest.mark.parametrize("n", [1, 3, 50, 2000])
+@pytest.mark.parametrize("junk", [b"\x00" * 8 + b"\x07", b"\xff" * 9, bytes(range(1, 40))])
+def test_junk_after_a_valid_payload_is_refused(n, junk):
+    """The encoder cuts at most 8 bytes off the coder's sealed words: 9 bytes more are always junk."""
+    tables = make_tables()
+    payload = tables.encode(sample(tables, n, seed=n))
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + junk, n)
+
+
+@pytest.mark.parametrize("n", [1, 3, 50, 2000])
+def test_one_byte_after_the_sealed_payload_is_refused(n):
+    tables = make_tables()
+    symbols = sample(tables, n, seed=n)
+    sealed = tables._seal(np.ascontiguousarray((symbols - tables.offsets).T))
+    assert np.array_equal(tables.decode(sealed, n), symbols)  # the coder's own words, uncut
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(sealed + b"\x01", n)
+
+
+@pytest.mark.parametrize("n", [1, 50, 2000])
+def test_zero_bytes_beyond_the_minimum_payload_are_refused(n):
+    tables = make_tables()
+    lowest = np.tile(tables.low, (n, 1))  # the coder writes nothing: the payload is all padding
+    payload = tables.encode(lowest)
+    assert np.array_equal(tables.decode(payload, n), lowest)
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + bytes(1), n)
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + bytes(1 << 20), n)

@@ -184,8 +184,6 @@ class Tables:
 
         The payload is at least :meth:`min_payload` bytes long (zero-padded if need be).
         """
-        import constriction
-
         symbols = np.asarray(symbols)
         if symbols.ndim != 2 or symbols.shape[1] != self.dim or len(symbols) == 0:
             raise ValueError(f"symbols must have shape (N >= 1, {self.dim}), got {symbols.shape}")
@@ -193,22 +191,33 @@ class Tables:
         if (idx < 0).any() or (idx >= self.lengths).any():
             raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
         idx = np.ascontiguousarray(idx.T, dtype=np.int32)  # (D, N), dimension-major
-        encoder = constriction.stream.queue.RangeEncoder()
-        for d, model in enumerate(self.models()):
-            encoder.encode(idx[d], model)
-        data = self._trim(encoder.get_compressed().astype(">u4").tobytes(), idx)
+        data = self._trim(self._seal(idx), idx)
         return data + bytes(
             max(0, self.min_payload(len(symbols)) - len(data))
         )  # zero bytes decode as nothing
 
+    def _seal(self, idx: np.ndarray) -> bytes:
+        """The range coder's sealed words of table indices ``idx`` (D, N), as bytes, trailing zeros cut."""
+        import constriction
+
+        encoder = constriction.stream.queue.RangeEncoder()
+        for d, model in enumerate(self.models()):
+            encoder.encode(np.ascontiguousarray(idx[d], dtype=np.int32), model)
+        return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """Inverse of :meth:`encode`: ``count`` items of D symbols, (count, D) int64.
+
+        The payload ends exactly where :meth:`encode` ends it: the sealed words of the decoded
+        symbols (possibly cut shorter, see :meth:`_trim`), then zero bytes up to
+        :meth:`min_payload` at most. Any byte beyond is refused, so a stream cannot carry junk
+        behind a valid message (its length and CRC recomputed).
 
         Raises
         ------
         BitstreamError
-            The payload is shorter than ``count`` items can be (:meth:`min_payload`), or cannot be
-            decoded with these tables.
+            The payload is shorter than ``count`` items can be (:meth:`min_payload`), longer than
+            its symbols make it, or cannot be decoded with these tables.
         """
         if len(payload) < self.min_payload(count):
             raise BitstreamError(
@@ -216,7 +225,14 @@ class Tables:
                 f"of payload with this model's tables ({self.min_item_bits} bits per item, less "
                 f"{FLUSH_BYTES} bytes), the stream has {len(payload)}"
             )
-        return np.ascontiguousarray(self._indices(payload, count).T) + self.offsets
+        idx = self._indices(payload, count)
+        end = len(self._seal(idx))
+        if len(payload) > end and (len(payload) > self.min_payload(count) or any(payload[end:])):
+            raise BitstreamError(
+                f"corrupt bitstream: {len(payload) - end} unexpected bytes after the {end}-byte "
+                f"payload of its {count} items"
+            )
+        return np.ascontiguousarray(idx.T) + self.offsets
 
     def _indices(self, payload: bytes, count: int) -> np.ndarray:
         """Range-decode ``count`` items: table indices s − o_d, (D, count), dimension-major."""
