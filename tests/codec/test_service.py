@@ -85,9 +85,12 @@ def test_400_an_empty_payload_claiming_many_items(client, codec):
     from aekit.codec import bitstream
 
     info = client.get("/v1/models").json()[0]  # the fingerprint is public
-    stream = bitstream.pack(bytes.fromhex(info["fingerprint"]), 65536, tuple(info["latent_shape"]), b"")
+    fingerprint, shape = bytes.fromhex(info["fingerprint"]), tuple(info["latent_shape"])
+    stream = bitstream.pack(fingerprint, 16384, shape, b"")
     r = client.post("/v1/decode", content=stream, headers=OCTET)
     assert r.status_code == 400 and "items take at least" in r.json()["detail"]
+    r = client.post("/v1/decode", content=bitstream.pack(fingerprint, 65536, shape, b""), headers=OCTET)
+    assert r.status_code == 413 and "the limit is 16384 per request" in r.json()["detail"]  # the item cap
 
 
 def test_413_an_answer_over_max_output_is_refused_before_decoding(codec_dir, codec, test_items):

@@ -18,6 +18,7 @@ from .common import (
     load_data,
     out_file,
     positive_float,
+    positive_int,
     say,
     write_array,
     write_json,
@@ -148,7 +149,35 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="decode every request alone (default: concurrent small requests share one decoder pass)",
     )
+    _add_serve_limits(p)
     p.set_defaults(func=cmd_serve)
+
+
+def _add_serve_limits(p: argparse.ArgumentParser) -> None:
+    """``serve``'s bounds on work in flight and on slow clients (README, Reliability)."""
+    p.add_argument(
+        "--max-memory-mib",
+        type=positive_float,
+        default=1024.0,
+        help="memory the requests in flight may hold together (1024 MiB); beyond, a request waits "
+        "1 s for room, then gets 503 with Retry-After",
+    )
+    p.add_argument(
+        "--max-items", type=positive_int, default=16384, help="most items per request (16384); 413 beyond"
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=10.0,
+        help="seconds to receive a request's headers (10)",
+    )
+    p.add_argument("--body-timeout", type=positive_float, default=30.0, help="seconds to receive a body (30)")
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=512,
+        help="open connections (512; keep it under `ulimit -n`); 503 beyond",
+    )
 
 
 def _add_send_parser(sub: argparse._SubParsersAction) -> None:
@@ -312,10 +341,21 @@ def _listen(host: str, port: int):
         raise ValueError(f"cannot listen on --host {host} --port {port}: {err.strerror or err}") from None
 
 
+def _limits(args: argparse.Namespace) -> dict:
+    """create_app's bounds on work in flight, from ``serve``'s flags (checked against each other)."""
+    max_memory = int(args.max_memory_mib * (1 << 20))
+    if args.max_body_mib * (1 << 20) > max_memory:
+        raise ValueError(
+            f"--max-body-mib ({args.max_body_mib:g}) must not exceed --max-memory-mib ({args.max_memory_mib:g})"
+        )
+    return {"max_memory": max_memory, "max_items": args.max_items, "body_timeout": args.body_timeout}
+
+
 def cmd_serve(args) -> int:
     import uvicorn
 
     from ..codec.service import Registry, create_app
+    from ..codec.service.server import server_options
 
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
@@ -332,10 +372,16 @@ def cmd_serve(args) -> int:
         max_body=int(args.max_body_mib * (1 << 20)),
         max_output=int(args.max_output_mib * (1 << 20)),
         batching=not args.no_batching,
+        **_limits(args),
     )
     sock = _listen(args.host, args.port)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info", access_log=False
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning" if args.quiet else "info",
+        access_log=False,
+        **server_options(args.header_timeout, args.max_connections),
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

@@ -10,11 +10,20 @@ from fastapi import FastAPI
 
 from ..model import Codec
 from ..photo import PhotoCodec
+from .admission import DEFAULT_MAX_MEMORY, DEFAULT_WAIT, give_back_memory
 from .models import load_models
 from .routes import router
-from .state import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTPUT, Service
+from .state import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_ITEMS, DEFAULT_MAX_OUTPUT, Service
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "DESCRIPTION"]
+
+DESCRIPTION = """Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.
+
+Besides the answers each route declares, the framework and the server answer: 404 to an unknown
+path and 405 to a method a path does not take (JSON `{"detail": ...}`); 408 when a request's
+headers do not arrive within `--header-timeout` seconds (the connection is then closed); 503
+to a connection or request beyond `--max-connections`. A request that would exceed the memory
+budget (`--max-memory-mib`) waits for room, then gets 503 with `Retry-After`."""
 
 
 def create_app(
@@ -22,6 +31,10 @@ def create_app(
     *,
     max_body: int = DEFAULT_MAX_BODY,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    max_items: int = DEFAULT_MAX_ITEMS,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    wait: float = DEFAULT_WAIT,
     threads: int | None = 1,
     batching: bool = True,
 ) -> FastAPI:
@@ -36,14 +49,35 @@ def create_app(
     max_output : int
         Largest answer in bytes of float32 reconstructions, items × item size × 4 (413 beyond,
         before decoding).
+    max_items : int
+        Most items in one request (413 beyond, before decoding).
+    max_memory : int
+        Bytes the requests in flight may hold together (bodies and the estimated peak of their
+        decoding, :mod:`.admission`): a request waits up to ``wait`` seconds for room, then gets 503
+        with Retry-After; one that needs more than all of it gets 413.
+    body_timeout : float
+        Seconds to receive a whole body (408 beyond). Headers are timed out by the server
+        (:func:`~.server.serve`), not by the app.
+    wait : float
+        Seconds a request waits for room in ``max_memory``.
     threads : int, optional
         torch intra-op threads for decoding (1 suits many small concurrent requests).
     batching : bool
         Decode small concurrent requests together (:class:`~.batching.Batcher`); False decodes each alone.
     """
-    for name, value in (("max_body", max_body), ("max_output", max_output)):
+    for name, value in (
+        ("max_body", max_body),
+        ("max_output", max_output),
+        ("max_items", max_items),
+        ("max_memory", max_memory),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    for name, seconds in (("body_timeout", body_timeout), ("wait", wait)):
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"{name} must be a finite number of seconds >= 0, got {seconds!r}")
+    if max_body > max_memory:
+        raise ValueError(f"max_body ({max_body} bytes) must not exceed max_memory ({max_memory} bytes)")
     models = list(models)
 
     @asynccontextmanager
@@ -53,15 +87,23 @@ def create_app(
 
             torch.set_num_threads(threads)
         registry = load_models(models)
+        give_back_memory()
         app.state.service = Service.start(
-            registry, batching=batching, max_body=max_body, max_output=max_output
+            registry,
+            batching=batching,
+            max_memory=max_memory,
+            wait=wait,
+            max_body=max_body,
+            max_output=max_output,
+            max_items=max_items,
+            body_timeout=body_timeout,
         )
         yield
 
     app = FastAPI(
         title="aekit decode service",
         version="1",
-        description="Decodes aekit codec bitstreams (docs/bitstream.md) into reconstructions.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.include_router(router)

@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from .admission import DEFAULT_MAX_MEMORY, DEFAULT_WAIT, Admission
 from .batching import Batcher
-from .models import Registry
+from .models import Registry, item_work, pixel_work
 
-__all__ = ["Service", "get_service", "DEFAULT_MAX_BODY", "DEFAULT_MAX_OUTPUT"]
+__all__ = ["Service", "get_service", "DEFAULT_MAX_BODY", "DEFAULT_MAX_OUTPUT", "DEFAULT_MAX_ITEMS"]
 
 DEFAULT_MAX_BODY = 16 << 20
 DEFAULT_MAX_OUTPUT = 64 << 20  # bytes of float32 reconstructions per request
+DEFAULT_MAX_ITEMS = 1 << 14  # items per request (a stream may hold 65 536)
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds to receive a whole body
 
 
 @dataclass
@@ -33,18 +36,41 @@ class Service:
         Largest accepted request body in bytes (413 beyond).
     max_output : int
         Largest answer in bytes of float32 reconstructions (413 beyond, before decoding).
+    max_items : int
+        Most items in one request (413 beyond, before decoding).
+    body_timeout : float
+        Seconds to receive a whole body (408 beyond).
+    admission : Admission
+        The memory budget the requests in flight share (503 while full, 413 above it).
+    work : dict of bytes to float
+        Peak bytes of decoding, per item of each codec and per pixel of each photo codec, by model id.
     """
 
     registry: Registry
     batchers: dict[bytes, Batcher] = field(default_factory=dict)
     max_body: int = DEFAULT_MAX_BODY
     max_output: int = DEFAULT_MAX_OUTPUT
+    max_items: int = DEFAULT_MAX_ITEMS
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    admission: Admission = field(default_factory=Admission)
+    work: dict[bytes, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, registry: Registry, *, batching: bool = True, **limits: int) -> Service:
-        """The service of ``registry``'s models, with a :class:`Batcher` each if ``batching``."""
+    def start(
+        cls,
+        registry: Registry,
+        *,
+        batching: bool = True,
+        max_memory: int = DEFAULT_MAX_MEMORY,
+        wait: float = DEFAULT_WAIT,
+        **limits: float,
+    ) -> Service:
+        """The service of ``registry``'s models, with a :class:`Batcher` each if ``batching``, sharing a
+        memory budget of ``max_memory`` bytes (requests wait for room at most ``wait`` seconds)."""
         batchers = {key: Batcher(codec) for key, codec in registry.codecs.items()} if batching else {}
-        return cls(registry, batchers, **limits)
+        work = {key: float(item_work(codec)) for key, codec in registry.codecs.items()}
+        work |= {key: pixel_work(photo) for key, photo in registry.photos.items()}
+        return cls(registry, batchers, admission=Admission(max_memory, wait), work=work, **limits)  # type: ignore[arg-type]
 
 
 async def get_service(request: Request) -> Service:
