@@ -112,7 +112,9 @@ def test_junk_behind_a_valid_payload_is_a_400(strict_server, codec, test_items):
     is public), used to decode; now the payload must end where its symbols end."""
     header, payload = bitstream.unpack(codec.compress(test_items[:3]), codec.fingerprint)
     forged = bitstream.pack(codec.fingerprint, 3, header.latent_shape, payload + os.urandom(100_000))
-    request = urllib.request.Request(f"http://127.0.0.1:{strict_server}/v1/decode", data=forged, headers=OCTET)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{strict_server}/v1/decode", data=forged, headers=OCTET
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=10)
     assert err.value.code == 400 and b"unexpected bytes after" in err.value.read()
