@@ -3,6 +3,7 @@
 The models are handed in through the ``get_service`` dependency, overridden here: no files, no lifespan.
 """
 
+import asyncio
 import io
 
 import numpy as np
@@ -113,17 +114,47 @@ def test_decode_413_too_large(client, codec, test_items):
 
 
 def test_decode_408_the_body_takes_too_long(client, service, codec, test_items):
-    """A body not read within body_timeout (here 0 s) is refused and the connection closed; the
-    stalled sender itself is tested against a live server in test_service_hostile.py."""
-    service.body_timeout = 0.0
+    """A body that stops arriving is refused after body_timeout (here 0.1 s) and the connection closed;
+    driven through ASGI with a receive() that stalls (TestClient sends whole bodies). A stalled socket
+    against a live server: test_service_hostile.py."""
+    data = codec.compress(test_items[:1])
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/decode",
+        "raw_path": b"/v1/decode",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", b"%d" % len(data))],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent = []
+
+    async def receive():
+        if not sent and not getattr(receive, "started", False):
+            receive.started = True
+            return {"type": "http.request", "body": data[:3], "more_body": True}
+        await asyncio.sleep(30)  # the rest never comes
+
+    async def send(message):
+        sent.append(message)
+
+    service.body_timeout = 0.1
     try:
-        r = client.post("/v1/decode", content=codec.compress(test_items[:1]), headers=OCTET)
+        asyncio.run(asyncio.wait_for(client.app(scope, receive, send), 10))
     finally:
         service.body_timeout = 30.0
-    assert r.status_code == 408 and "within 0 s" in r.json()["detail"]
-    assert r.headers["connection"] == "close"
-    answered(client, r, "post", "/v1/decode")
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    assert start["status"] == 408 and b"within 0.1 s" in body
+    assert (b"connection", b"close") in start["headers"]
     assert service.admission.used == 0  # its reservation is given back
+    r = client.post("/v1/decode", content=data, headers=OCTET)  # the same route, the declaration checked
+    assert r.status_code == 200
+    declared = client.app.openapi()["paths"]["/v1/decode"]["post"]["responses"]
+    assert "408" in declared and "application/json" in declared["408"]["content"]
 
 
 def test_decode_413_more_than_the_memory_budget(client, service, codec, test_items):
