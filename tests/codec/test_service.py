@@ -144,3 +144,17 @@ def test_the_service_refuses_a_codec_that_cannot_decode(codec, monkeypatch):
     broken = copy.deepcopy(codec)
     monkeypatch.setattr(broken, "dequantize", lambda symbols: 1 / 0)  # a server fault: not 500 per request
     _refuses_to_start(broken, "fails to decode a stream of its own")
+
+
+@pytest.mark.parametrize("shape", [(1, 64), (3, 28, 28), (70000, 5)])
+def test_npy_answers_are_the_bytes_np_save_writes(shape):
+    from aekit.codec.service.answers import render
+
+    X = np.random.default_rng(0).random(shape, dtype=np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, X, allow_pickle=False)
+    assert render(X, None) == buffer.getvalue()
+    flipped = X[:, ::-1]  # any layout, written in C order
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(flipped), allow_pickle=False)
+    assert render(flipped, None) == buffer.getvalue()
