@@ -252,8 +252,9 @@ def staged_path(path: str | os.PathLike) -> Path:
     while a committed transaction waits to be rolled forward."""
     path = Path(path)
     pending = getattr(_staging, "pending", None) or {}
-    if pending.get(path.absolute()) is not None:
-        return pending[path.absolute()]  # type: ignore[return-value]
+    staged = pending.get(path.absolute())
+    if staged is not None:
+        return staged
     journal = _journal(path.parent)
     if journal is None:
         return path
