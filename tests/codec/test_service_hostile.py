@@ -82,8 +82,8 @@ def test_slow_senders_are_cut_off_and_new_clients_are_served(strict_server, code
     assert _post(port, data) == 200  # served while the three stall
     for sock, status in ((silent, None), (half_headers, b"408"), (half_body, b"408")):
         with sock:
-            answer, seconds = _until_closed(sock, timeout=5)
-        assert seconds < 3, "a stalled connection was held"
+            answer, seconds = _until_closed(sock, timeout=10)
+        assert seconds < 5, "a stalled connection was held"  # 0.5 s timeouts; slack for loaded CI
         if status is None:
             assert answer == b""  # nothing began: closed without an answer
         else:
