@@ -80,15 +80,31 @@ def test_slow_senders_are_cut_off_and_new_clients_are_served(strict_server, code
         b"Content-Length: %d\r\n\r\n" % len(data) + data[:3]
     )
     assert _post(port, data) == 200  # served while the three stall
-    for sock, status in ((silent, None), (half_headers, b"408"), (half_body, b"408")):
+    for sock, what in ((silent, None), (half_headers, b"headers"), (half_body, b"body")):
         with sock:
             answer, seconds = _until_closed(sock, timeout=10)
         assert seconds < 5, "a stalled connection was held"  # 0.5 s timeouts; slack for loaded CI
-        if status is None:
+        if what is None:
             assert answer == b""  # nothing began: closed without an answer
         else:
-            assert answer.split(b" ")[1] == status and b"did not arrive within 0.5 s" in answer
+            assert answer.split(b" ")[1] == b"408" and what + b" did not arrive within 0.5 s" in answer
     assert _post(port, data) == 200
+
+
+def test_a_keep_alive_connection_that_stalls_in_its_next_request_is_cut_off(strict_server, codec, test_items):
+    port, data = strict_server, codec.compress(test_items[:1])
+    request = (
+        b"POST /v1/decode HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(data) + data
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request)
+        sock.settimeout(10)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        sock.sendall(request[:30])  # the next request stalls in its headers
+        answer, seconds = _until_closed(sock, timeout=10)
+    assert seconds < 5 and b"HTTP/1.1 408" in answer and b"headers did not arrive" in answer
 
 
 def test_connections_beyond_the_cap_are_refused_and_freed(strict_server, codec, test_items):

@@ -134,7 +134,7 @@ async def decode(request: Request, service: Service = Depends(get_service)) -> R
                 406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}"
             )
         await held.add(
-            math.ceil(header.count * service.work[header.model_id]), f"a stream of {header.count} items"
+            math.ceil(header.count * service.work_of(header.model_id)), f"a stream of {header.count} items"
         )
         X = await _decode(service, codec, header, body)
         del body
@@ -282,7 +282,7 @@ async def _decode_photo(service: Service, body: bytes, held: _Held) -> Response:
             f"the limit is {service.max_output} bytes",
         )
     await held.add(
-        math.ceil(header.pixels * service.work[header.model_id]), f"a {header.width}×{header.height} photo"
+        math.ceil(header.pixels * service.work_of(header.model_id)), f"a {header.width}×{header.height} photo"
     )
     try:
         content = await run_in_threadpool(_photo_png, codec, body)

@@ -68,9 +68,19 @@ class Service:
         """The service of ``registry``'s models, with a :class:`Batcher` each if ``batching``, sharing a
         memory budget of ``max_memory`` bytes (requests wait for room at most ``wait`` seconds)."""
         batchers = {key: Batcher(codec) for key, codec in registry.codecs.items()} if batching else {}
-        work = {key: float(item_work(codec)) for key, codec in registry.codecs.items()}
-        work |= {key: pixel_work(photo) for key, photo in registry.photos.items()}
-        return cls(registry, batchers, admission=Admission(max_memory, wait), work=work, **limits)  # type: ignore[arg-type]
+        service = cls(registry, batchers, admission=Admission(max_memory, wait), **limits)  # type: ignore[arg-type]
+        for key in [*registry.codecs, *registry.photos]:
+            service.work_of(key)  # measured now, not on a first request
+        return service
+
+    def work_of(self, key: bytes) -> float:
+        """Peak bytes of decoding one item (a codec) or one pixel (a photo codec) of model ``key``."""
+        if key not in self.work:
+            codec = self.registry.codecs.get(key)
+            self.work[key] = (
+                float(item_work(codec)) if codec is not None else pixel_work(self.registry.photos[key])
+            )
+        return self.work[key]
 
 
 async def get_service(request: Request) -> Service:
