@@ -11,7 +11,9 @@ glibc keeps freed memory for reuse (a freed large buffer raises its mmap thresho
 arena keeps its top), so a burst would leave the process at its peak size: :func:`give_back_memory`
 pins the mmap threshold (big buffers are mapped, and unmapped when freed) and :class:`Admission`
 calls ``malloc_trim`` when the work in flight drops to nothing after a burst. Other C libraries:
-no-ops.
+no-ops. Measured with 16 concurrent 65,536-item requests (README, Reliability): without the pinned
+threshold the peak was 3× higher (+900 against +295 MiB), without the trim 2.5× more stayed after
+(+33 against +13 MiB).
 """
 
 from __future__ import annotations
