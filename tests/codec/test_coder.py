@@ -184,3 +184,19 @@ def test_zero_bytes_beyond_the_minimum_payload_are_refused(n):
         tables.decode(payload + bytes(1), n)
     with pytest.raises(BitstreamError, match="unexpected bytes after"):
         tables.decode(payload + bytes(1 << 20), n)
+
+
+def test_one_item_is_coded_with_plain_ints_to_the_same_bytes():
+    """The one-item fast path (ints, not one-element arrays) writes and reads what the array path does."""
+    import constriction
+
+    tables = make_tables(dim=16, width=40, precision=16)
+    for seed in range(50):
+        symbols = sample(tables, 1, seed=seed)
+        idx = np.ascontiguousarray((symbols - tables.offsets).T)
+        encoder = constriction.stream.queue.RangeEncoder()
+        for d, model in enumerate(tables.models()):
+            encoder.encode(idx[d].astype(np.int32), model)
+        words = encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+        assert tables._seal(idx) == words
+        assert np.array_equal(tables.decode(words, 1), symbols)
