@@ -107,6 +107,16 @@ def test_a_keep_alive_connection_that_stalls_in_its_next_request_is_cut_off(stri
     assert seconds < 5 and b"HTTP/1.1 408" in answer and b"headers did not arrive" in answer
 
 
+def test_a_header_without_end_is_refused_at_64_kib(strict_server, codec, test_items):
+    """The HTTP parser keeps unfinished headers in memory: 431 beyond MAX_HEADER_BYTES, and closed."""
+    port = strict_server
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /v1/decode HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (80 << 10))  # no end
+        answer, _ = _until_closed(sock, timeout=10)
+    assert answer.startswith(b"HTTP/1.1 431") and b"exceed 65536 bytes" in answer
+    assert _post(port, codec.compress(test_items[:1])) == 200
+
+
 def test_connections_beyond_the_cap_are_refused_and_freed(strict_server, codec, test_items):
     port, data = strict_server, codec.compress(test_items[:1])
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]

@@ -196,7 +196,7 @@ def test_answers_of_the_framework_and_server_are_documented(client):
     assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
     assert client.get("/nowhere").status_code == 404
     description = client.app.openapi()["info"]["description"]
-    for words in ("405", "404", "408", "503", "--max-connections", "--header-timeout"):
+    for words in ("405", "404", "408", "431", "503", "--max-connections", "--header-timeout"):
         assert words in description
 
 

@@ -22,8 +22,8 @@ DESCRIPTION = """Decodes aekit codec bitstreams (docs/bitstream.md) into reconst
 
 Besides the answers each route declares, the framework and the server answer: 404 to an unknown
 path and 405 to a method a path does not take (JSON `{"detail": ...}`); 408 when a request's
-headers do not arrive within `--header-timeout` seconds (the connection is then closed); 503
-to a connection or request beyond `--max-connections`. A request that would exceed the memory
+headers do not arrive within `--header-timeout` seconds (the connection is then closed); 431
+when they exceed 64 KiB (closed too); 503 to a connection or request beyond `--max-connections`. A request that would exceed the memory
 budget (`--max-memory-mib`) waits for room, then gets 503 with `Retry-After`."""
 
 

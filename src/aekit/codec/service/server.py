@@ -6,8 +6,11 @@ headers of a request that has begun (or for the first byte of a new connection),
 sends half a request and stalls holds a connection, and a file descriptor, for good.
 :class:`DeadlineProtocol` closes such a connection ``header_timeout`` seconds after it opened or
 answered its last request (with 408 if a request had begun), and closes at once, with 503, the
-connections beyond ``max_connections`` (so the descriptors held stay bounded). Bodies are timed out
-by the route that reads them (``body_timeout``, :func:`~.routes.decode`).
+connections beyond ``max_connections`` (so the descriptors held stay bounded). The parser keeps a
+request line and headers in memory until they end, with no bound of its own (58 MiB of one header
+were taken in the 10 s before the deadline here): beyond :data:`MAX_HEADER_BYTES` a request gets 431
+and its connection is closed. Bodies are timed out by the route that reads them (``body_timeout``,
+:func:`~.routes.decode`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,19 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["DeadlineProtocol", "server_options", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_MAX_CONNECTIONS"]
+__all__ = [
+    "DeadlineProtocol",
+    "server_options",
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "MAX_HEADER_BYTES",
+]
 
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds from connection (or last answer) to a request's complete headers
 DEFAULT_MAX_CONNECTIONS = 512  # open connections; keep it under the process's descriptor limit (ulimit -n)
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection is kept (uvicorn's default)
+MAX_HEADER_BYTES = 64 << 10  # request line and headers of one request (431 beyond)
+LINGER = 1.0  # seconds a refused connection's late bytes are read and dropped before it is closed
 
 
 def _answer(status: int, reason: str, detail: str) -> bytes:
@@ -45,6 +56,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     _deadline: asyncio.TimerHandle | None = None
     _begun = False
+    _header_bytes = 0  # received since the deadline was armed, while the headers have not ended
+    _refused = False  # answered and closing: what still arrives is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -59,8 +72,15 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         self._begun = True
         super().data_received(data)
+        if self._deadline is not None:  # the headers have not ended yet
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                detail = f"the request line and headers exceed {MAX_HEADER_BYTES} bytes"
+                self._refuse(_answer(431, "Request Header Fields Too Large", detail))
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -78,6 +98,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _arm(self) -> None:
         self._disarm()
         self._begun = False
+        self._header_bytes = 0
         self._deadline = self.loop.call_later(self.header_timeout, self._expire)
 
     def _disarm(self) -> None:
@@ -91,8 +112,21 @@ class DeadlineProtocol(HttpToolsProtocol):
             return
         if self._begun:  # a request began and its headers did not complete in time
             detail = f"the request headers did not arrive within {self.header_timeout:g} s"
-            self.transport.write(_answer(408, "Request Timeout", detail))
-        self.transport.close()
+            self._refuse(_answer(408, "Request Timeout", detail))
+        else:
+            self.transport.close()
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer and close, dropping what still arrives for a second first (a lingering close: closing
+        with unread bytes would reset the connection, and the client could lose the answer)."""
+        self._disarm()
+        self._refused = True
+        if self.transport.is_closing():
+            return
+        self.transport.write(answer)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
 
 
 def server_options(header_timeout: float, max_connections: int) -> dict[str, Any]:
