@@ -64,7 +64,11 @@ def _json_number(value):
 
 def _record_point(rec: dict):
     rate = next(
-        (_json_number(rec[k]) for k in ("bytes", "bytes_per_image", "rate_bytes", "size_bytes") if k in rec),
+        (
+            _json_number(rec[k])
+            for k in ("bytes_per_item", "bytes", "bytes_per_image", "rate_bytes", "size_bytes")
+            if k in rec
+        ),
         None,
     )
     dist = next((_json_number(rec[k]) for k in ("psnr", "psnr_db") if k in rec), None)
@@ -75,10 +79,14 @@ def rd_points(doc, _name: str = "aekit", _depth: int = 0) -> dict:
     """Rate-distortion points ``{method: [(bytes, psnr), ...]}`` found in a parsed JSON document.
 
     Recognises ``{method: [[bytes, psnr], ...]}``, lists of ``{"method", "bytes", "psnr"}``
-    records (``bytes_per_image``/``psnr_db`` too), and either of them nested a few levels deep.
+    records (``bytes_per_item``/``bytes_per_image``/``psnr_db`` too), one such record on its own
+    (a codec run's ``metrics.json``: its bytes per item), and any of them nested a few levels deep.
     """
     found: dict = {}
     if _depth > 4:
+        return found
+    if isinstance(doc, dict) and _record_point(doc) is not None:
+        found[str(doc.get("method", _name))] = [_record_point(doc)]
         return found
     if isinstance(doc, list) and doc:
         if all(isinstance(r, dict) for r in doc):
@@ -208,6 +216,10 @@ def _claim(pngs: dict, used: set, section: str) -> list[tuple[str, bytes]]:
 
 def _load_model(run_dir: Path):
     try:
+        from .codec.measure import codec_class, load_codec
+
+        if codec_class(run_dir):  # Codec.load / PhotoCodec.load: the entropy tables are checked too
+            return load_codec(run_dir), None
         from . import load
 
         return load(run_dir), None
@@ -236,11 +248,12 @@ def build_report(run_dir: str | os.PathLike, *, title: str | None = None, X: Arr
     model, load_error = _load_model(run_dir) if config is not None else (None, None)
     used: set = set()  # the figures a section has shown
     metrics, rd = _metrics_section(docs, problems)
+    codec_figure = _codec_measures(model, X, rd) if _is_codec(model) and X is not None else None
     sections = [
         _configuration_section(config, model, load_error),
         _curves_section(pngs, used, config),
         metrics,
-        _reconstructions_section(pngs, used, model, X),
+        _reconstructions_section(pngs, used, model, X, codec_figure),
         _filters_section(pngs, used, model),
         _figures_section(pngs, used, "map", "2-D map"),
         _figures_section(pngs, used, "codes", "Code histograms"),
@@ -269,19 +282,28 @@ def _configuration_section(config: object, model: Any, load_error: str | None) -
     body = _table(rows, ("setting", "value"))
     if model is not None:
         n_params = sum(p.numel() for p in model.parameters())
-        body += _note(f"{n_params:,} parameters; loaded with aekit.load")
+        body += _note(f"{n_params:,} parameters; loaded with {_loader(model)}")
     elif load_error:
         body += _note(f"the checkpoint could not be loaded ({load_error}); figures that need it are skipped")
     return ("configuration", "Configuration", body)
 
 
+def _loader(model: Any) -> str:
+    from .codec.measure import CODEC_CLASSES
+
+    name = type(model).__name__
+    return f"{name}.load" if name in CODEC_CLASSES else "aekit.load"
+
+
 def _curves_section(pngs: dict, used: set, config: object) -> Section:
     history = config.get("history") if isinstance(config, dict) else None
-    if not isinstance(history, dict) or not history.get("train_loss"):
+    if not isinstance(history, dict) or not any(history.values()):
         history = None  # untrained, or a history that is not one
     figs = _claim(pngs, used, "curves")
     body = "".join(_img(d, n) for n, d in figs)
-    if not figs and history is not None:
+    if (
+        not figs and history is not None and history.get("train_loss")
+    ):  # per epoch (a photo codec's: per step)
         try:
             body += _img(
                 _draw(viz.training_curves, history), "training curves (drawn from config.json history)"
@@ -295,7 +317,7 @@ def _curves_section(pngs: dict, used: set, config: object) -> Section:
             if isinstance(v, list) and v and _json_number(v[-1]) is not None
         }
         last.update({k: history[k] for k in ("best_epoch", "stopped_early") if k in history})
-        body += _table(last.items(), ("last epoch", "value"))
+        body += _table(last.items(), ("last epoch" if "epoch" in history else "last entry", "value"))
     return ("curves", "Training curves", body or _note("no training history or curves figure found"))
 
 
@@ -311,10 +333,41 @@ def _metrics_section(docs: dict, problems: list[str]) -> tuple[Section, dict[str
     return ("metrics", "Metrics", body or _note("no metrics JSON found")), rd
 
 
-def _reconstructions_section(pngs: dict, used: set, model: Any, X: ArrayLike | None) -> Section:
+def _is_codec(model: Any) -> bool:
+    from .codec.measure import CODEC_CLASSES
+
+    return type(model).__name__ in CODEC_CLASSES
+
+
+def _codec_measures(codec: Any, X: Any, rd: dict[str, list]) -> str:
+    """A codec's rate-distortion point on ``X`` (added to ``rd``) and its reconstructions through the
+    bitstream, as HTML (a note when they cannot be measured)."""
+    from .codec.measure import draw_reconstructions, rd_point
+    from .codec.photo import PhotoCodec
+
+    if not codec.updated:
+        return _note("a codec without entropy tables (a training checkpoint; its export/ folder has them)")
+    try:
+        if not isinstance(codec, PhotoCodec):
+            X = np.asarray(X, dtype=np.float32)
+            X = X.reshape(len(X), *codec.input_shape)
+        point = rd_point(codec, X)
+        rd.setdefault("this codec on the given data", []).append((point["bytes_per_item"], point["psnr_db"]))
+        return _img(
+            _draw(draw_reconstructions, codec, X),
+            f"reconstructions through the bitstream ({point['n']} items: {point['bytes_per_item']:.2f} "
+            f"bytes per item, PSNR {point['psnr_db']:.2f} dB)",
+        )
+    except (ValueError, TypeError, RuntimeError) as err:  # DataError, BitstreamError are ValueErrors
+        return _note(f"the codec could not be measured on the given data: {err}")
+
+
+def _reconstructions_section(
+    pngs: dict, used: set, model: Any, X: ArrayLike | None, codec_figure: str | None = None
+) -> Section:
     figs = _claim(pngs, used, "reconstructions")
-    body = "".join(_img(d, n) for n, d in figs)
-    if not figs and model is not None and X is not None:
+    body = "".join(_img(d, n) for n, d in figs) + (codec_figure or "")
+    if not figs and codec_figure is None and model is not None and X is not None:
         try:
             samples = np.asarray(X)[:10]
             if len(getattr(model, "input_shape", None) or ()) == 1:  # a dense model takes flat vectors

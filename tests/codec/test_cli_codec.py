@@ -180,7 +180,7 @@ def test_serve_passes_its_limits_to_the_app_and_the_server(codec_dir, monkeypatc
         port = str(s.getsockname()[1])
     assert main(["serve", "--model", str(codec_dir), "--port", port, *flags, "--max-connections", "7"]) == 0
     config = seen["config"]
-    assert config.http.header_timeout == 3.0 and config.http.max_connections == 7
+    assert config.http.keywords == {"header_timeout": 3.0, "max_connections": 7}
     assert config.limit_concurrency == 8
     with TestClient(config.app) as client:
         service = client.app.state.service
@@ -227,3 +227,80 @@ def test_decompress_to_an_upper_case_png(codec_dir, tmp_path, test_items):
     )
     with Image.open(tmp_path / "r.PNG") as img:
         assert img.format == "PNG"
+
+
+def test_send_refuses_an_npy_of_another_item_shape(codec_dir, tmp_path, capsys):
+    """A (4, 28, 28) array was reshaped into 49 items of a 64-input codec: now refused, both shapes named."""
+    np.save(tmp_path / "mnist4.npy", np.zeros((4, 28, 28), np.float32))
+    assert (
+        main(
+            [
+                "send",
+                "--server",
+                "http://127.0.0.1:1",
+                "--model",
+                str(codec_dir),
+                str(tmp_path / "mnist4.npy"),
+            ]
+        )
+        == 2
+    )
+    _one_line_error(capsys, "mnist4.npy", "(4, 28, 28)", "(64,)")
+
+
+def test_send_refuses_an_image_of_another_size(codec_dir, tmp_path, capsys):
+    """A 28×28 PNG was silently resized to the codec's 8×8: now refused, both sizes named."""
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "big.png")
+    assert (
+        main(["send", "--server", "http://127.0.0.1:1", "--model", str(codec_dir), str(tmp_path / "big.png")])
+        == 2
+    )
+    _one_line_error(capsys, "big.png", "28×28", "8×8")
+
+
+def test_read_items_takes_the_codec_shapes_only(tmp_path, digits):
+    from aekit.codec.items import read_items
+    from aekit.errors import DataError
+
+    for name, array in (
+        ("one", digits[0]),
+        ("one8x8", digits[0].reshape(8, 8)),
+        ("grid", digits[:3].reshape(3, 8, 8)),
+    ):
+        np.save(tmp_path / f"{name}.npy", array)
+        items = read_items(tmp_path / f"{name}.npy", (64,), (8, 8))
+        assert items.shape == (len(array) if array.ndim == 3 else 1, 64)
+        assert np.array_equal(items.reshape(-1), np.asarray(array, np.float32).reshape(-1))
+    for bad in (np.zeros((2, 32)), np.zeros((128,)), np.zeros((0, 64)), np.float32(1.0)):
+        np.save(tmp_path / "bad.npy", bad)
+        with pytest.raises(DataError, match="bad.npy"):
+            read_items(tmp_path / "bad.npy", (64,), (8, 8))
+
+
+def test_send_without_out_keeps_the_answer_and_says_where(
+    live_server, codec_dir, digits, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "two.npy", digits[:2])
+    argv = ["send", "--server", live_server, "--model", str(codec_dir), "two.npy"]
+    assert main(argv) == 0
+    assert "-> two-decoded.npy" in capsys.readouterr().out
+    assert np.load(tmp_path / "two-decoded.npy").shape == (2, 64)
+    assert main(argv) == 0  # never replaces an earlier answer
+    assert "-> two-decoded-2.npy" in capsys.readouterr().out
+    assert (tmp_path / "two-decoded.npy").is_file() and (tmp_path / "two-decoded-2.npy").is_file()
+
+
+def test_send_photos_without_out_keeps_each_answer(tmp_path, monkeypatch, capsys):
+    """A photo codec: each photo's answer is kept as PHOTO-decoded.png (the server is stubbed)."""
+    import aekit.codec.client
+
+    posted = []
+    monkeypatch.setattr(aekit.codec.client, "send", lambda data, *a, **k: posted.append(data) or b"PNG")
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / name)
+    assert main(["send", "--server", "http://127.0.0.1:1", "--quality", "1", "a.png", "b.png"]) == 0
+    out = capsys.readouterr().out
+    assert "-> a-decoded.png" in out and "-> b-decoded.png" in out and len(posted) == 2
+    assert (tmp_path / "a-decoded.png").read_bytes() == b"PNG"

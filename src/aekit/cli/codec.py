@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
 from .choices import ACTIVATION_NAMES
 from .common import (
     add_data_arguments,
@@ -149,6 +150,18 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="decode every request alone (default: concurrent small requests share one decoder pass)",
     )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="server processes sharing the port, one core each (default 1; each loads the models)",
+    )
+    p.add_argument(
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        help="uvicorn's log level; info (the default, warning with -q) logs every request (access log)",
+    )
     _add_serve_limits(p)
     p.set_defaults(func=cmd_serve)
 
@@ -194,7 +207,11 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
     p.add_argument("--quality", type=int, default=None, help="shipped photo codec (see `aekit codec models`)")
     p.add_argument(
-        "--out", default=None, type=out_file(".npy", ".png"), help="write the server's answer (.npy or .png)"
+        "--out",
+        default=None,
+        type=out_file(".npy", ".png"),
+        help="write the server's answer (.npy or .png; default: IMAGE-decoded.npy, a photo's "
+        "PHOTO-decoded.png, in the current directory, never replacing a file)",
     )
     p.add_argument("--timeout", type=positive_float, default=30.0, help="seconds to wait for the server, > 0")
     p.set_defaults(func=cmd_send)
@@ -208,6 +225,7 @@ def cmd_train(args) -> int:
         raise ValueError("--resume continues a --model conv run; a dense codec trains in one go")
     args.batch_size = 128 if args.batch_size is None else args.batch_size
     args.lr = 1e-3 if args.lr is None else args.lr
+    from ..codec.measure import draw_reconstructions, rd_point
     from ..codec.training import train_codec
     from ..nn import Autoencoder
     from ..train import seed_everything
@@ -250,6 +268,8 @@ def cmd_train(args) -> int:
         **rd_point(codec, X_test),
     }
     write_json(out / "metrics.json", report)
+    with contextlib.suppress(ValueError):  # items that are not images: no figure
+        draw_reconstructions(codec, X_test, out / "reconstructions.png")
     out = finish_run(out)
     say(
         f"trained codec {codec.model_id.hex()} in {seconds:.1f}s: {report['bytes_per_item']:.2f} bytes/item, "
@@ -258,32 +278,16 @@ def cmd_train(args) -> int:
     return 0
 
 
-def rd_point(codec, X) -> dict:
-    """Bytes per item (one message for all of X) and PSNR of the decoded items."""
-    from .. import metrics
-
-    data = codec.compress(X)
-    recon = codec.decompress(data)
-    return {
-        "n": int(len(X)),
-        "bytes": len(data),
-        "bytes_per_item": len(data) / len(X),
-        "psnr_db": metrics.psnr(X.reshape(len(X), -1), np.clip(recon, 0, 1).reshape(len(X), -1)),
-    }
-
-
 def cmd_compress(args) -> int:
     if Path(args.model_dir).is_file():
         return cmd_compress_photo(args)
     from ..codec.model import Codec
+    from .codec_runs import codec_items
 
     codec = Codec.load(args.model_dir)
-    X, _ = load_data(args)
-    if args.n is not None:
-        if args.n < 1:
-            raise ValueError(f"--n must be >= 1, got {args.n}")
-        X = X[: args.n]
-    X = X.reshape(len(X), *codec.input_shape)
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    X = codec_items(args, codec, limit=args.n)  # of the codec's item size, or a one-line error
     data = codec.compress(X)
     with atomic_path(args.out) as tmp:
         tmp.write_bytes(data)
@@ -341,6 +345,9 @@ def _listen(host: str, port: int):
         raise ValueError(f"cannot listen on --host {host} --port {port}: {err.strerror or err}") from None
 
 
+LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
+
+
 def _limits(args: argparse.Namespace) -> dict:
     """create_app's bounds on work in flight, from ``serve``'s flags (checked against each other)."""
     max_memory = int(args.max_memory_mib * (1 << 20))
@@ -353,8 +360,9 @@ def _limits(args: argparse.Namespace) -> dict:
 
 def cmd_serve(args) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from ..codec.service import Registry, create_app
+    from ..codec.service import Registry, create_app, workers
     from ..codec.service.server import server_options
 
     if not 0 < args.max_body_mib <= 1024:
@@ -367,24 +375,39 @@ def cmd_serve(args) -> int:
             raise FileNotFoundError(f"--model {d}: no such codec directory")
     # load and self-test every model now: a bad one is one line here, not a traceback from the app's lifespan
     registry = Registry.from_dirs(args.model)
-    app = create_app(
-        [*registry.codecs.values(), *registry.photos.values()],
-        max_body=int(args.max_body_mib * (1 << 20)),
-        max_output=int(args.max_output_mib * (1 << 20)),
-        batching=not args.no_batching,
+    # create_app's settings: given to it here, or through the environment to each worker (--workers)
+    options: dict[str, Any] = {
+        "max_body": int(args.max_body_mib * (1 << 20)),
+        "max_output": int(args.max_output_mib * (1 << 20)),
+        "batching": not args.no_batching,
         **_limits(args),
-    )
+    }
+    limits = server_options(args.header_timeout, args.max_connections)
     sock = _listen(args.host, args.port)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning" if args.quiet else "info",
-        access_log=False,
-        **server_options(args.header_timeout, args.max_connections),
+    log_level = args.log_level or ("warning" if args.quiet else "info")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    say(
+        f"aekit serve: {len(registry.codecs) + len(registry.photos)} model(s) on http://{host}:{args.port} "
+        f"(API reference: http://{host}:{args.port}/docs), {args.workers} worker(s); Ctrl+C stops"
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if args.workers > 1:  # uvicorn starts each worker from an import string; the models load in each
+            config = workers.config(
+                args.model,
+                options,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=log_level,
+                **limits,
+            )
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            app = create_app([*registry.codecs.values(), *registry.photos.values()], **options)
+            config = uvicorn.Config(
+                app, host=args.host, port=args.port, log_level=log_level, access_log=True, **limits
+            )
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
     return 0
@@ -394,51 +417,40 @@ def cmd_send(args: argparse.Namespace) -> int:
     from ..codec.client import send
     from ..codec.device import DeviceEncoder
     from ..codec.device_photo import PhotoDeviceEncoder
+    from ..codec.items import read_items
     from ..codec.media import NPY, PNG
 
     encoder = DeviceEncoder(args.model or _shipped_dir(args.quality))
     if isinstance(encoder, PhotoDeviceEncoder):  # a photo codec: one stream, one request per photo
         return _send_photos(args, encoder)
-    X = np.concatenate([_read_images(Path(p), encoder) for p in args.images])
+    X = np.concatenate([read_items(p, encoder.input_shape, encoder.image_shape) for p in args.images])
     data = encoder.compress(X)
-    png = args.out is not None and args.out.lower().endswith(".png")
-    answer = send(data, args.server, accept=PNG if png else NPY, timeout=args.timeout)
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_bytes(answer)
+    out = args.out or answer_path(args.images[0] if len(args.images) == 1 else "answer", ".npy")
+    answer = send(
+        data, args.server, accept=PNG if out.lower().endswith(".png") else NPY, timeout=args.timeout
+    )
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(answer)
     say(
         f"sent {len(X)} items in {len(data)} bytes ({len(data) / len(X):.2f} bytes/item); "
-        f"received {len(answer)} bytes" + (f" -> {args.out}" if args.out else "")
+        f"received {len(answer)} bytes -> {out}"
     )
     return 0
 
 
+def answer_path(name: str, suffix: str) -> str:
+    """Where ``send`` keeps an answer without --out: NAME-decoded.SUFFIX in the current directory,
+    numbered (NAME-decoded-2.SUFFIX, ...) rather than replacing a file that is there."""
+    stem = Path(name).stem
+    path = Path(f"{stem}-decoded{suffix}")
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(f"{stem}-decoded-{n}{suffix}")
+    return str(path)
+
+
 # ---------------------------------------------------------------------- files
-def _read_images(path: Path, encoder) -> np.ndarray:
-    """An image file (grayscale/RGB to the codec's image shape, scaled to [0, 1]) or a .npy of items."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() == ".npy":
-        from ..data import load_array
-
-        X = load_array(path)[0].astype(np.float32)  # names the file: not .npy data, pickled objects...
-        size = int(np.prod(encoder.input_shape))
-        if X.size % size:
-            raise DataError(
-                f"{path} holds {X.size} values, not a multiple of one item ({encoder.input_shape})"
-            )
-        return X.reshape(-1, *encoder.input_shape)
-    from ..data import read_image
-
-    if encoder.image_shape is None:
-        raise DataError(f"the codec's items {encoder.input_shape} are not images: pass .npy arrays")
-    mode = "RGB" if len(encoder.image_shape) == 3 else "L"
-    pixels = read_image(path, mode=mode, size=tuple(encoder.image_shape[:2]))  # (C, H, W)
-    if len(encoder.input_shape) != 3:  # flat items are laid out as image_shape says: (H, W) or (H, W, C)
-        pixels = pixels.transpose(1, 2, 0)
-    return pixels.reshape(1, *encoder.input_shape)
-
-
 def _write_output(out: str, X: np.ndarray, image_shape) -> None:
     if out.lower().endswith(".png"):
         if image_shape is None:
@@ -594,15 +606,15 @@ def _send_photos(args: argparse.Namespace, encoder) -> int:
     if (args.out is not None and not args.out.lower().endswith(".png")) or (
         len(args.images) > 1 and args.out
     ):
-        raise ValueError("a photo comes back as one PNG: give one photo with --out NAME.png")
+        raise ValueError(
+            "a photo comes back as one PNG: give one photo with --out NAME.png (without --out, "
+            "each photo's answer is kept as PHOTO-decoded.png)"
+        )
     for name in args.images:
         data = encoder.compress(Path(name))
         answer = send(data, args.server, accept=PNG, timeout=args.timeout)
-        if args.out:
-            with atomic_path(args.out) as tmp:
-                tmp.write_bytes(answer)
-        say(
-            f"sent {name} in {len(data)} bytes; received a {len(answer)}-byte PNG"
-            + (f" -> {args.out}" if args.out else "")
-        )
+        out = args.out or answer_path(name, ".png")
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(answer)
+        say(f"sent {name} in {len(data)} bytes; received a {len(answer)}-byte PNG -> {out}")
     return 0

@@ -306,14 +306,19 @@ def _flat_input(model: Model) -> bool:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..io import load
+    from .codec_runs import codec_class, evaluate_codec
 
-    model = load(args.model_dir)
-    X, y = load_data(args, flatten=_flat_input(model))
-    n_classes = _n_classes(model)
-    if n_classes is None:
-        result = reconstruction_metrics(model, X)
+    n_classes = None
+    if codec_class(args.model_dir):  # real bitstream bytes per item and PSNR
+        result = evaluate_codec(args)
     else:
-        result = classification_metrics(model, X, y, int(n_classes))
+        model = load(args.model_dir)
+        X, y = load_data(args, flatten=_flat_input(model))
+        n_classes = _n_classes(model)
+        if n_classes is None:
+            result = reconstruction_metrics(model, X)
+        else:
+            result = classification_metrics(model, X, y, int(n_classes))
     result.update(data=args.data, split=args.split)
     if args.out:
         write_json(args.out, result)

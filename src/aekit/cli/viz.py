@@ -234,14 +234,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.source} has no training history (config.json 'history')")
         viz.training_curves(model_history, args.out)
     else:
-        model = load(args.source)
+        from .codec_runs import codec_class, load_codec, plot_codec
+
+        codec = codec_class(args.source) is not None
+        model = load_codec(args.source) if codec else load(args.source)
+        shape = getattr(model, "input_shape", None)
         if args.kind == "filters":
             viz.filter_tiles(
                 viz.first_layer_weights(model),
                 args.out,
                 n=args.n or 100,
-                sample_shape=getattr(model, "input_shape", None) or None,
+                sample_shape=shape if shape and None not in shape else None,
             )
+        elif codec:  # through real bitstreams: decoded items, or the integer symbols written
+            plot_codec(args, model)
         else:
             flat = len(getattr(model, "input_shape", None) or ()) <= 1  # dense models take flat vectors
             X, _ = load_data(args, flatten=flat)
@@ -314,10 +320,14 @@ def load_rd_points(path: str | os.PathLike) -> dict:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
+    from ..codec.measure import load_codec  # a training checkpoint without tables too: the report notes it
     from ..report import write_report
+    from .codec_runs import codec_class, codec_items
 
     data = None
-    if args.data:
+    if args.data and codec_class(args.run_dir):  # a codec's items, or photos of any size
+        data = codec_items(args, load_codec(args.run_dir))
+    elif args.data:
         data = load_data(args, flatten=False)[0]  # the report shapes it for the model
     path = write_report(args.run_dir, args.out, title=args.title, X=data)
     say(f"wrote {path} (open it in a browser: file://{Path(path).resolve()})")

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ..model import Codec
 from ..photo import PhotoCodec
 from .admission import DEFAULT_MAX_MEMORY, DEFAULT_WAIT, give_back_memory
+from .docs import add_docs
 from .models import load_models
 from .routes import router
 from .state import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_ITEMS, DEFAULT_MAX_OUTPUT, Service
@@ -112,6 +113,9 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: blank offline; /docs is our own page
+        redoc_url=None,
     )
     app.include_router(router)
+    add_docs(app)
     return app

@@ -16,6 +16,7 @@ and its connection is closed. Bodies are timed out by the route that reads them 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
@@ -48,12 +49,22 @@ def _answer(status: int, reason: str, detail: str) -> bytes:
 class DeadlineProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline on request headers and a cap on connections.
 
-    Class attributes ``header_timeout`` and ``max_connections`` are set by :func:`server_options`
-    on a subclass (uvicorn builds one protocol object per connection from the class).
+    uvicorn builds one per connection; :func:`server_options` hands it ``header_timeout`` and
+    ``max_connections`` through a ``functools.partial`` (picklable: ``--workers`` sends it to each
+    worker process).
     """
 
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    def __init__(
+        self,
+        *args: Any,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+
     _deadline: asyncio.TimerHandle | None = None
     _begun = False
     _header_bytes = 0  # received since the deadline was armed, while the headers have not ended
@@ -136,10 +147,8 @@ def server_options(header_timeout: float, max_connections: int) -> dict[str, Any
         raise ValueError(f"header_timeout must be a positive number of seconds, got {header_timeout!r}")
     if not isinstance(max_connections, int) or max_connections < 1:
         raise ValueError(f"max_connections must be a positive int, got {max_connections!r}")
-    protocol = type(
-        "DeadlineProtocol",
-        (DeadlineProtocol,),
-        {"header_timeout": float(header_timeout), "max_connections": max_connections},
+    protocol = functools.partial(
+        DeadlineProtocol, header_timeout=float(header_timeout), max_connections=max_connections
     )
     return {
         "http": protocol,
