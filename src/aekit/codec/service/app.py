@@ -102,8 +102,8 @@ def create_app(
         )
         # the ~300 000 objects of torch, FastAPI and the models live as long as the service: a full
         # collection walking them all took 0.1-0.5 s, every few thousand requests (the p99 of issue 18);
-        # frozen, the collector only walks what requests make
-        gc.collect()
+        # frozen, the collector only walks what requests make (no collection first: it would hold the GIL
+        # for as long, and uvicorn's worker health check (--workers) waits 5 s at most for an answer)
         gc.freeze()
         yield
         gc.unfreeze()
