@@ -3,6 +3,7 @@ import socket
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 import aekit
@@ -144,6 +145,46 @@ def test_serve_port_in_use_is_one_line(codec_dir, capsys, no_uvicorn):
         port = busy.getsockname()[1]
         assert main(["serve", "--model", str(codec_dir), "--port", str(port)]) == 2
     _one_line_error(capsys, "cannot listen", str(port))
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--max-body-mib", "100", "--max-memory-mib", "50"], ("--max-body-mib", "--max-memory-mib")),
+        (["--max-memory-mib", "0"], ("--max-memory-mib",)),
+        (["--max-items", "-3"], ("--max-items",)),
+        (["--header-timeout", "nan"], ("--header-timeout",)),
+        (["--max-connections", "0"], ("--max-connections",)),
+    ],
+)
+def test_serve_limits_are_checked_in_one_line(codec_dir, capsys, no_uvicorn, flags, words):
+    assert main(["serve", "--model", str(codec_dir), *flags]) == 2
+    _one_line_error(capsys, *words)
+
+
+def test_serve_passes_its_limits_to_the_app_and_the_server(codec_dir, monkeypatch):
+    """The flags reach create_app (memory, items, body timeout) and uvicorn (header deadline, connections)."""
+    import uvicorn
+
+    seen = {}
+
+    def run(server, sockets=None):
+        seen["config"] = server.config
+        for s in sockets or []:
+            s.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    flags = ["--max-memory-mib", "64", "--max-items", "99", "--body-timeout", "2", "--header-timeout", "3"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    assert main(["serve", "--model", str(codec_dir), "--port", port, *flags, "--max-connections", "7"]) == 0
+    config = seen["config"]
+    assert config.http.keywords == {"header_timeout": 3.0, "max_connections": 7}
+    assert config.limit_concurrency == 8
+    with TestClient(config.app) as client:
+        service = client.app.state.service
+        assert (service.admission.budget, service.max_items, service.body_timeout) == (64 << 20, 99, 2.0)
 
 
 def test_send_names_a_file_that_is_not_npy(codec_dir, tmp_path, capsys):

@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import json
 import shutil
@@ -9,6 +10,7 @@ import torch
 import aekit
 from aekit.codec import Codec, train_codec
 from aekit.errors import BitstreamError, CheckpointError, DataError
+from aekit.io.atomic import recover
 
 
 def test_round_trip_equals_the_dequantised_codes_exactly(codec, test_items):
@@ -205,3 +207,36 @@ def test_save_removes_device_files_that_no_longer_fit(codec, tmp_path):
     changed.clear_tables()
     changed.save(path)
     assert not (path / "codec.json").exists()  # no tables: nothing for the device
+
+
+@pytest.mark.parametrize("dead", [False, True], ids=["error", "crash"])
+def test_removing_a_stale_encoder_is_part_of_the_atomic_commit(codec, tmp_path, dead):
+    """A save that fails or dies at any file operation leaves the earlier codec with its encoder.onnx,
+    or the new one without it: never the earlier checkpoint stripped of its encoder."""
+    import copy
+
+    from test_io_commit import InjectedCrash, crash_at
+
+    exported = codec.save(tmp_path / "exported")
+    changed = copy.deepcopy(codec)
+    with torch.no_grad():
+        changed.autoencoder.encoder_layers[0].bias.add_(0.5)
+    changed.update()
+    outcomes = set()
+    for k in range(1, 100):
+        path = tmp_path / f"k{k}"
+        shutil.copytree(exported, path)
+        with crash_at(k, dead=dead) as count, contextlib.suppress(InjectedCrash):
+            changed.save(path, export=False)
+        recover(path)  # what the next reader does
+        fingerprint = Codec.load(path).fingerprint
+        config = json.loads((path / "codec.json").read_text())
+        assert config["fingerprint"] == fingerprint.hex(), k
+        if fingerprint == codec.fingerprint:
+            assert (path / "encoder.onnx").is_file() and config["encoder"] == "encoder.onnx", k
+        else:
+            assert fingerprint == changed.fingerprint and not (path / "encoder.onnx").exists(), k
+        outcomes.add(fingerprint)
+        if count[0] < k:
+            break
+    assert outcomes == {codec.fingerprint, changed.fingerprint}

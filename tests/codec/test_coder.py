@@ -151,3 +151,52 @@ def test_only_short_payloads_are_re_decoded_to_trim_them(monkeypatch):
     assert calls == []  # saving <= 8 bytes of kilobytes is not worth full decodes
     tables.encode(sample(tables, 3))
     assert calls  # a short message still loses its spare bytes
+
+
+# ---------------------------------------------------------------------- the payload's end is exact
+@pytest.mark.parametrize("n", [1, 3, 50, 2000])
+@pytest.mark.parametrize("junk", [b"\x00" * 8 + b"\x07", b"\xff" * 9, bytes(range(1, 40))])
+def test_junk_after_a_valid_payload_is_refused(n, junk):
+    """The encoder cuts at most 8 bytes off the coder's sealed words: 9 bytes more are always junk."""
+    tables = make_tables()
+    payload = tables.encode(sample(tables, n, seed=n))
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + junk, n)
+
+
+@pytest.mark.parametrize("n", [1, 3, 50, 2000])
+def test_one_byte_after_the_sealed_payload_is_refused(n):
+    tables = make_tables()
+    symbols = sample(tables, n, seed=n)
+    sealed = tables._seal(np.ascontiguousarray((symbols - tables.offsets).T))
+    assert np.array_equal(tables.decode(sealed, n), symbols)  # the coder's own words, uncut
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(sealed + b"\x01", n)
+
+
+@pytest.mark.parametrize("n", [1, 50, 2000])
+def test_zero_bytes_beyond_the_minimum_payload_are_refused(n):
+    tables = make_tables()
+    lowest = np.tile(tables.low, (n, 1))  # the coder writes nothing: the payload is all padding
+    payload = tables.encode(lowest)
+    assert np.array_equal(tables.decode(payload, n), lowest)
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + bytes(1), n)
+    with pytest.raises(BitstreamError, match="unexpected bytes after"):
+        tables.decode(payload + bytes(1 << 20), n)
+
+
+def test_one_item_is_coded_with_plain_ints_to_the_same_bytes():
+    """The one-item fast path (ints, not one-element arrays) writes and reads what the array path does."""
+    import constriction
+
+    tables = make_tables(dim=16, width=40, precision=16)
+    for seed in range(50):
+        symbols = sample(tables, 1, seed=seed)
+        idx = np.ascontiguousarray((symbols - tables.offsets).T)
+        encoder = constriction.stream.queue.RangeEncoder()
+        for d, model in enumerate(tables.models()):
+            encoder.encode(idx[d].astype(np.int32), model)
+        words = encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+        assert tables._seal(idx) == words
+        assert np.array_equal(tables.decode(words, 1), symbols)

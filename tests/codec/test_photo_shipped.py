@@ -1,6 +1,7 @@
 """The photo codecs shipped with aekit, the photo CLI and the service's photo route."""
 
 import io
+import math
 import struct
 import zlib
 
@@ -126,6 +127,26 @@ def test_service_bounds_the_photo_before_decoding_and_refuses_damage(client):
     data[-6] ^= 0xFF
     assert client.post("/v1/decode", content=bytes(data), headers=OCTET).status_code == 400
     assert client.get("/healthz").json()["models"] == 3
+
+
+def test_service_reserves_a_photos_decoding_memory(client):
+    """A photo reserves pixels × its measured bytes per pixel: 413 above the whole budget, and the
+    reservation is given back after the answer."""
+    service = client.app.state.service
+    codec = PhotoCodec.load(pretrained.model_dir(1))
+    data = codec.compress(tiny_photo())
+    h, w = tiny_photo().shape[:2]
+    need = math.ceil(h * w * service.work_of(codec.model_id))
+    assert len(data) < need
+    budget = service.admission.budget
+    service.admission.budget = need - 1  # the body fits, its decoding alone does not
+    try:
+        r = client.post("/v1/decode", content=data, headers=OCTET)
+    finally:
+        service.admission.budget = budget
+    assert r.status_code == 413 and "memory budget" in r.json()["detail"]
+    assert client.post("/v1/decode", content=data, headers=OCTET).status_code == 200
+    assert service.admission.used == 0
 
 
 def test_readme_photo_example_runs():

@@ -85,9 +85,12 @@ def test_400_an_empty_payload_claiming_many_items(client, codec):
     from aekit.codec import bitstream
 
     info = client.get("/v1/models").json()[0]  # the fingerprint is public
-    stream = bitstream.pack(bytes.fromhex(info["fingerprint"]), 65536, tuple(info["latent_shape"]), b"")
+    fingerprint, shape = bytes.fromhex(info["fingerprint"]), tuple(info["latent_shape"])
+    stream = bitstream.pack(fingerprint, 16384, shape, b"")
     r = client.post("/v1/decode", content=stream, headers=OCTET)
     assert r.status_code == 400 and "items take at least" in r.json()["detail"]
+    r = client.post("/v1/decode", content=bitstream.pack(fingerprint, 65536, shape, b""), headers=OCTET)
+    assert r.status_code == 413 and "the limit is 16384 per request" in r.json()["detail"]  # the item cap
 
 
 def test_413_an_answer_over_max_output_is_refused_before_decoding(codec_dir, codec, test_items):
@@ -141,3 +144,17 @@ def test_the_service_refuses_a_codec_that_cannot_decode(codec, monkeypatch):
     broken = copy.deepcopy(codec)
     monkeypatch.setattr(broken, "dequantize", lambda symbols: 1 / 0)  # a server fault: not 500 per request
     _refuses_to_start(broken, "fails to decode a stream of its own")
+
+
+@pytest.mark.parametrize("shape", [(1, 64), (3, 28, 28), (70000, 5)])
+def test_npy_answers_are_the_bytes_np_save_writes(shape):
+    from aekit.codec.service.answers import render
+
+    X = np.random.default_rng(0).random(shape, dtype=np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, X, allow_pickle=False)
+    assert render(X, None) == buffer.getvalue()
+    flipped = X[:, ::-1]  # any layout, written in C order
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(flipped), allow_pickle=False)
+    assert render(flipped, None) == buffer.getvalue()

@@ -3,6 +3,7 @@
 The models are handed in through the ``get_service`` dependency, overridden here: no files, no lifespan.
 """
 
+import asyncio
 import io
 
 import numpy as np
@@ -16,7 +17,8 @@ from aekit.codec.service import Registry, Service, get_service
 OCTET = {"Content-Type": "application/octet-stream"}
 # (method, path, status) of every answer the tests below get; each test checks its own is declared
 ANSWERED = {("get", "/healthz", "200"), ("get", "/v1/models", "200")} | {
-    ("post", "/v1/decode", status) for status in ("200", "400", "404", "406", "413", "415", "500")
+    ("post", "/v1/decode", status)
+    for status in ("200", "400", "404", "406", "408", "413", "415", "500", "503")
 }
 
 
@@ -28,9 +30,15 @@ def not_images():
 
 
 @pytest.fixture(scope="module")
-def client(codec, not_images):
+def service(codec, not_images):
+    return Service.start(
+        Registry([codec, not_images]), max_body=4096, max_output=20 * 64 * 4, max_memory=1 << 20, wait=0.0
+    )
+
+
+@pytest.fixture(scope="module")
+def client(service):
     app = create_app([], max_body=4096, max_output=20 * 64 * 4)
-    service = Service.start(Registry([codec, not_images]), max_body=4096, max_output=20 * 64 * 4)
     app.dependency_overrides[get_service] = lambda: service
     with TestClient(app) as c:
         yield c
@@ -103,6 +111,93 @@ def test_decode_413_too_large(client, codec, test_items):
     answered(client, r, "post", "/v1/decode")
     r = client.post("/v1/decode", content=codec.compress(test_items[:21]), headers=OCTET)
     assert r.status_code == 413 and "21 items" in r.json()["detail"]
+
+
+def test_decode_408_the_body_takes_too_long(client, service, codec, test_items):
+    """A body that stops arriving is refused after body_timeout (here 0.1 s) and the connection closed;
+    driven through ASGI with a receive() that stalls (TestClient sends whole bodies). A stalled socket
+    against a live server: test_service_hostile.py."""
+    data = codec.compress(test_items[:1])
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/decode",
+        "raw_path": b"/v1/decode",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", b"%d" % len(data))],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent = []
+
+    async def receive():
+        if not sent and not getattr(receive, "started", False):
+            receive.started = True
+            return {"type": "http.request", "body": data[:3], "more_body": True}
+        await asyncio.sleep(30)  # the rest never comes
+
+    async def send(message):
+        sent.append(message)
+
+    service.body_timeout = 0.1
+    try:
+        asyncio.run(asyncio.wait_for(client.app(scope, receive, send), 10))
+    finally:
+        service.body_timeout = 30.0
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    assert start["status"] == 408 and b"within 0.1 s" in body
+    assert (b"connection", b"close") in start["headers"]
+    assert service.admission.used == 0  # its reservation is given back
+    r = client.post("/v1/decode", content=data, headers=OCTET)  # the same route, the declaration checked
+    assert r.status_code == 200
+    declared = client.app.openapi()["paths"]["/v1/decode"]["post"]["responses"]
+    assert "408" in declared and "application/json" in declared["408"]["content"]
+
+
+def test_decode_413_more_than_the_memory_budget(client, service, codec, test_items):
+    """A request whose decoding alone needs more than the whole budget could never be served: 413."""
+    budget = service.admission.budget
+    service.admission.budget = int(3 * service.work[codec.model_id]) - 1  # 2 items fit, 3 do not
+    try:
+        assert (
+            client.post("/v1/decode", content=codec.compress(test_items[:2]), headers=OCTET).status_code
+            == 200
+        )
+        r = client.post("/v1/decode", content=codec.compress(test_items[:3]), headers=OCTET)
+    finally:
+        service.admission.budget = budget
+    assert r.status_code == 413 and "memory budget" in r.json()["detail"], r.text
+    answered(client, r, "post", "/v1/decode")
+    assert service.admission.used == 0
+
+
+def test_decode_503_while_the_memory_budget_is_taken(client, service, codec, test_items):
+    """Other requests hold the budget (simulated): no room within the wait -> 503 with Retry-After."""
+    data = codec.compress(test_items[:1])
+    service.admission.used = service.admission.budget - 10  # as if decoding other requests
+    try:
+        r = client.post("/v1/decode", content=data, headers=OCTET)
+    finally:
+        service.admission.used = 0
+    assert r.status_code == 503 and "memory budget" in r.json()["detail"]
+    assert r.headers["retry-after"] == "1"
+    answered(client, r, "post", "/v1/decode")
+    assert client.post("/v1/decode", content=data, headers=OCTET).status_code == 200  # room again
+    assert service.admission.used == 0
+
+
+def test_answers_of_the_framework_and_server_are_documented(client):
+    """405 (wrong method) and 404 (unknown path) come from the framework, not a route: the schema's
+    description names them, and they are JSON like every other error."""
+    r = client.get("/v1/decode")
+    assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
+    assert client.get("/nowhere").status_code == 404
+    description = client.app.openapi()["info"]["description"]
+    for words in ("405", "404", "408", "431", "503", "--max-connections", "--header-timeout"):
+        assert words in description
 
 
 def test_decode_415_wrong_content_type(client, codec, test_items):

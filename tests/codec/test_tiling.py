@@ -208,3 +208,19 @@ def test_the_service_decodes_by_its_tiles_and_bounds_a_photo_by_its_pixels():
         assert np.abs(decoded - codec.decompress(data, tile=0)).max() <= 1
         bigger = codec.compress(photo(70, 101))  # one column more than the limit's pixels
         assert client.post("/v1/decode", content=bigger, headers=headers).status_code == 413
+
+
+def test_the_service_admits_a_12_megapixel_photo_by_its_tile_not_its_whole_decode():
+    """The memory a photo request reserves counts g_s's activations over one tile (with context),
+    not over the whole photo: a 4000×3000 photo fits the default budget only because it is tiled."""
+    from aekit.codec.service.admission import DEFAULT_MAX_MEMORY
+    from aekit.codec.service.models import load_models
+    from aekit.codec.service.state import Service
+
+    registry = load_models([pretrained.model_dir(1)])
+    key = next(iter(registry.photos))
+    whole = Service.start(registry, batching=False, tile=0).photo_work(key, 3000, 4000)
+    tiles = Service.start(registry, batching=False, tile=512).photo_work(key, 3000, 4000)
+    small = Service.start(registry, batching=False, tile=512).photo_work(key, 64, 64)
+    assert tiles < DEFAULT_MAX_MEMORY < whole
+    assert small == Service.start(registry, batching=False, tile=0).photo_work(key, 64, 64)

@@ -165,7 +165,35 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
         help="uvicorn's log level; info (the default, warning with -q) logs every request (access log)",
     )
     add_tile_argument(p)
+    _add_serve_limits(p)
     p.set_defaults(func=cmd_serve)
+
+
+def _add_serve_limits(p: argparse.ArgumentParser) -> None:
+    """``serve``'s bounds on work in flight and on slow clients (README, Reliability)."""
+    p.add_argument(
+        "--max-memory-mib",
+        type=positive_float,
+        default=1024.0,
+        help="memory the requests in flight may hold together (1024 MiB); beyond, a request waits "
+        "1 s for room, then gets 503 with Retry-After",
+    )
+    p.add_argument(
+        "--max-items", type=positive_int, default=16384, help="most items per request (16384); 413 beyond"
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=10.0,
+        help="seconds to receive a request's headers (10)",
+    )
+    p.add_argument("--body-timeout", type=positive_float, default=30.0, help="seconds to receive a body (30)")
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=512,
+        help="open connections (512; keep it under `ulimit -n`); 503 beyond",
+    )
 
 
 def _add_send_parser(sub: argparse._SubParsersAction) -> None:
@@ -324,11 +352,22 @@ def _listen(host: str, port: int):
 LOG_LEVELS = ["critical", "error", "warning", "info", "debug", "trace"]
 
 
+def _limits(args: argparse.Namespace) -> dict:
+    """create_app's bounds on work in flight, from ``serve``'s flags (checked against each other)."""
+    max_memory = int(args.max_memory_mib * (1 << 20))
+    if args.max_body_mib * (1 << 20) > max_memory:
+        raise ValueError(
+            f"--max-body-mib ({args.max_body_mib:g}) must not exceed --max-memory-mib ({args.max_memory_mib:g})"
+        )
+    return {"max_memory": max_memory, "max_items": args.max_items, "body_timeout": args.body_timeout}
+
+
 def cmd_serve(args) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from ..codec.service import Registry, create_app, workers
+    from ..codec.service.server import server_options
 
     if not 0 < args.max_body_mib <= 1024:
         raise ValueError(f"--max-body-mib must be in (0, 1024], got {args.max_body_mib}")
@@ -346,7 +385,9 @@ def cmd_serve(args) -> int:
         "max_output": int(args.max_output_mib * (1 << 20)),
         "batching": not args.no_batching,
         "tile": args.tile,
+        **_limits(args),
     }
+    limits = server_options(args.header_timeout, args.max_connections)
     sock = _listen(args.host, args.port)
     log_level = args.log_level or ("warning" if args.quiet else "info")
     host = f"[{args.host}]" if ":" in args.host else args.host
@@ -357,12 +398,20 @@ def cmd_serve(args) -> int:
     try:
         if args.workers > 1:  # uvicorn starts each worker from an import string; the models load in each
             config = workers.config(
-                args.model, options, host=args.host, port=args.port, workers=args.workers, log_level=log_level
+                args.model,
+                options,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level=log_level,
+                **limits,
             )
             Multiprocess(config, sockets=[sock]).run()
         else:
             app = create_app([*registry.codecs.values(), *registry.photos.values()], **options)
-            config = uvicorn.Config(app, host=args.host, port=args.port, log_level=log_level, access_log=True)
+            config = uvicorn.Config(
+                app, host=args.host, port=args.port, log_level=log_level, access_log=True, **limits
+            )
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -184,8 +184,6 @@ class Tables:
 
         The payload is at least :meth:`min_payload` bytes long (zero-padded if need be).
         """
-        import constriction
-
         symbols = np.asarray(symbols)
         if symbols.ndim != 2 or symbols.shape[1] != self.dim or len(symbols) == 0:
             raise ValueError(f"symbols must have shape (N >= 1, {self.dim}), got {symbols.shape}")
@@ -193,22 +191,38 @@ class Tables:
         if (idx < 0).any() or (idx >= self.lengths).any():
             raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
         idx = np.ascontiguousarray(idx.T, dtype=np.int32)  # (D, N), dimension-major
-        encoder = constriction.stream.queue.RangeEncoder()
-        for d, model in enumerate(self.models()):
-            encoder.encode(idx[d], model)
-        data = self._trim(encoder.get_compressed().astype(">u4").tobytes(), idx)
+        data = self._trim(self._seal(idx), idx)
         return data + bytes(
             max(0, self.min_payload(len(symbols)) - len(data))
         )  # zero bytes decode as nothing
 
+    def _seal(self, idx: np.ndarray) -> bytes:
+        """The range coder's sealed words of table indices ``idx`` (D, N), as bytes, trailing zeros cut."""
+        import constriction
+
+        encoder = constriction.stream.queue.RangeEncoder()
+        if idx.shape[1] == 1:  # one item: plain ints, a third of the cost of D one-element arrays
+            for symbol, model in zip(idx[:, 0].tolist(), self.models()):
+                encoder.encode(symbol, model)
+        else:
+            rows = np.ascontiguousarray(idx, dtype=np.int32)
+            for d, model in enumerate(self.models()):
+                encoder.encode(rows[d], model)
+        return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """Inverse of :meth:`encode`: ``count`` items of D symbols, (count, D) int64.
+
+        The payload ends exactly where :meth:`encode` ends it: the sealed words of the decoded
+        symbols (possibly cut shorter, see :meth:`_trim`), then zero bytes up to
+        :meth:`min_payload` at most. Any byte beyond is refused, so a stream cannot carry junk
+        behind a valid message (its length and CRC recomputed).
 
         Raises
         ------
         BitstreamError
-            The payload is shorter than ``count`` items can be (:meth:`min_payload`), or cannot be
-            decoded with these tables.
+            The payload is shorter than ``count`` items can be (:meth:`min_payload`), longer than
+            its symbols make it, or cannot be decoded with these tables.
         """
         if len(payload) < self.min_payload(count):
             raise BitstreamError(
@@ -216,21 +230,30 @@ class Tables:
                 f"of payload with this model's tables ({self.min_item_bits} bits per item, less "
                 f"{FLUSH_BYTES} bytes), the stream has {len(payload)}"
             )
-        return np.ascontiguousarray(self._indices(payload, count).T) + self.offsets
+        idx = self._indices(payload, count)
+        end = len(self._seal(idx))
+        if len(payload) > end and (len(payload) > self.min_payload(count) or any(payload[end:])):
+            raise BitstreamError(
+                f"corrupt bitstream: {len(payload) - end} unexpected bytes after the {end}-byte "
+                f"payload of its {count} items"
+            )
+        return np.ascontiguousarray(idx.T) + self.offsets
 
     def _indices(self, payload: bytes, count: int) -> np.ndarray:
         """Range-decode ``count`` items: table indices s − o_d, (D, count), dimension-major."""
         import constriction
 
-        idx = np.empty((self.dim, count), dtype=np.int64)
         try:
             decoder = constriction.stream.queue.RangeDecoder(_words(payload))
-            for d, model in enumerate(self.models()):
-                idx[d] = decoder.decode(model, count)
+            if count == 1:  # one item: plain ints, half the cost of D one-element arrays
+                rows: list = [decoder.decode(model) for model in self.models()]
+            else:
+                rows = [decoder.decode(model, count) for model in self.models()]
         except Exception as err:  # constriction reports invalid data with its own exception types
             raise BitstreamError(
                 f"corrupt bitstream: the entropy-coded payload does not decode ({err})"
             ) from None
+        idx = np.array(rows, dtype=np.int64).reshape(self.dim, count)
         if (idx < 0).any() or (idx >= self.lengths[:, None]).any():
             raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
         return idx

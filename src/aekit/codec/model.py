@@ -26,6 +26,7 @@ from torch import nn
 
 from .. import io, registry
 from ..errors import CheckpointError
+from ..io.atomic import remove
 from ..nn.base import AEModule
 from . import files
 from .bottleneck import EntropyBottleneck, check_table_width
@@ -212,18 +213,19 @@ class Codec(Tabulated, AEModule):
         with ``export``, the ONNX encoder (encoder.onnx).
 
         Device files of an earlier save that no longer fit are removed: without ``export``
-        encoder.onnx, before :meth:`update` codec.json as well.
+        encoder.onnx, before :meth:`update` codec.json as well; the removal is part of the save's
+        atomic commit (a failed or interrupted save leaves the earlier files, all of them).
         """
         with io.transaction():  # the checkpoint and its device files, or none of them
             path = io.save(self, path, history=history, extra=extra)
             if self.updated and export:
                 self.export(path / ENCODER_FILE)
                 return path
-            (path / ENCODER_FILE).unlink(missing_ok=True)  # an earlier export: other weights, other tables
+            remove(path / ENCODER_FILE)  # an earlier export: other weights, other tables
             if self.updated:
                 files.write(path, self.device_config())
             else:
-                (path / TABLES_FILE).unlink(missing_ok=True)
+                remove(path / TABLES_FILE)
         return path
 
     def export(self, onnx_path: str | Path) -> Path:

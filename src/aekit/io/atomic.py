@@ -4,8 +4,9 @@ A file is written to a temporary file in the same directory, fsync'ed, then move
 over its target with ``os.replace`` (atomic on POSIX and Windows). Files that belong
 together are written in a :func:`transaction`, committed by ONE atomic step: their
 temporary files are complete and fsync'ed, then a journal ``.aekit-commit.json``
-naming each ``{target: temporary file}`` replaces whatever journal was there (the
-commit point), then the temporary files are moved over their targets and the
+naming each ``{target: temporary file}`` (and the files the transaction removes,
+:func:`remove`) replaces whatever journal was there (the commit point), then the
+temporary files are moved over their targets, the removed files unlinked and the
 journal removed. A crash before the commit point leaves the old files (the stray
 temporary files are ignored); a crash after it leaves a journal that the next
 reader or writer rolls forward (:func:`recover`), and until then
@@ -13,7 +14,8 @@ reader or writer rolls forward (:func:`recover`), and until then
 
 - no journal: every file is whole, old or new (the usual state);
 - a journal: the transaction it names is committed; a target whose temporary file
-  still exists has its new bytes in that temporary file.
+  still exists has its new bytes in that temporary file, and a file it removes is gone
+  for :func:`staged_path`'s readers even while it is still there.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 
-__all__ = ["atomic_path", "atomic_write_text", "transaction", "staged_path", "recover", "JOURNAL"]
+__all__ = ["atomic_path", "atomic_write_text", "remove", "transaction", "staged_path", "recover", "JOURNAL"]
 
-JOURNAL = (
-    ".aekit-commit.json"  # a committed transaction not yet rolled forward: {"files": {target: temporary}}
-)
-_staging = threading.local()  # .pending: {final path: temporary file} inside a transaction, else absent
+JOURNAL = ".aekit-commit.json"  # a committed transaction not yet rolled forward:
+# {"files": {target: temporary}, "remove": [name, ...]} ("remove" absent in journals of aekit before it)
+_staging = threading.local()  # .pending: {final path: temporary file, or None to remove it} inside a
+# transaction, else absent
 
 
 @contextlib.contextmanager
@@ -58,14 +60,31 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             recover(path.parent)  # an older commit rolled forward first, so it cannot overwrite this file
             os.replace(tmp, path)
         else:
-            earlier = pending.pop(path.absolute(), None)  # written twice: the last one wins
-            if earlier is not None:
-                earlier.unlink(missing_ok=True)
-            pending[path.absolute()] = tmp
+            _stage(pending, path, tmp)
             staged = True
     finally:
         if not staged:
             tmp.unlink(missing_ok=True)
+
+
+def _stage(pending: dict[Path, Path | None], path: Path, tmp: Path | None) -> None:
+    """Hold back ``path``'s new bytes (``tmp``) or its removal (None) until the commit."""
+    earlier = pending.pop(path.absolute(), None)  # staged twice: the last one wins
+    if earlier is not None:
+        earlier.unlink(missing_ok=True)
+    pending[path.absolute()] = tmp
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Remove ``path`` if it exists; inside a :func:`transaction`, as part of its commit (the old file
+    stays until the commit point, and is gone after it, whatever crashes in between)."""
+    path = Path(path)
+    pending = getattr(_staging, "pending", None)
+    if pending is None:
+        recover(path.parent)
+        path.unlink(missing_ok=True)
+    elif path.exists() or path.absolute() in pending:
+        _stage(pending, path, None)
 
 
 @contextlib.contextmanager
@@ -78,20 +97,27 @@ def transaction() -> Iterator[None]:
     if getattr(_staging, "pending", None) is not None:
         yield
         return
-    pending: dict[Path, Path] = {}
+    pending: dict[Path, Path | None] = {}
     _staging.pending = pending
     try:
         yield
     except BaseException:
-        for tmp in pending.values():
-            tmp.unlink(missing_ok=True)
+        _discard(pending)
         raise
     finally:
         del _staging.pending
     _held_off_sigint(_commit, pending)
 
 
-def _held_off_sigint(commit: Callable[[dict[Path, Path]], None], pending: dict[Path, Path]) -> None:
+def _discard(pending: dict[Path, Path | None]) -> None:
+    for tmp in pending.values():
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _held_off_sigint(
+    commit: Callable[[dict[Path, Path | None]], None], pending: dict[Path, Path | None]
+) -> None:
     """``commit(pending)`` with SIGINT held off (main thread only); a Ctrl-C meanwhile is raised after."""
     caught = []
     held = threading.current_thread() is threading.main_thread()
@@ -108,8 +134,9 @@ def _held_off_sigint(commit: Callable[[dict[Path, Path]], None], pending: dict[P
         raise KeyboardInterrupt
 
 
-def _commit(pending: dict[Path, Path]) -> None:
-    """Replace every target of ``pending`` by its temporary file, in one atomic step (the journal)."""
+def _commit(pending: dict[Path, Path | None]) -> None:
+    """Replace every target of ``pending`` by its temporary file (or remove it), in one atomic step
+    (the journal)."""
     if not pending:
         return
     directories = {path.parent for path in pending}
@@ -120,7 +147,10 @@ def _commit(pending: dict[Path, Path]) -> None:
     committed = False
     try:
         recover(directory)  # an earlier commit left half-done: finish it before this one
-        doc = {"files": {path.name: tmp.name for path, tmp in pending.items()}}
+        doc: dict = {
+            "files": {path.name: tmp.name for path, tmp in pending.items() if tmp is not None},
+            "remove": [path.name for path, tmp in pending.items() if tmp is None],
+        }
         fd, name = tempfile.mkstemp(prefix=f"{JOURNAL}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -133,28 +163,32 @@ def _commit(pending: dict[Path, Path]) -> None:
             raise
         committed = True
         _fsync_directory(directory)
-        _roll_forward(directory, doc["files"])
+        _roll_forward(directory, doc["files"], doc["remove"])
         _sweep(directory, [JOURNAL, *(f".{name}" for name in doc["files"])])
     finally:
         if not committed:  # before the commit point: the old files stay, the new ones go
-            for tmp in pending.values():
-                tmp.unlink(missing_ok=True)
+            _discard(pending)
 
 
-def _replace_each(pending: dict[Path, Path]) -> None:
+def _replace_each(pending: dict[Path, Path | None]) -> None:
     try:
         for path, tmp in pending.items():
-            os.replace(tmp, path)
+            if tmp is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(tmp, path)
     finally:
-        for tmp in pending.values():  # left over only if a replace failed
-            tmp.unlink(missing_ok=True)
+        _discard(pending)  # left over only if a replace failed
 
 
-def _roll_forward(directory: Path, names: dict[str, str]) -> None:
-    """Move each committed temporary file over its target, then drop the journal."""
+def _roll_forward(directory: Path, names: dict[str, str], removed: list[str]) -> None:
+    """Move each committed temporary file over its target, remove the removed files, then drop the journal."""
     for target, tmp in names.items():
         with contextlib.suppress(FileNotFoundError):  # moved already (by an earlier roll-forward)
             os.replace(directory / tmp, directory / target)
+    for name in removed:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(directory / name)
     _fsync_directory(directory)
     os.unlink(directory / JOURNAL)
 
@@ -168,8 +202,9 @@ def _sweep(directory: Path, prefixes: list[str]) -> None:
                 stray.unlink()
 
 
-def _journal(directory: Path) -> dict[str, str] | None:
-    """``{target: temporary}`` of the committed transaction in ``directory``, None when there is none."""
+def _journal(directory: Path) -> tuple[dict[str, str], list[str]] | None:
+    """``({target: temporary}, [removed])`` of the committed transaction in ``directory``, None when there
+    is none."""
     path = Path(directory) / JOURNAL
     try:
         text = path.read_text(encoding="utf-8")
@@ -178,16 +213,21 @@ def _journal(directory: Path) -> dict[str, str] | None:
     except (OSError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} (a commit journal) cannot be read: {err}") from None
     try:
-        names = json.loads(text)["files"]
-    except (ValueError, KeyError, TypeError):
-        names = None
-    plain = isinstance(names, dict) and all(
-        isinstance(k, str) and isinstance(v, str) and _is_plain_name(k) and _is_plain_name(v)
-        for k, v in names.items()
+        doc = json.loads(text)
+        names, removed = doc["files"], doc.get("remove", [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        names = removed = None
+    plain = (
+        isinstance(names, dict)
+        and isinstance(removed, list)
+        and all(isinstance(n, str) and _is_plain_name(n) for n in [*names, *names.values(), *removed])
     )
     if not plain:
-        raise CheckpointError(f"{path} (a commit journal) is corrupted: expected {{'files': {{name: name}}}}")
-    return names
+        raise CheckpointError(
+            f"{path} (a commit journal) is corrupted: expected {{'files': {{name: name}}, 'remove': [name]}}"
+        )
+    assert names is not None and removed is not None
+    return names, removed
 
 
 def _is_plain_name(name: str) -> bool:
@@ -200,11 +240,11 @@ def recover(directory: str | os.PathLike) -> None:
     A read-only directory is left as it is (:func:`staged_path` reads through the journal).
     """
     directory = Path(directory)
-    names = _journal(directory)
-    if names is None:
+    journal = _journal(directory)
+    if journal is None:
         return
     with contextlib.suppress(PermissionError, FileNotFoundError):
-        _roll_forward(directory, names)
+        _roll_forward(directory, *journal)
 
 
 def staged_path(path: str | os.PathLike) -> Path:
@@ -212,11 +252,17 @@ def staged_path(path: str | os.PathLike) -> Path:
     while a committed transaction waits to be rolled forward."""
     path = Path(path)
     pending = getattr(_staging, "pending", None) or {}
-    if path.absolute() in pending:
-        return pending[path.absolute()]
-    names = _journal(path.parent)
-    if names and path.name in names and (path.parent / names[path.name]).exists():
+    staged = pending.get(path.absolute())
+    if staged is not None:
+        return staged
+    journal = _journal(path.parent)
+    if journal is None:
+        return path
+    names, removed = journal
+    if path.name in names and (path.parent / names[path.name]).exists():
         return path.parent / names[path.name]
+    if path.name in removed:  # committed as removed: its readers find nothing
+        return path.parent / f"{path.name}.removed-by-{JOURNAL}"
     return path
 
 

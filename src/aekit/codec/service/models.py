@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...errors import CheckpointError
 from ...io import read_config
 from ..model import Codec
 from ..photo import PhotoCodec
+from ..pixels import STRIDE
+from .admission import work_bytes
 
-__all__ = ["Registry", "load_models"]
+__all__ = ["Registry", "load_models", "item_work", "pixel_work"]
 
 
 class Registry:
@@ -91,3 +94,40 @@ def _self_test(codec: Codec, path: str | None) -> None:
         codec.eval().decompress(codec.compress(probe))
     except Exception as err:
         raise CheckpointError(f"{where}: the codec fails to decode a stream of its own ({err})") from err
+
+
+def item_work(codec: Codec) -> int:
+    """Peak bytes of decoding one item (:func:`~.admission.work_bytes`), g_s's activations measured."""
+    one, more = (_activation_floats(codec.decode, torch.zeros(n, codec.latent_size)) for n in (1, 65))
+    floats = max(1, (more - one) // 64)  # per item: what does not grow with N (views of weights) cancels
+    return work_bytes(1, codec.latent_size, int(np.prod(codec.input_shape)), floats)
+
+
+def pixel_work(codec: PhotoCodec) -> float:
+    """Peak bytes of decoding a photo, per pixel (H·W): g_s's activations measured on a 64×64 photo,
+    its symbols (M per 16×16 block) and the image in float32, uint8 and PNG."""
+    side = 4  # latent positions per side of the probe
+    one, more = (_activation_floats(codec.g_s, torch.zeros(1, codec.M, s, side)) for s in (side, 2 * side))
+    pixels = (side * STRIDE) ** 2
+    floats = max(1, more - one)  # the probe's pixels: what does not grow with them cancels
+    return work_bytes(1, codec.M * side * side, codec.channels * pixels, floats) / pixels
+
+
+@torch.no_grad()
+def _activation_floats(g_s: Callable[[torch.Tensor], object], probe: torch.Tensor) -> int:
+    """Elements of every tensor the operators of ``g_s(probe)`` make (views of the weights too): a bound
+    on what it holds at once."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            Count.total += sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor))
+            return out
+
+    with Count():
+        g_s(probe)
+    return Count.total

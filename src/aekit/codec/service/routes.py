@@ -8,6 +8,7 @@ all; errors are JSON ``{"detail": ...}`` and the service keeps serving after eac
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from .. import bitstream, pixels
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
 from ..photo import PhotoCodec
+from .admission import Admission, Busy, TooLarge
 from .answers import render, wants_png
 from .batching import INLINE_SYMBOLS
 from .state import Service, get_service
@@ -70,9 +72,14 @@ DECODE_RESPONSES: dict[int | str, dict] = {
     400: _error("Corrupt, truncated or wrong-version bitstream"),
     404: _error("No loaded model has the stream's model id"),
     406: _error("Accept asks for a PNG, but the model's items are not images"),
-    413: _error("Body, or the decoded answer, too large"),
+    408: _error("The body did not arrive within the body timeout (the connection is closed)"),
+    413: _error("Body, items, decoded answer, or the memory decoding needs, too large"),
     415: _error("Content type is not application/octet-stream"),
     500: _error("The decoder failed on a valid stream (a fault of the server; it keeps serving)"),
+    503: {
+        **_error("The memory budget is taken by other requests: retry after the Retry-After seconds"),
+        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    },
 }
 
 
@@ -114,20 +121,69 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
 )
 async def decode(request: Request, service: Service = Depends(get_service)) -> Response:
     _check_content_type(request.headers.get("content-type", ""))
-    body = await _read_body(request, service.max_body)
-    if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
-        return await _decode_photo(service, body)
-    header, codec = _find_model(service, body)
-    png = wants_png(request.headers.get("accept", ""))
-    if png and codec.image_shape is None:
-        raise HTTPException(406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}")
-    X = await _decode(service, codec, header, body)
-    image_shape = codec.image_shape if png else None
-    if X.nbytes > INLINE_BYTES:  # a big answer is written off the event loop
-        content = await run_in_threadpool(render, X, image_shape)
-    else:
-        content = render(X, image_shape)
-    return Response(content, media_type=PNG if png else NPY)
+    held = _Held(service.admission)
+    try:
+        await held.add(_declared_length(request, service.max_body), "the body")
+        body = await _read_body(request, service.max_body, service.body_timeout)
+        if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
+            return await _decode_photo(service, body, held)
+        header, codec = _find_model(service, body)
+        png = wants_png(request.headers.get("accept", ""))
+        if png and codec.image_shape is None:
+            raise HTTPException(
+                406, f"items of shape {codec.input_shape} cannot be drawn as PNG; ask for {NPY}"
+            )
+        await held.add(
+            math.ceil(header.count * service.work_of(header.model_id)), f"a stream of {header.count} items"
+        )
+        X = await _decode(service, codec, header, body)
+        del body
+        image_shape = codec.image_shape if png else None
+        if X.nbytes > INLINE_BYTES:  # a big answer is written off the event loop
+            content = await run_in_threadpool(render, X, image_shape)
+        else:
+            content = render(X, image_shape)
+        del X
+        return HeldResponse(content, media_type=PNG if png else NPY, held=held)
+    except BaseException:
+        held.release()
+        raise
+
+
+class _Held:
+    """The bytes one request holds of the service's memory budget (:class:`~.admission.Admission`)."""
+
+    def __init__(self, admission: Admission):
+        self.admission, self.nbytes = admission, 0
+
+    async def add(self, nbytes: int, what: str) -> None:
+        """Reserve ``nbytes`` more: 413 if more than the whole budget, 503 (``Retry-After``) if no room comes."""
+        try:
+            await self.admission.acquire(nbytes, what)
+        except TooLarge as err:
+            raise HTTPException(413, str(err)) from None
+        except Busy as err:
+            raise HTTPException(503, str(err), headers={"Retry-After": str(err.retry_after)}) from None
+        self.nbytes += nbytes
+
+    def release(self) -> None:
+        nbytes, self.nbytes = self.nbytes, 0
+        if nbytes:
+            self.admission.release(nbytes)
+
+
+class HeldResponse(Response):
+    """An answer whose request gives its memory reservation back once the answer is sent (or lost)."""
+
+    def __init__(self, content: bytes, media_type: str, held: _Held):
+        super().__init__(content, media_type=media_type)
+        self.held = held
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.held.release()
 
 
 def _check_content_type(header: str) -> None:
@@ -136,16 +192,46 @@ def _check_content_type(header: str) -> None:
         raise HTTPException(415, f"expected Content-Type {OCTET_STREAM}, got {content_type or 'none'!r}")
 
 
-async def _read_body(request: Request, max_body: int) -> bytes:
-    """The request body, refused (413) as soon as it is longer than ``max_body``."""
+def _declared_length(request: Request, max_body: int) -> int:
+    """The body's declared length (413 beyond ``max_body``), or ``max_body`` when none is declared."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_body:
+    if declared is None or not declared.isdigit():
+        return max_body
+    if int(declared) > max_body:
         raise HTTPException(413, f"body of {declared} bytes exceeds the limit of {max_body} bytes")
+    return int(declared)
+
+
+async def _read_body(request: Request, max_body: int, timeout: float) -> bytes:
+    """The request body, refused (413) as soon as it is longer than ``max_body``, or (408) when it takes
+    longer than ``timeout`` seconds to arrive.
+
+    The deadline is a timer that cancels this task (no task of its own, unlike ``asyncio.wait_for``: a
+    body that has arrived with its headers is read without leaving the event loop's turn)."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = []
+
+    def expire() -> None:
+        expired.append(True)
+        task.cancel()
+
+    deadline = asyncio.get_running_loop().call_later(timeout, expire)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body:
-            raise HTTPException(413, f"body exceeds the limit of {max_body} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                raise HTTPException(413, f"body exceeds the limit of {max_body} bytes")
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        getattr(task, "uncancel", lambda: None)()  # Python >= 3.11: this cancellation is handled
+        raise HTTPException(
+            408, f"the body did not arrive within {timeout:g} s", headers={"Connection": "close"}
+        ) from None
+    finally:
+        deadline.cancel()
     return bytes(body)
 
 
@@ -153,6 +239,10 @@ def _find_model(service: Service, body: bytes) -> tuple[bitstream.Header, Codec]
     """The stream's header and the model it names: 400 bad header, 404 unknown model, 413 too many items."""
     header = _parse(bitstream.read_header, body)
     codec = _loaded(service.registry.codecs, header.model_id, "model")
+    if header.count > service.max_items:
+        raise HTTPException(
+            413, f"the stream holds {header.count} items, the limit is {service.max_items} per request"
+        )
     item = math.prod(codec.input_shape) * 4  # bytes of one float32 item
     if header.count * item > service.max_output:
         raise HTTPException(
@@ -179,7 +269,7 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
         raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
 
 
-async def _decode_photo(service: Service, body: bytes) -> Response:
+async def _decode_photo(service: Service, body: bytes, held: _Held) -> Response:
     """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
     (its H·W·C bytes of pixels against the limit, checked from the header before decoding; the floats
     of g_s exist one tile at a time), 500 a decoder fault."""
@@ -192,13 +282,17 @@ async def _decode_photo(service: Service, body: bytes) -> Response:
             f"the stream holds a {header.width}×{header.height} photo, {size} bytes decoded; "
             f"the limit is {service.max_output} bytes",
         )
+    await held.add(
+        service.photo_work(header.model_id, header.height, header.width),
+        f"a {header.width}×{header.height} photo",
+    )
     try:
         content = await run_in_threadpool(_photo_png, codec, body, service.tile)
     except BitstreamError as err:
         raise HTTPException(400, str(err)) from None
     except Exception as err:
         raise HTTPException(500, f"the decoder failed: {type(err).__name__}: {err}") from None
-    return Response(content, media_type=PNG)
+    return HeldResponse(content, media_type=PNG, held=held)
 
 
 def _photo_png(codec: PhotoCodec, body: bytes, tile: int) -> bytes:
