@@ -111,6 +111,10 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         help="approximate inverse of max-pooling in the decoder",
     )
     _add_patch_arguments(group)
+    # --mode (a data option, not the group's) says grey or colour; --color is its earlier name
+    sub.choices["train"].add_argument(
+        "--color", dest="mode", choices=IMAGE_MODES, default="auto", help=argparse.SUPPRESS
+    )
 
 
 def _add_patch_arguments(group: argparse._ArgumentGroup) -> None:
@@ -145,8 +149,6 @@ def _add_patch_arguments(group: argparse._ArgumentGroup) -> None:
         default=4096,
         help="with --patch: patches per epoch (a checkpoint is written after each epoch)",
     )
-    # --mode (a data option) says grey or colour; --color is its earlier name
-    group.add_argument("--color", dest="mode", choices=IMAGE_MODES, default="auto", help=argparse.SUPPRESS)
 
 
 def _sigma_range(text: str) -> list[float]:

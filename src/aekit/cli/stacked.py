@@ -168,7 +168,7 @@ def _pretrained_stack(
     stack = StackedAutoencoder(
         n_inputs,
         args.hidden,
-        activation=args.activation,
+        activation=args.activation or "sigmoid",  # logistic units, as Vincent et al. (2010)
         output_activation=args.output_activation,
         tied=args.tied,
         loss=args.loss,
