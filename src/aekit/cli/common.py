@@ -69,6 +69,18 @@ def corruption_spec(text: str) -> str:
     return text
 
 
+def noise_spec(text: str) -> str:
+    """A q_D spec for ``train --model cae --noise``, whose numbers may be fractions (``gaussian:25/255``,
+    :func:`aekit.nn.denoisers.parse_noise`), checked and kept as the text."""
+    from ..nn.denoisers import parse_noise  # torch: only when the option is given
+
+    try:
+        parse_noise(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def corruption_specs(text: str) -> str:
     """One q_D spec, or one per layer separated by commas (``masking:0.1,none``: ``none`` for a layer
     without); none left empty."""

@@ -24,6 +24,7 @@ from .common import (
     int_list,
     is_main,
     load_data,
+    noise_spec,
     positive_int,
     say,
     seed_int,
@@ -90,7 +91,7 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         "--noise",
         dest="corruption",
         default=None,
-        type=corruption_spec,
+        type=noise_spec,
         metavar="SPEC",
         help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)",
     )
