@@ -311,7 +311,8 @@ def write_array(
     path = Path(path)
     buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
-        np.savez(buffer, **{key: X}, **({} if y is None else {"y": y}))
+        arrays: dict[str, Any] = {key: X} if y is None else {key: X, "y": y}
+        np.savez(buffer, **arrays)
     elif path.suffix.lower() == ".npy":
         np.save(buffer, X, allow_pickle=False)
     else:

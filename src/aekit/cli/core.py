@@ -87,7 +87,9 @@ def given_options(args: argparse.Namespace, dests: Collection[str]) -> list[str]
 
 def _shown(value: object) -> str:
     """An option's value as typed: ``[256, 64]`` -> ``256,64``, ``(28, 28)`` -> ``28x28``."""
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):  # --size
+        return "x".join(map(str, value))
+    if isinstance(value, list):  # --hidden, --channels
         return ",".join(map(str, value))
     return str(value)
 

@@ -60,10 +60,9 @@ def _image_input(model: Model, path: str, args: argparse.Namespace) -> np.ndarra
         raise DataError(
             f"{path}: expected an image file ({', '.join(IMAGE_SUFFIXES)}); give arrays with --data"
         )
+    mode: str | None = None if args.mode == "auto" else args.mode  # a dense model: as the image is
     if len(shape) == 3:
         mode = "L" if shape[0] == 1 else "RGB"
-    else:
-        mode = None if args.mode == "auto" else args.mode
     image = read_image(path, mode=mode, size=args.size)
     if len(shape) == 3:
         wanted = tuple(s for s in shape[1:] if s is not None)
