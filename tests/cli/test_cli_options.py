@@ -186,9 +186,16 @@ def test_predict_images_and_data(sda, tmp_path, capsys):
     message = _one_line_error(capsys, ["predict", str(sda), str(tmp_path / "big.png")])
     assert message == (
         f"{tmp_path / 'big.png'} is 1x28x28 (channels x height x width, 784 values) but the classifier "
-        "takes 64 values: give --size 8x8 to resize it"
+        "takes 64 values: give --size 8x8 --mode L to convert it"
     )
     assert main(["-q", "predict", str(sda), str(tmp_path / "big.png"), "--size", "8"]) == 0
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "colour.png")
+    message = _one_line_error(capsys, ["predict", str(sda), str(tmp_path / "colour.png")])
+    assert message.endswith(
+        "is 3x8x8 (channels x height x width, 192 values) but the classifier takes 64 "
+        "values: give --size 8x8 --mode L to convert it"
+    )
+    assert main(["-q", "predict", str(sda), str(tmp_path / "colour.png"), "--mode", "L"]) == 0
 
 
 def test_predict_needs_a_classifier(sda, capsys):

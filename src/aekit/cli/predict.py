@@ -74,13 +74,20 @@ def _image_input(model: Model, path: str, args: argparse.Namespace) -> np.ndarra
         return image
     features = shape[0] if shape else image.size
     if image.size != features:
-        side = math.isqrt(features)
-        hint = f"give --size {side}x{side} to resize it" if side * side == features else "resize it first"
         raise DataError(
             f"{path} is {image.shape[0]}x{image.shape[1]}x{image.shape[2]} (channels x height x width, "
-            f"{image.size} values) but the classifier takes {features} values: {hint}"
+            f"{image.size} values) but the classifier takes {features} values: {_resize_hint(features)}"
         )
     return image.reshape(-1)
+
+
+def _resize_hint(features: int) -> str:
+    """How to make an image ``features`` values long: a square grey or colour image of that size."""
+    for channels, mode in ((1, " --mode L"), (3, " --mode RGB")):
+        side = math.isqrt(features // channels)
+        if channels * side * side == features:
+            return f"give --size {side}x{side}{mode} to convert it"
+    return "resize it first"
 
 
 def _inputs(model: Model, args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
