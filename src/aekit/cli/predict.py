@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
         help="the classes a trained classifier (train --model sda, a CNN) gives new images or --data",
-        description="Print the class and its probability for each INPUT image (and each row of --data); "
-        "--out writes them all as CSV (input,class,probability) or .npy (the classes).",
+        description="Print the class and its probability for each IMAGE (and each row of --data); "
+        "--size and --mode convert the IMAGE files too; --out writes them all as CSV "
+        "(input,class,probability) or .npy (the classes).",
     )
     p.add_argument("model_dir", metavar="DIR", help="a classifier checkpoint, e.g. from train --model sda")
     p.add_argument("paths", metavar="IMAGE", nargs="*", help="image files (PNG, JPEG, ...), each one input")
