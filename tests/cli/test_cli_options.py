@@ -162,7 +162,7 @@ def test_each_model_has_its_own_default_activation(sda, tmp_path):
     assert aekit.load(sda / "pretrained").config["activation"] == "sigmoid"  # SdA: logistic units
     assert main([*TINY, "--hidden", "8", "--out", str(tmp_path / "ae")]) == 0
     config = aekit.load(tmp_path / "ae").config
-    assert config["activation"] == config["code_activation"] == "relu"  # trains deep from a random start
+    assert config["activation"] == config["code_activation"] == "gelu"  # trains deep from a random start
 
 
 def test_predict_images_and_data(sda, tmp_path, capsys):

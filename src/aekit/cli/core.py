@@ -37,10 +37,10 @@ from .common import (
 # --model NAME -> function(args) -> exit code, and its one-line description; see add_trainer.
 TRAINERS: dict = {}
 TRAINER_HELP: dict = {}
-#: φ of a dense autoencoder's hidden layers when --activation is not given: rectifiers (He-initialised)
-#: train a deep stack from a random start, where logistic units need greedy pre-training (Hinton &
-#: Salakhutdinov 2006); benchmarks/deep_vs_pca.py measures it against PCA.
-DENSE_ACTIVATION = "relu"
+#: φ of a dense autoencoder's hidden layers when --activation is not given: GELU a·Φ(a) (He-initialised,
+#: as the map's) trains a deep stack from a random start, where logistic units need greedy pre-training
+#: (Hinton & Salakhutdinov 2006); benchmarks/deep_vs_pca.py measures it against PCA and ReLU.
+DENSE_ACTIVATION = "gelu"
 #: The options of `aekit train` that shape a model (by dest), shared by several --model values.
 MODEL_OPTIONS = ("hidden", "tied", "activation", "output_activation", "code_activation", "loss", "corruption")
 #: --model NAME -> the dests of the model options it uses: the shared ones it takes and its own group's.
