@@ -39,3 +39,15 @@ def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     else:
         assert 0.0 <= namespace["pipe"].score(namespace["X_test"], namespace["y_test"]) <= 1.0
         assert namespace["recon"].shape == namespace["X"].shape
+
+
+def test_the_sda_example_stops_early_on_a_validation_split_not_the_test_set(tmp_path, monkeypatch):
+    """Early stopping picks the epoch: on the test set, the test error it then reports is biased."""
+    monkeypatch.chdir(tmp_path)
+    code = _blocks("Stacked denoising autoencoders")[0]
+    calls = re.findall(r"fit_classifier\((.*)\)", code)
+    assert calls and all("test" not in call and "X_val=" in call for call in calls), calls
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    X_val, X_test = namespace["X_val"], namespace["X_test"]
+    assert len(X_val) > 0 and not (X_val[:, None, :] == X_test[None, :, :]).all(axis=2).any()

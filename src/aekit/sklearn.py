@@ -448,7 +448,10 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
     patience : int, optional
         Early stopping after this many epochs without a better validation error.
     batch_size, lr, pretrain_lr, optimizer, random_state, device, verbose
-        Training settings (``pretrain_lr`` defaults to ``lr``).
+        Training settings (``pretrain_lr`` defaults to ``lr``). ``lr=1e-2``: with Adam's usual 1e-3,
+        30 epochs of logistic units on a few hundred samples fell short of scikit-learn's
+        ``check_classifiers_train`` (training accuracy 0.51-0.91 on its blobs over 3 seeds, against
+        0.90-0.955 with 1e-2), and the embedded digits' test accuracy was 0.964 against 0.989.
     """
 
     def __init__(
@@ -465,7 +468,7 @@ class StackedDenoisingClassifier(_StackedParams, ClassifierMixin, _TorchEstimato
         validation_fraction=0.0,
         patience=None,
         batch_size=64,
-        lr=1e-3,
+        lr=1e-2,
         pretrain_lr=None,
         optimizer="adam",
         random_state=None,

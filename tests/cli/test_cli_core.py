@@ -80,7 +80,7 @@ def test_train_evaluate_encode_reconstruct(tmp_path, capsys):
 
     assert main(["encode", str(run), "--data", "digits", "--out", str(tmp_path / "codes.npz")]) == 0
     with np.load(tmp_path / "codes.npz") as codes:
-        assert codes["X"].shape == (360, 8) and codes["y"].shape == (360,)
+        assert codes["codes"].shape == (360, 8) and codes["y"].shape == (360,)
     assert main(["reconstruct", str(run), "--data", "digits", "--out", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").stat().st_size > 1000
     assert main(["reconstruct", str(run), "--data", "digits", "--out", str(tmp_path / "r.npy")]) == 0

@@ -53,7 +53,7 @@ def test_upper_case_suffixes_are_taken(dense, tmp_path, capsys):
     assert np.load(tmp_path / "recon.NPY").shape == (360, 64)
     assert main(["-q", "encode", str(dense), "--out", str(tmp_path / "codes.NPZ")]) == 0
     with np.load(tmp_path / "codes.NPZ") as codes:
-        assert codes["X"].shape == (360, 8) and codes["y"].shape == (360,)
+        assert codes["codes"].shape == (360, 8) and codes["y"].shape == (360,)
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def test_commands_that_cannot_resume_refuse_resume(tmp_path, monkeypatch, capsys
 @pytest.fixture(scope="module")
 def sigmoid_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("resume") / "run"
-    assert main(DENSE + ["--epochs", "2", "--out", str(run)]) == 0
+    assert main(DENSE + ["--activation", "sigmoid", "--epochs", "2", "--out", str(run)]) == 0
     return run
 
 

@@ -23,7 +23,7 @@ from .common import UsageError
 from .messages import in_cli_words
 
 # Modules of aekit.cli that add sub-commands, in --help order.
-COMMAND_MODULES = ("core", "stacked", "conv", "viz", "codec", "outliers")
+COMMAND_MODULES = ("core", "stacked", "predict", "conv", "viz", "codec", "outliers")
 
 # OSError covers FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError, a too-long name...
 USER_ERRORS = (AekitError, ValueError, OSError)

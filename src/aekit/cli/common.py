@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .. import data as datasets
+from ..data.images import MODES as IMAGE_MODES
 from ..errors import DataError
 
 N = TypeVar("N", int, float)
@@ -68,6 +69,18 @@ def corruption_spec(text: str) -> str:
     return text
 
 
+def noise_spec(text: str) -> str:
+    """A q_D spec for ``train --model cae --noise``, whose numbers may be fractions (``gaussian:25/255``,
+    :func:`aekit.nn.denoisers.parse_noise`), checked and kept as the text."""
+    from ..nn.denoisers import parse_noise  # torch: only when the option is given
+
+    try:
+        parse_noise(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def corruption_specs(text: str) -> str:
     """One q_D spec, or one per layer separated by commas (``masking:0.1,none``: ``none`` for a layer
     without); none left empty."""
@@ -80,6 +93,26 @@ def corruption_specs(text: str) -> str:
         if len(items) == 1 or item.lower() != "none":
             corruption_spec(item)
     return text
+
+
+#: The largest side --size takes (aekit.data.MAX_PIXELS is 4096 x 4096).
+MAX_SIDE = 4096
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """``"28x32"`` -> ``(28, 32)`` (height, width), ``"28"`` -> ``(28, 28)``; each side in 1..MAX_SIDE."""
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        sides = tuple(int(v) for v in parts)
+    except ValueError:
+        sides = ()
+    if len(sides) == 1:
+        sides = sides * 2
+    if len(sides) != 2 or not all(1 <= v <= MAX_SIDE for v in sides):
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHTxWIDTH or one side, each 1..{MAX_SIDE}, e.g. 28x28 or 28; got {text!r}"
+        )
+    return sides[0], sides[1]
 
 
 def _checked_number(text: str, convert: Callable[[str], N], ok: Callable[[N], bool], expected: str) -> N:
@@ -169,6 +202,20 @@ def add_data_arguments(
         help="directory holding the MNIST-format files (default: $AEKIT_DATA or ~/.cache/aekit)",
     )
     parser.add_argument("--download", action="store_true", help="download MNIST-family data if missing")
+    parser.add_argument(
+        "--size",
+        type=image_size,
+        default=None,
+        metavar="HxW",
+        help="a folder of images: resize every image to HEIGHTxWIDTH (e.g. 28x28, or 28), so that "
+        "images of mixed sizes load (default: all images must share one size)",
+    )
+    parser.add_argument(
+        "--mode",
+        default="auto",
+        choices=IMAGE_MODES,
+        help="a folder of images: L (one grey channel), RGB, or auto (L when every image is grey)",
+    )
     if split is not None:
         parser.add_argument(
             "--split", default=split, choices=datasets.SPLITS, help=f"which split (default: {split})"
@@ -186,6 +233,8 @@ def load_data(
         root=args.data_root,
         download=getattr(args, "download", False),
         max_bytes=getattr(args, "max_data_mib", datasets.MAX_DATA_BYTES >> 20) << 20,
+        size=getattr(args, "size", None),
+        mode=getattr(args, "mode", "auto"),
     )
     if X.ndim < 2:
         raise DataError(
@@ -253,17 +302,17 @@ def write_json(path: str | os.PathLike, obj: object) -> Path:
     return path
 
 
-def write_array(path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = None) -> Path:
-    """Save ``.npy`` (X) or ``.npz`` (X and y) atomically."""
+def write_array(
+    path: str | os.PathLike, X: np.ndarray, y: np.ndarray | None = None, *, key: str = "X"
+) -> Path:
+    """Save ``.npy`` (X) or ``.npz`` (X under ``key``, and y under ``y``) atomically."""
     from ..io import atomic_path
 
     path = Path(path)
     buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
-        if y is None:
-            np.savez(buffer, X=X)
-        else:
-            np.savez(buffer, X=X, y=y)
+        arrays: dict[str, Any] = {key: X} if y is None else {key: X, "y": y}
+        np.savez(buffer, **arrays)
     elif path.suffix.lower() == ".npy":
         np.save(buffer, X, allow_pickle=False)
     else:

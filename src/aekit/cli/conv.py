@@ -16,7 +16,21 @@ import numpy as np
 from ..errors import DataError
 from . import core
 from .choices import CONV_BLOCKS, UNPOOL_NAMES
-from .common import Model, int_list, is_main, load_data, positive_int, say, seed_int, write_array, write_json
+from .common import (
+    IMAGE_MODES,
+    Model,
+    UsageError,
+    corruption_spec,
+    int_list,
+    is_main,
+    load_data,
+    noise_spec,
+    positive_int,
+    say,
+    seed_int,
+    write_array,
+    write_json,
+)
 
 #: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
 DENOISE_IMAGE_SUFFIXES = (".png",)
@@ -56,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--add-noise",
         default=None,
+        type=corruption_spec,
         metavar="SPEC",
         help="the inputs are clean: corrupt them first (e.g. gaussian:0.5) and show clean / noisy / denoised",
     )
@@ -65,11 +80,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _extend_train(sub: argparse._SubParsersAction) -> None:
     """Add ``--model cae`` and its options to ``aekit train``."""
-    group = core.add_trainer(sub, "cae", train_cae, "convolutional (denoising) autoencoder")
+    group = core.add_trainer(
+        sub,
+        "cae",
+        train_cae,
+        "convolutional (denoising) autoencoder",
+        takes=("tied", "loss", "output_activation", "corruption"),
+    )
     group.add_argument(
         "--noise",
         dest="corruption",
         default=None,
+        type=noise_spec,
         metavar="SPEC",
         help="same as --corruption: q_D of a denoiser, e.g. gaussian:0.5 (x + 0.5·N(0, 1), clipped)",
     )
@@ -104,6 +126,10 @@ def _extend_train(sub: argparse._SubParsersAction) -> None:
         help="with --code-dim: hidden dense sizes between the flattened maps and the code (default 256)",
     )
     _add_patch_arguments(group)
+    # --mode (a data option, not the group's) says grey or colour; --color is its earlier name
+    sub.choices["train"].add_argument(
+        "--color", dest="mode", choices=IMAGE_MODES, default="auto", help=argparse.SUPPRESS
+    )
 
 
 def _add_patch_arguments(group: argparse._ArgumentGroup) -> None:
@@ -138,12 +164,6 @@ def _add_patch_arguments(group: argparse._ArgumentGroup) -> None:
         default=4096,
         help="with --patch: patches per epoch (a checkpoint is written after each epoch)",
     )
-    group.add_argument(
-        "--color",
-        default="auto",
-        choices=["auto", "L", "RGB"],
-        help="with --patch: L (grayscale), RGB, or auto (L when every image is grayscale)",
-    )
 
 
 def _sigma_range(text: str) -> list[float]:
@@ -157,14 +177,25 @@ def _sigma_range(text: str) -> list[float]:
     return [low, high]
 
 
+#: Options of `train --model cae` that only the photo denoiser (--patch) uses, and those it ignores.
+PATCH_ONLY = ("sigma_range", "arch", "depth", "patches_per_epoch")
+NOT_WITH_PATCH = ("block", "unpool", "tied", "loss", "output_activation", "size", "code_dim", "dense")
+
+
 def train_cae(args: argparse.Namespace) -> int:
     if args.patch is not None:
-        if args.code_dim is not None or args.dense is not None:
-            raise ValueError(
-                "--code-dim and --dense build a CAE with a dense code; --patch trains a photo "
-                "denoiser, which has none: leave them out with --patch"
+        ignored = core.given_options(args, NOT_WITH_PATCH)
+        if ignored:
+            raise UsageError(
+                f"{ignored[0]} is not an option of the photo denoiser (--patch {args.patch}): it trains on "
+                "patches of images of any size, with --channels, --depth, --kernel-size, --arch"
             )
         return train_patches(args)
+    patch_only = core.given_options(args, PATCH_ONLY)
+    if patch_only:
+        raise UsageError(
+            f"{patch_only[0]} applies to the photo denoiser only: give --patch N with it, or leave it out"
+        )
     from ..nn import ConvAutoencoder
     from ..train import seed_everything
     from .runs import finish_run, load_test, run_directory
@@ -241,7 +272,7 @@ def train_patches(args: argparse.Namespace) -> int:
         raise ValueError(
             "--patch needs the training noise: --noise SPEC (e.g. gaussian:25/255) or --sigma-range LOW,HIGH"
         )
-    images = load_uint8_images(args.data, mode=args.color)
+    images = load_uint8_images(args.data, mode=args.mode)
     loader = patch_loader(
         images, args.patch, args.batch_size, max(args.patches_per_epoch // args.batch_size, 1)
     )
@@ -463,18 +494,22 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if _single_output(inputs, out):
         if not Path(inputs[0]).is_file():
             raise FileNotFoundError(f"input {inputs[0]!r} not found")
-        noisy = _read_input(Path(inputs[0]), channels)[0]
-        noisy = viz.seeded_corruption(q_d, noisy, seed=args.seed) if q_d is not None else noisy
-        write_png(out, _reconstruct(model, noisy, args.tile)[0])
+        clean = _read_input(Path(inputs[0]), channels)[0]
+        noisy = viz.seeded_corruption(q_d, clean, seed=args.seed) if q_d is not None else clean
+        denoised = _reconstruct(model, noisy, args.tile)
+        write_png(out, denoised[0])
         say(f"denoised {inputs[0]} -> {out}")
+        if q_d is not None:
+            _say_psnr(q_d.spec(), [(clean, noisy, denoised)])
         return 0
     targets = _output_names(inputs, out)  # every input checked and read before anything is written
     loaded = [_read_input(Path(name), channels) for name in inputs]
     rows: dict[str, list] = {"clean": [], "noisy": [], "denoised": []}
-    written = []
+    written, triples = [], []
     for (images, shape), target in zip(loaded, targets):
         noisy = viz.seeded_corruption(q_d, images, seed=args.seed) if q_d is not None else images
         denoised = _reconstruct(model, noisy, args.tile)
+        triples.append((images, noisy, denoised))
         if shape is None:
             write_png(out / target, denoised[0])
         else:
@@ -491,4 +526,22 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     except ValueError:
         pass
     say(f"denoised {len(inputs)} input(s) -> {out}: {', '.join(written)}")
+    if q_d is not None:
+        _say_psnr(q_d.spec(), triples)
     return 0
+
+
+def _say_psnr(spec: str, triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Print the PSNR of the noisy and the denoised images against the clean ones (``--add-noise``):
+    10·log10(1 / MSE) per image, averaged over every image of every input."""
+    from .. import metrics
+
+    def per_image(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return np.asarray(metrics.psnr(x.reshape(len(x), -1), z.reshape(len(z), -1), reduction="none"))
+
+    noisy = np.concatenate([per_image(clean, n) for clean, n, _ in triples])
+    denoised = np.concatenate([per_image(clean, d) for clean, _, d in triples])
+    say(
+        f"PSNR over {len(noisy)} image(s): noisy ({spec}) {noisy.mean():.2f} dB -> denoised "
+        f"{denoised.mean():.2f} dB"
+    )

@@ -34,7 +34,10 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"^Invalid (?P<name>momentum|weight_decay) value: (?P<value>.+)$", "{flag} must be >= 0, got {value}"),
     (r"\b(?P<name>download)=True\b", "{flag}"),  # "pass download=True to fetch them"
     (r"\b(?P<name>root)=(?=DIR\b)", "{flag} "),  # "or root=DIR"
-    (r"\bpass X_val\b", "give --val-fraction > 0"),  # "patience (early stopping) needs validation data"
+    (r"\bpass X_val\b", "give --val-fraction > 0"),
+    (r"\bsize=\((?P<value>\d+), (?P<width>\d+)\)", "--size {value}x{width}"),  # "size=(28, 28) resizes ..."
+    (r"\bsize=\(height, width\)", "--size HEIGHTxWIDTH"),  # "give size=(height, width) to resize them all"
+    (r"\bmode='(?P<value>\w+)'", "--mode {value}"),  # "patience (early stopping) needs validation data"
 )
 
 
@@ -50,4 +53,4 @@ def _words(match: re.Match[str], words: str) -> str:
     name = groups.get("name")
     if name is not None and name not in FLAGS:
         return match.group(0)
-    return words.format(flag=FLAGS.get(name or "", ""), value=groups.get("value", ""))
+    return words.format(flag=FLAGS.get(name or "", ""), **{"value": "", **groups})

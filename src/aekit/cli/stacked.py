@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stacked denoising autoencoder classifier "
         "(greedy pre-training + supervised fine-tuning); --corruption takes one spec per "
         "layer, comma-separated: masking:0.1,masking:0.2,masking:0.3",
+        takes=tuple(o for o in core.MODEL_OPTIONS if o != "code_activation"),  # every layer is --activation
     )
     group.add_argument(
         "--pretrain-epochs",
@@ -51,7 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--pretrain-lr", type=positive_float, default=None, help="pre-training learning rate (default: --lr)"
     )
 
-    p = sub.add_parser("filters", help="draw the first layer's weights as image tiles (Vincent et al. 2010)")
+    p = sub.add_parser(
+        "filters",
+        help="draw the first layer's weights as image tiles (Vincent et al. 2010), or a CAE's first "
+        "convolution kernels",
+    )
     p.add_argument("model_dir", metavar="DIR")
     p.add_argument(
         "--n", type=positive_int, default=100, help="number of filters to draw (default 100, at least 1)"
@@ -163,7 +168,7 @@ def _pretrained_stack(
     stack = StackedAutoencoder(
         n_inputs,
         args.hidden,
-        activation=args.activation,
+        activation=args.activation or "sigmoid",  # logistic units, as Vincent et al. (2010)
         output_activation=args.output_activation,
         tied=args.tied,
         loss=args.loss,
@@ -206,10 +211,13 @@ def _draw_filters(model: Model, path: str | os.PathLike) -> None:
 
 
 def _first_layer_weights(model: Model) -> np.ndarray:
+    """W of the first encoder layer (dense rows), or the first convolution's kernels (a CAE, a CNN)."""
+    from .. import viz
+
     layers = getattr(model, "encoder_layers", None)
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no first encoder layer to draw")
-    return layers[0].weight.detach().cpu().numpy()
+    if layers:
+        return layers[0].weight.detach().cpu().numpy()
+    return viz.first_layer_weights(model)
 
 
 def cmd_filters(args: argparse.Namespace) -> int:

@@ -70,9 +70,17 @@ def _fixed_split(X: np.ndarray, y: np.ndarray | None, split: str) -> _Labelled:
     return X[idx], (None if y is None else y[idx])
 
 
-def _directory(path: Path, split: str, flatten: bool, max_bytes: int = MAX_DATA_BYTES) -> _Labelled:
+def _directory(
+    path: Path,
+    split: str,
+    flatten: bool,
+    max_bytes: int = MAX_DATA_BYTES,
+    size: tuple[int, int] | None = None,
+    mode: str = "auto",
+) -> _Labelled:
     """MNIST-named IDX files; else images in train/ and test/ sub-folders, or in one folder (fixed 80/20 split)."""
     if find_idx_files(path, "train") or find_idx_files(path, "test"):
+        _images_only(size, mode, f"{str(path)!r} holds IDX files")
         return _by_split(lambda s: load_idx_dataset(path, s, flatten=flatten), split)
     parts = {s: path / s for s in ("train", "test")}
     try:
@@ -80,18 +88,31 @@ def _directory(path: Path, split: str, flatten: bool, max_bytes: int = MAX_DATA_
             (train, _, train_classes), (test, _, test_classes) = (find_images(p) for p in parts.values())
             if train_classes != test_classes:  # else the same label would name different classes
                 raise DataError(f"train/ has classes {train_classes} but test/ has {test_classes}")
-            mode = auto_mode(
-                train + test
-            )  # one channel count, so a model trained on one split takes the other
+            if mode == "auto":  # one channel count, so a model trained on one split takes the other
+                mode = auto_mode(train + test)
             return _by_split(
-                lambda s: load_image_folder(parts[s], mode=mode, flatten=flatten, max_bytes=max_bytes), split
+                lambda s: load_image_folder(
+                    parts[s], mode=mode, size=size, flatten=flatten, max_bytes=max_bytes
+                ),
+                split,
             )
-        return _fixed_split(*load_image_folder(path, flatten=flatten, max_bytes=max_bytes), split)
+        return _fixed_split(
+            *load_image_folder(path, mode=mode, size=size, flatten=flatten, max_bytes=max_bytes), split
+        )
     except DataError as e:
         raise DataError(
             f"{e} (a data directory holds MNIST-named IDX files, e.g. train-images-idx3-ubyte[.gz], "
             "or images: directly, in one sub-folder per class, or in train/ and test/)"
         ) from None
+
+
+def _images_only(size: tuple[int, int] | None, mode: str, what: str) -> None:
+    """Refuse ``size=`` / ``mode=`` for data that is not a folder of images (they would be ignored)."""
+    if size is not None or mode != "auto":
+        given = ", ".join(
+            f"{k}={v!r}" for k, v in (("size", size), ("mode", mode)) if v not in (None, "auto")
+        )
+        raise DataError(f"{given} applies to a folder of images only, and {what}")
 
 
 def _by_split(load: Callable[[str], _Labelled], split: str) -> _Labelled:
@@ -114,6 +135,8 @@ def load_dataset(
     root: str | os.PathLike | None = None,
     download: bool = False,
     max_bytes: int = MAX_DATA_BYTES,
+    size: tuple[int, int] | None = None,
+    mode: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load a dataset named by ``spec``, returning ``(X, y)``; ``y`` may be None.
 
@@ -150,6 +173,12 @@ def load_dataset(
     max_bytes : int
         Refuse a folder of images, a compressed ``.npz`` member or a gzip'ed IDX file that
         decodes to more bytes than this (:data:`MAX_DATA_BYTES`, 2 GiB), checked before decoding.
+    size : (height, width), optional
+        A folder of images only: resize every image to this size (bilinear), so that images of
+        mixed sizes load (:func:`load_image_folder`); given for other data, a :class:`DataError`.
+    mode : {"auto", "L", "RGB"}
+        A folder of images only: one grayscale channel, three channels, or ``"auto"`` (grayscale
+        when every image is); other than ``"auto"`` for other data, a :class:`DataError`.
 
     Returns
     -------
@@ -162,6 +191,9 @@ def load_dataset(
     if split not in SPLITS:
         raise DataError(f"split must be one of {SPLITS}, got {split!r}")
     name = spec.lower() if isinstance(spec, str) else None
+    path = Path(spec)
+    if not path.is_dir() or name in ("digits", *_IDX_NAMED):
+        _images_only(size, mode, f"{str(spec)!r} is not a folder of images")
     if name == "digits":
         return _digits(split, flatten)
     if name == "mnist":
@@ -175,9 +207,8 @@ def load_dataset(
             )
         return _by_split(lambda s: load_idx_dataset(directory, s, flatten=flatten), split)
 
-    path = Path(spec)
     if path.is_dir():
-        return _directory(path, split, flatten, max_bytes)
+        return _directory(path, split, flatten, max_bytes, size, mode)
     if path.is_file():
         X, y = load_array(path, max_bytes=max_bytes)
         if flatten and X.ndim > 2:

@@ -19,7 +19,7 @@ from aekit.errors import DataError
 
 __all__ = ["load_array"]
 
-_X_KEYS = ("X", "x", "data")
+_X_KEYS = ("X", "x", "data", "codes")  # "codes": what `aekit encode --out codes.npz` writes
 _IDX_NAME = re.compile(r"idx[1-4]-ubyte$")
 
 
@@ -43,7 +43,7 @@ def load_array(
     Parameters
     ----------
     path : str or os.PathLike
-        ``.npy``; ``.npz`` (X from ``key``, else from ``X``, ``x`` or ``data``,
+        ``.npy``; ``.npz`` (X from ``key``, else from ``X``, ``x``, ``data`` or ``codes``,
         else the only array besides ``y``; y from ``y`` when present);
         ``.csv`` (comma-separated numbers, one optional non-numeric header line);
         or an IDX file (``.idx``, ``.gz`` or a name ending in ``idxN-ubyte``).
