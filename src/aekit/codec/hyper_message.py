@@ -22,7 +22,15 @@ from .coder import Tables
 from .intnet import IntegerNet
 from .pixels import latent_size
 
-__all__ = ["HyperTables", "hyper_size", "encode_hyper", "decode_hyper", "scale_indices"]
+__all__ = [
+    "HyperTables",
+    "hyper_size",
+    "encode_hyper",
+    "decode_hyper",
+    "decode_hyper_symbols",
+    "hyper_symbols",
+    "scale_indices",
+]
 
 HYPER_STRIDE = 4  # h_a's two stride-2 layers: z is y at 1/4
 
@@ -93,6 +101,14 @@ def decode_hyper(
     BitstreamError
         Corrupt, truncated, not a hyperprior photo stream, made by another model, or of other channels.
     """
+    _, _, y_sym, height, width = decode_hyper_symbols(data, tables, fingerprint, channels)
+    return y_sym, height, width
+
+
+def decode_hyper_symbols(
+    data: bytes, tables: HyperTables, fingerprint: bytes, channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """``(ẑ (N, hz, wz), j (M, h, w), ŷ (M, h, w), H, W)`` of a format-version-4 stream: all the decoder computes."""
     header, z_payload, y_payload = bitstream.unpack_hyper(data, fingerprint)
     if header.channels != channels:
         raise BitstreamError(f"corrupt bitstream: {header.channels} channels, this codec codes {channels}")
@@ -101,4 +117,4 @@ def decode_hyper(
     z_sym = tables.z.decode(z_payload, hz * wz).T.reshape(1, -1, hz, wz)
     j = scale_indices(z_sym, tables.net, h, w)[0]
     y_sym = tables.y.decode_indexed(y_payload, j).reshape(j.shape)
-    return y_sym, header.height, header.width
+    return z_sym[0], j, y_sym, header.height, header.width

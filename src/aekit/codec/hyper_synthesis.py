@@ -8,6 +8,10 @@ whose every quantity is already on the integer grid the coder will use:
     activations  U = clip(⌊V · 2^FA + ½⌋, 0, U_MAX) / 2^FA      (FA fractional bits; a quantised ReLU)
     output       t = clip(⌊V + ½⌋, 0, S − 1)                   (an index into the scale table)
 
+The last layer's stored parameters are scaled by GAIN (its effective weights are GAIN·W, GAIN·B),
+so that Adam, whose steps have the size of the learning rate, moves the index by GAIN times as
+much per step: an index moves by units, the other layers' outputs by fractions.
+
 with straight-through gradients for every rounding (the gradient of clip(·) passes inside its
 range). :meth:`HyperSynthesis.integer_net` writes the same numbers as integers: w = W̃·2^FW,
 b = B̃·2^(FW+FA_in), shift s = FW + FA_in − FA_out, so that the integer network of
@@ -28,7 +32,7 @@ __all__ = ["HyperSynthesis", "round_ste", "FW", "FA"]
 
 FW = 10  # fractional bits of the weights
 FA = 4  # fractional bits of the hidden activations (ẑ, the input, has 0)
-KERNELS = (5, 5, 3)
+GAIN = 8.0  # the last layer's parameter scale (in index units per stored unit)
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -55,15 +59,15 @@ class HyperSynthesis(nn.Module):
         Initial output (the bias of the last layer): a middle scale, so early rates are sane.
     """
 
-    def __init__(self, n: int, m: int, levels: int, init_index: float = 24.0):
+    def __init__(self, n: int, m: int, levels: int, init_index: float = 12.0):
         super().__init__()
         self.levels = levels
         self.deconv1 = nn.ConvTranspose2d(n, n, 5, stride=2, padding=2, output_padding=1)
         self.deconv2 = nn.ConvTranspose2d(n, n, 5, stride=2, padding=2, output_padding=1)
         self.conv3 = nn.Conv2d(n, m, 3, stride=1, padding=1)
         with torch.no_grad():
-            self.conv3.weight.mul_(0.1)
-            self.conv3.bias.fill_(init_index)
+            self.conv3.weight.mul_(0.1 / GAIN)
+            self.conv3.bias.fill_(init_index / GAIN)
 
     @staticmethod
     def _weight(w: torch.Tensor) -> torch.Tensor:
@@ -84,7 +88,7 @@ class HyperSynthesis(nn.Module):
         u = self._qrelu(v)
         v = F.conv_transpose2d(u, self._weight(d2.weight), self._bias(d2.bias, FA), 2, 2, 1)
         u = self._qrelu(v)
-        v = F.conv2d(u, self._weight(c3.weight), self._bias(c3.bias, FA), 1, 1)
+        v = F.conv2d(u, self._weight(GAIN * c3.weight), self._bias(GAIN * c3.bias, FA), 1, 1)
         return _clip_ste(round_ste(v), 0.0, float(self.levels - 1))
 
     @torch.no_grad()
@@ -95,18 +99,18 @@ class HyperSynthesis(nn.Module):
             return torch.floor(t.detach().cpu().double() * 2**bits + 0.5).long()
 
         layers = []
-        for module, fa_in, fa_out, transposed in (
-            (self.deconv1, 0, FA, True),
-            (self.deconv2, FA, FA, True),
-            (self.conv3, FA, 0, False),
+        for module, fa_in, fa_out, transposed, gain in (
+            (self.deconv1, 0, FA, True, 1.0),
+            (self.deconv2, FA, FA, True, 1.0),
+            (self.conv3, FA, 0, False, GAIN),
         ):
-            w = ints(module.weight, FW)
+            w = ints(gain * module.weight, FW)
             if transposed:
                 w = w.transpose(0, 1)  # torch's (C_in, C_out, k, k) -> (C_out, C_in, k, k)
             layers.append(
                 IntegerLayer(
                     w.contiguous().numpy(),
-                    ints(module.bias, FW + fa_in).numpy(),
+                    ints(gain * module.bias, FW + fa_in).numpy(),
                     FW + fa_in - fa_out,
                     transposed,
                     relu=fa_out != 0,

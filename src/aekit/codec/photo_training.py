@@ -32,8 +32,8 @@ from ..train.loop import default_device
 from ..train.parallel import join, objective
 from ..train.resume import capture_rng, restore_rng
 from . import pixels
-from .model import check_lmbda
 from .hyperprior import HyperpriorCodec
+from .model import check_lmbda
 from .photo import PhotoCodec
 
 __all__ = ["PhotoSet", "train_photo_codec", "IMAGE_SUFFIXES"]
