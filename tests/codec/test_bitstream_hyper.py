@@ -35,7 +35,9 @@ def test_golden_hyper_stream_parses_and_decodes():
     assert header.side_length == len(z_payload) and header.payload_length == len(z_payload) + len(y_payload)
     z, j, y, height, width = decode_hyper_symbols(data, tables, fingerprint, 3)
     assert (height, width) == (20, 35)
-    assert z.tolist() == meta["z_symbols"] and j.tolist() == meta["indices"] and y.tolist() == meta["y_symbols"]
+    assert (
+        z.tolist() == meta["z_symbols"] and j.tolist() == meta["indices"] and y.tolist() == meta["y_symbols"]
+    )
     assert len(np.unique(j)) == 3  # the three scale tables are all used
 
 
@@ -54,7 +56,7 @@ def test_golden_hyper_stream_is_reproduced_byte_for_byte_and_matches_the_spec():
 
 
 def test_every_byte_flip_and_truncation_of_the_golden_hyper_stream_is_caught():
-    data, meta, tables, fingerprint = golden()
+    data, _, tables, fingerprint = golden()
     for i in range(len(data)):
         for mask in (0x01, 0x80, 0xFF):
             bad = bytearray(data)

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ..model import Codec
-from ..photo import PhotoCodec
+from ..photo_codecs import PhotoCodecs
 from .models import load_models
 from .routes import router
 from .state import DEFAULT_MAX_BODY, DEFAULT_MAX_OUTPUT, Service
@@ -18,7 +18,7 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    models: Iterable[str | Path | Codec | PhotoCodec] = (),
+    models: Iterable[str | Path | Codec | PhotoCodecs] = (),
     *,
     max_body: int = DEFAULT_MAX_BODY,
     max_output: int = DEFAULT_MAX_OUTPUT,

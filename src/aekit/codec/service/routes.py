@@ -22,7 +22,7 @@ from ...errors import BitstreamError
 from .. import bitstream, pixels
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
-from ..photo import PhotoCodec
+from ..photo_codecs import PhotoCodecs
 from .answers import render, wants_png
 from .batching import INLINE_SYMBOLS
 from .state import Service, get_service
@@ -64,7 +64,7 @@ def _error(description: str) -> dict:
 DECODE_RESPONSES: dict[int | str, dict] = {
     200: {
         "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1); "
-        "a photo stream (format version 3) is answered as a PNG",
+        "a photo stream (format version 3, or 4: hyperprior) is answered as a PNG",
         "content": {NPY: BINARY, PNG: BINARY},
     },
     400: _error("Corrupt, truncated or wrong-version bitstream"),
@@ -115,7 +115,7 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
 async def decode(request: Request, service: Service = Depends(get_service)) -> Response:
     _check_content_type(request.headers.get("content-type", ""))
     body = await _read_body(request, service.max_body)
-    if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
+    if body[1:2] in (bytes([bitstream.IMAGE_VERSION]), bytes([bitstream.HYPER_VERSION])):
         return await _decode_photo(service, body)
     header, codec = _find_model(service, body)
     png = wants_png(request.headers.get("accept", ""))
@@ -180,7 +180,7 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
 
 
 async def _decode_photo(service: Service, body: bytes) -> Response:
-    """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
+    """A photo stream (format version 3, or 4 of a hyperprior codec) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
     (H·W·C·4 bytes against the limit, checked from the header before decoding), 500 a decoder fault."""
     header = _parse(bitstream.read_image_header, body)
     codec = _loaded(service.registry.photos, header.model_id, "photo codec")
@@ -200,7 +200,7 @@ async def _decode_photo(service: Service, body: bytes) -> Response:
     return Response(content, media_type=PNG)
 
 
-def _photo_png(codec: PhotoCodec, body: bytes) -> bytes:
+def _photo_png(codec: PhotoCodecs, body: bytes) -> bytes:
     return pixels.png_bytes(codec.decompress(body))
 
 
