@@ -114,27 +114,29 @@ def warm_start(run: Path, n: int, m: int) -> HyperpriorCodec:
 
 
 def ship(out: Path, points: list[str], model: str = "factorized") -> None:
-    """Each run of ``out`` as a shipped codec under aekit/pretrained/codec/<name>, listed in models.json."""
+    """Each run of ``out`` as a shipped codec under aekit/pretrained/codec/<name> (hyperprior: hyperprior-<name>),
+    listed in models.json beside the other family's entries, which stay as they are."""
     import json
     import shutil
 
     from aekit.codec import pretrained
-    from aekit.codec.photo import PhotoCodec
     from aekit.io import read_training_state
 
     old = {e["name"]: e for e in pretrained.models()}
-    entries = []
-    for name in sorted(points):
-        quality = int(name.lstrip("q"))
-        run = out / name
-        codec = PhotoCodec.load(run).update().eval()
+    entries = [e for e in old.values() if pretrained.family(e) != model]
+    for point in sorted(points):
+        quality = int(point.lstrip("q"))
+        run = out / point
+        codec = CODECS[model].load(run).update().eval()
         state = read_training_state(run)
+        name = point if model == "factorized" else f"{model}-{point}"
         dest = pretrained.ROOT / name
         shutil.rmtree(dest, ignore_errors=True)
         codec.save(dest, export=True)
         entry = {
             **old.get(name, {}),
             "name": name,
+            **({} if model == "factorized" else {"model": model}),
             "quality": quality,
             "lmbda": codec.lmbda,
             "model_id": codec.model_id.hex(),
@@ -151,6 +153,7 @@ def ship(out: Path, points: list[str], model: str = "factorized") -> None:
             entry.pop("kodak", None)  # measured on other weights
         entries.append(entry)
         print(f"{name}: {dest} (model id {codec.model_id.hex()}, {state.epoch} steps)")
+    entries.sort(key=lambda e: (pretrained.FAMILIES.index(pretrained.family(e)), e["quality"]))
     pretrained.INDEX.write_text(json.dumps({"models": entries}, indent=1) + "\n")
 
 

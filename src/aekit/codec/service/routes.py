@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from ...errors import BitstreamError
 from .. import bitstream, pixels
+from ..hyperprior import HyperpriorCodec
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
 from ..photo_codecs import PhotoCodecs
@@ -41,7 +42,7 @@ class Health(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A loaded model; a photo codec's free axes (height, width) are null."""
+    """A loaded model; a photo codec's free axes (height, width) are null; kind: items, photo or hyperprior."""
 
     model_id: str
     fingerprint: str
@@ -99,7 +100,7 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
             input_shape=[p.channels, None, None],
             latent_shape=[p.M, None, None],
             image_shape=None,
-            kind="photo",
+            kind="hyperprior" if isinstance(p, HyperpriorCodec) else "photo",
         )
         for key, p in service.registry.photos.items()
     ]
