@@ -86,7 +86,7 @@ def check_model(directory: Path, images: list[np.ndarray], names: list[str]) -> 
     for ename, enc in encoders.items():
         for i, image in enumerate(images):
             z, j, y = enc.symbols(image)
-            for dname, dec in decoders.items():
+            for dec in decoders.values():
                 t_, f_ = (tables, codec.fingerprint) if dec is None else (dec.tables, dec.fingerprint)
                 decoded += 1
                 symbols += z.size + j.size + y.size
@@ -109,7 +109,7 @@ def check_model(directory: Path, images: list[np.ndarray], names: list[str]) -> 
         levels = tables.y.dim
         naive_bad_idx = naive_bad_sym = naive_failed = naive_idx = 0
         near = []
-        for i, image in enumerate(images):
+        for image in images:
             z_sym, _, _ = codec.symbols(image)
             h, w = pixels.latent_size(*image.shape[:2])
             assert (z_sym.shape[1], z_sym.shape[2]) == hyper_size(h, w)

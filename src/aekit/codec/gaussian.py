@@ -66,6 +66,7 @@ class GaussianConditional(nn.Module):
         self.table_offsets: torch.Tensor
         self.table_lengths: torch.Tensor
         self.table_freqs: torch.Tensor
+        self.log_scales: torch.Tensor
         self.register_buffer("table_offsets", torch.zeros(levels, dtype=torch.int32))
         self.register_buffer("table_lengths", torch.zeros(levels, dtype=torch.int32))
         self.register_buffer("table_freqs", torch.zeros(levels, table_width, dtype=torch.int32))

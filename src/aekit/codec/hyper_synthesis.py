@@ -35,6 +35,13 @@ FA = 4  # fractional bits of the hidden activations (ẑ, the input, has 0)
 GAIN = 8.0  # the last layer's parameter scale (in index units per stored unit)
 
 
+def _bias_of(module: nn.Conv2d | nn.ConvTranspose2d) -> torch.Tensor:
+    bias = module.bias
+    if bias is None:
+        raise ValueError("h_s layers have biases")
+    return bias
+
+
 def round_ste(x: torch.Tensor) -> torch.Tensor:
     """⌊x + ½⌋ forward (half up, as the integer shift rounds), identity gradient."""
     return x + (torch.floor(x + 0.5) - x).detach()
@@ -67,7 +74,7 @@ class HyperSynthesis(nn.Module):
         self.conv3 = nn.Conv2d(n, m, 3, stride=1, padding=1)
         with torch.no_grad():
             self.conv3.weight.mul_(0.1 / GAIN)
-            self.conv3.bias.fill_(init_index / GAIN)
+            _bias_of(self.conv3).fill_(init_index / GAIN)
 
     @staticmethod
     def _weight(w: torch.Tensor) -> torch.Tensor:
@@ -84,11 +91,11 @@ class HyperSynthesis(nn.Module):
     def forward(self, z_hat: torch.Tensor) -> torch.Tensor:
         """t in 0..S−1, integers (as floats), with straight-through gradients."""
         d1, d2, c3 = self.deconv1, self.deconv2, self.conv3
-        v = F.conv_transpose2d(z_hat, self._weight(d1.weight), self._bias(d1.bias, 0), 2, 2, 1)
+        v = F.conv_transpose2d(z_hat, self._weight(d1.weight), self._bias(_bias_of(d1), 0), 2, 2, 1)
         u = self._qrelu(v)
-        v = F.conv_transpose2d(u, self._weight(d2.weight), self._bias(d2.bias, FA), 2, 2, 1)
+        v = F.conv_transpose2d(u, self._weight(d2.weight), self._bias(_bias_of(d2), FA), 2, 2, 1)
         u = self._qrelu(v)
-        v = F.conv2d(u, self._weight(GAIN * c3.weight), self._bias(GAIN * c3.bias, FA), 1, 1)
+        v = F.conv2d(u, self._weight(GAIN * c3.weight), self._bias(GAIN * _bias_of(c3), FA), 1, 1)
         return _clip_ste(round_ste(v), 0.0, float(self.levels - 1))
 
     @torch.no_grad()
@@ -110,7 +117,7 @@ class HyperSynthesis(nn.Module):
             layers.append(
                 IntegerLayer(
                     w.contiguous().numpy(),
-                    ints(gain * module.bias, FW + fa_in).numpy(),
+                    ints(gain * _bias_of(module), FW + fa_in).numpy(),
                     FW + fa_in - fa_out,
                     transposed,
                     relu=fa_out != 0,
