@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import io, registry
-from ..errors import CheckpointError
+from ..errors import BitstreamError, CheckpointError
 from ..nn.base import AEModule
 from . import files, pixels
 from .bottleneck import EntropyBottleneck, check_table_width
@@ -204,8 +204,6 @@ class HyperpriorCodec(Tabulated, AEModule):
         z_tables = self.tables  # refused if missing or stale
         if self._hyper_tables is None or self._hyper_tables.z is not z_tables:
             if not self.gaussian.updated:
-                from ..errors import BitstreamError
-
                 raise BitstreamError("the codec has no scale tables yet: call codec.update() after training")
             bound = int(np.abs(np.concatenate([z_tables.low, z_tables.high])).max())
             self._hyper_tables = HyperTables(z_tables, self.gaussian.tables(), self.h_s.integer_net(bound))
