@@ -147,11 +147,12 @@ class IntegerNet:
         return u
 
     def state(self) -> dict[str, np.ndarray]:
-        """The layers as named int64 arrays (for a safetensors file): layer{i}.weight/.bias/.meta."""
+        """The layers as named integer arrays (for a safetensors file): layer{i}.weight/.bias (int32 when
+        every value fits, else int64), layer{i}.meta and net.meta (int64)."""
         out: dict[str, np.ndarray] = {}
         for i, layer in enumerate(self.layers):
-            out[f"layer{i}.weight"] = layer.weight
-            out[f"layer{i}.bias"] = layer.bias
+            out[f"layer{i}.weight"] = _compact(layer.weight)
+            out[f"layer{i}.bias"] = _compact(layer.bias)
             out[f"layer{i}.meta"] = np.array([layer.shift, int(layer.transposed), int(layer.relu)], np.int64)
         out["net.meta"] = np.array([self.top, self.input_max], np.int64)
         return out
@@ -168,8 +169,8 @@ class IntegerNet:
                 raise ValueError(f"layer{i}.meta must be 3 int64 values")
             layers.append(
                 IntegerLayer(
-                    np.asarray(state[f"layer{i}.weight"]),
-                    np.asarray(state[f"layer{i}.bias"]),
+                    _widen(state[f"layer{i}.weight"], f"layer{i}.weight"),
+                    _widen(state[f"layer{i}.bias"], f"layer{i}.bias"),
                     int(meta[0]),
                     bool(meta[1]),
                     bool(meta[2]),
@@ -179,6 +180,20 @@ class IntegerNet:
         if meta.shape != (2,) or meta.dtype != np.int64:
             raise ValueError("net.meta must be 2 int64 values (top, input_max)")
         return cls(layers, int(meta[0]), int(meta[1]))
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """int32 when every value fits (half the file), else int64 as is."""
+    info = np.iinfo(np.int32)
+    return a.astype(np.int32) if a.size and info.min <= a.min() and a.max() <= info.max else a
+
+
+def _widen(a: object, name: str) -> np.ndarray:
+    """An int32 or int64 array of a state as int64 (ValueError for any other dtype)."""
+    a = np.asarray(a)
+    if a.dtype not in (np.int32, np.int64):
+        raise ValueError(f"{name} must be int32 or int64, got {a.dtype}")
+    return a.astype(np.int64)
 
 
 def _conv(u: np.ndarray, w: np.ndarray) -> np.ndarray:
