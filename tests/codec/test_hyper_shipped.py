@@ -3,15 +3,18 @@
 import numpy as np
 import pytest
 from PIL import Image
+from test_photo_shipped import psnr, tiny_photo  # the same tiny photo and PSNR as the factorized floors
 
 from aekit.cli import main
 from aekit.codec import pretrained
 from aekit.codec.hyperprior import HyperpriorCodec
 
-from .test_photo_shipped import psnr, tiny_photo
-
 # PSNR (dB) each shipped hyperprior codec reaches on tiny_photo(), recorded when the weights were shipped, less 0.5 dB
-PSNR_FLOOR = {"hyperprior-q1": 23.1, "hyperprior-q2": 22.9, "hyperprior-q3": 24.3}  # measured 23.66, 23.46, 24.80
+PSNR_FLOOR = {
+    "hyperprior-q1": 23.1,
+    "hyperprior-q2": 22.9,
+    "hyperprior-q3": 24.3,
+}  # measured 23.66, 23.46, 24.80
 
 
 def shipped() -> list[dict]:
@@ -31,7 +34,9 @@ def test_three_hyperprior_rate_points_are_shipped_and_listed(capsys):
 def test_each_shipped_hyperprior_codec_round_trips_a_tiny_photo_above_its_floor(name):
     quality = int(name[-1])
     codec = HyperpriorCodec.load(pretrained.model_dir(quality, "hyperprior"))
-    assert codec.updated and codec.model_id.hex() == next(e["model_id"] for e in shipped() if e["name"] == name)
+    assert codec.updated and codec.model_id.hex() == next(
+        e["model_id"] for e in shipped() if e["name"] == name
+    )
     image = tiny_photo()
     data = codec.compress(image)
     assert data[:2] == b"\xae\x04"
