@@ -172,15 +172,22 @@ def measure_peer(name: str, settings: list, fn, images: list) -> dict:
     return {"name": name, "results": rows}
 
 
-def measure_aekit(dirs: list[Path], images: list, names: list[str]) -> tuple[dict, list[dict]]:
-    from aekit.codec.device_photo import PhotoDeviceDecoder, PhotoDeviceEncoder
-    from aekit.codec.photo import PhotoCodec
+def measure_aekit(
+    dirs: list[Path], images: list, names: list[str], family: str = "factorized"
+) -> tuple[dict, list[dict]]:
+    from aekit.codec.device import DeviceEncoder
+    from aekit.codec.device_hyper import HyperDeviceDecoder
+    from aekit.codec.device_photo import PhotoDeviceDecoder
+    from aekit.codec.hyperprior import HyperpriorCodec
+    from aekit.codec.photo_codecs import load_photo_codec
 
     rows = {"bpp": [], "bpp-estimate": [], "psnr-rgb": [], "ms-ssim": []}
     per_model = []
     for d in dirs:
-        codec = PhotoCodec.load(d).eval()
-        device, cloud = PhotoDeviceEncoder(d), PhotoDeviceDecoder(d)
+        codec = load_photo_codec(d).eval()
+        hyper = isinstance(codec, HyperpriorCodec)
+        device = DeviceEncoder(d)
+        cloud = HyperDeviceDecoder(d) if hyper else PhotoDeviceDecoder(d)
         bpp, est, p, m, t_enc, t_dec = [], [], [], [], [], []
         for image, name in zip(images, names):
             pixels = image.shape[0] * image.shape[1]
@@ -194,8 +201,11 @@ def measure_aekit(dirs: list[Path], images: list, names: list[str]) -> tuple[dic
                 off = np.abs(decoded.astype(int) - codec.decompress(data)).max()
                 assert off <= 1, f"{name}: the ONNX and torch decoders differ by {off} levels"
             bpp.append(8 * len(data) / pixels)
-            symbols = codec.decompress_symbols(data)[0]  # what the stream carries
-            est.append(float(codec.tables.bits(symbols).sum()) / pixels)
+            if hyper:  # ẑ's and ŷ's likelihoods under the integer tables
+                est.append(codec.estimated_bits(image) / pixels)
+            else:
+                symbols = codec.decompress_symbols(data)[0]  # what the stream carries
+                est.append(float(codec.tables.bits(symbols).sum()) / pixels)
             p.append(psnr(image, decoded))
             m.append(ms_ssim(image, decoded))
         for key, values in zip(rows, (bpp, est, p, m)):
@@ -219,7 +229,12 @@ def measure_aekit(dirs: list[Path], images: list, names: list[str]) -> tuple[dic
             f"encode {np.median(t_enc):.2f} s, decode {np.median(t_dec):.2f} s (ONNX, median)",
             flush=True,
         )
-    return {"name": "aekit photo codec (bmshj2018-factorized layout)", "results": rows}, per_model
+    layout = (
+        "bmshj2018-hyperprior layout, integer h_s"
+        if family == "hyperprior"
+        else "bmshj2018-factorized layout"
+    )
+    return {"name": f"aekit {family} photo codec ({layout})", "results": rows}, per_model
 
 
 # ---------------------------------------------------------------- report
@@ -273,6 +288,9 @@ def main(argv: list[str] | None = None) -> None:
         "--models", nargs="*", default=None, help="photo codec directories (default: the shipped ones)"
     )
     p.add_argument("--limit", type=int, default=None, help="only the first images (a smoke run)")
+    p.add_argument(
+        "--family", default="factorized", choices=["factorized", "hyperprior"], help="which shipped codecs"
+    )
     p.add_argument("--no-peers", action="store_true")
     p.add_argument(
         "--peers-from", default=None, help="reuse the peers' rows of an earlier results JSON (same images)"
@@ -289,10 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     dirs = (
         [Path(d) for d in args.models]
         if args.models
-        else [pretrained.ROOT / e["name"] for e in pretrained.models()]
+        else [pretrained.ROOT / e["name"] for e in pretrained.models() if pretrained.family(e) == args.family]
     )
     start = time.perf_counter()
-    ours, per_model = measure_aekit(dirs, images, names)
+    ours, per_model = measure_aekit(dirs, images, names, args.family)
     entries = [ours]
     if args.peers_from:
         earlier = json.loads(Path(args.peers_from).read_text())
@@ -310,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
         for e in entries[1:]
     }
     gaps = []
-    published_bpp, published_db = PUBLISHED["compressai bmshj2018-factorized"]
+    published_bpp, published_db = PUBLISHED[f"compressai bmshj2018-{args.family}"]  # the same architecture
     for b, d in zip(published_bpp[:GOAL_POINTS], published_db[:GOAL_POINTS]):
         if min(r["bpp"]) <= b <= max(r["bpp"]):
             ours_db = float(
@@ -323,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
         "codecs": entries,
         "aekit_models": per_model,
         "bd_rate_percent": bd,
-        "gap_to_bmshj2018_factorized": gaps,
+        f"gap_to_bmshj2018_{args.family}": gaps,
         "machine": {"torch": torch.__version__, "threads": 1},
     }
     out = Path(args.out)

@@ -144,8 +144,8 @@ def test_tables_sha256_covers_the_fingerprint_and_every_frequency():
 def test_only_short_payloads_are_re_decoded_to_trim_them(monkeypatch):
     tables = make_tables()
     calls = []
-    original = Tables._indices
-    monkeypatch.setattr(Tables, "_indices", lambda self, *a: (calls.append(1), original(self, *a))[1])
+    original = Tables._decode_groups
+    monkeypatch.setattr(Tables, "_decode_groups", lambda self, *a: (calls.append(1), original(self, *a))[1])
     long = sample(tables, 3000)
     assert len(tables.encode(long)) > 1024
     assert calls == []  # saving <= 8 bytes of kilobytes is not worth full decodes

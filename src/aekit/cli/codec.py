@@ -74,9 +74,10 @@ def _add_photo_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default="dense",
-        choices=["dense", "conv"],
+        choices=["dense", "conv", "hyperprior"],
         help="dense: an autoencoder of fixed-size items (default); conv: the photo codec "
-        "(GDN, any image size; --data is a directory of photos)",
+        "(GDN, any image size; --data is a directory of photos); hyperprior: the scale-hyperprior "
+        "photo codec (bit-exact decoding anywhere)",
     )
     p.add_argument("--crop", type=int, default=256, help="conv: side of the random training crops (256)")
     p.add_argument("--steps", type=int, default=100_000, help="conv: Adam steps in all (100000)")
@@ -205,7 +206,8 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
         "--model",
         default=None,
         metavar="DIR",
-        help="codec directory with encoder.onnx (default: the shipped photo codec of --quality)",
+        help="codec directory with encoder.onnx, or a shipped photo codec family: factorized (default) "
+        "or hyperprior, of --quality",
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG...) or .npy arrays")
     p.add_argument("--quality", type=int, default=None, help="shipped photo codec (see `aekit codec models`)")
@@ -223,7 +225,7 @@ def _add_send_parser(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------------- codec
 def cmd_train(args) -> int:
-    if args.model == "conv":
+    if args.model in ("conv", "hyperprior"):
         return cmd_train_photo(args)
     if args.resume:
         raise ValueError("--resume continues a --model conv run; a dense codec trains in one go")
@@ -421,12 +423,15 @@ def cmd_serve(args) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     from ..codec.client import send
     from ..codec.device import DeviceEncoder
+    from ..codec.device_hyper import HyperDeviceEncoder
     from ..codec.device_photo import PhotoDeviceEncoder
     from ..codec.items import read_items
     from ..codec.media import NPY, PNG
+    from ..codec.pretrained import FAMILIES
 
-    encoder = DeviceEncoder(args.model or _shipped_dir(args.quality))
-    if isinstance(encoder, PhotoDeviceEncoder):  # a photo codec: one stream, one request per photo
+    shipped = args.model is None or args.model in FAMILIES
+    encoder = DeviceEncoder(_shipped_dir(args.quality, args.model or "factorized") if shipped else args.model)
+    if isinstance(encoder, (PhotoDeviceEncoder, HyperDeviceEncoder)):  # a photo: one stream, one request each
         return _send_photos(args, encoder)
     X = np.concatenate([read_items(p, encoder.input_shape, encoder.image_shape) for p in args.images])
     data = encoder.compress(X)
@@ -476,7 +481,12 @@ def _add_photo_model_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="a photo: the shipped codec of this quality (1 = smallest files; `aekit codec models`; default 2)",
     )
-    p.add_argument("--model", default=None, metavar="DIR", help="a photo: this photo codec directory instead")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="factorized|hyperprior|DIR",
+        help="a photo: the shipped family (factorized, the default, or hyperprior), or a photo codec directory",
+    )
     add_tile_argument(p)
 
 
@@ -501,10 +511,10 @@ def add_tile_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _shipped_dir(quality: int | None) -> Path:
+def _shipped_dir(quality: int | None, model: str = "factorized") -> Path:
     from ..codec import pretrained
 
-    return pretrained.model_dir(pretrained.DEFAULT_QUALITY if quality is None else quality)
+    return pretrained.model_dir(pretrained.DEFAULT_QUALITY if quality is None else quality, model)
 
 
 def _shipped_dirs() -> list[str]:
@@ -524,7 +534,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         say("no photo codecs are installed with this aekit")
         return 0
     say(
-        f"{'quality':>7}  {'name':<4}  {'lambda':>7}  {'Kodak bpp':>9}  {'PSNR dB':>7}  {'MS-SSIM':>7}  model id  trained"
+        f"{'model':<10}  {'quality':>7}  {'name':<13}  {'lambda':>7}  {'Kodak bpp':>9}  {'PSNR dB':>7}  "
+        f"{'MS-SSIM':>7}  model id  trained"
     )
     for m in entries:
         kodak = m.get("kodak") or {}
@@ -534,7 +545,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             for k, f in (("bpp", ".3f"), ("psnr_rgb", ".2f"), ("ms_ssim", ".4f"))
         ]
         say(
-            f"{m['quality']:>7}  {m['name']:<4}  {m['lmbda']:>7.4f}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  "
+            f"{pretrained.family(m):<10}  {m['quality']:>7}  {m['name']:<13}  {m['lmbda']:>7.4f}  {cells[0]:>9}  {cells[1]:>7}  {cells[2]:>7}  "
             f"{m['model_id']:<8}  {training.get('steps', '?')} steps, {training.get('minutes', '?')} min"
         )
     say(f"in {pretrained.ROOT}; trained on BSDS500 photos (research and educational use)")
@@ -542,13 +553,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_train_photo(args: argparse.Namespace) -> int:
+    from ..codec.hyperprior import HyperpriorCodec
+    from ..codec.photo import PhotoCodec
     from ..codec.photo_training import PhotoSet, train_photo_codec
     from .runs import run_directory
 
     out = run_directory(args.out, resume=args.resume, overwrite=args.overwrite)
     data = Path(args.data)
     if not data.is_dir():
-        raise ValueError(f"--model conv trains on a directory of photos: --data {args.data} is not one")
+        raise ValueError(
+            f"--model {args.model} trains on a directory of photos: --data {args.data} is not one"
+        )
     photos = PhotoSet.from_directory(data, args.channels)
     say(f"decoded {len(photos)} photos from {data} once")
     start = time.perf_counter()
@@ -567,6 +582,7 @@ def cmd_train_photo(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         log=None if args.quiet else print,
+        codec_class=HyperpriorCodec if args.model == "hyperprior" else PhotoCodec,
     )
     seconds = time.perf_counter() - start
     if not is_main():  # under torchrun: rank 0 writes the deployable codec and reports
@@ -581,9 +597,19 @@ def cmd_train_photo(args: argparse.Namespace) -> int:
 
 
 def _photo_codec(model: str | None, quality: int | None):
-    from ..codec.photo import PhotoCodec
+    """--model factorized|hyperprior (a shipped family, with --quality) or DIR (then no --quality)."""
+    from ..codec import pretrained
+    from ..codec.photo_codecs import load_photo_codec
 
-    return PhotoCodec.load(model or _shipped_dir(quality))
+    if model is None or model in pretrained.FAMILIES:
+        return load_photo_codec(_shipped_dir(quality, model or "factorized"))
+    if quality is not None:
+        raise ValueError(f"--quality picks a shipped codec; --model {model} is a directory: leave one out")
+    if not Path(model).is_dir():
+        raise FileNotFoundError(
+            f"--model {model}: no such photo codec directory (or a shipped family: {', '.join(pretrained.FAMILIES)})"
+        )
+    return load_photo_codec(model)
 
 
 def cmd_compress_photo(args: argparse.Namespace) -> int:
@@ -601,7 +627,7 @@ def cmd_compress_photo(args: argparse.Namespace) -> int:
 
 def cmd_decompress_photo(args: argparse.Namespace) -> int:
     from ..codec import bitstream, pretrained
-    from ..codec.photo import PhotoCodec
+    from ..codec.photo_codecs import load_photo_codec
 
     data = bitstream.read_file(args.model_dir)
     header, _ = bitstream.read_image_header(data)
@@ -613,7 +639,7 @@ def cmd_decompress_photo(args: argparse.Namespace) -> int:
             f"{args.model_dir} was made by model {header.model_id.hex()}, which is not shipped with this "
             "aekit: pass --model DIR"
         )
-    image = PhotoCodec.load(model).decompress(data, tile=args.tile)
+    image = load_photo_codec(model).decompress(data, tile=args.tile)
     _write_png(args.out, image)
     say(f"{len(data)} bytes -> {header.width}×{header.height} photo -> {args.out}")
     return 0

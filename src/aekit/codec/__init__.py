@@ -16,6 +16,10 @@ In layers, one job each (as in Ballé et al. 2017/2018 and CompressAI):
   one density per code channel), :func:`train_photo_codec` on random crops, bitstream format 3,
   :class:`PhotoDeviceEncoder` / :class:`PhotoDeviceDecoder` (the two ONNX halves, no torch) and the
   shipped rate points (:mod:`.pretrained`, ``aekit codec models``).
+- the scale hyperprior: :class:`HyperpriorCodec` (h_a / h_s, a Gaussian conditional over a table of
+  64 scales, :mod:`.gaussian`), whose h_s runs in integers (:class:`IntegerNet`, :mod:`.intnet`) so
+  its streams decode bit-exactly anywhere; bitstream format 4; :class:`HyperDeviceEncoder` /
+  :class:`HyperDeviceDecoder` (ONNX + integer h_s, no torch).
 - the cloud: :func:`create_app` (FastAPI, :mod:`.service`), the decode service behind ``aekit serve``.
 
 Names are imported on first use, so ``from aekit.codec import DeviceEncoder`` never imports torch.
@@ -36,6 +40,10 @@ _LAZY = {
     "PhotoSet": ".photo_training",
     "PhotoDeviceEncoder": ".device_photo",
     "PhotoDeviceDecoder": ".device_photo",
+    "HyperpriorCodec": ".hyperprior",
+    "HyperDeviceEncoder": ".device_hyper",
+    "HyperDeviceDecoder": ".device_hyper",
+    "IntegerNet": ".intnet",
     "GDN": ".gdn",
     "Tables": ".coder",
     "encode_message": ".message",

@@ -11,6 +11,11 @@ the model and the image's):
     magic 0xAE | 0x03 | model id 2 bytes | height varint | width varint | channels u8 |
     payload length varint | payload | CRC-32 (big-endian u32)
 
+Version 4, one photo coded with a scale hyperprior (two payloads: the hyper-latent z's, then y's):
+
+    magic 0xAE | 0x04 | model id 2 bytes | height varint | width varint | channels u8 |
+    z payload length varint | y payload length varint | z payload | y payload | CRC-32
+
 The model id is the first two bytes of the model's fingerprint (a SHA-256 of its
 weights and tables); the CRC-32 covers the whole 32-byte fingerprint followed by
 every byte before it. So a frame costs 12 bytes for one MNIST image, yet a stream
@@ -54,6 +59,9 @@ __all__ = [
     "pack_image",
     "unpack_image",
     "read_image_header",
+    "HYPER_VERSION",
+    "pack_hyper",
+    "unpack_hyper",
 ]
 
 MAGIC = b"\xae"
@@ -226,9 +234,9 @@ def read_header(data: bytes) -> tuple[Header, int]:
             f"bitstream format version 1 is not supported: this aekit reads version {VERSION} "
             "(re-encode the images with this aekit)"
         )
-    if len(data) > len(MAGIC) and data[len(MAGIC)] == IMAGE_VERSION:
+    if len(data) > len(MAGIC) and data[len(MAGIC)] in PHOTO_VERSIONS:
         raise BitstreamError(
-            f"bitstream format version {IMAGE_VERSION} is not supported here: it is a photo stream, "
+            f"bitstream format version {data[len(MAGIC)]} is not supported here: it is a photo stream, "
             f"this reads streams of codes (version {VERSION}); decode it with a photo codec "
             "(`aekit codec decompress`, PhotoCodec.decompress)"
         )
@@ -294,6 +302,8 @@ def read_file(path: str | Path) -> bytes:
 
 # ------------------------------------------------------------------ format version 3: one photo
 IMAGE_VERSION = 3
+HYPER_VERSION = 4  # a photo with a hyperprior: z's and y's payloads
+PHOTO_VERSIONS = (IMAGE_VERSION, HYPER_VERSION)
 MAX_IMAGE_SIDE = 1 << 15  # pixels along one side (as aekit.codec.pixels.MAX_SIDE)
 MAX_IMAGE_PIXELS = 1 << 26  # H·W (as aekit.codec.pixels.MAX_PIXELS)
 IMAGE_CHANNELS = (1, 3)
@@ -302,14 +312,15 @@ MIN_IMAGE_LENGTH = len(MAGIC) + 1 + MODEL_ID_BYTES + 1 + 1 + 1 + 1 + CRC_BYTES  
 
 @dataclass(frozen=True)
 class ImageHeader:
-    """The fields of a photo stream (format version 3) around its payload."""
+    """The fields of a photo stream (format version 3, or 4 with ``side_length`` bytes of z first) around its payload."""
 
     version: int
     model_id: bytes
     height: int
     width: int
     channels: int
-    payload_length: int
+    payload_length: int  # all of the payload (version 4: z's and y's)
+    side_length: int = 0  # version 4: the first bytes of the payload, z's
 
     @property
     def pixels(self) -> int:
@@ -353,19 +364,19 @@ def _check_image(
 
 
 def read_image_header(data: bytes) -> tuple[ImageHeader, int]:
-    """Parse and bound the header of a photo stream; return it and the offset of the payload.
+    """Parse and bound the header of a photo stream (version 3 or 4); return it and the offset of the payload.
 
     Checks magic, version, every size field and the announced length; not the CRC
-    (see :func:`unpack_image`).
+    (see :func:`unpack_image`, :func:`unpack_hyper`).
     """
     data = _with_magic(data)
     version = data[len(MAGIC)] if len(data) > len(MAGIC) else None
-    if version != IMAGE_VERSION:
+    if version not in PHOTO_VERSIONS:
         what = "nothing" if version is None else f"format version {version}"
         if data[: len(_V1_PREFIX)] == _V1_PREFIX:
             what = "format version 1"
         raise BitstreamError(
-            f"not a photo stream: it holds {what}, a photo is format version {IMAGE_VERSION}"
+            f"not a photo stream: it holds {what}, a photo is format version {IMAGE_VERSION} or {HYPER_VERSION}"
             + (" (a stream of codes: decode it with a Codec)" if version == VERSION else "")
         )
     if len(data) < MIN_IMAGE_LENGTH:
@@ -381,18 +392,70 @@ def read_image_header(data: bytes) -> tuple[ImageHeader, int]:
         raise BitstreamError("truncated bitstream: it ends before the channels field")
     channels = data[pos]
     pos += 1
-    length, pos = _read_varint(data, pos, "payload length", MAX_PAYLOAD)
+    side = 0
+    if version == HYPER_VERSION:
+        side, pos = _read_varint(data, pos, "z payload length", MAX_PAYLOAD)
+    what = "y payload length" if version == HYPER_VERSION else "payload length"
+    length, pos = _read_varint(data, pos, what, MAX_PAYLOAD)
+    length += side
     _check_image(height, width, channels, length)
     _check_total(data, pos + length + CRC_BYTES, length)
-    return ImageHeader(IMAGE_VERSION, model_id, height, width, channels, length), pos
+    return ImageHeader(version, model_id, height, width, channels, length, side), pos
 
 
 def unpack_image(data: bytes, fingerprint: bytes) -> tuple[ImageHeader, bytes]:
-    """Check a whole photo stream against the model with ``fingerprint``; return ``(header, payload)``."""
+    """Check a whole format-version-3 photo stream against the model with ``fingerprint``; return ``(header, payload)``."""
     fingerprint = _check_fingerprint(fingerprint)
     header, pos = read_image_header(data)
+    if header.version != IMAGE_VERSION:
+        raise BitstreamError(
+            f"a format-version-{header.version} stream (a hyperprior photo) cannot be decoded by a "
+            f"factorized photo codec (version {IMAGE_VERSION}); decode it with its HyperpriorCodec"
+        )
     _check_model_and_crc(bytes(data), header.model_id, fingerprint)
     return header, bytes(data)[pos:-CRC_BYTES]
+
+
+def pack_hyper(
+    fingerprint: bytes, height: int, width: int, channels: int, z_payload: bytes, y_payload: bytes
+) -> bytes:
+    """Wrap the two payloads of one H×W hyperprior photo (format version 4)."""
+    fingerprint = _check_fingerprint(fingerprint)
+    for name, payload in (("z", z_payload), ("y", y_payload)):
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"the {name} payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    _check_image(height, width, channels, len(z_payload) + len(y_payload), error=ValueError)
+    body = b"".join(
+        [
+            MAGIC,
+            bytes([HYPER_VERSION]),
+            fingerprint[:MODEL_ID_BYTES],
+            _varint(height),
+            _varint(width),
+            bytes([channels]),
+            _varint(len(z_payload)),
+            _varint(len(y_payload)),
+            bytes(z_payload),
+            bytes(y_payload),
+        ]
+    )
+    return body + _crc(fingerprint, body).to_bytes(CRC_BYTES, "big")
+
+
+def unpack_hyper(data: bytes, fingerprint: bytes) -> tuple[ImageHeader, bytes, bytes]:
+    """Check a whole format-version-4 stream against the model with ``fingerprint``;
+    return ``(header, z payload, y payload)``."""
+    fingerprint = _check_fingerprint(fingerprint)
+    header, pos = read_image_header(data)
+    if header.version != HYPER_VERSION:
+        raise BitstreamError(
+            f"a format-version-{header.version} photo stream (factorized) cannot be decoded by a "
+            f"hyperprior codec (version {HYPER_VERSION}); decode it with its PhotoCodec"
+        )
+    data = bytes(data)
+    _check_model_and_crc(data, header.model_id, fingerprint)
+    split = pos + header.side_length
+    return header, data[pos:split], data[split:-CRC_BYTES]
 
 
 def _check_model_and_crc(data: bytes, model_id: bytes, fingerprint: bytes) -> None:

@@ -98,7 +98,10 @@ class Tables:
         self.freqs = freqs.astype(np.int64)
         self.precision = int(precision)
         # b_d = ⌊−log2 max_s P_d(s)⌋ = precision − ⌈log2 max_s f_d(s)⌉, and ⌈log2 f⌉ = (f − 1).bit_length()
-        self.min_item_bits = sum(self.precision - (int(f) - 1).bit_length() for f in self.freqs.max(1))
+        self.min_bits = np.array(
+            [self.precision - (int(f) - 1).bit_length() for f in self.freqs.max(1)], np.int64
+        )
+        self.min_item_bits = int(self.min_bits.sum())
         self._models: list | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -155,6 +158,14 @@ class Tables:
             )
         return np.rint(np.clip(y, self.low, self.high)).astype(np.int64)
 
+    def quantize_indexed(self, latents: ArrayLike, table: ArrayLike) -> np.ndarray:
+        """ŷ_i = clip(round(y_i)) into the range of table ``table[i]``, int64, latents (n,) (as :meth:`quantize`)."""
+        y = np.asarray(latents, dtype=np.float64).ravel()
+        table = np.asarray(table, np.int64).ravel()
+        if not np.isfinite(y).all():
+            raise DataError("the encoder gave NaN or infinite latents: its input is out of the model's range")
+        return np.rint(np.clip(y, self.low[table], self.high[table])).astype(np.int64)
+
     def min_payload(self, count: int) -> int:
         """The fewest payload bytes ``count`` items can take: ⌊count·b / 8⌋ − FLUSH_BYTES (at least 0),
         b = :attr:`min_item_bits` = Σ_d ⌊−log2 max_s P_d(s)⌋, the bits of an item of most probable symbols."""
@@ -190,25 +201,11 @@ class Tables:
         idx = symbols.astype(np.int64) - self.offsets
         if (idx < 0).any() or (idx >= self.lengths).any():
             raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
-        idx = np.ascontiguousarray(idx.T, dtype=np.int32)  # (D, N), dimension-major
-        data = self._trim(self._seal(idx), idx)
+        groups = list(np.ascontiguousarray(idx.T, dtype=np.int32))  # (D, N), dimension-major
+        data = self._trim(self._seal(groups), groups)
         return data + bytes(
             max(0, self.min_payload(len(symbols)) - len(data))
         )  # zero bytes decode as nothing
-
-    def _seal(self, idx: np.ndarray) -> bytes:
-        """The range coder's sealed words of table indices ``idx`` (D, N), as bytes, trailing zeros cut."""
-        import constriction
-
-        encoder = constriction.stream.queue.RangeEncoder()
-        if idx.shape[1] == 1:  # one item: plain ints, a third of the cost of D one-element arrays
-            for symbol, model in zip(idx[:, 0].tolist(), self.models()):
-                encoder.encode(symbol, model)
-        else:
-            rows = np.ascontiguousarray(idx, dtype=np.int32)
-            for d, model in enumerate(self.models()):
-                encoder.encode(rows[d], model)
-        return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
 
     def decode(self, payload: bytes, count: int) -> np.ndarray:
         """Inverse of :meth:`encode`: ``count`` items of D symbols, (count, D) int64.
@@ -230,35 +227,114 @@ class Tables:
                 f"of payload with this model's tables ({self.min_item_bits} bits per item, less "
                 f"{FLUSH_BYTES} bytes), the stream has {len(payload)}"
             )
-        idx = self._indices(payload, count)
-        end = len(self._seal(idx))
-        if len(payload) > end and (len(payload) > self.min_payload(count) or any(payload[end:])):
-            raise BitstreamError(
-                f"corrupt bitstream: {len(payload) - end} unexpected bytes after the {end}-byte "
-                f"payload of its {count} items"
-            )
-        return np.ascontiguousarray(idx.T) + self.offsets
+        groups = self._decode_groups(payload, np.full(self.dim, count, np.int64))
+        self._check_end(payload, groups, self.min_payload(count), f"its {count} items")
+        return np.ascontiguousarray(np.stack(groups).T) + self.offsets
 
-    def _indices(self, payload: bytes, count: int) -> np.ndarray:
-        """Range-decode ``count`` items: table indices s − o_d, (D, count), dimension-major."""
+    # -------------------------------------------------------------- coding with a table per symbol
+    def encode_indexed(self, symbols: ArrayLike, table: ArrayLike) -> bytes:
+        """Range-code symbols (n,) where symbol i uses table ``table[i]`` (the hyperprior's scale index).
+
+        The symbols are coded table by table (those of table 0 in their order, then table 1, ...),
+        so the decoder, which knows ``table`` (it computed it from the side information), reads them
+        back with :meth:`decode_indexed`. Each symbol must lie in its table's range
+        (:meth:`quantize_indexed` makes them so).
+        """
+        symbols, table = np.asarray(symbols, np.int64).ravel(), np.asarray(table, np.int64).ravel()
+        self._check_table_indices(table, len(symbols))
+        idx = symbols - self.offsets[table]
+        if (idx < 0).any() or (idx >= self.lengths[table]).any():
+            raise ValueError("symbols outside their table ranges: quantise them with Tables.quantize_indexed")
+        order = np.argsort(table, kind="stable")
+        counts = np.bincount(table, minlength=self.dim)
+        groups = np.split(idx[order], np.cumsum(counts)[:-1])
+        data = self._trim(self._seal(groups), groups)
+        return data + bytes(max(0, self.min_payload_of(counts) - len(data)))
+
+    def decode_indexed(self, payload: bytes, table: ArrayLike) -> np.ndarray:
+        """Inverse of :meth:`encode_indexed` given the same ``table`` (n,): the symbols (n,) int64.
+
+        Raises
+        ------
+        BitstreamError
+            The payload is shorter than these symbols can be, longer than they make it (junk behind
+            them), or does not decode.
+        """
+        table = np.asarray(table, np.int64).ravel()
+        self._check_table_indices(table, len(table))
+        counts = np.bincount(table, minlength=self.dim)
+        if len(payload) < self.min_payload_of(counts):
+            raise BitstreamError(
+                f"corrupt bitstream: {len(table)} symbols take at least {self.min_payload_of(counts)} "
+                f"bytes of payload with these tables, the stream has {len(payload)}"
+            )
+        order = np.argsort(table, kind="stable")
+        out = np.empty(len(table), np.int64)
+        groups = self._decode_groups(payload, counts)
+        self._check_end(payload, groups, self.min_payload_of(counts), f"its {len(table)} symbols")
+        out[order] = np.concatenate(groups + [np.zeros(0, np.int64)])
+        return out + self.offsets[table]
+
+    def min_payload_of(self, counts: np.ndarray) -> int:
+        """The fewest payload bytes for ``counts[d]`` symbols of table d: ⌊Σ_d counts_d·b_d / 8⌋ − FLUSH_BYTES."""
+        return max(0, int(np.dot(np.asarray(counts, np.int64), self.min_bits)) // 8 - FLUSH_BYTES)
+
+    def _check_table_indices(self, table: np.ndarray, n: int) -> None:
+        if len(table) != n or n == 0 or table.min() < 0 or table.max() >= self.dim:
+            raise ValueError(f"need one table index in 0..{self.dim - 1} per symbol, for 1.. symbols")
+
+    # -------------------------------------------------------------- the range coder
+    def _seal(self, groups: list[np.ndarray]) -> bytes:
+        """The range coder's sealed words of ``groups[d]`` (table indices s − o_d, coded with table d,
+        d = 0, 1, ...), as bytes, trailing zeros cut (:meth:`_trim` may cut more)."""
         import constriction
 
+        encoder = constriction.stream.queue.RangeEncoder()
+        models = self.models()
+        if all(len(g) == 1 for g in groups):  # one item: plain ints, a third of the cost of 1-element arrays
+            for group, model in zip(groups, models):
+                encoder.encode(int(group[0]), model)
+        else:
+            for d, group in enumerate(groups):
+                if len(group):
+                    encoder.encode(np.ascontiguousarray(group, dtype=np.int32), models[d])
+        return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
+
+    def _check_end(self, payload: bytes, groups: list[np.ndarray], min_payload: int, what: str) -> None:
+        """Refuse bytes behind the decoded symbols' own payload: it ends where :meth:`_seal` ends it
+        (or shorter, :meth:`_trim`), zero-padded up to ``min_payload`` at most."""
+        end = len(self._seal(groups))
+        if len(payload) > end and (len(payload) > min_payload or any(payload[end:])):
+            raise BitstreamError(
+                f"corrupt bitstream: {len(payload) - end} unexpected bytes after the {end}-byte payload of {what}"
+            )
+
+    def _decode_groups(self, payload: bytes, counts: np.ndarray) -> list[np.ndarray]:
+        """Range-decode ``counts[d]`` table indices with table d, d = 0, 1, ..."""
+        import constriction
+
+        groups = []
         try:
             decoder = constriction.stream.queue.RangeDecoder(_words(payload))
-            if count == 1:  # one item: plain ints, half the cost of D one-element arrays
-                rows: list = [decoder.decode(model) for model in self.models()]
+            models = self.models()
+            if (counts == 1).all():  # one item: plain ints, half the cost of 1-element arrays
+                groups = list(np.array([decoder.decode(m) for m in models], np.int64)[:, None])
             else:
-                rows = [decoder.decode(model, count) for model in self.models()]
+                for d, model in enumerate(models):
+                    count = int(counts[d])
+                    groups.append(
+                        np.asarray(decoder.decode(model, count), np.int64) if count else np.zeros(0, np.int64)
+                    )
         except Exception as err:  # constriction reports invalid data with its own exception types
             raise BitstreamError(
                 f"corrupt bitstream: the entropy-coded payload does not decode ({err})"
             ) from None
-        idx = np.array(rows, dtype=np.int64).reshape(self.dim, count)
-        if (idx < 0).any() or (idx >= self.lengths[:, None]).any():
-            raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
-        return idx
+        for d, group in enumerate(groups):
+            if len(group) and (group.min() < 0 or group.max() >= self.lengths[d]):
+                raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
+        return groups
 
-    def _trim(self, data: bytes, idx: np.ndarray) -> bytes:
+    def _trim(self, data: bytes, groups: list[np.ndarray]) -> bytes:
         """Cut the sealed stream to whole bytes: the shortest prefix (zero-padded) that decodes the same.
 
         The range coder seals with whole 32-bit words; any point of its final interval decodes
@@ -271,7 +347,7 @@ class Tables:
         best = data.rstrip(b"\0")
         if len(best) > _TRIM_UP_TO:
             return best
-        count = idx.shape[1]
+        counts = np.array([len(g) for g in groups], np.int64)
         for k in range(1, min(_MAX_TRIM, len(best)) + 1):
             prefix = best[:-k]
             candidates = [prefix]
@@ -283,7 +359,7 @@ class Tables:
             for cand in candidates:
                 cand = cand.rstrip(b"\0")
                 try:
-                    same = np.array_equal(self._indices(cand, count), idx)
+                    same = all(map(np.array_equal, self._decode_groups(cand, counts), groups))
                 except BitstreamError:
                     same = False
                 if same:

@@ -39,11 +39,16 @@ class DeviceEncoder:
 
     def __new__(cls, path: str | os.PathLike, *, threads: int = 1) -> Any:
         """A photo codec's directory (codec.json of kind "photo") gives a
-        :class:`~aekit.codec.device_photo.PhotoDeviceEncoder`: photos of any size, PNG/JPEG paths."""
+        :class:`~aekit.codec.device_photo.PhotoDeviceEncoder`: photos of any size, PNG/JPEG paths;
+        a hyperprior codec's (kind "hyperprior") a :class:`~aekit.codec.device_hyper.HyperDeviceEncoder`."""
         if cls is DeviceEncoder and files.kind(path) == files.PHOTO:
             from .device_photo import PhotoDeviceEncoder
 
             return PhotoDeviceEncoder(path, threads=threads)
+        if cls is DeviceEncoder and files.kind(path) == files.HYPERPRIOR:
+            from .device_hyper import HyperDeviceEncoder
+
+            return HyperDeviceEncoder(path, threads=threads)
         return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike, *, threads: int = 1):

@@ -24,7 +24,7 @@ from torch import nn
 
 from .coder import MAX_TABLE_LENGTH
 
-__all__ = ["FactorizedPrior"]
+__all__ = ["FactorizedPrior", "quantise_pmf"]
 
 LIKELIHOOD_BOUND = 1e-9
 
@@ -106,7 +106,7 @@ class FactorizedPrior(nn.Module):
             pmf = np.diff(cum)  # tails folded in
             offsets.append(int(grid[lo]))
             lengths.append(len(pmf))
-            rows.append(_quantise(pmf, precision))
+            rows.append(quantise_pmf(pmf, precision))
         width = max(lengths)
         freqs = np.zeros((self.dim, width), dtype=np.int64)
         for d, row in enumerate(rows):
@@ -114,7 +114,7 @@ class FactorizedPrior(nn.Module):
         return np.array(offsets, dtype=np.int64), np.array(lengths, dtype=np.int64), freqs
 
 
-def _quantise(pmf: np.ndarray, precision: int) -> np.ndarray:
+def quantise_pmf(pmf: np.ndarray, precision: int) -> np.ndarray:
     """Probabilities -> integer frequencies >= 1 that sum to exactly 2^precision."""
     total = 1 << precision
     if len(pmf) > total:

@@ -23,6 +23,8 @@ import numpy as np
 from ..errors import CheckpointError
 from . import bitstream
 from .coder import MAX_PRECISION, MAX_TABLE_LENGTH, Tables
+from .hyper_message import HyperTables
+from .intnet import IntegerNet
 
 __all__ = [
     "FILE",
@@ -31,7 +33,13 @@ __all__ = [
     "ENCODER_FILE",
     "DECODER_FILE",
     "PHOTO",
+    "HYPERPRIOR",
+    "HYPER_ENCODER_FILE",
+    "HYPER_SYNTHESIS_FILE",
     "device_config",
+    "hyper_device_config",
+    "write_integer_net",
+    "read_integer_net",
     "photo_device_config",
     "kind",
     "write",
@@ -46,6 +54,10 @@ FORMAT_VERSION = 3  # 2: "fingerprint" is the whole 32-byte SHA-256 (bitstream v
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"  # a photo codec's g_s, for a cloud without torch
 PHOTO = "photo"  # "kind" of a photo codec's codec.json (absent: a codec of fixed-shape items)
+HYPERPRIOR = "hyperprior"  # "kind" of a hyperprior photo codec's codec.json
+HYPER_ENCODER_FILE = "hyper_encoder.onnx"  # h_a, on the device after g_a
+HYPER_SYNTHESIS_FILE = "hyper_synthesis.safetensors"  # h_s as int64 arrays (both sides)
+MAX_NET_BYTES = 64 << 20
 MAX_LATENT_CHANNELS = 1024
 MAX_CONFIG_BYTES = 64 << 20
 MAX_INPUT_NDIM = 4
@@ -106,6 +118,56 @@ def photo_device_config(
     }
 
 
+def hyper_device_config(
+    *, fingerprint: bytes, tables: HyperTables, channels: int, onnx: dict[str, Path]
+) -> dict:
+    """The ``codec.json`` of a hyperprior codec (``"kind": "hyperprior"``): z's tables at the top (one per
+    channel of z), the scale tables under ``"scale_tables"``, and the files ``onnx`` names (``encoder``,
+    ``hyper_encoder``, ``decoder``, ``hyper_synthesis``), each with its SHA-256."""
+    from .. import io
+
+    names: dict = {}
+    for key, path in onnx.items():
+        names[key] = Path(path).name
+        names[f"{key}_sha256"] = io.sha256_file(Path(path))
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": HYPERPRIOR,
+        "fingerprint": fingerprint.hex(),
+        "channels": channels,
+        "latent_channels": tables.latent_channels,
+        "hyper_channels": tables.z.dim,
+        **_table_fields(tables.z, fingerprint),
+        "scale_tables": _table_fields(tables.y, fingerprint),
+        **names,
+    }
+
+
+def write_integer_net(directory: str | Path, net: IntegerNet) -> Path:
+    """h_s as int64 arrays in ``directory/hyper_synthesis.safetensors`` (atomically); returns the path."""
+    from safetensors.numpy import save
+
+    from .. import io
+
+    path = Path(directory) / HYPER_SYNTHESIS_FILE
+    with io.atomic_path(path) as tmp:
+        tmp.write_bytes(save(net.state()))
+    return path
+
+
+def read_integer_net(file: Path) -> IntegerNet:
+    """The integer h_s of ``file`` (safetensors: no pickle), size-bounded and checked (CheckpointError)."""
+    from safetensors.numpy import load
+
+    if file.stat().st_size > MAX_NET_BYTES:
+        raise CheckpointError(f"{file} is {file.stat().st_size} bytes, more than {MAX_NET_BYTES}")
+    try:
+        return IntegerNet.from_state(load(file.read_bytes()))
+    except Exception as err:  # safetensors' own errors, or a network that does not check
+        raise CheckpointError(f"{file} is not a valid integer hyper-synthesis: {err}") from None
+
+
 def _table_fields(tables: Tables, fingerprint: bytes) -> dict:
     return {
         "precision": tables.precision,
@@ -150,7 +212,12 @@ def read(path: str | Path) -> dict:
             "or Codec.save)"
         )
     try:
-        fields = _check_photo_fields(config) if config.get("kind") == PHOTO else _check_fields(config)
+        if config.get("kind") == HYPERPRIOR:
+            fields = _check_hyper_fields(config)
+        elif config.get("kind") == PHOTO:
+            fields = _check_photo_fields(config)
+        else:
+            fields = _check_fields(config)
     except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"{file} is corrupted: {err}") from None
     if fields["tables"].sha256(fields["fingerprint"]) != config.get("tables_sha256"):
@@ -228,6 +295,24 @@ def _check_photo_fields(config: dict) -> dict:
         "channels": channels,
         "latent_channels": latent_channels,
         "tables": _tables(config, latent_channels),
+    }
+
+
+def _check_hyper_fields(config: dict) -> dict:
+    """The fields of a hyperprior codec's codec.json, each bounded: z's ``tables``, y's ``scale_tables``."""
+    fields = _check_photo_fields({**config, "latent_channels": config["hyper_channels"]})
+    scale = config["scale_tables"]
+    if not isinstance(scale, dict):
+        raise ValueError("scale_tables must be an object")
+    scale_tables = _tables(scale, len(scale["lengths"]) if isinstance(scale.get("lengths"), list) else 0)
+    if scale_tables.sha256(fields["fingerprint"]) != scale.get("tables_sha256"):
+        raise ValueError("the scale tables do not match their SHA-256 (scale_tables.tables_sha256)")
+    latent = _int(config["latent_channels"], "latent_channels", 1, MAX_LATENT_CHANNELS)
+    return {
+        **fields,
+        "latent_channels": latent,
+        "hyper_channels": fields["latent_channels"],
+        "scale_tables": scale_tables,
     }
 
 

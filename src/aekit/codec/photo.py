@@ -36,7 +36,18 @@ from .model import check_lmbda, check_quantizer
 from .networks_conv import analysis, check_widths, synthesis
 from .tabulated import Tabulated
 
-__all__ = ["PhotoCodec"]
+__all__ = ["PhotoCodec", "numpy_runner"]
+
+
+def numpy_runner(net: torch.nn.Module, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
+    """``net`` as numpy float32 -> numpy float32 on ``device``, without gradients: the form in which
+    :mod:`aekit.codec.tiling` runs g_a and g_s tile by tile."""
+
+    @torch.no_grad()
+    def run(a: np.ndarray) -> np.ndarray:
+        return net(torch.from_numpy(a).to(device)).cpu().numpy()
+
+    return run
 
 
 @registry.register
@@ -130,12 +141,7 @@ class PhotoCodec(Tabulated, AEModule):
     def _run(self, net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
         """``net`` as numpy float32 -> numpy float32, on the codec's device, in eval mode."""
         self.eval()
-
-        @torch.no_grad()
-        def run(a: np.ndarray) -> np.ndarray:
-            return net(torch.from_numpy(a).to(self.device)).cpu().numpy()
-
-        return run
+        return numpy_runner(net, self.device)
 
     def latents(self, image: object, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
         """y = g_a(x) of one photo (uint8 (H, W, C), or floats in [0, 1]) as float32 (h·w, M),

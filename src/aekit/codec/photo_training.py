@@ -32,6 +32,7 @@ from ..train.loop import default_device
 from ..train.parallel import join, objective
 from ..train.resume import capture_rng, restore_rng
 from . import pixels
+from .hyperprior import HyperpriorCodec
 from .model import check_lmbda
 from .photo import PhotoCodec
 
@@ -97,7 +98,7 @@ class PhotoSet:
 
 
 def train_photo_codec(
-    model: PhotoCodec | dict | None,
+    model: PhotoCodec | HyperpriorCodec | dict | None,
     data: PhotoSet | str | os.PathLike,
     *,
     lmbda: float | None = None,
@@ -115,7 +116,8 @@ def train_photo_codec(
     seed: int = 0,
     log_every: int = 50,
     log: Callable[[str], None] | None = print,
-) -> PhotoCodec:
+    codec_class: type[PhotoCodec] | type[HyperpriorCodec] = PhotoCodec,
+) -> PhotoCodec | HyperpriorCodec:
     """Train a photo codec for ``steps`` Adam steps (in all, a resumed run counting its earlier ones).
 
     Parameters
@@ -145,6 +147,8 @@ def train_photo_codec(
         Seeds the crops (per step) and, for a new run, torch's generator (the noise u).
     log_every : int
         Steps between progress lines given to ``log`` (None: silent).
+    codec_class : PhotoCodec or HyperpriorCodec
+        What a dict of arguments (or a run to resume) builds: the factorized or the hyperprior codec.
 
     Returns
     -------
@@ -170,14 +174,14 @@ def train_photo_codec(
     state = None
     if directory is not None and resume and (directory / io.STATE_JSON).is_file():
         state = io.read_training_state(directory)
-        if not isinstance(model, PhotoCodec):
-            model = PhotoCodec.load(directory)
+        if not isinstance(model, (PhotoCodec, HyperpriorCodec)):
+            model = codec_class.load(directory)
         else:
             io.load_run_weights(model, directory, state)
-    elif not isinstance(model, PhotoCodec):
+    elif not isinstance(model, (PhotoCodec, HyperpriorCodec)):
         torch.manual_seed(seed)
-        model = PhotoCodec(**{"channels": photos.channels, **(model or {})})
-    codec: PhotoCodec = model
+        model = codec_class(**{"channels": photos.channels, **(model or {})})
+    codec: PhotoCodec | HyperpriorCodec = model
     if codec.channels != photos.channels:
         raise DataError(f"the codec codes {codec.channels} channels, the photos have {photos.channels}")
     if lmbda is not None:
@@ -193,7 +197,7 @@ def train_photo_codec(
     log = log if rank == 0 else None
     parts: dict[str, torch.Tensor] = {}
 
-    def batch_loss(model: PhotoCodec, x: torch.Tensor) -> torch.Tensor:
+    def batch_loss(model: PhotoCodec | HyperpriorCodec, x: torch.Tensor) -> torch.Tensor:
         parts["mse"], parts["bpp"] = model.rate_distortion(x)
         return model.lmbda * 255**2 * parts["mse"] + parts["bpp"]
 
@@ -272,7 +276,7 @@ def train_photo_codec(
 
 def _checkpoint(
     directory: Path,
-    codec: PhotoCodec,
+    codec: PhotoCodec | HyperpriorCodec,
     opt: torch.optim.Optimizer,
     device: torch.device,
     step: int,

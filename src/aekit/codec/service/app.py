@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ..model import Codec
-from ..photo import PhotoCodec
+from ..photo_codecs import PhotoCodecs
 from ..tiling import DEFAULT_TILE, check_tile
 from .admission import DEFAULT_MAX_MEMORY, DEFAULT_WAIT, give_back_memory
 from .docs import add_docs
@@ -30,7 +30,7 @@ budget (`--max-memory-mib`) waits for room, then gets 503 with `Retry-After`."""
 
 
 def create_app(
-    models: Iterable[str | Path | Codec | PhotoCodec] = (),
+    models: Iterable[str | Path | Codec | PhotoCodecs] = (),
     *,
     max_body: int = DEFAULT_MAX_BODY,
     max_output: int = DEFAULT_MAX_OUTPUT,

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError
-from ...io import read_config
+from ..hyperprior import HyperpriorCodec
 from ..model import Codec
 from ..photo import PhotoCodec
+from ..photo_codecs import PhotoCodecs, is_photo_codec, load_photo_codec
 from ..pixels import STRIDE
 from .admission import work_bytes
 
@@ -20,18 +21,19 @@ __all__ = ["Registry", "load_models", "item_work", "pixel_work"]
 
 class Registry:
     """Loaded codecs by model id (the first bytes of the fingerprint, as written in each stream):
-    ``codecs`` of fixed-shape items (format version 2) and ``photos`` (photo codecs, version 3)."""
+    ``codecs`` of fixed-shape items (format version 2) and ``photos`` (photo codecs: factorized,
+    version 3, and hyperprior, version 4)."""
 
-    def __init__(self, codecs: Iterable[Codec | PhotoCodec] = ()):
+    def __init__(self, codecs: Iterable[Codec | PhotoCodecs] = ()):
         self.codecs: dict[bytes, Codec] = {}
-        self.photos: dict[bytes, PhotoCodec] = {}
+        self.photos: dict[bytes, PhotoCodecs] = {}
         self.paths: dict[bytes, str | None] = {}
         for codec in codecs:
             self.add(codec)
 
-    def add(self, codec: Codec | PhotoCodec, path: str | None = None) -> None:
+    def add(self, codec: Codec | PhotoCodecs, path: str | None = None) -> None:
         """Serve ``codec`` (from ``path``) after it decoded a stream of its own; ValueError on an id clash."""
-        if isinstance(codec, PhotoCodec):
+        if isinstance(codec, (PhotoCodec, HyperpriorCodec)):
             _self_test_photo(codec, path)
         else:
             _self_test(codec, path)
@@ -43,7 +45,7 @@ class Registry:
                 f"{same} with model id {key.hex()}: {self.paths.get(key)} and {path}; "
                 "serve one of them (retrain or fine-tune the other to change its fingerprint)"
             )
-        if isinstance(codec, PhotoCodec):
+        if isinstance(codec, (PhotoCodec, HyperpriorCodec)):
             self.photos[key] = codec.eval()
         else:
             self.codecs[key] = codec.eval()
@@ -55,20 +57,20 @@ class Registry:
         return load_models(dirs)
 
 
-def load_models(models: Iterable[str | Path | Codec | PhotoCodec]) -> Registry:
+def load_models(models: Iterable[str | Path | Codec | PhotoCodecs]) -> Registry:
     """A :class:`Registry` of ``models``: codec directories (loaded here) or loaded codecs."""
     registry = Registry()
     for m in models:
-        if isinstance(m, (Codec, PhotoCodec)):
+        if isinstance(m, (Codec, PhotoCodec, HyperpriorCodec)):
             registry.add(m)
-        elif read_config(m).get("class") == PhotoCodec.__name__:
-            registry.add(PhotoCodec.load(m), str(Path(m)))
+        elif is_photo_codec(m):
+            registry.add(load_photo_codec(m), str(Path(m)))
         else:
             registry.add(Codec.load(m), str(Path(m)))
     return registry
 
 
-def _self_test_photo(codec: PhotoCodec, path: str | None) -> None:
+def _self_test_photo(codec: PhotoCodecs, path: str | None) -> None:
     """Refuse a photo codec without tables or one that cannot decode a 16×16 photo of its own."""
     where = path or f"model {codec.model_id.hex()}"
     if not codec.updated:

@@ -21,9 +21,10 @@ from pydantic import BaseModel
 
 from ...errors import BitstreamError
 from .. import bitstream, pixels
+from ..hyperprior import HyperpriorCodec
 from ..media import DECODE_PATH, NPY, OCTET_STREAM, PNG
 from ..model import Codec
-from ..photo import PhotoCodec
+from ..photo_codecs import PhotoCodecs
 from .admission import Admission, Busy, TooLarge
 from .answers import render, wants_png
 from .batching import INLINE_SYMBOLS
@@ -43,7 +44,7 @@ class Health(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    """A loaded model; a photo codec's free axes (height, width) are null."""
+    """A loaded model; a photo codec's free axes (height, width) are null; kind: items, photo or hyperprior."""
 
     model_id: str
     fingerprint: str
@@ -66,7 +67,7 @@ def _error(description: str) -> dict:
 DECODE_RESPONSES: dict[int | str, dict] = {
     200: {
         "description": "The reconstructions: (N, *input_shape) float32 as .npy, or a PNG (a grid for N > 1); "
-        "a photo stream (format version 3) is answered as a PNG",
+        "a photo stream (format version 3, or 4: hyperprior) is answered as a PNG",
         "content": {NPY: BINARY, PNG: BINARY},
     },
     400: _error("Corrupt, truncated or wrong-version bitstream"),
@@ -106,7 +107,7 @@ async def list_models(service: Service = Depends(get_service)) -> list[ModelInfo
             input_shape=[p.channels, None, None],
             latent_shape=[p.M, None, None],
             image_shape=None,
-            kind="photo",
+            kind="hyperprior" if isinstance(p, HyperpriorCodec) else "photo",
         )
         for key, p in service.registry.photos.items()
     ]
@@ -125,7 +126,7 @@ async def decode(request: Request, service: Service = Depends(get_service)) -> R
     try:
         await held.add(_declared_length(request, service.max_body), "the body")
         body = await _read_body(request, service.max_body, service.body_timeout)
-        if body[1:2] == bytes([bitstream.IMAGE_VERSION]):
+        if body[1:2] in (bytes([bitstream.IMAGE_VERSION]), bytes([bitstream.HYPER_VERSION])):
             return await _decode_photo(service, body, held)
         header, codec = _find_model(service, body)
         png = wants_png(request.headers.get("accept", ""))
@@ -270,7 +271,7 @@ async def _decode(service: Service, codec: Codec, header: bitstream.Header, body
 
 
 async def _decode_photo(service: Service, body: bytes, held: _Held) -> Response:
-    """A photo stream (format version 3) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
+    """A photo stream (format version 3, or 4 of a hyperprior codec) -> PNG: 400 corrupt, 404 unknown model, 413 too large an output
     (its H·W·C bytes of pixels against the limit, checked from the header before decoding; the floats
     of g_s exist one tile at a time), 500 a decoder fault."""
     header = _parse(bitstream.read_image_header, body)
@@ -295,7 +296,7 @@ async def _decode_photo(service: Service, body: bytes, held: _Held) -> Response:
     return HeldResponse(content, media_type=PNG, held=held)
 
 
-def _photo_png(codec: PhotoCodec, body: bytes, tile: int) -> bytes:
+def _photo_png(codec: PhotoCodecs, body: bytes, tile: int) -> bytes:
     return pixels.png_bytes(codec.decompress(body, tile=tile))
 
 
