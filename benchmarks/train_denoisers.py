@@ -52,10 +52,26 @@ def command(name: str, lr: float = 1e-3, epochs: int = 1000, resume: bool = Fals
     )
 
 
-def commands(name: str, epochs: int = 13) -> list[str]:
-    """The run as it was made: Adam at lr 1e-3, stopped by hand after ``epochs - 2`` epochs, then resumed at
-    lr 1e-4 for the last two."""
-    return [command(name), f"# stopped after epoch {epochs - 2}", command(name, 1e-4, epochs, resume=True)]
+#: name -> the learning-rate schedule each shipped run followed: (lr, last epoch at that lr), in order;
+#: each segment after the first resumed the run from its checkpoint (weights and Adam's state)
+SCHEDULES = {
+    "gray-blind": [(1e-3, 11), (1e-4, 20), (1e-3, 33), (1e-4, 35)],
+    "color-blind": [(1e-3, 10), (1e-4, 12)],
+}
+
+
+def commands(name: str, epochs: int | None = None) -> list[str]:
+    """The run as it was made, segment by segment of :data:`SCHEDULES` up to ``epochs``: the first from
+    scratch (``--epochs 1000``, stopped by hand), the others resumed with ``--epochs`` = their last epoch."""
+    lines = []
+    for i, (lr, last) in enumerate(SCHEDULES[name]):
+        if epochs is not None and last > epochs:
+            break
+        if i == 0:
+            lines += [command(name, lr), f"# stopped after epoch {last}"]
+        else:
+            lines.append(command(name, lr, last, resume=True))
+    return lines
 
 
 def ship(run: Path, name: str, floor: float) -> Path:
