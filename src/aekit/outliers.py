@@ -93,12 +93,8 @@ class _Members(nn.Module):
         super().__init__()
         dims = [d, *encoder, *encoder[-2::-1], d]
         self.code_layer = len(encoder) - 1
-        self.layout: list[tuple[int, int, int]] = []  # (offset in a row of theta, in, out)
-        offset = 0
-        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
-            self.layout.append((offset, fan_in, fan_out))
-            offset += (fan_in + 1) * fan_out
-        self.theta = nn.Parameter(torch.zeros(k, offset))
+        self.layout = list(zip(dims[:-1], dims[1:], strict=True))  # (in, out) of every layer
+        self.theta = nn.Parameter(torch.zeros(k, sum((i + 1) * o for i, o in self.layout)))
         with torch.no_grad():
             for w, _b in self.layers():
                 bound = 1 / math.sqrt(w.shape[1])
@@ -109,11 +105,11 @@ class _Members(nn.Module):
     def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(weights (K, in, out), biases (K, 1, out)) of every layer, views of ``theta``."""
         k = self.theta.shape[0]
-        sizes = [n for _, fan_in, fan_out in self.layout for n in (fan_in * fan_out, fan_out)]
+        sizes = [n for fan_in, fan_out in self.layout for n in (fan_in * fan_out, fan_out)]
         parts = torch.split(self.theta, sizes, dim=1)  # one view per weight and bias, one op to differentiate
         return [
             (parts[2 * i].view(k, fan_in, fan_out), parts[2 * i + 1].view(k, 1, fan_out))
-            for i, (_, fan_in, fan_out) in enumerate(self.layout)
+            for i, (fan_in, fan_out) in enumerate(self.layout)
         ]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
