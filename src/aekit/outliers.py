@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .nn.layers import batched_dense
+
 __all__ = ["AutoencoderEnsemble", "EnsembleSettings", "RobustScaler", "layer_sizes"]
 
 
@@ -43,9 +45,9 @@ class EnsembleSettings:
     hidden: tuple[int, ...] | None = None  # encoder sizes, bottleneck last
     noise: float = 0.1  # std of the Gaussian input noise while training
     epochs: int = 100  # passes over a member's rows ...
-    max_steps: int = 200  # ... but at most this many steps
-    batch_size: int = 256
-    lr: float = 1e-2
+    max_steps: int = 100  # ... but at most this many steps
+    batch_size: int = 128
+    lr: float = 0.04
     weight_decay: float = 1e-5
     validation_fraction: float = 0.2
     patience: int = 8  # checks without improvement before a member stops
@@ -79,32 +81,44 @@ class RobustScaler:
 
 
 class _Members(nn.Module):
-    """K autoencoders d → hidden… → code → …hidden → d as batched weights (K, in, out).
+    """K autoencoders d → hidden… → code → …hidden → d, trained side by side.
 
-    Hidden layers are tanh, the code and the output linear.
+    Hidden layers are tanh, the code and the output linear; every layer is one
+    :func:`~aekit.nn.layers.batched_dense` on weights (K, in, out) and biases (K, 1, out). All of
+    them are views of one parameter ``theta`` (K, P), member k's parameters in row k: the
+    optimiser updates one tensor per step, and a member's weights are one row to keep or restore.
     """
 
     def __init__(self, k: int, d: int, encoder: list[int]):
         super().__init__()
         dims = [d, *encoder, *encoder[-2::-1], d]
         self.code_layer = len(encoder) - 1
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
-            bound = 1 / math.sqrt(fan_in)
-            self.weights.append(nn.Parameter(torch.empty(k, fan_in, fan_out).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.zeros(k, 1, fan_out)))
+        self.layout = list(zip(dims[:-1], dims[1:], strict=True))  # (in, out) of every layer
+        self.theta = nn.Parameter(torch.zeros(k, sum((i + 1) * o for i, o in self.layout)))
+        with torch.no_grad():
+            for w, _b in self.layers():
+                bound = 1 / math.sqrt(w.shape[1])
+                w.uniform_(-bound, bound)  # biases stay 0
+        last = len(self.layout) - 1
+        self.activations = ["linear" if i in (self.code_layer, last) else "tanh" for i in range(last + 1)]
+
+    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weights (K, in, out), biases (K, 1, out)) of every layer, views of ``theta``."""
+        k = self.theta.shape[0]
+        sizes = [n for fan_in, fan_out in self.layout for n in (fan_in * fan_out, fan_out)]
+        parts = torch.split(self.theta, sizes, dim=1)  # one view per weight and bias, one op to differentiate
+        return [
+            (parts[2 * i].view(k, fan_in, fan_out), parts[2 * i + 1].view(k, 1, fan_out))
+            for i, (fan_in, fan_out) in enumerate(self.layout)
+        ]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (K, B, d) → (reconstructions (K, B, d), codes (K, B, code))."""
-        last = len(self.weights) - 1
         code = x
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(b, x, w)
+        for i, ((w, b), act) in enumerate(zip(self.layers(), self.activations, strict=True)):
+            x = batched_dense(x, w, b, act)
             if i == self.code_layer:
                 code = x
-            elif i != last:
-                x = torch.tanh(x)
         return x, code
 
 
@@ -145,6 +159,7 @@ class AutoencoderEnsemble:
         mad = 1.4826 * np.median(np.abs(train - self.center_), axis=0)
         spread = np.where(mad > 1e-12, mad, train.std(axis=0))
         self.spread_ = np.where(spread > 1e-12, spread, 1.0)
+        self.train_scores_ = self._combine(train)
         return self
 
     def _squash(self, U: np.ndarray) -> np.ndarray:
@@ -170,45 +185,54 @@ class AutoencoderEnsemble:
         rows_val: np.ndarray,
         rng: np.random.Generator,
     ) -> None:
-        """Adam on the masked squared error, per member; keep each member's best held-out weights."""
+        """Adam on the masked squared error, per member; keep each member's best held-out weights.
+
+        Member k's loss: mean over its batch rows of Σ_{j∈M_k} (ẑ_j − t_j)² / |M_k|, the members'
+        losses summed (members that stopped early drop out of the sum).
+        """
         st = self.settings
         k, n_fit = rows_fit.shape
         bs = min(st.batch_size, n_fit)
         steps_per_epoch = max(1, n_fit // bs)
         total = min(st.max_steps, st.epochs * steps_per_epoch)
-        check_every = max(1, min(steps_per_epoch, total // 20))
+        check_every = max(1, total // 20)
         mask = torch.from_numpy(self.masks_.astype(np.float32))[:, None, :]  # (K, 1, d)
-        count = mask.sum(-1)  # (K, 1)
+        per_entry = mask / mask.sum(-1, keepdim=True)  # 1/|M_k| on k's features, 0 elsewhere
+        flat = (T[torch.from_numpy(rows_fit)] * mask).reshape(k * n_fit, -1)  # member k's rows at k·n_fit…
+        first_row = torch.arange(k)[:, None] * n_fit
         val = T[torch.from_numpy(rows_val)] * mask
-        opt = torch.optim.Adam(net.parameters(), lr=st.lr, weight_decay=st.weight_decay)
+        # input noise: a bank of 2·B noise rows per member, a random window of B of them per step
+        bank = st.noise * torch.randn(k, 2 * bs, flat.shape[1]) * mask if st.noise else None
+        opt = torch.optim.Adam([net.theta], lr=st.lr, weight_decay=st.weight_decay)
         best = torch.full((k,), float("inf"))
-        best_state = [p.detach().clone() for p in net.parameters()]
+        best_theta = net.theta.detach().clone()
         stale = torch.zeros(k, dtype=torch.long)
-        active = torch.ones(k)
-        fit_rows = torch.from_numpy(rows_fit)
+        active = torch.ones(k, dtype=torch.bool)
+        weight = per_entry / bs  # the active members' loss weights
         for step in range(total):
-            pick = torch.from_numpy(rng.integers(0, n_fit, size=(k, bs)))
-            x = T[torch.gather(fit_rows, 1, pick)] * mask  # (K, B, d)
-            noisy = x + st.noise * torch.randn_like(x) * mask if st.noise else x
-            per_member = (((net(noisy)[0] - x) ** 2 * mask).sum(-1) / count).mean(1)
+            x = flat[torch.from_numpy(rng.integers(0, n_fit, size=(k, bs))) + first_row]  # (K, B, d)
+            noisy = x
+            if bank is not None:
+                start = int(rng.integers(0, bs + 1))
+                noisy = x + bank[:, start : start + bs]
+            loss = ((net(noisy)[0] - x) ** 2 * weight).sum()
             opt.zero_grad(set_to_none=True)
-            (per_member * active).sum().backward()
+            loss.backward()
             opt.step()
             if (step + 1) % check_every and step != total - 1:
                 continue
             with torch.no_grad():
-                v = ((((net(val)[0] - val) ** 2) * mask).sum(-1) / count).mean(1)
-                better = (v < best - 1e-6) & (active > 0)
-                for p, b in zip(net.parameters(), best_state, strict=True):
-                    b[better] = p.detach()[better]
+                v = ((net(val)[0] - val) ** 2 * per_entry).sum((1, 2)) / val.shape[1]
+                better = (v < best - 1e-6) & (stale < st.patience)
+                best_theta[better] = net.theta.detach()[better]
                 best = torch.where(better, v, best)
                 stale = torch.where(better, torch.zeros_like(stale), stale + 1)
-                active = active * (stale < st.patience)
+                active = stale < st.patience
+                weight = per_entry * (active[:, None, None] / bs)
             if not active.any():
                 break
         with torch.no_grad():
-            for p, b in zip(net.parameters(), best_state, strict=True):
-                p.copy_(b)
+            net.theta.copy_(best_theta)
 
     def _errors(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """|t⁻¹(ẑ) − u| (K, n, d), zero outside each member's features, and the codes (K, n, code).
@@ -218,11 +242,11 @@ class AutoencoderEnsemble:
         """
         mask = torch.from_numpy(self.masks_.astype(np.float64))[:, None, :]
         u = torch.from_numpy(np.ascontiguousarray(U, dtype=np.float64))
-        if u.dim() == 2:
-            u = u.expand(len(mask), *u.shape)
         c = self.settings.squash
         with torch.inference_mode():
-            t = c * torch.asinh(u / c) if c else u
+            t = c * torch.asinh(u / c) if c else u  # once per row, before the members' copies
+            if u.dim() == 2:
+                t, u = t.expand(len(mask), *t.shape), u.expand(len(mask), *u.shape)
             recon, code = self.net_(t * mask)
             if c:
                 recon = c * torch.sinh(recon.clamp(-30 * c, 30 * c) / c)
@@ -243,6 +267,10 @@ class AutoencoderEnsemble:
             out.append(s.T)
         return np.concatenate(out)
 
+    def _combine(self, member: np.ndarray) -> np.ndarray:
+        """score = mean_k (s_k − med_k) / mad_k from the member scores (n, K)."""
+        return ((member - self.center_) / self.spread_).mean(axis=1)
+
     def score(self, U: np.ndarray) -> np.ndarray:
-        """Anomaly score of each scaled row (higher = more anomalous)."""
-        return ((self.member_scores(U) - self.center_) / self.spread_).mean(axis=1)
+        """Anomaly score of each scaled row (higher = more anomalous); ``train_scores_`` for the training rows."""
+        return self._combine(self.member_scores(U))

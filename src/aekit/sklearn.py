@@ -606,9 +606,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         max_samples: int = 2048,
         noise: float = 0.1,
         epochs: int = 100,
-        max_steps: int = 200,
-        batch_size: int = 256,
-        lr: float = 1e-2,
+        max_steps: int = 100,
+        batch_size: int = 128,
+        lr: float = 0.04,
         validation_fraction: float = 0.2,
         patience: int = 8,
         scale: str | None = "robust",
@@ -666,7 +666,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self.scaler_ = RobustScaler() if self.scale == "robust" else None
         Z = self.scaler_.fit(X).transform(X) if self.scaler_ else X
         self.ensemble_ = AutoencoderEnsemble(settings).fit(Z, seed=_seed(self.random_state))
-        self.decision_scores_ = self.ensemble_.score(Z)
+        self.decision_scores_ = self.ensemble_.train_scores_
         self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.offset_ = -self.threshold_

@@ -9,7 +9,7 @@ import torch
 
 import aekit
 from aekit.nn import activations
-from aekit.nn.layers import Dense, DenseStack, dense
+from aekit.nn.layers import Dense, DenseStack, batched_dense, dense
 
 NAMES = list(activations.ACTIVATIONS)
 BY_HAND = {
@@ -19,6 +19,19 @@ BY_HAND = {
     "gelu": lambda a: a * 0.5 * (1 + torch.erf(a / 2**0.5)),
     "linear": lambda a: a,
 }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batched_dense_is_one_dense_layer_per_member(name):
+    k, n, fan_in, fan_out = 3, 5, 7, 4
+    x = torch.randn(k, n, fan_in, dtype=torch.float64)
+    weight = torch.randn(k, fan_in, fan_out, dtype=torch.float64)  # W_kᵀ
+    bias = torch.randn(k, 1, fan_out, dtype=torch.float64)
+    got = batched_dense(x, weight, bias, name)
+    assert got.shape == (k, n, fan_out)
+    for i in range(k):
+        torch.testing.assert_close(got[i], dense(x[i], weight[i].T, bias[i, 0], name))
+        torch.testing.assert_close(got[i], BY_HAND[name](x[i] @ weight[i] + bias[i]))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -9,6 +9,10 @@ Layer-Wise Training of Deep Networks", NIPS 2006; Vincent et al., JMLR 11 (2010)
 A :class:`Dense` is an ``nn.Linear`` (parameters ``weight`` and ``bias``), so
 the state-dict keys of the models, and their checkpoints, are those of the
 ``nn.Linear`` layers they were built from before.
+
+:func:`batched_dense` is the same block for K independent layers at once (one
+``torch.baddbmm``): the members of the outlier ensemble (:mod:`aekit.outliers`)
+train side by side through it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from torch import nn
 
 from . import activations
 
-__all__ = ["Dense", "DenseStack", "dense", "dense_with_pre"]
+__all__ = ["Dense", "DenseStack", "batched_dense", "dense", "dense_with_pre"]
 
 
 def dense_with_pre(
@@ -36,6 +40,16 @@ def dense_with_pre(
 def dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, activation: str) -> torch.Tensor:
     """y = φ(W x + b) for a batch ``x`` of shape (N, in); ``weight`` is W, of shape (out, in)."""
     return dense_with_pre(x, weight, bias, activation)[1]
+
+
+def batched_dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, activation: str) -> torch.Tensor:
+    """y_k = φ(W_k x_k + b_k) for K layers at once.
+
+    ``x``: (K, N, in), a batch per layer; ``weight``: (K, in, out), W_kᵀ stacked, so that the
+    product is one batched matrix product; ``bias``: (K, 1, out). Returns (K, N, out).
+    """
+    a = torch.baddbmm(bias, x, weight)  # x_k W_kᵀ + b_k for every k
+    return activations.apply(activation, a)  # y = φ(W x + b)
 
 
 class Dense(nn.Linear):
