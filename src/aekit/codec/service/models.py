@@ -105,7 +105,7 @@ def item_work(codec: Codec) -> int:
     return work_bytes(1, codec.latent_size, int(np.prod(codec.input_shape)), floats)
 
 
-def pixel_work(codec: PhotoCodec) -> float:
+def pixel_work(codec: PhotoCodecs) -> float:
     """Peak bytes of decoding a photo, per pixel (H·W): g_s's activations measured on a 64×64 photo,
     its symbols (M per 16×16 block) and the image in float32, uint8 and PNG."""
     side = 4  # latent positions per side of the probe
