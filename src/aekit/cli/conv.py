@@ -339,7 +339,8 @@ def _cae_figures(args: argparse.Namespace, model: Model, X: np.ndarray, history:
 
 
 def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: float, out: Path) -> None:
-    best = report.get("test", report["train"])
+    split = "test" if "test" in report else "train"
+    best = report[split]
     extra = (
         f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
         f"{report['denoising']['psnr_denoised_db']:.2f} dB"
@@ -347,7 +348,7 @@ def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: floa
         else ""
     )
     say(
-        f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: loss {best['loss']:.4g}, "
+        f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: {split} loss {best['loss']:.4g}, "
         f"PSNR {best['psnr_db']:.2f} dB{extra} -> {out}"
     )
 
