@@ -173,7 +173,7 @@ def test_denoise_add_noise_takes_a_fraction_unclipped_for_a_photo_model(trained,
     assert main([*argv, "--add-noise", "gaussian:25/255"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     noisy_db = float(line.split(") ")[1].split(" dB")[0])
-    assert line.startswith("PSNR over 1 image(s): noisy (gaussian:")
+    assert line.startswith("PSNR over 1 image(s): noisy (gaussian:25/255) ")  # the spec as typed
     assert noisy_db == pytest.approx(20 * np.log10(255 / 25), abs=0.4)  # σ = 25/255, not clipped
     assert main([*argv, "--add-noise", "gaussian:25/0"]) == 2
     assert "25/0" in capsys.readouterr().err

@@ -511,7 +511,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         write_png(out, denoised[0])
         say(f"denoised {inputs[0]} -> {out}")
         if q_d is not None:
-            _say_psnr(q_d.spec(), [(clean, noisy, denoised)])
+            _say_psnr(args.add_noise, [(clean, noisy, denoised)])
         return 0
     targets = _output_names(inputs, out)  # every input checked and read before anything is written
     loaded = [_read_input(Path(name), channels) for name in inputs]
@@ -531,14 +531,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     try:  # images of different sizes cannot share a grid: then no figure
         figure = {k: np.stack(v) for k, v in rows.items() if v and (k != "clean" or q_d is not None)}
         viz.reconstruction_grid(
-            figure, out / "denoise.png", title="denoised" + (f" ({q_d.spec()})" if q_d else "")
+            figure, out / "denoise.png", title="denoised" + (f" ({args.add_noise})" if q_d else "")
         )
         written.append(str(out / "denoise.png"))
     except ValueError:
         pass
     say(f"denoised {len(inputs)} input(s) -> {out}: {', '.join(written)}")
     if q_d is not None:
-        _say_psnr(q_d.spec(), triples)
+        _say_psnr(args.add_noise, triples)
     return 0
 
 
