@@ -35,3 +35,14 @@ def test_unknown_names_are_attribute_errors():
     else:
         raise AssertionError("aekit.not_a_module did not raise")
     assert {"nn", "data", "codec", "fit"} <= set(dir(aekit))
+
+
+def test_messages_name_a_class_with_its_article():
+    from aekit.errors import a_or_an
+
+    assert [a_or_an(n) for n in ("Autoencoder", "Codec", "ConvDenoiser", "")] == [
+        "an Autoencoder",
+        "a Codec",
+        "a ConvDenoiser",
+        "a ",
+    ]

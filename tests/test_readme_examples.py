@@ -20,6 +20,7 @@ def _blocks(heading: str) -> list[str]:
     [
         ("Quick start (Python)", 1),
         ("Training settings and callbacks", 1),
+        ("Checkpoints", 1),
         ("Stacked denoising autoencoders", 2),
     ],
 )
@@ -33,6 +34,9 @@ def test_readme_examples_run(heading, n_blocks, tmp_path, monkeypatch):
     if heading.startswith("Quick"):
         assert namespace["codes"].shape == (1797, 16)
         assert (tmp_path / "runs" / "dae" / "model.safetensors").is_file()
+    elif heading.startswith("Checkpoints"):  # self-contained: it runs as copied into a fresh session
+        assert namespace["model"].history["epoch"] == [1, 2]
+        assert (tmp_path / "runs" / "ae" / "training_state.json").is_file()
     elif heading.startswith("Training"):
         assert namespace["history"]["epoch"] == [1, 2]
         assert (tmp_path / "runs" / "history.csv").read_text().startswith("epoch,train_loss,seconds,val_loss")

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from .data.images import auto_mode
-from .errors import DataError
+from .errors import DataError, a_or_an
 from .io import load
 from .nn.denoisers import ConvDenoiser
 
@@ -50,7 +50,9 @@ def load_pretrained_denoiser(name: str) -> ConvDenoiser:
         )
     model = load(_pretrained_root() / name)
     if not isinstance(model, ConvDenoiser):
-        raise DataError(f"shipped denoiser {name!r} holds a {type(model).__name__}, not a ConvDenoiser")
+        raise DataError(
+            f"shipped denoiser {name!r} holds {a_or_an(type(model).__name__)}, not a ConvDenoiser"
+        )
     return model.eval()
 
 

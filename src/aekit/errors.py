@@ -24,3 +24,8 @@ class BitstreamError(AekitError, ValueError):
 
 class TrainingError(AekitError, RuntimeError):
     """Training diverged (NaN or infinite loss) or cannot continue."""
+
+
+def a_or_an(name: str) -> str:
+    """``name`` with its indefinite article, for messages: ``"an Autoencoder"``, ``"a Codec"``."""
+    return f"{'an' if name[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {name}"

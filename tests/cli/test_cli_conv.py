@@ -141,3 +141,10 @@ def test_denoise_writes_nothing_when_an_input_is_bad(untrained_cae, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith("aekit: error:") and err.count("\n") == 1 and second in err, err
     assert not out.exists()
+
+
+def test_train_cae_says_which_split_its_figures_are_of(tmp_path, capsys):
+    argv = ["train", "--model", "cae", "--data", "digits", "--channels", "4,4", "--epochs", "1"]
+    assert main([*argv, "--noise", "gaussian:0.3", "--out", str(tmp_path / "cae")]) == 0
+    test = json.loads((tmp_path / "cae" / "metrics.json").read_text())["test"]
+    assert f"test loss {test['loss']:.4g}, PSNR {test['psnr_db']:.2f} dB" in capsys.readouterr().out

@@ -72,8 +72,9 @@ def test_train_evaluate_encode_reconstruct(tmp_path, capsys):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["n"] == 360 and metrics["epochs"] == 3
+    test = metrics["test"]
+    assert f"test loss {test['loss']:.4g}, PSNR {test['psnr_db']:.2f} dB" in capsys.readouterr().out
 
-    capsys.readouterr()
     assert main(["evaluate", str(run), "--data", "digits", "--out", str(tmp_path / "m.json")]) == 0
     assert "psnr_db=" in capsys.readouterr().out
     assert json.loads((tmp_path / "m.json").read_text())["n"] == 360

@@ -151,3 +151,29 @@ def test_pretrained_unknown_name(tmp_path, capsys):
         main(["denoise", "--pretrained", "--name", "nope", str(photo), "--out", str(tmp_path / "c.png")]) == 2
     )
     assert "no shipped denoiser named 'nope'" in capsys.readouterr().err
+
+
+def test_denoise_reads_a_jpeg_and_writes_pngs(trained, tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    Image.open(_photo(tmp_path / "src.png", 30, 40)).save(photo, quality=95)
+    assert main(["-q", "denoise", str(trained), str(photo), "--out", str(tmp_path / "one.png")]) == 0
+    assert main(["-q", "denoise", str(trained), str(photo), "--out", str(tmp_path / "many")]) == 0
+    for out in (tmp_path / "one.png", tmp_path / "many" / "photo.png"):
+        with Image.open(out) as img:
+            assert img.format == "PNG" and img.size == (40, 30) and img.mode == "L"
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["denoise", str(trained), str(tmp_path / "notes.txt"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and ".jpg" in err and "got '.txt'" in err
+
+
+def test_denoise_add_noise_takes_a_fraction_unclipped_for_a_photo_model(trained, tmp_path, capsys):
+    photo = _photo(tmp_path / "photo.png", 60, 80)
+    argv = ["denoise", str(trained), str(photo), "--out", str(tmp_path / "d.png")]
+    assert main([*argv, "--add-noise", "gaussian:25/255"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    noisy_db = float(line.split(") ")[1].split(" dB")[0])
+    assert line.startswith("PSNR over 1 image(s): noisy (gaussian:25/255) ")  # the spec as typed
+    assert noisy_db == pytest.approx(20 * np.log10(255 / 25), abs=0.4)  # σ = 25/255, not clipped
+    assert main([*argv, "--add-noise", "gaussian:25/0"]) == 2
+    assert "25/0" in capsys.readouterr().err

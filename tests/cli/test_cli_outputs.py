@@ -29,7 +29,7 @@ def _one_line(capsys, *words):
         (["filters", "DIR", "--out", "f.txt"], ".png"),
         (["map", "--out", "m.txt"], ".png"),
         (["encode", "DIR", "--out", "codes.txt"], ".npy or .npz"),
-        (["reconstruct", "DIR", "--out", "r.jpg"], ".png or .npy or .npz"),
+        (["reconstruct", "DIR", "--out", "r.jpg"], "ending in .png, .npy or .npz, got 'r.jpg'"),
         (["codec", "decompress", "DIR", "s.aek", "--out", "r.txt"], ".npy or .png"),
         (
             ["send", "--server", "http://127.0.0.1:1", "--model", "DIR", "x.png", "--out", "a.txt"],

@@ -123,7 +123,7 @@ def test_serve_checks_every_model_before_starting(codec_dir, tmp_path, capsys, n
     (tmp_path / "empty").mkdir()
     shutil.copytree(codec_dir, tmp_path / "copy")
     for models, words in (
-        [[tmp_path / "dae"], ("not a Codec",)],
+        [[tmp_path / "dae"], ("holds an Autoencoder, not a Codec",)],
         [[tmp_path / "empty"], ("config.json",)],
         [[codec_dir, tmp_path / "copy"], ("same model",)],
     ):

@@ -50,7 +50,7 @@ def test_save_load_keeps_the_fingerprint_and_decodes_the_same(codec, codec_dir, 
 
 def test_load_refuses_a_plain_autoencoder(tmp_path):
     aekit.save(aekit.Autoencoder(8, [4]), tmp_path / "ae")
-    with pytest.raises(CheckpointError, match="not a Codec"):
+    with pytest.raises(CheckpointError, match="holds an Autoencoder, not a Codec"):
         Codec.load(tmp_path / "ae")
 
 

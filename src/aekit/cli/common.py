@@ -159,11 +159,11 @@ def positive_float(text: str) -> float:
 def out_file(*suffixes: str) -> Callable[[str], str]:
     """An argparse type: a file name ending in one of ``suffixes`` (any case), e.g. ``out_file(".png")``."""
 
+    choices = suffixes[-1] if len(suffixes) == 1 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+
     def check(text: str) -> str:
         if not text.lower().endswith(suffixes):
-            raise argparse.ArgumentTypeError(
-                f"expected a file name ending in {' or '.join(suffixes)}, got {text!r}"
-            )
+            raise argparse.ArgumentTypeError(f"expected a file name ending in {choices}, got {text!r}")
         return text
 
     check.__name__ = " or ".join(suffixes) + " file"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.images import IMAGE_SUFFIXES
 from ..errors import DataError
 from . import core
 from .choices import CONV_BLOCKS, UNPOOL_NAMES
@@ -20,7 +21,6 @@ from .common import (
     IMAGE_MODES,
     Model,
     UsageError,
-    corruption_spec,
     int_list,
     is_main,
     load_data,
@@ -32,8 +32,8 @@ from .common import (
     write_json,
 )
 
-#: Inputs of ``aekit denoise`` read as images (the others must be .npy arrays).
-DENOISE_IMAGE_SUFFIXES = (".png",)
+#: Inputs of ``aekit denoise`` read as images, written back as .png (the others must be .npy arrays).
+DENOISE_IMAGE_SUFFIXES = IMAGE_SUFFIXES
 #: The most values a .npy input of ``aekit denoise`` may hold (image files: aekit.data.MAX_PIXELS pixels).
 MAX_ARRAY_VALUES = 64_000_000
 
@@ -42,15 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _extend_train(sub)
     p = sub.add_parser(
         "denoise",
-        help="denoise PNG images or .npy arrays with a trained (conv) autoencoder",
-        description="Run the model in DIR on every INPUT (.png or .npy) and write OUTDIR/<name>.png "
+        help="denoise images (PNG, JPEG, ...) or .npy arrays with a trained (conv) autoencoder",
+        description="Run the model in DIR on every INPUT (an image: .png, .jpg, ...; or a .npy) and write "
+        "OUTDIR/<name>.png "
         "or .npy, plus OUTDIR/denoise.png with rows (clean /) noisy / denoised.",
     )
     p.add_argument(
         "paths",
         metavar="[DIR] INPUT",
         nargs="*",
-        help="the model's directory (left out with --pretrained), then .png images or .npy arrays",
+        help="the model's directory (left out with --pretrained), then images (.png, .jpg, ...) or .npy arrays",
     )
     p.add_argument(
         "--out",
@@ -70,9 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--add-noise",
         default=None,
-        type=corruption_spec,
+        type=noise_spec,
         metavar="SPEC",
-        help="the inputs are clean: corrupt them first (e.g. gaussian:0.5) and show clean / noisy / denoised",
+        help="the inputs are clean: corrupt them first (e.g. gaussian:0.5, or gaussian:25/255: not clipped "
+        "for a photo denoiser) and show clean / noisy / denoised",
     )
     p.add_argument("--seed", type=seed_int, default=0, help="seed of --add-noise (0 .. 2**63-1)")
     p.set_defaults(func=cmd_denoise)
@@ -337,7 +339,8 @@ def _cae_figures(args: argparse.Namespace, model: Model, X: np.ndarray, history:
 
 
 def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: float, out: Path) -> None:
-    best = report.get("test", report["train"])
+    split = "test" if "test" in report else "train"
+    best = report[split]
     extra = (
         f", denoising PSNR {report['denoising']['psnr_noisy_db']:.2f} -> "
         f"{report['denoising']['psnr_denoised_db']:.2f} dB"
@@ -345,7 +348,7 @@ def _say_cae(args: argparse.Namespace, model: Model, report: dict, seconds: floa
         else ""
     )
     say(
-        f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: loss {best['loss']:.4g}, "
+        f"trained {args.block} CAE {model.config['channels']} in {seconds:.1f}s: {split} loss {best['loss']:.4g}, "
         f"PSNR {best['psnr_db']:.2f} dB{extra} -> {out}"
     )
 
@@ -417,7 +420,10 @@ def _output_names(inputs: list[str], out: Path) -> list[str]:
             raise FileNotFoundError(f"input {name!r} not found")
         suffix = path.suffix.lower()
         if suffix not in DENOISE_IMAGE_SUFFIXES and suffix != ".npy":
-            raise DataError(f"{name}: expected a .png image or a .npy array, got {suffix or 'no suffix'!r}")
+            raise DataError(
+                f"{name}: expected an image ({', '.join(DENOISE_IMAGE_SUFFIXES)}) or a .npy array, "
+                f"got {suffix or 'no suffix'!r}"
+            )
         target = path.stem + (".png" if suffix in DENOISE_IMAGE_SUFFIXES else ".npy")
         if target.lower() in map(str.lower, targets):
             other = next(v for k, v in targets.items() if k.lower() == target.lower())
@@ -467,7 +473,11 @@ def _denoise_model(args: argparse.Namespace) -> tuple[Model, list[str]]:
 
 def _single_output(inputs: list[str], out: Path) -> bool:
     """``--out photo.png`` with one image input: write the denoised image there (no figure)."""
-    return out.suffix.lower() == ".png" and len(inputs) == 1 and Path(inputs[0]).suffix.lower() == ".png"
+    return (
+        out.suffix.lower() == ".png"
+        and len(inputs) == 1
+        and Path(inputs[0]).suffix.lower() in DENOISE_IMAGE_SUFFIXES
+    )
 
 
 def _reconstruct(model: Model, images: np.ndarray, tile: int) -> np.ndarray:
@@ -481,7 +491,8 @@ def _reconstruct(model: Model, images: np.ndarray, tile: int) -> np.ndarray:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .. import corruption, viz
+    from .. import viz
+    from ..nn.denoisers import ConvDenoiser, parse_noise
 
     if args.list:
         return _list_pretrained()
@@ -490,7 +501,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     model, inputs = _denoise_model(args)
     channels = _in_channels(model)
     out = Path(args.out)
-    q_d = corruption.parse(args.add_noise) if args.add_noise else None
+    q_d = parse_noise(args.add_noise, unclipped=isinstance(model, ConvDenoiser)) if args.add_noise else None
     if _single_output(inputs, out):
         if not Path(inputs[0]).is_file():
             raise FileNotFoundError(f"input {inputs[0]!r} not found")
@@ -500,7 +511,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         write_png(out, denoised[0])
         say(f"denoised {inputs[0]} -> {out}")
         if q_d is not None:
-            _say_psnr(q_d.spec(), [(clean, noisy, denoised)])
+            _say_psnr(args.add_noise, [(clean, noisy, denoised)])
         return 0
     targets = _output_names(inputs, out)  # every input checked and read before anything is written
     loaded = [_read_input(Path(name), channels) for name in inputs]
@@ -520,14 +531,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     try:  # images of different sizes cannot share a grid: then no figure
         figure = {k: np.stack(v) for k, v in rows.items() if v and (k != "clean" or q_d is not None)}
         viz.reconstruction_grid(
-            figure, out / "denoise.png", title="denoised" + (f" ({q_d.spec()})" if q_d else "")
+            figure, out / "denoise.png", title="denoised" + (f" ({args.add_noise})" if q_d else "")
         )
         written.append(str(out / "denoise.png"))
     except ValueError:
         pass
     say(f"denoised {len(inputs)} input(s) -> {out}: {', '.join(written)}")
     if q_d is not None:
-        _say_psnr(q_d.spec(), triples)
+        _say_psnr(args.add_noise, triples)
     return 0
 
 

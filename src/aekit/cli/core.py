@@ -304,9 +304,10 @@ def train_dense(args: argparse.Namespace) -> int:
     write_json(out / "metrics.json", report)
     _figures(model, X_test if X_test is not None else X_tr, out)
     out = finish_run(out)
-    best = report.get("test", report["train"])
+    split = "test" if "test" in report else "train"
+    best = report[split]
     say(
-        f"trained {model.config['hidden']} autoencoder in {seconds:.1f}s: loss {best['loss']:.4g}, "
+        f"trained {model.config['hidden']} autoencoder in {seconds:.1f}s: {split} loss {best['loss']:.4g}, "
         f"PSNR {best['psnr_db']:.2f} dB -> {out}"
     )
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, a_or_an
 from .common import Model, add_data_arguments, atomic_path, load_data, out_file, say, write_array
 
 #: Image files ``predict`` reads as inputs (the others must come through --data).
@@ -117,7 +117,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     n_classes = _n_classes(model)
     if n_classes is None:
         raise ValueError(
-            f"{args.model_dir} holds a {type(model).__name__}, not a classifier: predict needs one from "
+            f"{args.model_dir} holds {a_or_an(type(model).__name__)}, not a classifier: predict needs one from "
             "'aekit train --model sda' (an autoencoder encodes or reconstructs: 'aekit encode', "
             "'aekit reconstruct')"
         )

@@ -73,7 +73,7 @@ def send(
         detail = err.read().decode("utf-8", "replace")[:_DETAIL_CHARS]
         raise SendError(f"the server answered {err.code}: {detail}", err.code) from None
     except urllib.error.URLError as err:
-        raise SendError(f"cannot reach {url}: {err.reason}") from None
+        raise SendError(f"cannot reach {url}: {err.reason} (is 'aekit serve' running there?)") from None
     except OSError as err:  # a timeout while reading, a reset connection
         raise SendError(f"cannot reach {url}: {err}") from None
 

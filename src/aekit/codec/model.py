@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .. import io, registry
-from ..errors import CheckpointError
+from ..errors import CheckpointError, a_or_an
 from ..io.atomic import remove
 from ..nn.base import AEModule
 from . import files
@@ -254,7 +254,7 @@ class Codec(Tabulated, AEModule):
         """Load a codec saved by :meth:`save` (no unpickling); its tables, if any, are checked."""
         model = io.load(path, device=device)
         if not isinstance(model, cls):
-            raise CheckpointError(f"{path} holds a {type(model).__name__}, not a Codec")
+            raise CheckpointError(f"{path} holds {a_or_an(type(model).__name__)}, not a Codec")
         eb = model.entropy_bottleneck
         if eb.table_lengths.any():  # all zero: saved before update(), no tables to check
             try:

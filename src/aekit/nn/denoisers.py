@@ -78,10 +78,11 @@ class BlindGaussian(corruption_lib.Corruption):
         return f"gaussian:{self.low:g}..{self.high:g}/255 (blind)"
 
 
-def parse_noise(spec: str) -> corruption_lib.Corruption:
+def parse_noise(spec: str, *, unclipped: bool = True) -> corruption_lib.Corruption:
     """A q_D of :mod:`aekit.corruption` from a spec whose numbers may be fractions (``"gaussian:25/255"``).
 
-    Gaussian noise on photographs is not clipped unless the spec says ``clip`` (the DnCNN protocol).
+    Gaussian noise on photographs is not clipped unless the spec says ``clip`` (the DnCNN protocol);
+    ``unclipped=False`` keeps :func:`aekit.corruption.parse`'s clipping to the value range instead.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"noise spec must be a string like 'gaussian:25/255', got {spec!r}")
@@ -98,7 +99,7 @@ def parse_noise(spec: str) -> corruption_lib.Corruption:
                 ) from None
         parts.append(part)
     q = corruption_lib.parse(":".join([kind, *parts]))
-    if isinstance(q, corruption_lib.Gaussian) and "clip" not in parts:
+    if unclipped and isinstance(q, corruption_lib.Gaussian) and "clip" not in parts:
         q = corruption_lib.Gaussian(q.sigma, clip=False, value_range=q.value_range)
     return q
 
