@@ -165,7 +165,7 @@ def test_a_transaction_replaces_all_its_files_or_none(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
-def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, monkeypatch):
+def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, monkeypatch, request):
     import signal
 
     replace = os.replace
@@ -176,6 +176,9 @@ def test_ctrl_c_while_a_transaction_commits_waits_for_all_its_files(tmp_path, mo
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the two renames
 
     monkeypatch.setattr(os, "replace", replace_and_interrupt)
+    # Ctrl-C as in a terminal: a job started in the background (`pytest &`) inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt), io.transaction():
         io.atomic_write_text(tmp_path / "a", "new a")
         io.atomic_write_text(tmp_path / "b", "new b")
