@@ -122,6 +122,9 @@ def test_indexed_coding_round_trips_with_a_table_per_symbol():
     assert np.array_equal(tables.decode_indexed(payload, j), symbols)
     with pytest.raises(BitstreamError):
         tables.decode_indexed(payload[: len(payload) // 3], j)
+    for junk in (b"\x01" * 8, b"\0" * 64, bytes(range(1, 200))):  # beyond the sealed words of the symbols
+        with pytest.raises(BitstreamError, match="unexpected bytes after"):
+            tables.decode_indexed(payload + junk, j)
 
 
 # ---------------------------------------------------------------------- the codec
