@@ -34,6 +34,8 @@ MAX_TABLE_LENGTH = 1 << 12  # symbols per dimension
 MAX_PRECISION = 24  # constriction's default range coder precision
 FLUSH_BYTES = 4  # allowance under N·b/8 bits: the coder's final word, sealed and trimmed
 _MAX_TRIM = 8  # bytes the encoder tries to cut off the sealed stream
+#: Table indices grouped by table: row/item d holds those coded with table d (a (D, N) array or a list).
+Groups = np.ndarray | list[np.ndarray]
 _TRIM_UP_TO = 1 << 10  # ... in payloads up to 1 KiB (beyond: < 1% saved for several full decodes)
 
 
@@ -201,7 +203,7 @@ class Tables:
         idx = symbols.astype(np.int64) - self.offsets
         if (idx < 0).any() or (idx >= self.lengths).any():
             raise ValueError("symbols outside their table ranges: clip them first (Tables.clip)")
-        groups = list(np.ascontiguousarray(idx.T, dtype=np.int32))  # (D, N), dimension-major
+        groups = np.ascontiguousarray(idx.T, dtype=np.int32)  # (D, N), dimension-major: row d for table d
         data = self._trim(self._seal(groups), groups)
         return data + bytes(
             max(0, self.min_payload(len(symbols)) - len(data))
@@ -229,7 +231,7 @@ class Tables:
             )
         groups = self._decode_groups(payload, np.full(self.dim, count, np.int64))
         self._check_end(payload, groups, self.min_payload(count), f"its {count} items")
-        return np.ascontiguousarray(np.stack(groups).T) + self.offsets
+        return np.ascontiguousarray(np.asarray(groups).T) + self.offsets
 
     # -------------------------------------------------------------- coding with a table per symbol
     def encode_indexed(self, symbols: ArrayLike, table: ArrayLike) -> bytes:
@@ -272,7 +274,7 @@ class Tables:
         out = np.empty(len(table), np.int64)
         groups = self._decode_groups(payload, counts)
         self._check_end(payload, groups, self.min_payload_of(counts), f"its {len(table)} symbols")
-        out[order] = np.concatenate(groups + [np.zeros(0, np.int64)])
+        out[order] = np.concatenate([*groups, np.zeros(0, np.int64)])
         return out + self.offsets[table]
 
     def min_payload_of(self, counts: np.ndarray) -> int:
@@ -284,23 +286,25 @@ class Tables:
             raise ValueError(f"need one table index in 0..{self.dim - 1} per symbol, for 1.. symbols")
 
     # -------------------------------------------------------------- the range coder
-    def _seal(self, groups: list[np.ndarray]) -> bytes:
+    def _seal(self, groups: Groups) -> bytes:
         """The range coder's sealed words of ``groups[d]`` (table indices s − o_d, coded with table d,
         d = 0, 1, ...), as bytes, trailing zeros cut (:meth:`_trim` may cut more)."""
         import constriction
 
         encoder = constriction.stream.queue.RangeEncoder()
         models = self.models()
-        if all(len(g) == 1 for g in groups):  # one item: plain ints, a third of the cost of 1-element arrays
-            for group, model in zip(groups, models):
-                encoder.encode(int(group[0]), model)
+        if (
+            isinstance(groups, np.ndarray) and groups.shape[1] == 1
+        ):  # one item: plain ints, a third of the cost
+            for symbol, model in zip(groups[:, 0].tolist(), models):
+                encoder.encode(symbol, model)
         else:
             for d, group in enumerate(groups):
                 if len(group):
                     encoder.encode(np.ascontiguousarray(group, dtype=np.int32), models[d])
         return encoder.get_compressed().astype(">u4").tobytes().rstrip(b"\0")
 
-    def _check_end(self, payload: bytes, groups: list[np.ndarray], min_payload: int, what: str) -> None:
+    def _check_end(self, payload: bytes, groups: Groups, min_payload: int, what: str) -> None:
         """Refuse bytes behind the decoded symbols' own payload: it ends where :meth:`_seal` ends it
         (or shorter, :meth:`_trim`), zero-padded up to ``min_payload`` at most."""
         end = len(self._seal(groups))
@@ -309,22 +313,29 @@ class Tables:
                 f"corrupt bitstream: {len(payload) - end} unexpected bytes after the {end}-byte payload of {what}"
             )
 
-    def _decode_groups(self, payload: bytes, counts: np.ndarray) -> list[np.ndarray]:
-        """Range-decode ``counts[d]`` table indices with table d, d = 0, 1, ..."""
+    def _decode_groups(self, payload: bytes, counts: np.ndarray) -> Groups:
+        """Range-decode ``counts[d]`` table indices with table d, d = 0, 1, ... (one item: a (D, 1) array)."""
         import constriction
 
-        groups = []
+        groups: list[np.ndarray] = []
         try:
             decoder = constriction.stream.queue.RangeDecoder(_words(payload))
             models = self.models()
             if (counts == 1).all():  # one item: plain ints, half the cost of 1-element arrays
-                groups = list(np.array([decoder.decode(m) for m in models], np.int64)[:, None])
+                idx = np.array([decoder.decode(m) for m in models], np.int64)
+                if (idx < 0).any() or (idx >= self.lengths).any():
+                    raise BitstreamError(
+                        "corrupt bitstream: the payload decodes to symbols outside the tables"
+                    )
+                return idx[:, None]
             else:
                 for d, model in enumerate(models):
                     count = int(counts[d])
                     groups.append(
                         np.asarray(decoder.decode(model, count), np.int64) if count else np.zeros(0, np.int64)
                     )
+        except BitstreamError:
+            raise
         except Exception as err:  # constriction reports invalid data with its own exception types
             raise BitstreamError(
                 f"corrupt bitstream: the entropy-coded payload does not decode ({err})"
@@ -334,7 +345,7 @@ class Tables:
                 raise BitstreamError("corrupt bitstream: the payload decodes to symbols outside the tables")
         return groups
 
-    def _trim(self, data: bytes, groups: list[np.ndarray]) -> bytes:
+    def _trim(self, data: bytes, groups: Groups) -> bytes:
         """Cut the sealed stream to whole bytes: the shortest prefix (zero-padded) that decodes the same.
 
         The range coder seals with whole 32-bit words; any point of its final interval decodes
