@@ -56,7 +56,7 @@ def command(name: str, lr: float = 1e-3, epochs: int = 1000, resume: bool = Fals
 #: each segment after the first resumed the run from its checkpoint (weights and Adam's state)
 SCHEDULES = {
     "gray-blind": [(1e-3, 11), (1e-4, 20), (1e-3, 33), (1e-4, 35)],
-    "color-blind": [(1e-3, 10), (1e-4, 12), (1e-3, 24), (1e-4, 26)],
+    "color-blind": [(1e-3, 10), (1e-4, 12), (1e-3, 24), (1e-4, 26), (1e-3, 36), (1e-4, 38)],
 }
 
 
