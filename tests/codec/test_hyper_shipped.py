@@ -44,6 +44,18 @@ def test_each_shipped_hyperprior_codec_round_trips_a_tiny_photo_above_its_floor(
     assert out.shape == image.shape and psnr(out, image) > PSNR_FLOOR[name]
 
 
+@pytest.mark.parametrize("name", list(PSNR_FLOOR))
+def test_each_shipped_h_s_runs_in_float64_blas_and_gives_the_int64_indices(name):
+    from aekit.codec import files
+
+    directory = pretrained.ROOT / name
+    net = files.read_integer_net(files.encoder_file(directory, files.read(directory), "hyper_synthesis"))
+    assert all(net.blas) and max(net.bounds) < 1 << 53  # every layer takes the fast path
+    z = np.random.default_rng(0).integers(-net.input_max, net.input_max + 1, (1, net.in_channels, 12, 8))
+    indices = net(z)  # a Kodak photo's ẑ size (768×512 -> 12×8), every value the tables allow
+    assert len(np.unique(indices)) > 5 and np.array_equal(indices, net(z, blas=False))
+
+
 def test_cli_picks_the_family_and_decodes_whatever_the_model(tmp_path):
     Image.fromarray(tiny_photo()).save(tmp_path / "p.png")
     for family, version in (("hyperprior", 4), ("factorized", 3)):

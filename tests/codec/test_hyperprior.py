@@ -46,17 +46,18 @@ def photo(h, w, c=3, seed=0):
 
 
 # ---------------------------------------------------------------------- the integer network
-def test_integer_convolutions_equal_torch_in_float64():
+@pytest.mark.parametrize("blas", [False, True])
+def test_integer_convolutions_equal_torch_in_float64(blas):
     rng = np.random.default_rng(0)
     u = rng.integers(-50, 50, (2, 3, 5, 7))
     w = rng.integers(-99, 99, (4, 3, 5, 5))
     expected = F.conv_transpose2d(
         torch.from_numpy(u).double(), torch.from_numpy(w).double().transpose(0, 1), None, 2, 2, 1
     )
-    assert np.array_equal(_conv_transposed(u, w), expected.long().numpy())
+    assert np.array_equal(_conv_transposed(u, w, blas), expected.long().numpy())
     w3 = rng.integers(-99, 99, (6, 3, 3, 3))
     expected = F.conv2d(torch.from_numpy(u).double(), torch.from_numpy(w3).double(), None, 1, 1)
-    assert np.array_equal(_conv(u, w3), expected.long().numpy())
+    assert np.array_equal(_conv(u, w3, blas), expected.long().numpy())
 
 
 def test_the_float64_surrogate_equals_the_integer_network_exactly():

@@ -1,4 +1,4 @@
-"""The integer hyper-synthesis network: decoded hyper-latent ẑ -> scale-table indices, in int64 only.
+"""The integer hyper-synthesis network: decoded hyper-latent ẑ -> scale-table indices, exact integers only.
 
 Ballé, Johnston & Minnen, "Integer networks for data compression with latent-variable models",
 ICLR 2019: when the network that computes the entropy model's parameters from the side
@@ -13,11 +13,19 @@ with integer weights w_l, biases b_l and shifts s_l; u_0 = ẑ (integers), and t
 directly. ⌊·/2^s⌋ is an arithmetic right shift. The layers are the scale hyperprior's h_s
 (Ballé et al. 2018): two transposed 5×5 convolutions of stride 2, then a 3×3 convolution.
 
-:func:`accumulator_bound` bounds every |a_l| from the weights and the largest input, and
-:class:`IntegerNet` refuses weights whose bound reaches 2^62: no int64 overflow is possible,
-so every operation is exact and the result cannot depend on the order of the sums (threads,
-machine, library). ``docs/bit-exact.md`` gives the argument. Needs numpy only (no torch):
-it runs on the device and in the cloud.
+:func:`layer_bounds` bounds every |a_l| by B_l = max over output channels of Σ|w_l|·U_{l−1} + |b_l|
+(Python integers, from the weights and the largest input), and :class:`IntegerNet` refuses
+weights whose bound reaches 2^62: no int64 overflow is possible, so every operation is exact
+and the result cannot depend on the order of the sums (threads, machine, library).
+
+Speed: the sums Σ w·u of a layer whose B_l is below 2^53 run as float64 BLAS matrix products
+(dgemm) on the integer-valued arrays. Every product and every partial sum, in any order, is
+then an integer of magnitude below 2^53, which IEEE double holds exactly, so each float
+operation is exact and the result is the int64 one bit for bit, whatever the BLAS, its thread
+count or its order of summation (assuming it multiplies and adds in IEEE double, with or
+without FMA, and uses no Strassen-type algorithm). A layer with B_l ≥ 2^53 runs in NumPy's
+int64 products instead (exact, but several times slower without BLAS). ``docs/bit-exact.md``
+gives the argument. Needs numpy only (no torch): it runs on the device and in the cloud.
 """
 
 from __future__ import annotations
@@ -27,13 +35,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["IntegerLayer", "IntegerNet", "U_MAX", "INT_LIMIT", "accumulator_bound"]
+__all__ = [
+    "IntegerLayer",
+    "IntegerNet",
+    "U_MAX",
+    "INT_LIMIT",
+    "FLOAT_EXACT",
+    "accumulator_bound",
+    "layer_bounds",
+]
 
 U_MAX = (1 << 15) - 1  # largest activation between layers (the quantised ReLU's cap)
 INT_LIMIT = 1 << 62  # every accumulator must stay below this in magnitude (int64 holds 2^63 − 1)
+FLOAT_EXACT = 1 << 53  # IEEE double holds every integer of magnitude up to 2^53 exactly
 MAX_SHIFT = 48
 MAX_CHANNELS = 1024
 MAX_KERNEL = 7
+_BLOCK = 1 << 22  # elements of the window matrix per block of rows (32 MiB in float64)
 
 
 @dataclass(frozen=True)
@@ -67,18 +85,25 @@ def _check_layer(layer: IntegerLayer, index: int) -> None:
         raise ValueError(f"layer {index}: shift must be an int in 1..{MAX_SHIFT}, got {layer.shift!r}")
 
 
-def accumulator_bound(layers: list[IntegerLayer], input_max: int) -> int:
-    """max over layers and output channels of Σ|w| · max|u_in| + |b|: no accumulator can be larger.
+def layer_bounds(layers: list[IntegerLayer], input_max: int) -> list[int]:
+    """B_l = max over output channels of Σ|w_l| · U_{l−1} + |b_l| for each layer l (U_0 = ``input_max``,
+    then U_MAX): no accumulator a_l, and no partial sum of its products, can be larger in magnitude.
 
-    Python integers (unbounded), so the bound itself cannot overflow.
+    Python integers (unbounded), so the bounds themselves cannot overflow.
     """
-    u_max, worst = int(input_max), 0
+    u_max, bounds = int(input_max), []
     for layer in layers:
-        per_channel = np.abs(layer.weight).reshape(len(layer.weight), -1).sum(1)
-        bound = max(int(s) * u_max + abs(int(b)) for s, b in zip(per_channel.tolist(), layer.bias.tolist()))
-        worst = max(worst, bound)
+        magnitudes = np.abs(layer.weight.reshape(len(layer.weight), -1).astype(object))  # Python ints: exact
+        bounds.append(
+            max(int(s) * u_max + abs(int(b)) for s, b in zip(magnitudes.sum(1), layer.bias.tolist()))
+        )
         u_max = U_MAX
-    return worst
+    return bounds
+
+
+def accumulator_bound(layers: list[IntegerLayer], input_max: int) -> int:
+    """max over layers of :func:`layer_bounds`: no accumulator can be larger."""
+    return max(layer_bounds(layers, input_max))
 
 
 class IntegerNet:
@@ -97,7 +122,15 @@ class IntegerNet:
     ------
     ValueError
         Malformed layers, channels that do not chain, or weights whose accumulators could
-        reach 2^62 for inputs up to ``input_max`` (:func:`accumulator_bound`).
+        reach 2^62 for inputs up to ``input_max`` (:func:`layer_bounds`).
+
+    Attributes
+    ----------
+    bounds : list of int
+        B_l of each layer (:func:`layer_bounds`); ``bound`` is their maximum.
+    blas : tuple of bool
+        Whether layer l runs its products in float64 BLAS: B_l < 2^53 and every |w_l| < 2^53, so
+        that they are exact (else NumPy int64).
     """
 
     def __init__(self, layers: list[IntegerLayer], top: int, input_max: int):
@@ -113,11 +146,15 @@ class IntegerNet:
             raise ValueError(f"top must be an int in 1..65535, got {top!r}")
         if not isinstance(input_max, int) or not 0 <= input_max <= 1 << 30:
             raise ValueError(f"input_max must be an int in 0..2^30, got {input_max!r}")
-        bound = accumulator_bound(layers, input_max)
-        if bound >= INT_LIMIT:
-            raise ValueError(f"the integer network could overflow: accumulators up to {bound} >= 2^62")
+        bounds = layer_bounds(layers, input_max)
+        if max(bounds) >= INT_LIMIT:
+            raise ValueError(f"the integer network could overflow: accumulators up to {max(bounds)} >= 2^62")
         self.layers, self.top, self.input_max = list(layers), top, input_max
-        self.bound = bound
+        self.bounds, self.bound = bounds, max(bounds)
+        self.blas = tuple(
+            bound < FLOAT_EXACT and max(-int(layer.weight.min()), int(layer.weight.max())) < FLOAT_EXACT
+            for bound, layer in zip(bounds, layers)
+        )  # |w| < 2^53 too: an input range of 0 bounds nothing
 
     @property
     def in_channels(self) -> int:
@@ -131,16 +168,20 @@ class IntegerNet:
     def upsampling(self) -> int:
         return 1 << sum(layer.transposed for layer in self.layers)
 
-    def __call__(self, z_hat: np.ndarray) -> np.ndarray:
-        """The scale-table indices (B, M, h·2^t, w·2^t) of integer ẑ (B, C, h, w), |ẑ| <= input_max."""
+    def __call__(self, z_hat: np.ndarray, *, blas: bool = True) -> np.ndarray:
+        """The scale-table indices (B, M, h·2^t, w·2^t) of integer ẑ (B, C, h, w), |ẑ| <= input_max.
+
+        ``blas=False`` runs every layer in NumPy int64 products (the reference; same result, slower).
+        """
         u = np.asarray(z_hat)
         if not np.issubdtype(u.dtype, np.integer) or u.ndim != 4 or u.shape[1] != self.in_channels:
             raise ValueError(f"ẑ must be integers (B, {self.in_channels}, h, w), got {u.dtype} {u.shape}")
         u = u.astype(np.int64)
         if u.size and int(np.abs(u).max()) > self.input_max:
             raise ValueError(f"ẑ exceeds ±{self.input_max}, the range the network is bounded for")
-        for layer in self.layers:
-            a = _conv_transposed(u, layer.weight) if layer.transposed else _conv(u, layer.weight)
+        for layer, exact_in_float in zip(self.layers, self.blas):
+            conv = _conv_transposed if layer.transposed else _conv
+            a = conv(u, layer.weight, blas and exact_in_float)  # Σ w·u, exact either way
             a += layer.bias[None, :, None, None]
             u = np.right_shift(a + (1 << (layer.shift - 1)), layer.shift)  # ⌊(a + 2^(s−1)) / 2^s⌋
             u = np.clip(u, 0, U_MAX if layer.relu else self.top)
@@ -196,34 +237,63 @@ def _widen(a: object, name: str) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def _conv(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Stride-1 'same' convolution (cross-correlation, zero padding k//2) of int64 u (B, C, h, w)."""
-    k = w.shape[2]
-    p = k // 2
-    b, _, h, wd = u.shape
-    padded = np.pad(u, ((0, 0), (0, 0), (p, p), (p, p)))
-    out = np.zeros((b, w.shape[0], h, wd), dtype=np.int64)
-    for dy in range(k):
-        for dx in range(k):
-            window = padded[:, :, dy : dy + h, dx : dx + wd]  # u at (y + dy − p, x + dx − p)
-            out += np.einsum("bchw,oc->bohw", window, w[:, :, dy, dx])
+def _correlate(u: np.ndarray, taps: list[tuple[int, int, np.ndarray]], blas: bool) -> np.ndarray:
+    """out[b, m, n] = Σ_t u[b, m + dy_t, n + dx_t] · w_t (u zero outside) for taps (dy_t, dx_t, w_t (C, O)).
+
+    u (B, h, w, C) int64 -> (B, h, w, O) int64, as one matrix product per block of rows: the
+    windows of u side by side (B·rows·w, T·C) times the stacked taps (T·C, O) ("im2col"). With
+    ``blas`` the product is a float64 BLAS dgemm on the integers (exact when every Σ|w|·|u| is
+    below 2^53, ``docs/bit-exact.md``), else NumPy's int64 product (exact below 2^63, slow).
+    """
+    b, h, wd, c = u.shape
+    dtype = np.float64 if blas else np.int64
+    weights = np.concatenate([w for _, _, w in taps]).astype(dtype)  # (T·C, O)
+    m = max(max(abs(dy), abs(dx)) for dy, dx, _ in taps)
+    padded = np.pad(u.astype(dtype), ((0, 0), (m, m), (m, m), (0, 0)))
+    out = np.empty((b, h, wd, weights.shape[1]), dtype=np.int64)
+    step = max(1, _BLOCK // max(1, b * wd * weights.shape[0]))  # rows per block: bounded memory
+    for y in range(0, h, step):
+        rows = min(step, h - y)
+        windows = np.empty((b, rows, wd, len(taps), c), dtype=dtype)
+        for t, (dy, dx, _) in enumerate(taps):
+            windows[:, :, :, t] = padded[:, m + y + dy : m + y + dy + rows, m + dx : m + dx + wd]
+        product = windows.reshape(-1, weights.shape[0]) @ weights  # Σ over taps and channels
+        out[:, y : y + rows] = (np.rint(product) if blas else product).reshape(b, rows, wd, -1)
     return out
 
 
-def _conv_transposed(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Stride-2 transposed convolution (padding k//2, output padding 1) of int64 u (B, C, h, w) -> (B, O, 2h, 2w).
+def _conv(u: np.ndarray, w: np.ndarray, blas: bool = False) -> np.ndarray:
+    """Stride-1 'same' convolution (cross-correlation, zero padding p = k//2) of int64 u (B, C, h, w) -> (B, O, h, w).
 
-    As torch's ConvTranspose2d with weight (C, O, k, k) given here as (O, C, k, k): input (i, j)
-    adds u·w[:, :, ky, kx] at output (2i + ky − p, 2j + kx − p).
+    out[y, x] = Σ_{c, dy, dx} w[:, c, dy, dx] · u[c, y + dy − p, x + dx − p].
     """
     k = w.shape[2]
     p = k // 2
-    b, _, h, wd = u.shape
-    full = np.zeros(
-        (b, w.shape[0], 2 * h + k, 2 * wd + k), dtype=np.int64
-    )  # output shifted by +p... with margin
-    for ky in range(k):
-        for kx in range(k):
-            contrib = np.einsum("bchw,oc->bohw", u, w[:, :, ky, kx])
-            full[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * wd : 2] += contrib
-    return full[:, :, p : p + 2 * h, p : p + 2 * wd]
+    taps = [(dy - p, dx - p, w[:, :, dy, dx].T) for dy in range(k) for dx in range(k)]
+    return _correlate(u.transpose(0, 2, 3, 1), taps, blas).transpose(0, 3, 1, 2)
+
+
+def _conv_transposed(u: np.ndarray, w: np.ndarray, blas: bool = False) -> np.ndarray:
+    """Stride-2 transposed convolution (padding p = k//2, output padding 1) of int64 u (B, C, h, w) -> (B, O, 2h, 2w).
+
+    As torch's ConvTranspose2d with weight (C, O, k, k) given here as (O, C, k, k): input (i, j)
+    adds u·w[:, :, ky, kx] at output (2i + ky − p, 2j + kx − p). By phases: output
+    (2m + ry, 2n + rx) = Σ w[:, :, ky, kx] · u[m − dy, n − dx] over the taps with
+    ky = 2·dy + ry + p (and kx likewise), a stride-1 correlation of u for each (ry, rx).
+    """
+    k, (b, _, h, wd) = w.shape[2], u.shape
+    p = k // 2
+    channels_last = u.transpose(0, 2, 3, 1)
+    out = np.zeros((b, 2 * h, 2 * wd, w.shape[0]), dtype=np.int64)  # a phase without taps (k = 1) stays 0
+    for ry in range(2):
+        for rx in range(2):
+            taps = [
+                (-((ky - ry - p) // 2), -((kx - rx - p) // 2), w[:, :, ky, kx].T)
+                for ky in range(k)
+                if (ky - ry - p) % 2 == 0
+                for kx in range(k)
+                if (kx - rx - p) % 2 == 0
+            ]
+            if taps:
+                out[:, ry::2, rx::2] = _correlate(channels_last, taps, blas)
+    return out.transpose(0, 3, 1, 2)
