@@ -5,17 +5,19 @@ once (device encoder), then, alternating image by image and taking the best of `
 runs of each:
 
 - h_s alone on the decoded ẑ: :class:`aekit.codec.intnet.IntegerNet` as it runs now (float64
-  BLAS products where the layer's bound is below 2^53), the same with ``blas=False`` (NumPy
-  int64 products: the fallback), and with ``--before SRC`` the ``intnet.py`` of another source
-  tree (e.g. ``/work/main/src``: the int64 einsum code before this change);
+  BLAS products where the layer's bound is below 2^53), the same with 2 BLAS threads, with
+  ``blas=False`` (NumPy int64 products: the fallback), and with ``--before SRC`` the
+  ``intnet.py`` of another source tree (e.g. ``/work/main/src``: the int64 einsum code before
+  this change);
 - the whole decode (stream -> pixels), torch-free device decoder (onnxruntime g_s) and torch
   codec, with h_s as now and as before (``--before``; else the int64 fallback).
 
 Every variant's indices and pixels are checked equal to the current code's. One thread
 everywhere (``OMP_NUM_THREADS=1`` also holds OpenBLAS to one).
 
+    OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/hyper_speed.py --before /work/main/src
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/hyper_speed.py --before /work/main/src \\
-        --models src/aekit/pretrained/codec/hyperprior-q2
+        --models src/aekit/pretrained/codec/hyperprior-q2 --photo 3000x4000 --out benchmarks/results/hyper_speed_12mp.json
 """
 
 from __future__ import annotations
@@ -95,6 +97,17 @@ def check_model(directory: Path, images: list[np.ndarray], before: object | None
     }
     if before is not None:
         h_s["before"] = old
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, no second thread count
+        threadpool_limits = None
+    if threadpool_limits is not None:
+
+        def two_threads(z: np.ndarray) -> np.ndarray:
+            with threadpool_limits(2, user_api="blas"):
+                return net(z)
+
+        h_s["float64_blas_2threads"] = two_threads
     decoders: dict[str, tuple[Any, Any]] = {
         "device": (device, device.tables),
         "torch": (codec, codec.hyper_tables),
@@ -134,6 +147,45 @@ def check_model(directory: Path, images: list[np.ndarray], before: object | None
     }
 
 
+def photo_h_s(directory: Path, size: str, before: object | None, repeat: int) -> dict:
+    """h_s alone on a random ẑ the size of an H×W photo's (every value z's tables allow): seconds
+    (best of ``repeat``) and peak NumPy allocations (tracemalloc) of each variant."""
+    import tracemalloc
+
+    from aekit.codec import files
+    from aekit.codec.hyper_message import hyper_size
+    from aekit.codec.pixels import latent_size
+
+    height, width = (int(v) for v in size.lower().split("x"))
+    net = files.read_integer_net(files.encoder_file(directory, files.read(directory), "hyper_synthesis"))
+    hz, wz = hyper_size(*latent_size(height, width))
+    z = np.random.default_rng(0).integers(-net.input_max, net.input_max + 1, (1, net.in_channels, hz, wz))
+    variants: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "float64_blas": net,
+        "int64": lambda z: net(z, blas=False),
+    }
+    if before is not None:
+        variants["before"] = before.IntegerNet.from_state(net.state())  # type: ignore[attr-defined]
+    seconds, peak_mib, reference = {}, {}, net(z)
+    for key, fn in variants.items():
+        tracemalloc.start()
+        seconds[key], j = best_time(fn, z, repeat)
+        peak_mib[key] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        if not np.array_equal(j, reference):
+            raise SystemExit(f"{directory.name}: h_s {key} gives other indices than float64_blas")
+    return {"model": directory.name, "photo": size, "z_shape": list(z.shape), "seconds": seconds,
+            "peak_numpy_mib": peak_mib}  # fmt: skip
+
+
+def blas_info() -> list[dict] | None:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: v for k, v in lib.items() if k != "filepath"} for lib in threadpool_info()]
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kodak", default=str(KODAK))
@@ -143,12 +195,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first images")
     p.add_argument("--repeat", type=int, default=2, help="runs of each variant per image (the best counts)")
     p.add_argument("--before", default=None, metavar="SRC", help="also time intnet.py of this source tree")
+    p.add_argument(
+        "--photo", default=None, metavar="HxW", help="instead of Kodak: h_s alone for a photo of this size"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "hyper_speed.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     from aekit.codec import pixels, pretrained
 
-    files = sorted(Path(args.kodak).glob("kodim*.png"))[: args.limit]
+    files = [] if args.photo else sorted(Path(args.kodak).glob("kodim*.png"))[: args.limit]
     images = [pixels.read_image(f) for f in files]
     dirs = [Path(d) for d in args.models] if args.models else [
         pretrained.ROOT / e["name"] for e in pretrained.models() if pretrained.family(e) == "hyperprior"
@@ -157,7 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     results = []
     for d in dirs:
-        results.append(check_model(d, images, before, args.repeat))
+        if args.photo:
+            results.append(photo_h_s(d, args.photo, before, args.repeat))
+        else:
+            results.append(check_model(d, images, before, args.repeat))
         print(json.dumps(results[-1]), flush=True)
     report = {
         "command": "python " + " ".join(sys.argv),
@@ -165,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         "images": [f.stem for f in files],
         "before_src": args.before,
         "torch_threads": torch.get_num_threads(),
+        "blas": blas_info(),
         "seconds": time.perf_counter() - start,
         "models": results,
     }
