@@ -152,3 +152,25 @@ def test_blas_thread_count_does_not_change_the_indices():
         with threadpoolctl.threadpool_limits(threads, user_api="blas"):
             results.append(net(z))
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], net(z, blas=False))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_openblas_mkl_and_python_integers_agree_on_products_at_the_bound(threads):
+    """The argument is about any IEEE BLAS: NumPy's (OpenBLAS) and torch's (MKL) dgemm give the exact
+    integer products of matrices whose every column reaches Σ|w|·U = 2^53 − 1."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(threads)
+    u_max, k, o = 32767, 9 * 64, 96  # h_s's last layer: 3×3 taps × 64 channels -> 96
+    w, _ = _at_bound(o, k, 1, u_max, (FLOAT_EXACT - 1) // u_max * u_max, False, rng)
+    w = w.reshape(o, k).T  # (K, O): column sums of |w|·U up to 2^53 − 1
+    u = np.vstack([np.full((1, k), u_max), np.sign(w[:, 2:3].T) * u_max, rng.integers(0, u_max + 1, (13, k))])
+    exact = (u.astype(object) @ w.astype(object)).astype(np.int64)  # Python integers
+    assert int(exact[0, 0]) == (FLOAT_EXACT - 1) // u_max * u_max and int(exact[1, 2]) == int(exact[0, 0])
+    openblas = np.rint(u.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        mkl = torch.from_numpy(u.astype(np.float64)) @ torch.from_numpy(w.astype(np.float64))
+    finally:
+        torch.set_num_threads(previous)
+    assert np.array_equal(openblas, exact) and np.array_equal(mkl.round().long().numpy(), exact)
