@@ -47,5 +47,8 @@ def test_a_codec_saved_by_an_earlier_aekit_loads_with_the_same_fingerprint_and_s
     assert codec.fingerprint.hex() == meta["fingerprint"]
     data = (DATA / "codec_v3.aek").read_bytes()
     assert codec.decompress_symbols(data).tolist() == meta["symbols"]
-    assert np.array_equal(codec.decompress(data), np.array(meta["reconstruction"], np.float32))
+    # the symbols are exact on every machine; the float decoder may differ in the last bits (another
+    # CPU picks another matmul kernel), so the pixels are compared to a few float32 ULPs
+    expected = np.array(meta["reconstruction"], np.float32)
+    np.testing.assert_allclose(codec.decompress(data), expected, rtol=1e-6, atol=1e-6)
     assert codec.compress(np.array(meta["inputs"], np.float32)) == data
