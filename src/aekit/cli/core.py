@@ -164,14 +164,20 @@ def _register_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
-        "encode", help="write the codes of --data to a .npy, or a .npz (arrays 'codes' and the labels 'y')"
+        "encode",
+        help="write the codes of --data to a .npy, or a .npz (arrays 'codes' and the labels 'y'); of a "
+        "codec, the integer symbols it writes (a photo codec's: one array per photo in a .npz)",
     )
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
     p.add_argument("--out", required=True, type=out_file(".npy", ".npz"), help="codes.npy or codes.npz")
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("reconstruct", help="reconstruct --data: a figure (.png) or an array (.npy)")
+    p = sub.add_parser(
+        "reconstruct",
+        help="reconstruct --data: a figure (.png) or an array (.npy); a codec decodes its real bitstream "
+        "(a photo codec's photos: one array per photo in a .npz)",
+    )
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
     p.add_argument(
@@ -408,7 +414,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from .. import inference
     from ..io import load
+    from .codec_runs import codec_class, encode_codec
 
+    if codec_class(args.model_dir):  # the integer symbols its bitstream carries
+        encode_codec(args)
+        return 0
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
@@ -421,7 +431,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .. import inference, viz
     from ..io import load
+    from .codec_runs import codec_class, reconstruct_codec
 
+    if codec_class(args.model_dir):  # decoded from its real bitstream
+        reconstruct_codec(args)
+        return 0
     model = load(args.model_dir)
     if _n_classes(model) is not None:
         raise ValueError(
