@@ -175,3 +175,16 @@ def test_photos_of_two_sizes_in_one_npy_are_refused_before_the_work(photos, tmp_
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ".npz" in err and "Traceback" not in err, err
         assert not out.exists()
+
+
+def test_evaluate_says_what_it_measured(photos, codec_dir, tmp_path, capsys):
+    """A photo folder has no split: the line names the photos' pixels instead; a data set keeps its split."""
+    assert main(["evaluate", str(pretrained.model_dir(1)), "--data", str(photos)]) == 0
+    line = capsys.readouterr().out
+    assert "split=" not in line and f"data={photos} " in line, line
+    assert f"megapixels={(30 * 40 + 17 * 23) / 1e6:.6g}" in line, line
+    assert main(["evaluate", str(codec_dir), "--data", "digits"]) == 0
+    assert "split=test" in capsys.readouterr().out
+    np.save(tmp_path / "items.npy", load_dataset("digits", split="test")[0][:20])
+    assert main(["evaluate", str(codec_dir), "--data", str(tmp_path / "items.npy")]) == 0
+    assert "split=" not in capsys.readouterr().out  # one file: nothing was chosen

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .common import load_data, say, write_array, write_npz
+from .common import load_data, measured_data, say, write_array, write_npz
 
 
 def codec_class(path: str | os.PathLike) -> str | None:
@@ -72,12 +72,16 @@ def _dense_items(args: argparse.Namespace, codec: Any, limit: int | None) -> tup
 
 
 def evaluate_codec(args: argparse.Namespace) -> dict:
-    """``aekit evaluate`` of a codec: its rate-distortion point on --data from real bitstream bytes."""
-    from ..codec.measure import rd_point
+    """``aekit evaluate`` of a codec: its rate-distortion point on --data from real bitstream bytes, and
+    what it was measured on (the photos' megapixels, or the split of a data set that has one)."""
+    from ..codec.measure import PHOTO_CLASSES, rd_point
 
     codec = load_codec(args.model_dir)
-    result = {"model": type(codec).__name__, **rd_point(codec, codec_items(args, codec))}
-    return result
+    items = codec_items(args, codec)
+    result = {"model": type(codec).__name__, **rd_point(codec, items)}
+    if isinstance(codec, PHOTO_CLASSES):  # what was measured: these photos, of so many pixels (no split)
+        return {**result, "data": args.data, "megapixels": sum(p.shape[0] * p.shape[1] for p in items) / 1e6}
+    return {**result, **measured_data(args)}
 
 
 def plot_codec(args: argparse.Namespace, codec: Any) -> None:

@@ -269,6 +269,11 @@ def check_finite_rows(X: np.ndarray, name: str) -> None:
         )
 
 
+def measured_data(args: argparse.Namespace) -> dict:
+    """``{"data": --data}``, and ``"split"`` where --data has splits to choose from (not a single file)."""
+    return {"data": args.data, **({"split": args.split} if has_split(args.data) else {})}
+
+
 def has_split(spec: str) -> bool:
     """Whether ``--data spec`` names a dataset with a separate test split."""
     return spec in ("digits", "mnist", "fashion-mnist", "kmnist") or Path(spec).is_dir()

@@ -24,6 +24,7 @@ from .common import (
     int_list,
     is_main,
     load_data,
+    measured_data,
     nonnegative_float,
     out_file,
     positive_float,
@@ -395,7 +396,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = reconstruction_metrics(model, X)
         else:
             result = classification_metrics(model, X, y, int(n_classes))
-    result.update(data=args.data, split=args.split)
+        result.update(measured_data(args))
     if args.out:
         write_json(args.out, result)
     if n_classes is None:
@@ -403,7 +404,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     say(
         f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
-        f"on {args.data} {args.split}"
+        f"on {' '.join(map(str, measured_data(args).values()))}"
     )
     say("confusion matrix (rows: true class, columns: predicted):")
     for row in result["confusion_matrix"]:
