@@ -1,5 +1,8 @@
 """Fixtures shared by the whole suite: small seeded data, no network, CPU only."""
 
+import socket
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +20,19 @@ def digits():
     X, y = load_dataset("digits", split="train")
     X_test, y_test = load_dataset("digits", split="test")
     return X, y, X_test, y_test
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the system picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """A function giving a free TCP port on 127.0.0.1 each call (for a server or a rendezvous)."""
+    return _free_port
 
 
 @pytest.fixture(autouse=True)

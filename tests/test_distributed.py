@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,6 @@ SRC = Path(aekit.__file__).resolve().parents[1]
 FIT = dict(
     epochs=4, batch_size=50, lr=3e-3, seed=0, progress=False, device="cpu"
 )  # CPU ranks even beside a GPU
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _data():
@@ -125,9 +118,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
+def two_ranks(tmp_path_factory, free_port):
     out = tmp_path_factory.mktemp("ddp")
-    mp.start_processes(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True, start_method="spawn")
     weights = [load_file(out / f"weights{r}.safetensors") for r in range(2)]
     histories = [json.loads((out / f"history{r}.json").read_text()) for r in range(2)]
     return out, weights, histories
@@ -244,7 +237,7 @@ def _torchrun(tmp_path, *launcher: str, **env):
     return cmd, env
 
 
-def _torchrun_train(tmp_path, nproc: int, **env):
+def _torchrun_train(tmp_path, port: int, nproc: int, **env):
     cmd, env = _torchrun(
         tmp_path,
         "--nnodes",
@@ -254,7 +247,7 @@ def _torchrun_train(tmp_path, nproc: int, **env):
         "--master-addr",
         "127.0.0.1",
         "--master-port",
-        str(_free_port()),
+        str(port),
         **env,
     )
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
@@ -269,12 +262,14 @@ def _check_run(done, run: Path):
 
 
 @pytest.mark.slow
-def test_torchrun_cli(tmp_path):
-    _check_run(_torchrun_train(tmp_path, 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run")  # gloo, CPU ranks
+def test_torchrun_cli(tmp_path, free_port):
+    _check_run(
+        _torchrun_train(tmp_path, free_port(), 2, CUDA_VISIBLE_DEVICES=""), tmp_path / "run"
+    )  # gloo, CPU ranks
 
 
 @pytest.mark.slow
-def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
+def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path, free_port):
     # two "nodes" (two torchrun launchers, one process each) on this machine, joined by a c10d
     # rendezvous as in the README's multi-machine command; the second node's process is global rank 1
     rendezvous = (
@@ -285,7 +280,7 @@ def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
         "--rdzv-backend",
         "c10d",
         "--rdzv-endpoint",
-        f"127.0.0.1:{_free_port()}",
+        f"127.0.0.1:{free_port()}",
         "--rdzv-id",
         "aekit-test",
     )
@@ -307,9 +302,9 @@ def test_torchrun_two_nodes_meet_at_a_rendezvous(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="NCCL needs CUDA GPUs")
-def test_torchrun_cli_nccl(tmp_path):
+def test_torchrun_cli_nccl(tmp_path, free_port):
     # one process per GPU (at most 2): the default device is cuda:LOCAL_RANK and the backend NCCL
-    _check_run(_torchrun_train(tmp_path, min(2, torch.cuda.device_count())), tmp_path / "run")
+    _check_run(_torchrun_train(tmp_path, free_port(), min(2, torch.cuda.device_count())), tmp_path / "run")
 
 
 def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):

@@ -218,7 +218,7 @@ def _load_model(run_dir: Path):
     try:
         from .codec.measure import codec_class, load_codec
 
-        if codec_class(run_dir):  # Codec.load / PhotoCodec.load: the entropy tables are checked too
+        if codec_class(run_dir):  # Codec.load or a photo codec's: the entropy tables are checked too
             return load_codec(run_dir), None
         from . import load
 
@@ -342,13 +342,12 @@ def _is_codec(model: Any) -> bool:
 def _codec_measures(codec: Any, X: Any, rd: dict[str, list]) -> str:
     """A codec's rate-distortion point on ``X`` (added to ``rd``) and its reconstructions through the
     bitstream, as HTML (a note when they cannot be measured)."""
-    from .codec.measure import draw_reconstructions, rd_point
-    from .codec.photo import PhotoCodec
+    from .codec.measure import PHOTO_CLASSES, draw_reconstructions, rd_point
 
     if not codec.updated:
         return _note("a codec without entropy tables (a training checkpoint; its export/ folder has them)")
     try:
-        if not isinstance(codec, PhotoCodec):
+        if not isinstance(codec, PHOTO_CLASSES):
             X = np.asarray(X, dtype=np.float32)
             X = X.reshape(len(X), *codec.input_shape)
         point = rd_point(codec, X)

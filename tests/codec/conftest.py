@@ -1,6 +1,5 @@
 """Shared fixtures for the codec tests: one tiny codec trained on the embedded digits."""
 
-import socket
 import threading
 import time
 
@@ -70,19 +69,13 @@ def identity_codec():
     return make
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def live_server(codec_dir):
+def live_server(codec_dir, free_port):
     import uvicorn
 
     from aekit.codec import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")
     )

@@ -162,7 +162,7 @@ def test_serve_limits_are_checked_in_one_line(codec_dir, capsys, no_uvicorn, fla
     _one_line_error(capsys, *words)
 
 
-def test_serve_passes_its_limits_to_the_app_and_the_server(codec_dir, monkeypatch):
+def test_serve_passes_its_limits_to_the_app_and_the_server(codec_dir, monkeypatch, free_port):
     """The flags reach create_app (memory, items, body timeout) and uvicorn (header deadline, connections)."""
     import uvicorn
 
@@ -175,9 +175,7 @@ def test_serve_passes_its_limits_to_the_app_and_the_server(codec_dir, monkeypatc
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
     flags = ["--max-memory-mib", "64", "--max-items", "99", "--body-timeout", "2", "--header-timeout", "3"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
+    port = str(free_port())
     assert main(["serve", "--model", str(codec_dir), "--port", port, *flags, "--max-connections", "7"]) == 0
     config = seen["config"]
     assert config.http.keywords == {"header_timeout": 3.0, "max_connections": 7}

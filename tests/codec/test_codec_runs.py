@@ -124,3 +124,67 @@ def test_a_training_checkpoint_without_tables_points_at_its_export(codec_dir, tm
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "without entropy tables" in err and str(run / "export") in err, err
     assert "export/ folder has them" in build_report(run, X=np.zeros((2, 64), np.float32))
+
+
+def test_encode_and_reconstruct_a_dense_codec_through_its_bitstream(codec_dir, digits_test, tmp_path, capsys):
+    codec = Codec.load(codec_dir)
+    codes = tmp_path / "codes.npz"
+    assert main(["-q", "encode", str(codec_dir), "--data", "digits", "--out", str(codes)]) == 0
+    with np.load(codes) as z:
+        np.testing.assert_array_equal(z["codes"], codec.decompress_symbols(codec.compress(digits_test)))
+        assert len(z["y"]) == len(digits_test)
+    recon = tmp_path / "recon.npy"
+    assert main(["-q", "reconstruct", str(codec_dir), "--data", "digits", "--out", str(recon)]) == 0
+    np.testing.assert_array_equal(np.load(recon), codec.decompress(codec.compress(digits_test)))
+    figure = tmp_path / "recon.png"
+    assert main(["-q", "reconstruct", str(codec_dir), "--data", "digits", "--out", str(figure)]) == 0
+    assert Image.open(figure).size[0] > 100
+
+
+@pytest.mark.parametrize("family", ["factorized", "hyperprior"])
+def test_encode_and_reconstruct_a_photo_codec(family, photos, tmp_path, capsys):
+    """Each photo's symbols ŷ and its decoded photo, keyed by file name: those of its real stream."""
+    from aekit.codec.photo_codecs import load_photo_codec
+
+    model = pretrained.model_dir(1, family)
+    codec = load_photo_codec(model)
+    codes, recon = tmp_path / "codes.npz", tmp_path / "recon.npz"
+    assert main(["-q", "encode", str(model), "--data", str(photos), "--out", str(codes)]) == 0
+    assert main(["-q", "reconstruct", str(model), "--data", str(photos), "--out", str(recon)]) == 0
+    with np.load(codes) as c, np.load(recon) as r:
+        assert sorted(c) == sorted(r) == ["a.png", "b.png"]
+        for name in ("a.png", "b.png"):
+            stream = codec.compress(np.asarray(Image.open(photos / name)))
+            symbols, height, width = codec.decompress_symbols(stream)  # (M, h, w), or (h·w, M) factorized
+            shape = (codec.M, -(-height // 16), -(-width // 16))
+            assert c[name].shape == shape
+            np.testing.assert_array_equal(c[name], symbols if symbols.ndim == 3 else symbols.T.reshape(shape))
+            np.testing.assert_array_equal(r[name], codec.decompress(stream))
+    assert main(["-q", "evaluate", str(model), "--data", str(photos), "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["model"] == type(codec).__name__
+    one = tmp_path / "a.npy"
+    assert main(["-q", "reconstruct", str(model), "--data", str(photos / "a.png"), "--out", str(one)]) == 0
+    assert np.load(one).shape == (30, 40, 3) and np.load(one).dtype == np.uint8
+
+
+def test_photos_of_two_sizes_in_one_npy_are_refused_before_the_work(photos, tmp_path, capsys):
+    model = str(pretrained.model_dir(1))
+    for command in ("encode", "reconstruct"):
+        out = tmp_path / f"{command}.npy"
+        assert main([command, model, "--data", str(photos), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ".npz" in err and "Traceback" not in err, err
+        assert not out.exists()
+
+
+def test_evaluate_says_what_it_measured(photos, codec_dir, tmp_path, capsys):
+    """A photo folder has no split: the line names the photos' pixels instead; a data set keeps its split."""
+    assert main(["evaluate", str(pretrained.model_dir(1)), "--data", str(photos)]) == 0
+    line = capsys.readouterr().out
+    assert "split=" not in line and f"data={photos} " in line, line
+    assert f"megapixels={(30 * 40 + 17 * 23) / 1e6:.6g}" in line, line
+    assert main(["evaluate", str(codec_dir), "--data", "digits"]) == 0
+    assert "split=test" in capsys.readouterr().out
+    np.save(tmp_path / "items.npy", load_dataset("digits", split="test")[0][:20])
+    assert main(["evaluate", str(codec_dir), "--data", str(tmp_path / "items.npy")]) == 0
+    assert "split=" not in capsys.readouterr().out  # one file: nothing was chosen

@@ -188,9 +188,8 @@ def test_cli_trains_a_conv_codec_and_resumes(tmp_path, one_thread, capsys):
 
 
 @pytest.mark.slow
-def test_torchrun_trains_a_conv_codec_on_two_cpu_ranks(tmp_path):
+def test_torchrun_trains_a_conv_codec_on_two_cpu_ranks(tmp_path, free_port):
     import os
-    import socket
     import subprocess
     import sys
     from pathlib import Path
@@ -199,9 +198,7 @@ def test_torchrun_trains_a_conv_codec_on_two_cpu_ranks(tmp_path):
     photos.mkdir()
     for i in range(2):
         Image.fromarray(np.roll(tiny_photo(), 5 * i, axis=0)).save(photos / f"p{i}.png")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     src = Path(__file__).resolve().parents[2] / "src"
     env = dict(
         os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", CUDA_VISIBLE_DEVICES=""

@@ -4,7 +4,6 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -73,15 +72,9 @@ def test_docs_renders_offline_in_headless_chromium(live_server, tmp_path):
     assert pixels.mean() > 180 and pixels.std() > 20  # a white page with text on it, not blank
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(codec_dir, *extra: str) -> tuple[str, str]:
-    """Run `aekit serve` in a process, GET /healthz once it answers, stop it with Ctrl+C: (stdout, stderr)."""
-    port = _free_port()
+def _serve(codec_dir, port: int, *extra: str) -> tuple[str, str]:
+    """Run `aekit serve` on ``port`` in a process, GET /healthz once it answers, stop it with Ctrl+C:
+    (stdout, stderr)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     argv = [sys.executable, "-m", "aekit", "serve", "--model", str(codec_dir), "--port", str(port), *extra]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -107,7 +100,9 @@ def _serve(codec_dir, *extra: str) -> tuple[str, str]:
     ("quiet", "argv", "level"),
     [([], [], "info"), (["-q"], [], "warning"), ([], ["--log-level", "debug"], "debug")],
 )
-def test_serve_says_where_it_listens_with_an_access_log(codec_dir, monkeypatch, capsys, quiet, argv, level):
+def test_serve_says_where_it_listens_with_an_access_log(
+    codec_dir, monkeypatch, capsys, free_port, quiet, argv, level
+):
     import uvicorn
 
     seen = {}
@@ -116,7 +111,7 @@ def test_serve_says_where_it_listens_with_an_access_log(codec_dir, monkeypatch, 
         seen.update(config=server.config, address=sockets[0].getsockname())
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
-    port = _free_port()
+    port = free_port()
     assert main([*quiet, "serve", "--model", str(codec_dir), "--port", str(port), *argv]) == 0
     assert seen["address"] == ("127.0.0.1", port)
     assert seen["config"].access_log and seen["config"].log_level == level
@@ -125,16 +120,16 @@ def test_serve_says_where_it_listens_with_an_access_log(codec_dir, monkeypatch, 
 
 
 @pytest.mark.slow
-def test_serve_prints_its_address_and_logs_requests(codec_dir):
-    out, _ = _serve(codec_dir)
+def test_serve_prints_its_address_and_logs_requests(codec_dir, free_port):
+    out, _ = _serve(codec_dir, free_port())
     assert '"GET /healthz HTTP/1.1" 200' in out  # the access log
-    out, _ = _serve(codec_dir, "--log-level", "warning")
+    out, _ = _serve(codec_dir, free_port(), "--log-level", "warning")
     assert "GET /healthz" not in out
 
 
 @pytest.mark.slow
-def test_serve_with_two_workers(codec_dir):
-    out, err = _serve(codec_dir, "--workers", "2")
+def test_serve_with_two_workers(codec_dir, free_port):
+    out, err = _serve(codec_dir, free_port(), "--workers", "2")
     assert "2 worker(s)" in out and '"GET /healthz HTTP/1.1" 200' in out
     assert err.count("Started server process") == 2, err
 

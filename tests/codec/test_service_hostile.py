@@ -22,16 +22,10 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def strict_server(codec_dir):
+def strict_server(codec_dir, free_port):
     """A server with short timeouts (0.5 s headers, 0.5 s bodies) and at most 8 connections."""
-    port = _free_port()
+    port = free_port()
     app = create_app([codec_dir], body_timeout=0.5)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="critical", **server_options(0.5, max_connections=8)
@@ -163,9 +157,9 @@ def _forged(codec) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from Linux /proc")
-def test_concurrent_forged_streams_stay_within_the_memory_budget(codec_dir, codec):
+def test_concurrent_forged_streams_stay_within_the_memory_budget(codec_dir, codec, free_port):
     budget_mib = 128
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "aekit", "-q", "serve", "--model", str(codec_dir), "--port", str(port)]
     command += ["--max-memory-mib", str(budget_mib), "--max-items", "65536"]
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}

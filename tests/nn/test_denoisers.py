@@ -130,6 +130,30 @@ def test_tiles_give_the_whole_image_result_when_they_cover_the_receptive_field()
         denoise(model, image, tile=8, overlap=4)
 
 
+def test_tiles_are_the_windows_of_aekit_tiles_each_cropped_to_its_box():
+    """denoise() runs the model on the windows of :func:`aekit.tiles.windows` (boxes of tile − 2·overlap)
+    and keeps each box: exactly the model's output on that window, cropped."""
+    from aekit.tiles import windows
+
+    torch.manual_seed(0)
+    model = ConvDenoiser(1, (8,), depth=1).eval()
+    image = np.random.default_rng(1).random((1, 40, 50), dtype=np.float32)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _, args: seen.append(tuple(args[0].shape[-2:])))
+    try:
+        tiled = denoise(model, image, tile=16, overlap=4)
+    finally:
+        hook.remove()
+    tiles = windows(40, 50, 16 - 2 * 4, 4)
+    assert seen == [(b - t, r - left) for t, left, b, r in (w.window for w in tiles)]
+    with torch.inference_mode():
+        for w in tiles:
+            (top, left, bottom, right), (t0, l0, t1, l1) = w.box, w.window
+            est = model(torch.from_numpy(image[None, :, t0:t1, l0:l1].copy()))[0].numpy()
+            box = est[:, top - t0 : bottom - t0, left - l0 : right - l0]
+            np.testing.assert_allclose(tiled[:, top:bottom, left:right], box, rtol=0, atol=1e-6)
+
+
 def test_patch_batches_are_crops_of_the_images_flipped_and_rotated():
     image = np.arange(3 * 20 * 30, dtype=np.int64).reshape(3, 20, 30) % 256
     images = [image.astype(np.uint8), (255 - image).astype(np.uint8)]

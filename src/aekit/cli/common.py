@@ -269,6 +269,11 @@ def check_finite_rows(X: np.ndarray, name: str) -> None:
         )
 
 
+def measured_data(args: argparse.Namespace) -> dict:
+    """``{"data": --data}``, and ``"split"`` where --data has splits to choose from (not a single file)."""
+    return {"data": args.data, **({"split": args.split} if has_split(args.data) else {})}
+
+
 def has_split(spec: str) -> bool:
     """Whether ``--data spec`` names a dataset with a separate test split."""
     return spec in ("digits", "mnist", "fashion-mnist", "kmnist") or Path(spec).is_dir()
@@ -309,14 +314,24 @@ def write_array(
     from ..io import atomic_path
 
     path = Path(path)
-    buffer = _io.BytesIO()
     if path.suffix.lower() == ".npz":
-        arrays: dict[str, Any] = {key: X} if y is None else {key: X, "y": y}
-        np.savez(buffer, **arrays)
-    elif path.suffix.lower() == ".npy":
-        np.save(buffer, X, allow_pickle=False)
-    else:
+        return write_npz(path, {key: X} if y is None else {key: X, "y": y})
+    if path.suffix.lower() != ".npy":
         raise ValueError(f"output must end in .npy or .npz, got {os.fspath(path)!r}")
+    buffer = _io.BytesIO()
+    np.save(buffer, X, allow_pickle=False)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return path
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, Any]) -> Path:
+    """Save the named ``arrays`` as one ``.npz`` atomically."""
+    from ..io import atomic_path
+
+    path = Path(path)
+    buffer = _io.BytesIO()
+    np.savez(buffer, **arrays)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return path

@@ -24,6 +24,7 @@ from .common import (
     int_list,
     is_main,
     load_data,
+    measured_data,
     nonnegative_float,
     out_file,
     positive_float,
@@ -164,14 +165,20 @@ def _register_checkpoint_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
-        "encode", help="write the codes of --data to a .npy, or a .npz (arrays 'codes' and the labels 'y')"
+        "encode",
+        help="write the codes of --data to a .npy, or a .npz (arrays 'codes' and the labels 'y'); of a "
+        "codec, the integer symbols it writes (a photo codec's: one array per photo in a .npz)",
     )
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
     p.add_argument("--out", required=True, type=out_file(".npy", ".npz"), help="codes.npy or codes.npz")
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("reconstruct", help="reconstruct --data: a figure (.png) or an array (.npy)")
+    p = sub.add_parser(
+        "reconstruct",
+        help="reconstruct --data: a figure (.png) or an array (.npy); a codec decodes its real bitstream "
+        "(a photo codec's photos: one array per photo in a .npz)",
+    )
     p.add_argument("model_dir", metavar="DIR")
     add_data_arguments(p)
     p.add_argument(
@@ -389,7 +396,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = reconstruction_metrics(model, X)
         else:
             result = classification_metrics(model, X, y, int(n_classes))
-    result.update(data=args.data, split=args.split)
+        result.update(measured_data(args))
     if args.out:
         write_json(args.out, result)
     if n_classes is None:
@@ -397,7 +404,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     say(
         f"error rate {result['error_pct']:.2f}% ({round(result['error_rate'] * result['n'])} of {result['n']}) "
-        f"on {args.data} {args.split}"
+        f"on {' '.join(map(str, measured_data(args).values()))}"
     )
     say("confusion matrix (rows: true class, columns: predicted):")
     for row in result["confusion_matrix"]:
@@ -408,7 +415,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     from .. import inference
     from ..io import load
+    from .codec_runs import codec_class, encode_codec
 
+    if codec_class(args.model_dir):  # the integer symbols its bitstream carries
+        encode_codec(args)
+        return 0
     model = load(args.model_dir)
     X, y = load_data(args, flatten=_flat_input(model))
     codes = inference.encode(model, X)
@@ -421,7 +432,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .. import inference, viz
     from ..io import load
+    from .codec_runs import codec_class, reconstruct_codec
 
+    if codec_class(args.model_dir):  # decoded from its real bitstream
+        reconstruct_codec(args)
+        return 0
     model = load(args.model_dir)
     if _n_classes(model) is not None:
         raise ValueError(

@@ -27,26 +27,20 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import io, registry
-from ..errors import BitstreamError, CheckpointError
-from ..nn.base import AEModule
+from .. import registry
+from ..errors import BitstreamError
 from . import files, pixels, tiling
-from .bottleneck import EntropyBottleneck, check_table_width
-from .export import export_onnx
+from .bottleneck import check_table_width
 from .gaussian import LEVELS, GaussianConditional
 from .hyper_message import HYPER_STRIDE, HyperTables, decode_hyper, encode_hyper, hyper_symbols
 from .hyper_synthesis import HyperSynthesis
-from .model import check_lmbda, check_quantizer
-from .networks_conv import analysis, check_widths, synthesis
-from .photo import numpy_runner
-from .tabulated import Tabulated
+from .photo_base import ConvPhotoCodec
 
 __all__ = ["HyperpriorCodec", "hyper_analysis", "pad_for_hyper"]
 
@@ -80,7 +74,7 @@ def pad_for_hyper(y: torch.Tensor) -> torch.Tensor:
 
 
 @registry.register
-class HyperpriorCodec(Tabulated, AEModule):
+class HyperpriorCodec(ConvPhotoCodec):
     """A scale-hyperprior codec for photos of any size (RGB or grayscale), bit-exact across machines.
 
     Parameters
@@ -98,7 +92,7 @@ class HyperpriorCodec(Tabulated, AEModule):
         Columns of the scale tables' buffer (0 before :meth:`update`).
     """
 
-    unit_interval = True
+    tables_what = "the entropy tables or h_s"
 
     def __init__(
         self,
@@ -114,38 +108,16 @@ class HyperpriorCodec(Tabulated, AEModule):
         table_width: int = 0,
         scale_table_width: int = 0,
     ):
-        super().__init__()
-        check_widths(channels, N, M)
-        check_lmbda(lmbda)
-        check_quantizer(quantizer)
-        check_table_width(table_width)
         check_table_width(scale_table_width)
-        self.channels, self.N, self.M = channels, N, M
-        self.input_shape = (channels, None, None)
-        self.lmbda = float(lmbda)
-        self.quantizer = quantizer
-        self.g_a = analysis(channels, N, M)
-        self.g_s = synthesis(channels, N, M)
+        super().__init__(
+            channels, N, M, prior_channels=N, lmbda=lmbda, quantizer=quantizer, components=components,
+            precision=precision, tail_mass=tail_mass, table_width=table_width,
+            scale_table_width=scale_table_width,
+        )  # fmt: skip
         self.h_a = hyper_analysis(N, M)
         self.h_s = HyperSynthesis(N, M, LEVELS)
-        self.entropy_bottleneck = EntropyBottleneck(
-            N, components, precision=precision, tail_mass=tail_mass, table_width=table_width
-        )
         self.gaussian = GaussianConditional(LEVELS, precision=precision, table_width=scale_table_width)
-        self._fingerprint: bytes | None = None
         self._hyper_tables: HyperTables | None = None
-        self._set_config(
-            channels=channels,
-            N=N,
-            M=M,
-            lmbda=self.lmbda,
-            quantizer=quantizer,
-            components=components,
-            precision=precision,
-            tail_mass=float(tail_mass),
-            table_width=table_width,
-            scale_table_width=scale_table_width,
-        )
 
     # ------------------------------------------------------------------ training objective
     def rate_distortion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,15 +140,6 @@ class HyperpriorCodec(Tabulated, AEModule):
         mse = (x_hat - x).pow(2).mean()
         bpp = bits / (len(x) * x.shape[2] * x.shape[3])
         return mse, bpp
-
-    def loss(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-        """L = λ·255²·MSE + bpp over the batch."""
-        mse, bpp = self.rate_distortion(x)
-        return self.lmbda * 255**2 * mse + bpp
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x̂ = g_s(round(g_a(x))) for x (B, C, H, W), sides multiples of 16."""
-        return self.g_s(torch.round(self.g_a(x)))
 
     # ------------------------------------------------------------------ tables
     def update(self) -> HyperpriorCodec:
@@ -228,10 +191,9 @@ class HyperpriorCodec(Tabulated, AEModule):
         """``(y (M, h, w), z (N, hz, wz))`` of one photo, g_a run by tiles of ``tile`` pixels with context
         (:mod:`aekit.codec.tiling`: the same y as all at once, in bounded memory; 0: all at once); h_a
         runs on the whole y, 256 times smaller than the photo."""
-        self.eval()
         image = pixels.as_image(image, self.channels)
         h, w = pixels.latent_size(*image.shape[:2])
-        flat = tiling.analyse(numpy_runner(self.g_a, self.device), image, tile)  # (h·w, M)
+        flat = tiling.analyse(self._run(self.g_a), image, tile)  # (h·w, M)
         y = torch.from_numpy(np.ascontiguousarray(flat.T.reshape(1, -1, h, w))).to(self.device)
         z = self.h_a(torch.abs(pad_for_hyper(y)))
         return y[0].cpu().numpy(), z[0].cpu().numpy()
@@ -269,9 +231,8 @@ class HyperpriorCodec(Tabulated, AEModule):
     ) -> np.ndarray:
         """x̂ = g_s(ŷ) as uint8 (H, W, C), cropped, for ŷ (M, h, w) of an H×W photo, by tiles of
         ``tile`` pixels with context (:mod:`aekit.codec.tiling`; 0: all at once)."""
-        self.eval()
         code = np.ascontiguousarray(np.asarray(symbols).reshape(len(symbols), -1).T)  # (h·w, M)
-        return tiling.synthesise(numpy_runner(self.g_s, self.device), code, height, width, tile)
+        return tiling.synthesise(self._run(self.g_s), code, height, width, tile)
 
     def decompress(self, data: bytes, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
         """The photo (uint8 (H, W, C)) of a stream made by this codec (BitstreamError if corrupt),
@@ -290,21 +251,6 @@ class HyperpriorCodec(Tabulated, AEModule):
     def checkpoint_args(self) -> dict:
         return {**super().checkpoint_args(), "scale_table_width": int(self.gaussian.table_freqs.shape[1])}
 
-    def save(
-        self,
-        path: str | os.PathLike,
-        *,
-        history: dict | None = None,
-        extra: dict | None = None,
-        export: bool = False,
-    ) -> Path:
-        """Checkpoint directory; with ``export`` (and tables) also the device files (:meth:`export`)."""
-        with io.transaction():
-            path = io.save(self, path, history=history, extra=extra)
-            if export and self.updated:
-                self.export(path)
-        return path
-
     def export(self, directory: str | os.PathLike) -> Path:
         """Write ``encoder.onnx`` (g_a), ``hyper_encoder.onnx`` (h_a of |y| padded to multiples of 4),
         ``decoder.onnx`` (g_s), ``hyper_synthesis.safetensors`` (h_s as int64) and ``codec.json``
@@ -312,24 +258,8 @@ class HyperpriorCodec(Tabulated, AEModule):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tables = self.hyper_tables
-        device, training = self.device, self.training
-        free = {0: "n", 2: "h", 3: "w"}
-        try:
-            self.to("cpu").eval()
-            encoder = export_onnx(
-                self.g_a, (self.channels, 32, 48), directory / files.ENCODER_FILE,
-                names=("x", "y"), dynamic_axes={"x": free, "y": free},
-            )  # fmt: skip
-            hyper = export_onnx(
-                _HyperEncoder(self.h_a), (self.M, 4, 8), directory / files.HYPER_ENCODER_FILE,
-                names=("y", "z"), dynamic_axes={"y": free, "z": free},
-            )  # fmt: skip
-            decoder = export_onnx(
-                self.g_s, (self.M, 2, 3), directory / files.DECODER_FILE,
-                names=("y", "x"), dynamic_axes={"y": free, "x": free},
-            )  # fmt: skip
-        finally:
-            self.to(device).train(training)
+        hyper_encoder = (_HyperEncoder(self.h_a), (self.M, 4, 8), files.HYPER_ENCODER_FILE, ("y", "z"))
+        encoder, decoder, hyper = self._export_onnx(directory, hyper_encoder)
         net = files.write_integer_net(directory, tables.net)
         config = files.hyper_device_config(
             fingerprint=self.fingerprint,
@@ -339,31 +269,11 @@ class HyperpriorCodec(Tabulated, AEModule):
         )
         return files.write(directory, config)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu") -> HyperpriorCodec:
-        """Load a hyperprior codec saved by :meth:`save` (no unpickling; sizes checked first)."""
-        config = io.read_config(path)
-        if config.get("class") != cls.__name__:
-            raise CheckpointError(f"{path} holds a {config.get('class')!r}, not a {cls.__name__}")
-        args = config.get("args")
-        if not isinstance(args, dict):
-            raise CheckpointError(f"{path}: config.json has no constructor arguments")
-        try:
-            check_widths(args.get("channels"), args.get("N"), args.get("M"))
-        except ValueError as err:
-            raise CheckpointError(f"{path}: {err}") from None
-        model = cast(HyperpriorCodec, io.load(path, device=device))
-        if model.entropy_bottleneck.table_lengths.any():
-            try:
-                model.entropy_bottleneck.read_tables()
-                model.gaussian.tables()
-                model.hyper_tables  # noqa: B018 (h_s as integers: refused if it could overflow)
-            except ValueError as err:
-                raise CheckpointError(f"{path}: the entropy tables or h_s are corrupted: {err}") from None
-        return model
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def check_tables(self) -> None:
+        """Read z's tables and the scale tables, and take h_s as integers (refused if it could overflow)."""
+        super().check_tables()
+        self.gaussian.tables()
+        self.hyper_tables  # noqa: B018
 
     def latent_count(self, height: int, width: int) -> int:
         """Symbols of an H×W photo: M·h·w of y plus N·hz·wz of z."""

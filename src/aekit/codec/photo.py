@@ -18,40 +18,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import torch
 
 from .. import io, registry
-from ..errors import CheckpointError
-from ..nn.base import AEModule
 from . import files, pixels, tiling
-from .bottleneck import EntropyBottleneck, check_table_width
-from .export import export_onnx
 from .message import decode_photo, encode_photo
-from .model import check_lmbda, check_quantizer
-from .networks_conv import analysis, check_widths, synthesis
-from .tabulated import Tabulated
+from .photo_base import ConvPhotoCodec, numpy_runner
 
 __all__ = ["PhotoCodec", "numpy_runner"]
 
 
-def numpy_runner(net: torch.nn.Module, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
-    """``net`` as numpy float32 -> numpy float32 on ``device``, without gradients: the form in which
-    :mod:`aekit.codec.tiling` runs g_a and g_s tile by tile."""
-
-    @torch.no_grad()
-    def run(a: np.ndarray) -> np.ndarray:
-        return net(torch.from_numpy(a).to(device)).cpu().numpy()
-
-    return run
-
-
 @registry.register
-class PhotoCodec(Tabulated, AEModule):
+class PhotoCodec(ConvPhotoCodec):
     """A convolutional codec for photos of any size (RGB or grayscale).
 
     Parameters
@@ -68,8 +49,6 @@ class PhotoCodec(Tabulated, AEModule):
     components, precision, tail_mass, table_width : as :class:`aekit.codec.Codec`.
     """
 
-    unit_interval = True
-
     def __init__(
         self,
         channels: int = 3,
@@ -83,32 +62,10 @@ class PhotoCodec(Tabulated, AEModule):
         tail_mass: float = 1e-6,
         table_width: int = 0,
     ):
-        super().__init__()
-        check_widths(channels, N, M)
-        check_lmbda(lmbda)
-        check_quantizer(quantizer)
-        check_table_width(table_width)
-        self.channels, self.N, self.M = channels, N, M
-        self.input_shape = (channels, None, None)
-        self.lmbda = float(lmbda)
-        self.quantizer = quantizer
-        self.g_a = analysis(channels, N, M)
-        self.g_s = synthesis(channels, N, M)
-        self.entropy_bottleneck = EntropyBottleneck(
-            M, components, precision=precision, tail_mass=tail_mass, table_width=table_width
-        )
-        self._fingerprint: bytes | None = None
-        self._set_config(
-            channels=channels,
-            N=N,
-            M=M,
-            lmbda=self.lmbda,
-            quantizer=quantizer,
-            components=components,
-            precision=precision,
-            tail_mass=float(tail_mass),
-            table_width=table_width,
-        )
+        super().__init__(
+            channels, N, M, prior_channels=M, lmbda=lmbda, quantizer=quantizer, components=components,
+            precision=precision, tail_mass=tail_mass, table_width=table_width,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ training objective
     def rate_distortion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,21 +85,7 @@ class PhotoCodec(Tabulated, AEModule):
         bpp = bits.sum() / (len(x) * x.shape[2] * x.shape[3])
         return mse, bpp
 
-    def loss(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-        """L = λ·255²·MSE + bpp over the batch."""
-        mse, bpp = self.rate_distortion(x)
-        return self.lmbda * 255**2 * mse + bpp
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x̂ = g_s(round(g_a(x))) for x (B, C, H, W), sides multiples of 16 (without the table clamp)."""
-        return self.g_s(torch.round(self.g_a(x)))
-
     # ------------------------------------------------------------------ coding
-    def _run(self, net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-        """``net`` as numpy float32 -> numpy float32, on the codec's device, in eval mode."""
-        self.eval()
-        return numpy_runner(net, self.device)
-
     def latents(self, image: object, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
         """y = g_a(x) of one photo (uint8 (H, W, C), or floats in [0, 1]) as float32 (h·w, M),
         by tiles of ``tile`` pixels with context (:mod:`aekit.codec.tiling`; 0: all at once)."""
@@ -180,42 +123,13 @@ class PhotoCodec(Tabulated, AEModule):
         return float(self.tables.bits(self.tables.quantize(self.latents(image))).sum())
 
     # ------------------------------------------------------------------ files
-    def save(
-        self,
-        path: str | os.PathLike,
-        *,
-        history: dict | None = None,
-        extra: dict | None = None,
-        export: bool = False,
-    ) -> Path:
-        """Checkpoint directory (config.json + model.safetensors; the tables are buffers in the weights);
-        with ``export`` (and tables) also encoder.onnx, decoder.onnx and codec.json (:meth:`export`)."""
-        with io.transaction():
-            path = io.save(self, path, history=history, extra=extra)
-            if export and self.updated:
-                self.export(path)
-        return path
-
     def export(self, directory: str | os.PathLike) -> Path:
         """Write the two halves as ONNX into ``directory`` — ``encoder.onnx`` (g_a, the phone's:
         x (N, C, H, W) -> y (N, M, H/16, W/16)) and ``decoder.onnx`` (g_s, the cloud's) — and
         ``codec.json`` (tables, fingerprint, both files' SHA-256); returns codec.json's path."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        device, training = self.device, self.training
-        free = {0: "n", 2: "h", 3: "w"}
-        try:
-            self.to("cpu").eval()
-            encoder = export_onnx(
-                self.g_a, (self.channels, 32, 48), directory / files.ENCODER_FILE,
-                names=("x", "y"), dynamic_axes={"x": free, "y": free},
-            )  # fmt: skip
-            decoder = export_onnx(
-                self.g_s, (self.M, 2, 3), directory / files.DECODER_FILE,
-                names=("y", "x"), dynamic_axes={"y": free, "x": free},
-            )  # fmt: skip
-        finally:
-            self.to(device).train(training)
+        encoder, decoder = self._export_onnx(directory)
         config = files.photo_device_config(
             fingerprint=self.fingerprint,
             tables=self.tables,
@@ -226,31 +140,6 @@ class PhotoCodec(Tabulated, AEModule):
             decoder_sha256=io.sha256_file(decoder),
         )
         return files.write(directory, config)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu") -> PhotoCodec:
-        """Load a photo codec saved by :meth:`save` (no unpickling; sizes checked first)."""
-        config = io.read_config(path)
-        if config.get("class") != cls.__name__:
-            raise CheckpointError(f"{path} holds a {config.get('class')!r}, not a {cls.__name__}")
-        args = config.get("args")
-        if not isinstance(args, dict):
-            raise CheckpointError(f"{path}: config.json has no constructor arguments")
-        try:
-            check_widths(args.get("channels"), args.get("N"), args.get("M"))
-        except ValueError as err:
-            raise CheckpointError(f"{path}: {err}") from None
-        model = cast(PhotoCodec, io.load(path, device=device))  # its class is checked above
-        eb = model.entropy_bottleneck
-        if eb.table_lengths.any():
-            try:
-                eb.read_tables()
-            except ValueError as err:
-                raise CheckpointError(f"{path}: the entropy tables are corrupted: {err}") from None
-        return model
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def latent_count(self, height: int, width: int) -> int:
         """Symbols of an H×W photo: M·⌈H/16⌉·⌈W/16⌉."""

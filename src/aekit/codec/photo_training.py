@@ -36,7 +36,7 @@ from .hyperprior import HyperpriorCodec
 from .model import check_lmbda
 from .photo import PhotoCodec
 
-__all__ = ["PhotoSet", "train_photo_codec", "IMAGE_SUFFIXES"]
+__all__ = ["PhotoSet", "photo_files", "train_photo_codec", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 MAX_PHOTOS = 1 << 16
@@ -65,15 +65,7 @@ class PhotoSet:
         cls, directory: str | os.PathLike, channels: int = 3, *, limit: int | None = None
     ) -> PhotoSet:
         """Decode every image file of ``directory`` (sorted by name; ``limit`` of them) once."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise FileNotFoundError(f"{directory}: no such directory of photos")
-        names = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:MAX_PHOTOS]
-        if limit is not None:
-            names = names[:limit]
-        if not names:
-            raise DataError(f"{directory} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-        return cls([pixels.read_image(p, channels) for p in names])
+        return cls([pixels.read_image(p, channels) for p in photo_files(directory, limit=limit)])
 
     def __len__(self) -> int:
         return len(self.images)
@@ -95,6 +87,19 @@ class PhotoSet:
                 window = window[::-1]
             out[b] = window
         return out.transpose(0, 3, 1, 2)
+
+
+def photo_files(directory: str | os.PathLike, *, limit: int | None = None) -> list[Path]:
+    """The image files of ``directory``, sorted by name (at most ``limit``, and :data:`MAX_PHOTOS`)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such directory of photos")
+    names = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:MAX_PHOTOS]
+    if limit is not None:
+        names = names[:limit]
+    if not names:
+        raise DataError(f"{directory} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return names
 
 
 def train_photo_codec(

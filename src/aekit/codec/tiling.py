@@ -1,15 +1,12 @@
-"""Fully convolutional transforms run over large photos tile by tile, with context: bounded memory, no seams.
+"""The photo codec's transforms run over large photos tile by tile, with context: bounded memory, no seams.
 
-A fully convolutional network f of overall scale r (output samples per input sample along a side:
-1/16 for g_a, 16 for g_s) computes each output sample from the inputs within a radius ρ of it
-(its receptive field). So f(x) can be computed by tiles: cut the input into tiles of side T
-(a multiple of the stride a, so every tile starts on the same phase of the strides as in the whole
-computation), run f on each tile **extended by a margin m ≥ ρ** (a multiple of a) on every side where
-the input goes on, and keep only the output of the tile itself. Each kept output sample then sees
-exactly the inputs it sees in f(x) — zero padding happens only at the input's own borders, as in the
-whole computation — so the result is f(x) up to the order of float additions: no seams, nothing added
-to the stream, and the stream does not depend on the tiling (one side may tile, the other not).
-Peak memory is that of f on one (T + 2m)² window plus the output, instead of f on the whole photo.
+g_a (scale r = 1/16) and g_s (r = 16) are fully convolutional, so they run through the tiles with
+context of :func:`aekit.tiles.tiled`: tiles of side T on the strides' phase (T and the margin m
+multiples of the stride a), each computed over its window grown by m ≥ ρ (the receptive field's
+radius) and cropped back. With m ≥ ρ each kept output sample sees exactly the inputs it sees in
+f(x), so the result is f(x) up to the order of float additions: no seams, nothing added to the
+stream, and the stream does not depend on the tiling (one side may tile, the other not). Peak memory
+is that of f on one (T + 2m)² window plus the output, instead of f on the whole photo.
 
 For the photo codec (:mod:`aekit.codec.networks_conv`, four 5×5 layers of stride 2):
 
@@ -28,12 +25,12 @@ torch codec and the torch-free device halves. Needs numpy only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 
+from ..tiles import Window, tiled, windows
 from . import pixels
 
 __all__ = [
@@ -54,7 +51,6 @@ SYNTHESIS_MARGIN = 2  # code positions of context around a g_s tile (pixels of p
 MIN_TILE = 2 * pixels.STRIDE
 
 Array = np.ndarray
-Box = tuple[int, int, int, int]  # top, left, bottom, right (bottom and right exclusive)
 
 
 def check_tile(tile: object) -> int:
@@ -67,79 +63,6 @@ def check_tile(tile: object) -> int:
             f"tile must be 0 (no tiling) or a multiple of {pixels.STRIDE} pixels, at least {MIN_TILE}; got {tile}"
         )
     return tile
-
-
-@dataclass(frozen=True)
-class Window:
-    """One tile: ``box``, the part of the input whose output it produces, and ``window``, the box
-    grown by the margin (clipped to the input) that the transform reads."""
-
-    box: Box
-    window: Box
-
-
-def windows(height: int, width: int, tile: int, margin: int, align: int = 1) -> list[Window]:
-    """The tiles of an H×W input in row-major order: boxes of side ``tile`` (the last ones shorter)
-    covering it exactly once, each with ``margin`` of context where the input goes on.
-
-    ``tile`` and ``margin`` must be multiples of ``align`` (the transform's stride), ``tile`` ≥ 1;
-    ``tile`` 0 or at least the input's sides gives one tile, the whole input.
-    """
-    if height < 1 or width < 1:
-        raise ValueError(f"the input must have sides >= 1, got {height}×{width}")
-    if tile < 0 or margin < 0 or align < 1 or tile % align or margin % align:
-        raise ValueError(
-            f"tile {tile} and margin {margin} must be >= 0 and multiples of the alignment {align}"
-        )
-    if tile == 0:
-        return [Window((0, 0, height, width), (0, 0, height, width))]
-    out = []
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            window = (
-                max(top - margin, 0),
-                max(left - margin, 0),
-                min(bottom + margin, height),
-                min(right + margin, width),
-            )
-            out.append(Window((top, left, bottom, right), window))
-    return out
-
-
-def _scaled(value: int, scale: Fraction) -> int:
-    scaled = value * scale
-    if scaled.denominator != 1:
-        raise ValueError(f"{value} input samples times the scale {scale} is not a whole number of outputs")
-    return int(scaled)
-
-
-def tiled(
-    transform: Callable[[Array], Array],
-    read: Callable[[Box], Array],
-    height: int,
-    width: int,
-    *,
-    scale: Fraction,
-    tile: int,
-    margin: int,
-    align: int = 1,
-) -> Iterator[tuple[Box, Array]]:
-    """Yield ``(box, f(x)[box])`` over the tiles of an H×W input: the output of each tile, in output
-    samples, from ``transform`` run on the tile's window with context (see the module docstring).
-
-    ``read(window)`` returns the transform's input for a window of the input (N, C, h, w);
-    ``transform`` maps it to (N, C', h·scale, w·scale). Tiles must start on the transform's stride
-    phase: ``tile`` and ``margin`` multiples of ``align``.
-    """
-    for w in windows(height, width, tile, margin, align):
-        top, left, bottom, right = w.box
-        wt, wl = w.window[:2]
-        out = transform(read(w.window))
-        r0, c0 = _scaled(top - wt, scale), _scaled(left - wl, scale)
-        r1, c1 = r0 + _scaled(bottom - top, scale), c0 + _scaled(right - left, scale)
-        box = (_scaled(top, scale), _scaled(left, scale), _scaled(bottom, scale), _scaled(right, scale))
-        yield box, out[..., r0:r1, c0:c1]
 
 
 def analyse(g_a: Callable[[Array], Array], image: Array, tile: int = DEFAULT_TILE) -> Array:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from torch import nn
 
 from ..errors import DataError
 from ..registry import register
+from ..tiles import tiled
 from . import corruption as corruption_lib
 from .base import AEModule
 
@@ -318,12 +320,10 @@ def denoise(
     if h <= tile and w <= tile:
         return model(y)[0].cpu().numpy()
     out = torch.empty_like(y)
-    step = tile - 2 * overlap
-    for top in range(0, h, step):
-        for left in range(0, w, step):
-            t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
-            t1, l1 = min(top + step + overlap, h), min(left + step + overlap, w)
-            est = model(y[..., t0:t1, l0:l1])
-            bottom, right = min(top + step, h), min(left + step, w)
-            out[..., top:bottom, left:right] = est[..., top - t0 : bottom - t0, left - l0 : right - l0]
+    # boxes of tile − 2·overlap pixels, each estimated from its window of ``tile`` pixels (aekit.tiles)
+    for (top, left, bottom, right), part in tiled(
+        model, lambda b: y[..., b[0] : b[2], b[1] : b[3]], h, w,
+        scale=Fraction(1), tile=tile - 2 * overlap, margin=overlap,
+    ):  # fmt: skip
+        out[..., top:bottom, left:right] = part
     return out[0].cpu().numpy()
