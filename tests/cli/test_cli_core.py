@@ -21,11 +21,11 @@ def test_help_shows_the_defaults(capsys):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # unwrap the lines
     for shown in (
-        "--epochs EPOCHS default: 20",
+        "--epochs EPOCHS passes over the training data (default: 20;",
         "--lr LR default: 0.001",
-        "(adamw) (default: 0.0)",
+        "(adamw) (default: 0.0001 for --model ae, 0.0 otherwise)",
         "--seed SEED default: 0",
-        "--loss {bce,mse} default: bce",
+        "--loss {bce,mse} reconstruction error (default: mse for --model ae",
     ):
         assert shown in out, shown
     assert "--tied tie decoder weights to the encoder's: W' = Wᵀ --activation" in out  # flags show none
