@@ -43,6 +43,7 @@ from .export import export_onnx
 from .gaussian import LEVELS, GaussianConditional
 from .hyper_message import HYPER_STRIDE, HyperTables, decode_hyper, encode_hyper, hyper_symbols
 from .hyper_synthesis import HyperSynthesis
+from .inference import fast_transform
 from .model import check_lmbda, check_quantizer
 from .networks_conv import analysis, check_widths, synthesis
 from .photo import numpy_runner
@@ -215,7 +216,7 @@ class HyperpriorCodec(Tabulated, AEModule):
     def analyse(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """``(y (B, M, h, w), z (B, N, hz, wz))`` of a padded batch x (B, C, H', W'), float32 numpy."""
         self.eval()
-        y = self.g_a(x.to(self.device))
+        y = fast_transform(self.g_a)(x.to(self.device))
         z = self.h_a(torch.abs(pad_for_hyper(y)))
         return y.cpu().numpy(), z.cpu().numpy()
 
@@ -231,7 +232,7 @@ class HyperpriorCodec(Tabulated, AEModule):
         self.eval()
         image = pixels.as_image(image, self.channels)
         h, w = pixels.latent_size(*image.shape[:2])
-        flat = tiling.analyse(numpy_runner(self.g_a, self.device), image, tile)  # (h·w, M)
+        flat = tiling.analyse(numpy_runner(fast_transform(self.g_a), self.device), image, tile)  # (h·w, M)
         y = torch.from_numpy(np.ascontiguousarray(flat.T.reshape(1, -1, h, w))).to(self.device)
         z = self.h_a(torch.abs(pad_for_hyper(y)))
         return y[0].cpu().numpy(), z[0].cpu().numpy()
@@ -271,7 +272,9 @@ class HyperpriorCodec(Tabulated, AEModule):
         ``tile`` pixels with context (:mod:`aekit.codec.tiling`; 0: all at once)."""
         self.eval()
         code = np.ascontiguousarray(np.asarray(symbols).reshape(len(symbols), -1).T)  # (h·w, M)
-        return tiling.synthesise(numpy_runner(self.g_s, self.device), code, height, width, tile)
+        return tiling.synthesise(
+            numpy_runner(fast_transform(self.g_s), self.device), code, height, width, tile
+        )
 
     def decompress(self, data: bytes, *, tile: int = tiling.DEFAULT_TILE) -> np.ndarray:
         """The photo (uint8 (H, W, C)) of a stream made by this codec (BitstreamError if corrupt),
