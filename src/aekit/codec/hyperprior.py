@@ -40,6 +40,7 @@ from .bottleneck import check_table_width
 from .gaussian import LEVELS, GaussianConditional
 from .hyper_message import HYPER_STRIDE, HyperTables, decode_hyper, encode_hyper, hyper_symbols
 from .hyper_synthesis import HyperSynthesis
+from .inference import fast_transform
 from .photo_base import ConvPhotoCodec
 
 __all__ = ["HyperpriorCodec", "hyper_analysis", "pad_for_hyper"]
@@ -178,7 +179,7 @@ class HyperpriorCodec(ConvPhotoCodec):
     def analyse(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """``(y (B, M, h, w), z (B, N, hz, wz))`` of a padded batch x (B, C, H', W'), float32 numpy."""
         self.eval()
-        y = self.g_a(x.to(self.device))
+        y = fast_transform(self.g_a)(x.to(self.device))
         z = self.h_a(torch.abs(pad_for_hyper(y)))
         return y.cpu().numpy(), z.cpu().numpy()
 

@@ -27,6 +27,7 @@ from ..nn.base import AEModule
 from . import files
 from .bottleneck import EntropyBottleneck, check_table_width
 from .export import export_onnx
+from .inference import fast_transform
 from .model import check_lmbda, check_quantizer
 from .networks_conv import analysis, check_widths, synthesis
 from .tabulated import Tabulated
@@ -122,10 +123,11 @@ class ConvPhotoCodec(Tabulated, AEModule):
         return self.g_s(torch.round(self.g_a(x)))
 
     # ------------------------------------------------------------------ coding
-    def _run(self, net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-        """``net`` as numpy float32 -> numpy float32, on the codec's device, in eval mode."""
+    def _run(self, net: torch.nn.Sequential) -> Callable[[np.ndarray], np.ndarray]:
+        """``net`` (g_a or g_s) as numpy float32 -> numpy float32, on the codec's device, in eval mode,
+        as its faster frozen copy (:func:`aekit.codec.inference.fast_transform`: the same function)."""
         self.eval()
-        return numpy_runner(net, self.device)
+        return numpy_runner(fast_transform(net), self.device)
 
     # ------------------------------------------------------------------ files
     def save(
