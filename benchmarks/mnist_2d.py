@@ -22,7 +22,7 @@ ReLU + max-pooling levels, ``--channels``) whose flattened top maps go through d
 same corruption, loss and schedule. With a cosine schedule the k-NN accuracy is measured every
 ``--eval-every`` epochs inside the one fit (a callback):
 
-    python benchmarks/mnist_2d.py --model cae --channels 8,16 --dense 256 --epochs 12 --eval-every 4 \
+    python benchmarks/mnist_2d.py --model cae --channels 8,16 --dense 1000,500,250 --epochs 100 --eval-every 10 \
         --threads 1 --seed 0 --run-dir benchmarks/runs/mnist_2d_cae_s0 \
         --out benchmarks/results/mnist_2d_cae_seed0.json --figure benchmarks/results/mnist_2d_cae.png
 """
@@ -63,7 +63,9 @@ def parse_args(argv=None):
     )
     p.add_argument("--hidden", default="1000,500,250,2")
     p.add_argument("--channels", default="8,16", help="--model cae: feature maps per conv level")
-    p.add_argument("--dense", default="256", help="--model cae: hidden dense sizes before the 2-value code")
+    p.add_argument(
+        "--dense", default="1000,500,250", help="--model cae: hidden dense sizes before the 2-value code"
+    )
     p.add_argument(
         "--activation",
         default="gelu",

@@ -79,7 +79,7 @@ def _register_map(sub: argparse._SubParsersAction) -> None:
         "--dense",
         type=int_list,
         default=None,
-        help="--model cae: hidden dense sizes before the 2-value code (default 256: aekit.maps.CAE_2D_DENSE)",
+        help="--model cae: hidden dense sizes before the 2-value code (default 1000,500,250: aekit.maps.CAE_2D_DENSE)",
     )
     p.add_argument(
         "--activation",
