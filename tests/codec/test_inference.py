@@ -12,6 +12,7 @@ from aekit.codec.inference import FrozenGDN, fast_transform, subpixel_conv
 from aekit.codec.networks_conv import analysis, synthesis
 from aekit.codec.photo import PhotoCodec
 
+
 Net = TypeVar("Net", bound=nn.Module)
 
 
