@@ -29,6 +29,7 @@ from .. import io
 from ..errors import DataError, TrainingError
 from ..train import distributed as dist_
 from ..train.loop import default_device
+from ..train.memory import keep_freed_memory
 from ..train.parallel import join, objective
 from ..train.resume import capture_rng, restore_rng
 from . import pixels
@@ -122,6 +123,7 @@ def train_photo_codec(
     log_every: int = 50,
     log: Callable[[str], None] | None = print,
     codec_class: type[PhotoCodec] | type[HyperpriorCodec] = PhotoCodec,
+    keep_memory: bool = True,
 ) -> PhotoCodec | HyperpriorCodec:
     """Train a photo codec for ``steps`` Adam steps (in all, a resumed run counting its earlier ones).
 
@@ -154,6 +156,11 @@ def train_photo_codec(
         Steps between progress lines given to ``log`` (None: silent).
     codec_class : PhotoCodec or HyperpriorCodec
         What a dict of arguments (or a run to resume) builds: the factorized or the hyperprior codec.
+    keep_memory : bool
+        On the CPU, make the C library keep freed memory for the next step
+        (:func:`aekit.train.memory.keep_freed_memory`: glibc only, for the whole process, which then
+        keeps its peak memory; elsewhere nothing changes): a step without page faults on its
+        large tensors, about 1.5× faster at batch 8, crops 256² on one thread. The loss is the same.
 
     Returns
     -------
@@ -192,6 +199,8 @@ def train_photo_codec(
     if lmbda is not None:
         codec.lmbda = float(lmbda)
     codec.clear_tables()
+    if keep_memory and device.type == "cpu":
+        keep_freed_memory()
     codec.to(device).train()
     ddp = join(None, device)  # under torchrun: one process per GPU (or CPU rank), gradients all-reduced
     rank, world = (dist_.rank(), dist_.world_size()) if ddp else (0, 1)
