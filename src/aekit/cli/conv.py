@@ -220,7 +220,7 @@ def train_cae(args: argparse.Namespace) -> int:
         block=args.block,
         unpool=args.unpool,
         tied=args.tied,
-        loss=args.loss or "bce",
+        loss=args.loss or core.LOSS,
         output_activation=args.output_activation,
         corruption=args.corruption,
         **code,

@@ -49,8 +49,9 @@ DENSE_ACTIVATION = "gelu"
 DENSE_LOSS = "mse"
 DENSE_WEIGHT_DECAY = 1e-4
 DENSE_MIN_STEPS = 5000
-#: --epochs and --weight-decay when not given, for every other trainer.
-EPOCHS, WEIGHT_DECAY = 20, 0.0
+#: --epochs, --weight-decay and --loss when not given, for every other trainer (--model sda and cae: the
+#: cross-entropy of Vincent et al. and Masci et al.).
+EPOCHS, WEIGHT_DECAY, LOSS = 20, 0.0, "bce"
 #: The options of `aekit train` that shape a model (by dest), shared by several --model values.
 MODEL_OPTIONS = ("hidden", "tied", "activation", "output_activation", "code_activation", "loss", "corruption")
 #: --model NAME -> the dests of the model options it uses: the shared ones it takes and its own group's.

@@ -171,7 +171,7 @@ def _pretrained_stack(
         activation=args.activation or "sigmoid",  # logistic units, as Vincent et al. (2010)
         output_activation=args.output_activation,
         tied=args.tied,
-        loss=args.loss or "bce",
+        loss=args.loss or core.LOSS,
         corruption=parse_corruptions(args.corruption, len(args.hidden)),
     )
     if args.resume and (out / PRETRAINED).is_dir():
