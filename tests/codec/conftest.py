@@ -1,5 +1,6 @@
 """Shared fixtures for the codec tests: one tiny codec trained on the embedded digits."""
 
+import contextlib
 import threading
 import time
 
@@ -69,6 +70,31 @@ def identity_codec():
     return make
 
 
+@contextlib.contextmanager
+def _serving(config):
+    """A uvicorn server for ``config`` on a thread: started (waited for) on entry, stopped on exit."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """``with serving(uvicorn.Config(app, port=...)):`` a live server for the block."""
+    return _serving
+
+
 @pytest.fixture
 def live_server(codec_dir, free_port):
     import uvicorn
@@ -76,15 +102,5 @@ def live_server(codec_dir, free_port):
     from aekit.codec import create_app
 
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with _serving(uvicorn.Config(create_app([codec_dir]), host="127.0.0.1", port=port, log_level="error")):
+        yield f"http://127.0.0.1:{port}"

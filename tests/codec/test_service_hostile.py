@@ -5,7 +5,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -23,23 +22,15 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture
-def strict_server(codec_dir, free_port):
+def strict_server(codec_dir, free_port, serving):
     """A server with short timeouts (0.5 s headers, 0.5 s bodies) and at most 8 connections."""
     port = free_port()
     app = create_app([codec_dir], body_timeout=0.5)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="critical", **server_options(0.5, max_connections=8)
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with serving(config):
+        yield port
 
 
 def _post(port: int, data: bytes, timeout: float = 10) -> int:
