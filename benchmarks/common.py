@@ -14,6 +14,19 @@ import torch
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DEFAULT_MNIST = HERE.parent.parent / "shared" / "data" / "mnist"
+KODAK = HERE.parent.parent / "shared" / "data" / "photos" / "kodak"
+
+
+def kodak_files(root: str | os.PathLike, limit: int | None = None) -> list[Path]:
+    """The Kodak PNGs in ``root`` (kodim01 ... kodim24), sorted, the first ``limit`` of them."""
+    return sorted(Path(root).glob("kodim*.png"))[:limit]
+
+
+def shipped_hyperprior_dirs() -> list[Path]:
+    """The directories of the hyperprior rate points shipped with aekit."""
+    from aekit.codec import pretrained
+
+    return [pretrained.ROOT / e["name"] for e in pretrained.models() if pretrained.family(e) == "hyperprior"]
 
 
 def mnist_root(arg: str | None) -> Path:

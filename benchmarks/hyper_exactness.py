@@ -29,8 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from common import KODAK, kodak_files, shipped_hyperprior_dirs
+
 HERE = Path(__file__).resolve().parent
-KODAK = HERE.parent.parent / "shared" / "data" / "photos" / "kodak"
 
 
 class FloatHyperSynthesis(nn.Module):
@@ -161,14 +162,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first images")
     p.add_argument("--out", default=str(HERE / "results" / "hyper_exactness.json"))
     args = p.parse_args(argv)
-    from aekit.codec import pixels, pretrained
+    from aekit.codec import pixels
 
-    files = sorted(Path(args.kodak).glob("kodim*.png"))[: args.limit]
+    files = kodak_files(args.kodak, args.limit)
     images = [pixels.read_image(f) for f in files]
     names = [f.stem for f in files]
-    dirs = [Path(d) for d in args.models] if args.models else [
-        pretrained.ROOT / e["name"] for e in pretrained.models() if pretrained.family(e) == "hyperprior"
-    ]  # fmt: skip
+    dirs = [Path(d) for d in args.models] if args.models else shipped_hyperprior_dirs()
     start = time.perf_counter()
     results = []
     for d in dirs:

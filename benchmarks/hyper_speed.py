@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from common import KODAK, kodak_files, shipped_hyperprior_dirs
+
 HERE = Path(__file__).resolve().parent
-KODAK = HERE.parent.parent / "shared" / "data" / "photos" / "kodak"
 
 
 def load_before(src: Path) -> object:
@@ -201,13 +202,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=str(HERE / "results" / "hyper_speed.json"))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    from aekit.codec import pixels, pretrained
+    from aekit.codec import pixels
 
-    files = [] if args.photo else sorted(Path(args.kodak).glob("kodim*.png"))[: args.limit]
+    files = [] if args.photo else kodak_files(args.kodak, args.limit)
     images = [pixels.read_image(f) for f in files]
-    dirs = [Path(d) for d in args.models] if args.models else [
-        pretrained.ROOT / e["name"] for e in pretrained.models() if pretrained.family(e) == "hyperprior"
-    ]  # fmt: skip
+    dirs = [Path(d) for d in args.models] if args.models else shipped_hyperprior_dirs()
     before = load_before(Path(args.before)) if args.before else None
     start = time.perf_counter()
     results = []
